@@ -1,0 +1,221 @@
+//! The configuration contract between the control plane and the filters.
+//!
+//! The control plane renders one [`FilterConfig`] per filter instance as JSON into the
+//! Envoy configuration; the filter parses it once per `on_configure`. Both sides use these
+//! types, so they cannot drift apart. Config types are strict (`deny_unknown_fields`): a
+//! field the filter does not know means the two were built from different versions, and the
+//! filter refuses the configuration instead of silently ignoring part of it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::formats::WireFormat;
+use crate::keys::{KeyError, KeyTable};
+
+/// Version of this contract. Bumped on any incompatible change; a filter refuses a config
+/// with another version.
+pub const CONFIG_VERSION: u32 = 1;
+
+/// One filter instance's configuration. The role decides which half of the gateway the
+/// instance plays.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "camelCase", deny_unknown_fields)]
+pub enum FilterConfig {
+    /// Downstream (HCM) position: once per client request.
+    Gateway(GatewayConfig),
+    /// Upstream position in one provider cluster: once per upstream attempt.
+    Provider(ProviderConfig),
+}
+
+/// Configuration of the gateway filter: authentication, model scoping and route selection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub version: u32,
+    /// Virtual keys, by SHA-256 hash only.
+    pub keys: Vec<VirtualKeyConfig>,
+    /// Model aliases clients may ask for.
+    pub models: Vec<ModelRoute>,
+}
+
+/// A virtual key as the filter sees it: no plaintext, only its hash and scope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VirtualKeyConfig {
+    /// Stable, non-secret identifier used in logs and usage records.
+    pub id: String,
+    /// Lower-case hex SHA-256 of the key's plaintext.
+    pub sha256: String,
+    /// Aliases this key may use; `"*"` allows every alias.
+    pub models: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A model alias and the provider that serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelRoute {
+    pub alias: String,
+    pub provider: String,
+}
+
+/// Configuration of a provider filter: how to speak to one provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub version: u32,
+    /// Provider name from the user's config; reported in `x-tollgate-provider`.
+    pub name: String,
+    /// Wire format the provider speaks.
+    pub format: WireFormat,
+    /// Value for `:authority` on upstream requests.
+    pub host: String,
+    /// Path prefix of the provider's API, without trailing slash (e.g. `/v1`).
+    pub base_path: String,
+    /// Alias → upstream model name, for the aliases this provider serves.
+    pub models: BTreeMap<String, String>,
+}
+
+/// Why a filter configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("filter configuration is not valid JSON for this filter: {0}")]
+    Parse(#[from] serde_json::Error),
+    #[error("filter configuration version {found} is not supported (this filter speaks {CONFIG_VERSION})")]
+    Version { found: u32 },
+    #[error("virtual key {id:?}: {source}")]
+    Key { id: String, source: KeyError },
+    #[error("model alias {0:?} is listed twice")]
+    DuplicateAlias(String),
+}
+
+impl FilterConfig {
+    /// Parses and checks a configuration as delivered by Envoy.
+    pub fn from_json(bytes: &[u8]) -> Result<Self, ConfigError> {
+        let config: FilterConfig = serde_json::from_slice(bytes)?;
+        let version = match &config {
+            FilterConfig::Gateway(g) => g.version,
+            FilterConfig::Provider(p) => p.version,
+        };
+        if version != CONFIG_VERSION {
+            return Err(ConfigError::Version { found: version });
+        }
+        Ok(config)
+    }
+}
+
+/// A gateway configuration compiled for request-time lookups.
+#[derive(Debug)]
+pub struct CompiledGateway {
+    pub keys: KeyTable,
+    /// Alias → provider name, in configuration order for `/v1/models`.
+    models: Vec<ModelRoute>,
+}
+
+impl TryFrom<GatewayConfig> for CompiledGateway {
+    type Error = ConfigError;
+
+    fn try_from(config: GatewayConfig) -> Result<Self, ConfigError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for route in &config.models {
+            if !seen.insert(route.alias.as_str()) {
+                return Err(ConfigError::DuplicateAlias(route.alias.clone()));
+            }
+        }
+        let keys = KeyTable::new(config.keys)?;
+        Ok(CompiledGateway {
+            keys,
+            models: config.models,
+        })
+    }
+}
+
+impl CompiledGateway {
+    /// The route for an alias, if the alias exists.
+    pub fn model(&self, alias: &str) -> Option<&ModelRoute> {
+        self.models.iter().find(|m| m.alias == alias)
+    }
+
+    /// Every configured alias, in configuration order.
+    pub fn models(&self) -> &[ModelRoute] {
+        &self.models
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gateway_json(version: u32) -> String {
+        format!(
+            r#"{{"role":"gateway","version":{version},"keys":[],"models":[{{"alias":"a","provider":"p"}}]}}"#
+        )
+    }
+
+    #[test]
+    fn parses_gateway_config() {
+        let config = FilterConfig::from_json(gateway_json(CONFIG_VERSION).as_bytes()).unwrap();
+        let FilterConfig::Gateway(g) = config else {
+            panic!("expected gateway role")
+        };
+        assert_eq!(g.models[0].alias, "a");
+    }
+
+    #[test]
+    fn refuses_other_versions() {
+        let err = FilterConfig::from_json(gateway_json(CONFIG_VERSION + 1).as_bytes()).unwrap_err();
+        assert!(matches!(err, ConfigError::Version { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_unknown_fields() {
+        let json = r#"{"role":"provider","version":1,"name":"p","format":"openai","host":"h",
+            "basePath":"/v1","models":{},"surprise":true}"#;
+        assert!(matches!(
+            FilterConfig::from_json(json.as_bytes()),
+            Err(ConfigError::Parse(_))
+        ));
+    }
+
+    #[test]
+    fn round_trips_provider_config() {
+        let config = FilterConfig::Provider(ProviderConfig {
+            version: CONFIG_VERSION,
+            name: "anthropic".into(),
+            format: WireFormat::Anthropic,
+            host: "api.anthropic.com".into(),
+            base_path: "/v1".into(),
+            models: BTreeMap::from([("claude".into(), "claude-sonnet-4-5".into())]),
+        });
+        let json = serde_json::to_vec(&config).unwrap();
+        assert_eq!(FilterConfig::from_json(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn duplicate_alias_is_refused() {
+        let config = GatewayConfig {
+            version: CONFIG_VERSION,
+            keys: vec![],
+            models: vec![
+                ModelRoute {
+                    alias: "a".into(),
+                    provider: "p".into(),
+                },
+                ModelRoute {
+                    alias: "a".into(),
+                    provider: "q".into(),
+                },
+            ],
+        };
+        assert!(matches!(
+            CompiledGateway::try_from(config),
+            Err(ConfigError::DuplicateAlias(_))
+        ));
+    }
+}

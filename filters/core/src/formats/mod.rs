@@ -1,0 +1,33 @@
+//! Provider wire formats. Each submodule converts one format to and from the canonical
+//! model in [`crate::model`]; no module knows about any other format.
+
+use serde::{Deserialize, Serialize};
+
+/// A wire format spoken by a client or a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WireFormat {
+    /// OpenAI Chat Completions and the OpenAI-compatible family.
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+impl WireFormat {
+    /// The name used in configuration and internal headers.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WireFormat::OpenAi => "openai",
+            WireFormat::Anthropic => "anthropic",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "openai" => Some(WireFormat::OpenAi),
+            "anthropic" => Some(WireFormat::Anthropic),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! Virtual keys: verification against stored SHA-256 hashes.
+//!
+//! Only hashes are ever configured. A presented key is hashed once and compared with
+//! the candidates in constant time; candidates are bucketed by the first 8 bytes of
+//! their digest so lookup cost does not grow with the number of keys.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::config::VirtualKeyConfig;
+
+/// A configured key was malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KeyError {
+    #[error("sha256 must be 64 lower-case hex digits")]
+    BadHash,
+    #[error("the key id is used twice")]
+    DuplicateId,
+    #[error("the same key hash is configured twice")]
+    DuplicateHash,
+}
+
+/// SHA-256 digest of a key's plaintext.
+pub type KeyDigest = [u8; 32];
+
+/// Hashes a plaintext key the way the configuration stores it.
+pub fn digest(plaintext: &str) -> KeyDigest {
+    Sha256::digest(plaintext.as_bytes()).into()
+}
+
+/// Lower-case hex SHA-256 of a plaintext key, as written in configuration files.
+pub fn hash_hex(plaintext: &str) -> String {
+    to_hex(&digest(plaintext))
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+/// Parses 64 lower-case hex digits.
+pub fn parse_hex_digest(hex: &str) -> Result<KeyDigest, KeyError> {
+    fn nibble(c: u8) -> Result<u8, KeyError> {
+        match c {
+            b'0'..=b'9' => Ok(c - b'0'),
+            b'a'..=b'f' => Ok(c - b'a' + 10),
+            _ => Err(KeyError::BadHash),
+        }
+    }
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return Err(KeyError::BadHash);
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks_exact(2).enumerate() {
+        out[i] = nibble(pair[0])? << 4 | nibble(pair[1])?;
+    }
+    Ok(out)
+}
+
+/// A key ready for lookups.
+#[derive(Debug)]
+pub struct VirtualKey {
+    digest: KeyDigest,
+    pub config: VirtualKeyConfig,
+}
+
+impl VirtualKey {
+    /// Whether this key may use the given model alias.
+    pub fn allows_model(&self, alias: &str) -> bool {
+        self.config.models.iter().any(|m| m == "*" || m == alias)
+    }
+}
+
+/// All configured keys, indexed for verification.
+#[derive(Debug, Default)]
+pub struct KeyTable {
+    keys: Vec<VirtualKey>,
+    by_prefix: HashMap<u64, Vec<usize>>,
+}
+
+fn prefix(d: &KeyDigest) -> u64 {
+    u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+impl KeyTable {
+    pub fn new(configs: Vec<VirtualKeyConfig>) -> Result<Self, crate::config::ConfigError> {
+        let mut table = KeyTable::default();
+        let mut ids = std::collections::HashSet::new();
+        for config in configs {
+            let err = |source| crate::config::ConfigError::Key {
+                id: config.id.clone(),
+                source,
+            };
+            let digest = parse_hex_digest(&config.sha256).map_err(err)?;
+            if !ids.insert(config.id.clone()) {
+                return Err(err(KeyError::DuplicateId));
+            }
+            if table.find(&digest).is_some() {
+                return Err(err(KeyError::DuplicateHash));
+            }
+            table
+                .by_prefix
+                .entry(prefix(&digest))
+                .or_default()
+                .push(table.keys.len());
+            table.keys.push(VirtualKey { digest, config });
+        }
+        Ok(table)
+    }
+
+    /// The key whose hash matches the presented plaintext.
+    pub fn verify(&self, presented: &str) -> Option<&VirtualKey> {
+        self.find(&digest(presented))
+    }
+
+    fn find(&self, digest: &KeyDigest) -> Option<&VirtualKey> {
+        let candidates = self.by_prefix.get(&prefix(digest))?;
+        candidates
+            .iter()
+            .map(|&i| &self.keys[i])
+            .find(|k| bool::from(k.digest.ct_eq(digest)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// Extracts the presented key from `Authorization: Bearer …` or `x-api-key`.
+pub fn presented_key<'a>(
+    authorization: Option<&'a str>,
+    x_api_key: Option<&'a str>,
+) -> Option<&'a str> {
+    let bearer = authorization.and_then(|v| {
+        let (scheme, rest) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+    });
+    bearer
+        .or(x_api_key.map(str::trim))
+        .filter(|k| !k.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(id: &str, plaintext: &str, models: &[&str]) -> VirtualKeyConfig {
+        VirtualKeyConfig {
+            id: id.into(),
+            sha256: hash_hex(plaintext),
+            models: models.iter().map(|m| m.to_string()).collect(),
+            team: None,
+            owner: None,
+            metadata: Default::default(),
+        }
+    }
+
+    #[test]
+    fn hash_matches_known_vector() {
+        // SHA-256("abc") from FIPS 180-2.
+        assert_eq!(
+            hash_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn verifies_known_keys_only() {
+        let table = KeyTable::new(vec![
+            key("a", "tg-alpha", &["*"]),
+            key("b", "tg-beta", &["m"]),
+        ])
+        .unwrap();
+        assert_eq!(table.verify("tg-alpha").unwrap().config.id, "a");
+        assert_eq!(table.verify("tg-beta").unwrap().config.id, "b");
+        assert!(table.verify("tg-gamma").is_none());
+        assert!(table.verify("").is_none());
+    }
+
+    #[test]
+    fn model_scope() {
+        let table = KeyTable::new(vec![key("a", "x", &["*"]), key("b", "y", &["m1"])]).unwrap();
+        assert!(table.verify("x").unwrap().allows_model("anything"));
+        let b = table.verify("y").unwrap();
+        assert!(b.allows_model("m1"));
+        assert!(!b.allows_model("m2"));
+    }
+
+    #[test]
+    fn rejects_bad_and_duplicate_hashes() {
+        let mut bad = key("a", "x", &[]);
+        bad.sha256 = "ABC".into();
+        assert!(KeyTable::new(vec![bad]).is_err());
+        let mut upper = key("a", "x", &[]);
+        upper.sha256 = upper.sha256.to_uppercase();
+        assert!(KeyTable::new(vec![upper]).is_err());
+        assert!(KeyTable::new(vec![key("a", "x", &[]), key("b", "x", &[])]).is_err());
+        assert!(KeyTable::new(vec![key("a", "x", &[]), key("a", "y", &[])]).is_err());
+    }
+
+    #[test]
+    fn presented_key_sources() {
+        assert_eq!(presented_key(Some("Bearer tg-1"), None), Some("tg-1"));
+        assert_eq!(presented_key(Some("bearer  tg-1 "), None), Some("tg-1"));
+        assert_eq!(presented_key(None, Some("tg-2")), Some("tg-2"));
+        assert_eq!(presented_key(Some("Basic abc"), Some("tg-2")), Some("tg-2"));
+        assert_eq!(presented_key(Some("Bearer "), None), None);
+        assert_eq!(presented_key(None, None), None);
+    }
+}

@@ -1,0 +1,15 @@
+//! Host-independent core of Tollgate.
+//!
+//! Everything that decides *what* happens to a request lives here: the configuration
+//! contract shared with the control plane, virtual-key verification, the canonical
+//! request/response/stream model, one module per provider wire format, incremental
+//! stream parsing and usage normalisation. Nothing here knows about proxy-wasm or Envoy;
+//! the wasm crate only moves bytes and headers between Envoy and these functions, so all
+//! of it is unit-tested natively with `cargo test`.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod error;
+pub mod formats;
+pub mod headers;
+pub mod keys;
