@@ -11,5 +11,6 @@
 pub mod config;
 pub mod error;
 pub mod formats;
+pub mod gateway;
 pub mod headers;
 pub mod keys;
