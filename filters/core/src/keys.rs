@@ -84,6 +84,7 @@ impl VirtualKey {
 pub struct KeyTable {
     keys: Vec<VirtualKey>,
     by_prefix: HashMap<u64, Vec<usize>>,
+    by_id: HashMap<String, usize>,
 }
 
 fn prefix(d: &KeyDigest) -> u64 {
@@ -93,24 +94,25 @@ fn prefix(d: &KeyDigest) -> u64 {
 impl KeyTable {
     pub fn new(configs: Vec<VirtualKeyConfig>) -> Result<Self, crate::config::ConfigError> {
         let mut table = KeyTable::default();
-        let mut ids = std::collections::HashSet::new();
         for config in configs {
             let err = |source| crate::config::ConfigError::Key {
                 id: config.id.clone(),
                 source,
             };
             let digest = parse_hex_digest(&config.sha256).map_err(err)?;
-            if !ids.insert(config.id.clone()) {
+            if table.by_id.contains_key(&config.id) {
                 return Err(err(KeyError::DuplicateId));
             }
             if table.find(&digest).is_some() {
                 return Err(err(KeyError::DuplicateHash));
             }
+            let index = table.keys.len();
             table
                 .by_prefix
                 .entry(prefix(&digest))
                 .or_default()
-                .push(table.keys.len());
+                .push(index);
+            table.by_id.insert(config.id.clone(), index);
             table.keys.push(VirtualKey { digest, config });
         }
         Ok(table)
@@ -119,6 +121,11 @@ impl KeyTable {
     /// The key whose hash matches the presented plaintext.
     pub fn verify(&self, presented: &str) -> Option<&VirtualKey> {
         self.find(&digest(presented))
+    }
+
+    /// A key by its non-secret id.
+    pub fn by_id(&self, id: &str) -> Option<&VirtualKey> {
+        self.by_id.get(id).map(|&i| &self.keys[i])
     }
 
     fn find(&self, digest: &KeyDigest) -> Option<&VirtualKey> {
@@ -187,6 +194,8 @@ mod tests {
         assert_eq!(table.verify("tg-beta").unwrap().config.id, "b");
         assert!(table.verify("tg-gamma").is_none());
         assert!(table.verify("").is_none());
+        assert_eq!(table.by_id("b").unwrap().config.id, "b");
+        assert!(table.by_id("c").is_none());
     }
 
     #[test]
