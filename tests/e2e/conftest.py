@@ -1,0 +1,185 @@
+"""End-to-end harness: the real Envoy binary with the real tollgate.wasm, the control
+plane's renderer and the mock provider, all on loopback with ephemeral ports.
+
+Paths come from the Makefile (TOLLGATE_ENVOY, TOLLGATE_WASM, TOLLGATE_BIN). Every process
+is started in its own session and killed at teardown, also when a test fails.
+"""
+
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+ENVOY = os.environ.get("TOLLGATE_ENVOY", "")
+WASM = os.environ.get("TOLLGATE_WASM", "")
+BIN = Path(os.environ.get("TOLLGATE_BIN", "target/debug"))
+
+# Virtual keys used by the tests (plaintext here, only hashes go into the config).
+KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
+KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(check, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except Exception as e:  # not up yet
+            last = e
+        time.sleep(0.05)
+    raise TimeoutError(f"{what} did not come up within {timeout}s (last error: {last})")
+
+
+def sha256_hex(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Process:
+    """A child process in its own session, with its output in a log file."""
+
+    def __init__(self, name: str, args: list, log_dir: Path, env: dict):
+        self.name = name
+        self.log_path = log_dir / f"{name}.log"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [str(a) for a in args], stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+class Stack:
+    """Mock provider + rendered Envoy config + Envoy, for one test module."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.provider_key = "sk-mock-" + secrets.token_hex(12)
+        self.mock_port, self.port, self.admin_port = free_port(), free_port(), free_port()
+        self.env = dict(os.environ, MOCK_PROVIDER_KEY=self.provider_key)
+        self.processes = []
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def mock_url(self) -> str:
+        return f"http://127.0.0.1:{self.mock_port}"
+
+    def config_yaml(self) -> str:
+        return f"""
+version: 1
+listen: {{address: 127.0.0.1, port: {self.port}}}
+admin: {{address: 127.0.0.1, port: {self.admin_port}}}
+providers:
+  - name: mock-openai
+    kind: openai
+    base_url: http://127.0.0.1:{self.mock_port}/v1
+    credential: {{env: MOCK_PROVIDER_KEY}}
+  - name: mock-anthropic
+    kind: anthropic
+    base_url: http://127.0.0.1:{self.mock_port}/v1
+    credential: {{env: MOCK_PROVIDER_KEY}}
+models:
+  - {{alias: gpt, provider: mock-openai, model: mock-gpt-upstream}}
+  - {{alias: claude, provider: mock-anthropic, model: mock-claude-upstream}}
+keys:
+  - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
+  - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}
+"""
+
+    def start(self):
+        mock = Process(
+            "mock-provider",
+            [BIN / "mock-provider", "--listen", f"127.0.0.1:{self.mock_port}", "--openai-key", self.provider_key,
+             "--anthropic-key", self.provider_key],
+            self.workdir, self.env,
+        )
+        self.processes.append(mock)
+        config = self.workdir / "tollgate.yaml"
+        config.write_text(self.config_yaml())
+        self.envoy_config = self.workdir / "envoy.json"
+        subprocess.run(
+            [BIN / "tollgate", "render", "--config", config, "--wasm", WASM, "--out", self.envoy_config],
+            check=True, env=self.env,
+        )
+        self.envoy = Process(
+            "envoy",
+            [ENVOY, "-c", self.envoy_config, "--disable-hot-restart", "--concurrency", "2",
+             "--log-level", "warn", "--component-log-level", "wasm:info"],
+            self.workdir, self.env,
+        )
+        self.processes.append(self.envoy)
+        wait_until(lambda: httpx.get(f"{self.mock_url}/__mock/health").status_code == 200, "mock provider")
+        wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{self.admin_port}/ready").status_code == 200,
+            f"envoy (log: {self.envoy.log_path})",
+        )
+
+    def stop(self):
+        for p in reversed(self.processes):
+            p.stop()
+
+    # --- helpers for tests ---
+
+    def mock_requests(self) -> list:
+        return httpx.get(f"{self.mock_url}/__mock/requests").json()
+
+    def clear_mock_requests(self):
+        httpx.delete(f"{self.mock_url}/__mock/requests")
+
+    def usage_records(self) -> list:
+        """Usage lines the provider filter wrote to Envoy's log."""
+        records = []
+        for line in self.envoy.log().splitlines():
+            _, sep, payload = line.partition("tollgate.usage ")
+            if sep:
+                records.append(json.loads(payload))
+        return records
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory):
+    if not (ENVOY and Path(ENVOY).exists() and WASM and Path(WASM).exists()):
+        pytest.fail("TOLLGATE_ENVOY / TOLLGATE_WASM not set or missing: run through `make test`")
+    s = Stack(tmp_path_factory.mktemp("stack"))
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def gateway(stack):
+    stack.clear_mock_requests()
+    return stack
