@@ -1,1 +1,76 @@
-fn main() {}
+//! `mock-provider`: runs the loopback LLM provider mock (see the library docs).
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Parser;
+use mock_provider::ExpectedKeys;
+use tokio::net::TcpListener;
+
+/// Default expected key for both formats, shared with the `make run` demo.
+const DEMO_KEY_ENV: &str = "TOLLGATE_DEMO_PROVIDER_KEY";
+
+/// Loopback mock of the OpenAI and Anthropic APIs, speaking their real wire formats.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9010")]
+    listen: SocketAddr,
+    /// Expected `Authorization: Bearer` key (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset
+    /// accepts any key).
+    #[arg(long)]
+    openai_key: Option<String>,
+    /// Expected `x-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
+    #[arg(long)]
+    anthropic_key: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let demo_key = std::env::var(DEMO_KEY_ENV)
+        .ok()
+        .filter(|key| !key.is_empty());
+    let keys = ExpectedKeys {
+        openai: args.openai_key.or_else(|| demo_key.clone()),
+        anthropic: args.anthropic_key.or(demo_key),
+    };
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("mock-provider: cannot listen on {}: {error}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!("mock-provider: listening on http://{}", args.listen);
+    match mock_provider::serve(listener, keys, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mock-provider: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so `make run` and test harnesses stop it cleanly.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

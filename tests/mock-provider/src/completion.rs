@@ -1,0 +1,93 @@
+//! The chat endpoint pipeline shared by every format: authenticate, read the control
+//! headers, decode, plan the reply, encode it as one JSON body or as a stream.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::de::DeserializeOwned;
+
+use crate::control::Controls;
+use crate::error::{ApiError, ErrorKind};
+use crate::prompt::Prompt;
+use crate::reply::{self, Reply};
+use crate::sse::{self, Event};
+use crate::ExpectedKeys;
+
+/// What a provider format contributes: its request checks and its encodings.
+pub trait WireFormat {
+    /// Names the format in the reply text.
+    const NAME: &'static str;
+    /// The request body, decoded loosely: only the fields the mock reads.
+    type Request: DeserializeOwned;
+
+    fn expected_key(keys: &ExpectedKeys) -> Option<&str>;
+    /// Checks credentials and required headers.
+    fn authorize(headers: &HeaderMap, expected_key: Option<&str>) -> Result<(), ApiError>;
+    /// Rejects requests the real provider would reject, returning the neutral view.
+    fn prompt(request: &Self::Request) -> Result<Prompt<'_>, ApiError>;
+    /// Error for a body that is not JSON of the expected shape.
+    fn undecodable(error: serde_json::Error) -> ApiError;
+
+    fn message(request: &Self::Request, reply: &Reply) -> String;
+    fn stream(request: &Self::Request, reply: &Reply) -> Vec<Event>;
+    /// The event a provider sends when it fails after the stream began.
+    fn stream_error() -> Event;
+    fn error_body(error: &ApiError) -> String;
+}
+
+pub async fn complete<F: WireFormat>(
+    State(keys): State<Arc<ExpectedKeys>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    respond::<F>(&keys, &headers, &body).unwrap_or_else(|error| error_response::<F>(&error))
+}
+
+fn respond<F: WireFormat>(
+    keys: &ExpectedKeys,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    F::authorize(headers, F::expected_key(keys))?;
+    let controls = Controls::from_headers(headers)?;
+    if let Some(status) = controls.status {
+        return Err(ApiError::injected(status));
+    }
+    let request: F::Request = serde_json::from_slice(body).map_err(F::undecodable)?;
+    let prompt = F::prompt(&request)?;
+    let reply = reply::plan(F::NAME, &prompt, &controls, body.len())?;
+    if !prompt.stream {
+        return Ok(json_response(StatusCode::OK, F::message(&request, &reply)));
+    }
+    let mut events = F::stream(&request, &reply);
+    if let Some(n) = controls.stream_error_after {
+        events = sse::cut_after_content(events, n);
+        events.push(F::stream_error());
+    }
+    Ok(sse::response(events, controls.chunk_delay))
+}
+
+/// `error` as `F` renders it. Rate limits carry `retry-after` like both real providers.
+pub fn error_response<F: WireFormat>(error: &ApiError) -> Response {
+    let mut response = json_response(error.status, F::error_body(error));
+    if error.kind == ErrorKind::RateLimited {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+pub fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Whether `presented` is the key the mock expects; with none configured, any non-empty
+/// key passes.
+pub fn is_expected_key(presented: &str, expected: Option<&str>) -> bool {
+    !presented.is_empty() && expected.is_none_or(|expected| expected == presented)
+}

@@ -1,0 +1,88 @@
+//! Loopback mock of LLM providers that speaks their real wire formats.
+//!
+//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`) and
+//! Anthropic Messages (`/v1/messages`). It backs the end-to-end tests, the `make run` demo
+//! and the benchmark, so the hot path stays cheap: no logging, no sleeps unless a request
+//! asks for them, and the request journal is one short mutex push.
+//!
+//! Replies are deterministic. What to answer is planned once, format-neutrally, in
+//! [`reply`]; [`openai`] and [`anthropic`] only decode requests and encode that plan.
+//! Tests program faults per request with `x-mock-*` headers ([`control`]) and inspect
+//! what reached the upstream through `GET /__mock/requests` ([`journal`]).
+
+mod anthropic;
+mod completion;
+mod control;
+mod error;
+mod ids;
+mod journal;
+mod openai;
+mod prompt;
+mod reply;
+mod sse;
+
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::anthropic::Anthropic;
+use crate::error::ApiError;
+use crate::journal::Journal;
+use crate::openai::OpenAi;
+
+/// Largest request body accepted; generous so guardrail tests can send big prompts.
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The credential each provider format expects. `None` accepts any non-empty key, which
+/// keeps ad-hoc runs easy; a missing credential header is always rejected.
+#[derive(Debug, Clone, Default)]
+pub struct ExpectedKeys {
+    pub openai: Option<String>,
+    pub anthropic: Option<String>,
+}
+
+/// All routes of the mock, ready to serve.
+pub fn router(keys: ExpectedKeys) -> Router {
+    let journal = Arc::new(Journal::default());
+    Router::new()
+        .route("/v1/chat/completions", post(completion::complete::<OpenAi>))
+        .route("/v1/models", get(openai::list_models))
+        .route("/v1/messages", post(completion::complete::<Anthropic>))
+        .with_state(Arc::new(keys))
+        .merge(journal::routes(journal.clone()))
+        .route("/__mock/health", get(|| async { "ok" }))
+        .fallback(unknown_route)
+        .layer(axum::middleware::from_fn_with_state(
+            journal,
+            journal::record,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+}
+
+/// Serves the mock on `listener` (HTTP/1.1) until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    keys: ExpectedKeys,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    axum::serve(listener, router(keys))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// 404 in the caller's dialect: Anthropic clients always send `anthropic-version`.
+async fn unknown_route(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    let error = ApiError::not_found(format!("Invalid URL ({method} {})", uri.path()));
+    if headers.contains_key(anthropic::VERSION_HEADER) {
+        completion::error_response::<Anthropic>(&error)
+    } else {
+        completion::error_response::<OpenAi>(&error)
+    }
+}
