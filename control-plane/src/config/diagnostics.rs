@@ -1,0 +1,139 @@
+//! Located findings about a configuration file: what is wrong, where, and how bad.
+
+use std::fmt;
+
+use super::parse::{DurationError, UrlError};
+use super::FILE_VERSION;
+
+/// Whether a finding stops the configuration from being used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// 1-based line and column in the configuration text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// Everything validation can find. Each variant's message is written for the person
+/// editing the file and never repeats a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// YAML syntax or a value of the wrong type/shape, as reported by the deserializer.
+    #[error("{0}")]
+    Syntax(String),
+    #[error("unsupported config version {found}; this tollgate reads version {FILE_VERSION}")]
+    Version { found: u32 },
+    #[error("expected an IP address such as 127.0.0.1 or ::1, found {0:?}")]
+    NotAnIp(String),
+    #[error("port must be between 1 and 65535")]
+    PortZero,
+    #[error("the admin endpoint {0} is also the gateway listener")]
+    AdminClashesWithListener(std::net::SocketAddr),
+    #[error("must be at least 1")]
+    Zero,
+    #[error("must not be empty")]
+    Empty,
+    #[error("{value:?} is not a valid {what}: {rule}")]
+    BadName {
+        what: &'static str,
+        value: String,
+        rule: &'static str,
+    },
+    #[error("{what} {value:?} is already defined ({first})")]
+    Duplicate {
+        what: &'static str,
+        value: String,
+        /// Where the first definition is, e.g. `line 4`.
+        first: String,
+    },
+    #[error("invalid base_url {value:?}: {reason}")]
+    BaseUrl { value: String, reason: UrlError },
+    #[error("a credential needs exactly one of `env: VAR` or `file: /path/to/key`")]
+    CredentialSource,
+    #[error("{0:?} is not an environment variable name (letters, digits and _, not starting with a digit)")]
+    EnvName(String),
+    #[error("invalid duration {value:?}: {reason}")]
+    Duration {
+        value: String,
+        reason: DurationError,
+    },
+    #[error("unknown provider {name:?}; defined providers: {known}")]
+    UnknownProvider { name: String, known: String },
+    #[error("unknown model alias {name:?}; use \"*\" or one of: {known}")]
+    UnknownAlias { name: String, known: String },
+    #[error("sha256 must be the 64 lower-case hex digits of the key's SHA-256{hint}")]
+    KeyHash { hint: &'static str },
+    #[error("{0:?} is listed more than once")]
+    Repeated(String),
+    #[error("provider {0:?} has no models, so no request can reach it")]
+    ProviderWithoutModels(String),
+    #[error("key {0:?} has an empty model list, so it can use no model")]
+    KeyWithoutModels(String),
+    #[error("no keys are configured, so every request will be rejected with 401")]
+    NoKeys,
+}
+
+impl Problem {
+    pub fn severity(&self) -> Severity {
+        match self {
+            Problem::ProviderWithoutModels(_)
+            | Problem::KeyWithoutModels(_)
+            | Problem::NoKeys
+            | Problem::Repeated(_) => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
+}
+
+/// One finding, located by its path in the document (`models[2].provider`) and, when the
+/// text could be indexed, by line and column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub path: String,
+    pub location: Option<Location>,
+    pub problem: Problem,
+}
+
+impl Diagnostic {
+    pub fn severity(&self) -> Severity {
+        self.problem.severity()
+    }
+
+    /// `origin:line:column: severity: path: message`, the shape editors and terminals
+    /// turn into links.
+    pub fn display<'a>(&'a self, origin: &'a str) -> impl fmt::Display + 'a {
+        DisplayIn {
+            diagnostic: self,
+            origin,
+        }
+    }
+}
+
+struct DisplayIn<'a> {
+    diagnostic: &'a Diagnostic,
+    origin: &'a str,
+}
+
+impl fmt::Display for DisplayIn<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.diagnostic;
+        write!(f, "{}", self.origin)?;
+        if let Some(at) = d.location {
+            write!(f, ":{}:{}", at.line, at.column)?;
+        }
+        let severity = match d.severity() {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, ": {severity}: ")?;
+        if d.path != "." {
+            write!(f, "{}: ", d.path)?;
+        }
+        write!(f, "{}", d.problem)
+    }
+}

@@ -1,0 +1,63 @@
+//! The user's configuration file: its strict YAML shape ([`raw`]), the validated model
+//! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
+
+mod diagnostics;
+mod model;
+mod parse;
+mod raw;
+mod spans;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostics::{Diagnostic, Location, Problem, Severity};
+pub use model::{AccessLog, BaseUrl, Config, Credential, Host, Model, Provider, SecretSource};
+pub use parse::{DurationError, UrlError};
+pub use validate::{load, Loaded};
+
+/// Version of the configuration file format this build reads.
+pub const FILE_VERSION: u32 = 1;
+
+/// The configuration used when none is given: demo providers backed by the project's
+/// mock provider, plus real providers that switch on when their API key is set.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../envoy/tollgate.default.yaml");
+
+/// Where a configuration comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(PathBuf),
+    BuiltIn,
+}
+
+impl Source {
+    /// The file if one was given, else the built-in default.
+    pub fn from_arg(path: Option<PathBuf>) -> Source {
+        path.map_or(Source::BuiltIn, Source::File)
+    }
+
+    /// Name used in diagnostics.
+    pub fn name(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::BuiltIn => "<built-in default config>".to_string(),
+        }
+    }
+
+    pub fn read(&self) -> std::io::Result<String> {
+        match self {
+            Source::File(path) => std::fs::read_to_string(path),
+            Source::BuiltIn => Ok(DEFAULT_CONFIG.to_string()),
+        }
+    }
+
+    /// Absolute directory that relative paths in the file are resolved against.
+    pub fn base_dir(&self) -> Option<PathBuf> {
+        match self {
+            Source::File(path) => std::path::absolute(path)
+                .ok()?
+                .parent()
+                .map(Path::to_path_buf),
+            Source::BuiltIn => None,
+        }
+    }
+}

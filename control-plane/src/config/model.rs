@@ -1,0 +1,84 @@
+//! The validated configuration: every default applied, every reference resolved, every
+//! string parsed. Rendering works only from these types.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tollgate_core::config::VirtualKeyConfig;
+use tollgate_core::formats::WireFormat;
+
+pub use super::parse::{BaseUrl, Host};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Where clients reach the gateway.
+    pub listen: SocketAddr,
+    /// Envoy's admin endpoint (stats, config dump, `/ready`).
+    pub admin: SocketAddr,
+    pub access_log: AccessLog,
+    /// Largest request body the gateway buffers; applied to the listener and every
+    /// provider cluster, since translation needs the whole body.
+    pub max_request_bytes: u32,
+    pub providers: Vec<Provider>,
+    pub models: Vec<Model>,
+    /// Virtual keys, already in the filter's contract shape.
+    pub keys: Vec<VirtualKeyConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    Stdout,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provider {
+    pub name: String,
+    pub format: WireFormat,
+    pub base_url: BaseUrl,
+    pub credential: Option<Credential>,
+    /// Route timeout for requests to this provider; zero disables it.
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub source: SecretSource,
+    /// When the secret is absent at render time, skip the provider instead of failing.
+    pub optional: bool,
+}
+
+/// Where Envoy reads a provider's secret from. Envoy reads it itself, so the secret never
+/// passes through Tollgate or any rendered file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Env(String),
+    /// Absolute, or relative to the config file's directory at load time.
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Model {
+    /// Name clients use in `model`.
+    pub alias: String,
+    pub provider: String,
+    /// Name the provider knows the model by.
+    pub model: String,
+}
+
+impl Config {
+    /// The aliases served by one provider, in configuration order.
+    pub fn models_of<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a Model> + 'a {
+        self.models.iter().filter(move |m| m.provider == provider)
+    }
+}
+
+impl std::fmt::Display for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Env(var) => write!(f, "environment variable {var}"),
+            SecretSource::File(path) => write!(f, "file {}", path.display()),
+        }
+    }
+}

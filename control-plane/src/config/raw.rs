@@ -1,0 +1,145 @@
+//! The configuration file exactly as written: strict serde types, no interpretation.
+//!
+//! Every struct denies unknown fields, so a typo is an error rather than a silently
+//! ignored setting. Fields with defaults are `Option`s here; the defaults themselves live
+//! in one place, [`super::validate`], which turns these types into [`super::Config`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::Deserialize;
+use tollgate_core::formats::WireFormat;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Document {
+    pub version: u32,
+    #[serde(default)]
+    pub listen: Endpoint,
+    #[serde(default)]
+    pub admin: Endpoint,
+    pub access_log: Option<String>,
+    #[serde(default)]
+    pub limits: Limits,
+    pub providers: Vec<Provider>,
+    pub models: Vec<Model>,
+    #[serde(default)]
+    pub keys: Vec<Key>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub address: Option<String>,
+    pub port: Option<u16>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_request_bytes: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provider {
+    pub name: String,
+    /// The provider's wire format; later kinds may map several vendors onto one format.
+    pub kind: WireFormat,
+    pub base_url: String,
+    pub credential: Option<Credential>,
+    pub timeout: Option<String>,
+}
+
+/// Where a provider's secret comes from. Never the secret itself: see the
+/// hand-written [`Deserialize`] below.
+#[derive(Debug, Default)]
+pub struct Credential {
+    pub env: Option<String>,
+    pub file: Option<String>,
+    pub optional: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Model {
+    pub alias: String,
+    pub provider: String,
+    pub model: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Key {
+    pub id: String,
+    pub sha256: String,
+    pub models: Vec<String>,
+    pub team: Option<String>,
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// The message for a secret written into the file. Raised while deserializing, so the
+/// value is skipped unread and never reaches any later stage (or an error message).
+pub const INLINE_SECRET: &str = "credentials are never written into the config file: \
+     remove it and use `credential: {env: VAR}` or `credential: {file: /path/to/key}`";
+
+const CREDENTIAL_FIELDS: &[&str] = &["env", "file", "optional"];
+/// Field names people use for an inline secret; they get [`INLINE_SECRET`] instead of
+/// the generic unknown-field error.
+const INLINE_FIELDS: &[&str] = &["value", "key", "api_key", "secret", "token"];
+
+// === impl Credential ===
+
+// Hand-written instead of derived so an inline secret gets a dedicated message instead of
+// "unknown field `value`, expected one of …", while keeping `deny_unknown_fields`
+// semantics for everything else.
+impl<'de> Deserialize<'de> for Credential {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CredentialVisitor;
+
+        impl<'de> Visitor<'de> for CredentialVisitor {
+            type Value = Credential;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping with `env: VAR` or `file: /path/to/key`")
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Credential, E> {
+                Err(E::custom(INLINE_SECRET))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Credential, A::Error> {
+                let mut credential = Credential::default();
+                while let Some(field) = map.next_key::<String>()? {
+                    match field.as_str() {
+                        "env" => set_once(&mut credential.env, map.next_value()?, "env")?,
+                        "file" => set_once(&mut credential.file, map.next_value()?, "file")?,
+                        "optional" => credential.optional = map.next_value()?,
+                        f if INLINE_FIELDS.contains(&f) => {
+                            map.next_value::<IgnoredAny>()?;
+                            return Err(de::Error::custom(INLINE_SECRET));
+                        }
+                        f => return Err(de::Error::unknown_field(f, CREDENTIAL_FIELDS)),
+                    }
+                }
+                Ok(credential)
+            }
+        }
+
+        deserializer.deserialize_any(CredentialVisitor)
+    }
+}
+
+fn set_once<E: de::Error>(
+    slot: &mut Option<String>,
+    value: String,
+    field: &'static str,
+) -> Result<(), E> {
+    match slot.replace(value) {
+        Some(_) => Err(E::duplicate_field(field)),
+        None => Ok(()),
+    }
+}

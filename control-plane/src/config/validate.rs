@@ -1,0 +1,426 @@
+//! Raw document → [`Config`]: applies defaults, parses structured strings, resolves
+//! references and collects every problem (not just the first) with its location.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tollgate_core::config::VirtualKeyConfig;
+use tollgate_core::keys::parse_hex_digest;
+
+use super::diagnostics::{Diagnostic, Location, Problem, Severity};
+use super::model::{AccessLog, Config, Credential, Model, Provider, SecretSource};
+use super::parse::{parse_duration, BaseUrl};
+use super::raw;
+use super::spans::{field, item, Spans};
+use super::FILE_VERSION;
+
+// The one place defaults live.
+const DEFAULT_ADDRESS: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const DEFAULT_LISTEN_PORT: u16 = 8080;
+const DEFAULT_ADMIN_PORT: u16 = 9901;
+const DEFAULT_MAX_REQUEST_BYTES: u32 = 16 * 1024 * 1024;
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// A configuration that passed validation, with the warnings it raised.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Parses and validates configuration text. Relative file paths in it are resolved
+/// against `base_dir` (the config file's directory), so the rendered Envoy config does
+/// not depend on the directory Envoy is started from.
+///
+/// On failure returns every diagnostic found, errors and warnings, in document order.
+pub fn load(text: &str, base_dir: Option<&Path>) -> Result<Loaded, Vec<Diagnostic>> {
+    let spans = Spans::index(text);
+    let document = deserialize(text, &spans).map_err(|d| vec![d])?;
+    let mut validator = Validator {
+        spans: &spans,
+        base_dir,
+        found: Vec::new(),
+    };
+    let config = validator.document(document);
+    let mut found = validator.found;
+    found.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
+    if found.iter().any(|d| d.severity() == Severity::Error) {
+        Err(found)
+    } else {
+        Ok(Loaded {
+            config,
+            warnings: found,
+        })
+    }
+}
+
+/// Syntax and type errors stop at the first one: serde cannot continue past it.
+fn deserialize(text: &str, spans: &Spans) -> Result<raw::Document, Diagnostic> {
+    let deserializer = serde_yaml_ng::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let location = match inner.location() {
+            Some(at) => Some(Location {
+                line: at.line(),
+                column: at.column(),
+            }),
+            None => spans.locate(&path),
+        };
+        Diagnostic {
+            problem: Problem::Syntax(bare_message(&inner, &path)),
+            path,
+            location,
+        }
+    })
+}
+
+/// serde_yaml_ng's message without the position and the path prefix it adds (its path
+/// names the enclosing value, a prefix of ours), since the diagnostic prints both.
+fn bare_message(err: &serde_yaml_ng::Error, path: &str) -> String {
+    let mut bare = err.to_string();
+    if let Some(at) = err.location() {
+        let position = format!(" at line {} column {}", at.line(), at.column());
+        bare = bare.replacen(&position, "", 1);
+    }
+    match bare.split_once(": ") {
+        Some((prefix, rest)) if path.starts_with(prefix) => rest.to_string(),
+        _ => bare,
+    }
+}
+
+struct Validator<'a> {
+    spans: &'a Spans,
+    base_dir: Option<&'a Path>,
+    found: Vec<Diagnostic>,
+}
+
+/// First path each value was seen at, for duplicate detection.
+type Seen = HashMap<String, String>;
+
+// === impl Validator ===
+
+impl Validator<'_> {
+    fn report(&mut self, path: &str, problem: Problem) {
+        self.found.push(Diagnostic {
+            path: path.to_string(),
+            location: self.spans.locate(path),
+            problem,
+        });
+    }
+
+    /// Records `value` at `path`; reports it if it was seen before. Returns whether new.
+    fn unique(&mut self, seen: &mut Seen, what: &'static str, value: &str, path: &str) -> bool {
+        match seen.get(value) {
+            Some(first) => {
+                let first = match self.spans.locate(first) {
+                    Some(at) => format!("first at line {}", at.line),
+                    None => format!("first at {first}"),
+                };
+                self.report(
+                    path,
+                    Problem::Duplicate {
+                        what,
+                        value: value.to_string(),
+                        first,
+                    },
+                );
+                false
+            }
+            None => {
+                seen.insert(value.to_string(), path.to_string());
+                true
+            }
+        }
+    }
+
+    fn document(&mut self, doc: raw::Document) -> Config {
+        if doc.version != FILE_VERSION {
+            self.report("version", Problem::Version { found: doc.version });
+        }
+        let listen = self.endpoint("listen", doc.listen, DEFAULT_LISTEN_PORT);
+        let admin = self.endpoint("admin", doc.admin, DEFAULT_ADMIN_PORT);
+        if admin == listen {
+            self.report("admin", Problem::AdminClashesWithListener(admin));
+        }
+        let access_log = match doc.access_log.as_deref() {
+            None | Some("stdout") => AccessLog::Stdout,
+            Some("") => {
+                self.report("access_log", Problem::Empty);
+                AccessLog::Stdout
+            }
+            Some(path) => AccessLog::File(self.resolve(path)),
+        };
+        let max_request_bytes = match doc.limits.max_request_bytes {
+            Some(0) => {
+                self.report("limits.max_request_bytes", Problem::Zero);
+                DEFAULT_MAX_REQUEST_BYTES
+            }
+            bytes => bytes.unwrap_or(DEFAULT_MAX_REQUEST_BYTES),
+        };
+        // Models may name a provider that has other errors; that is not "unknown".
+        let declared: Vec<String> = doc.providers.iter().map(|p| p.name.clone()).collect();
+        let providers = self.providers(doc.providers);
+        let models = self.models(doc.models, &declared);
+        for (i, provider) in providers.iter().enumerate() {
+            if !models.iter().any(|m| m.provider == provider.name) {
+                let path = field(&item("providers", i), "name");
+                self.report(&path, Problem::ProviderWithoutModels(provider.name.clone()));
+            }
+        }
+        let keys = self.keys(doc.keys, &models);
+        Config {
+            listen,
+            admin,
+            access_log,
+            max_request_bytes,
+            providers,
+            models,
+            keys,
+        }
+    }
+
+    fn endpoint(&mut self, path: &str, raw: raw::Endpoint, default_port: u16) -> SocketAddr {
+        let ip = match raw.address {
+            None => DEFAULT_ADDRESS,
+            Some(text) => text.parse().unwrap_or_else(|_| {
+                self.report(&field(path, "address"), Problem::NotAnIp(text));
+                DEFAULT_ADDRESS
+            }),
+        };
+        let port = match raw.port {
+            Some(0) => {
+                self.report(&field(path, "port"), Problem::PortZero);
+                default_port
+            }
+            port => port.unwrap_or(default_port),
+        };
+        SocketAddr::new(ip, port)
+    }
+
+    fn resolve(&self, path: &str) -> PathBuf {
+        match self.base_dir {
+            Some(dir) if Path::new(path).is_relative() => dir.join(path),
+            _ => PathBuf::from(path),
+        }
+    }
+
+    fn providers(&mut self, raws: Vec<raw::Provider>) -> Vec<Provider> {
+        let mut names = Seen::new();
+        let mut providers = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.into_iter().enumerate() {
+            let path = item("providers", i);
+            let name_path = field(&path, "name");
+            self.identifier(&name_path, "provider name", &raw.name);
+            let first = self.unique(&mut names, "provider", &raw.name, &name_path);
+            let url_path = field(&path, "base_url");
+            let base_url = BaseUrl::parse(&raw.base_url).map_err(|reason| {
+                let value = raw.base_url.clone();
+                self.report(&url_path, Problem::BaseUrl { value, reason });
+            });
+            let credential = raw
+                .credential
+                .and_then(|c| self.credential(&field(&path, "credential"), c));
+            let timeout = match raw.timeout {
+                None => DEFAULT_TIMEOUT,
+                Some(value) => parse_duration(&value).unwrap_or_else(|reason| {
+                    self.report(
+                        &field(&path, "timeout"),
+                        Problem::Duration { value, reason },
+                    );
+                    DEFAULT_TIMEOUT
+                }),
+            };
+            // Invalid entries are dropped here; the errors already make the load fail.
+            if let (true, Ok(base_url)) = (first, base_url) {
+                providers.push(Provider {
+                    name: raw.name,
+                    format: raw.kind,
+                    base_url,
+                    credential,
+                    timeout,
+                });
+            }
+        }
+        providers
+    }
+
+    fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {
+        let source = match (raw.env, raw.file) {
+            (Some(var), None) => {
+                if !is_env_name(&var) {
+                    self.report(&field(path, "env"), Problem::EnvName(var.clone()));
+                }
+                SecretSource::Env(var)
+            }
+            (None, Some(file)) => {
+                if file.is_empty() {
+                    self.report(&field(path, "file"), Problem::Empty);
+                }
+                SecretSource::File(self.resolve(&file))
+            }
+            _ => {
+                self.report(path, Problem::CredentialSource);
+                return None;
+            }
+        };
+        Some(Credential {
+            source,
+            optional: raw.optional,
+        })
+    }
+
+    fn models(&mut self, raws: Vec<raw::Model>, providers: &[String]) -> Vec<Model> {
+        let mut aliases = Seen::new();
+        let mut models = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.into_iter().enumerate() {
+            let path = item("models", i);
+            let alias_path = field(&path, "alias");
+            if raw.alias == "*" || !is_token(&raw.alias) {
+                let rule = "use printable characters without spaces, and not \"*\"";
+                self.bad_name(&alias_path, "model alias", &raw.alias, rule);
+            }
+            self.unique(&mut aliases, "model alias", &raw.alias, &alias_path);
+            if !is_token(&raw.model) {
+                let rule = "use printable characters without spaces";
+                self.bad_name(&field(&path, "model"), "model name", &raw.model, rule);
+            }
+            if !providers.contains(&raw.provider) {
+                let known = list(providers.iter().map(String::as_str));
+                let name = raw.provider.clone();
+                self.report(
+                    &field(&path, "provider"),
+                    Problem::UnknownProvider { name, known },
+                );
+            }
+            models.push(Model {
+                alias: raw.alias,
+                provider: raw.provider,
+                model: raw.model,
+            });
+        }
+        models
+    }
+
+    fn keys(&mut self, raws: Vec<raw::Key>, models: &[Model]) -> Vec<VirtualKeyConfig> {
+        if raws.is_empty() {
+            self.report("keys", Problem::NoKeys);
+        }
+        let mut ids = Seen::new();
+        let mut hashes = Seen::new();
+        let mut keys = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.into_iter().enumerate() {
+            let path = item("keys", i);
+            let id_path = field(&path, "id");
+            self.identifier(&id_path, "key id", &raw.id);
+            self.unique(&mut ids, "key id", &raw.id, &id_path);
+            let hash_path = field(&path, "sha256");
+            match parse_hex_digest(&raw.sha256) {
+                Ok(_) => {
+                    self.unique(&mut hashes, "key hash", &raw.sha256, &hash_path);
+                }
+                Err(_) => self.report(
+                    &hash_path,
+                    Problem::KeyHash {
+                        hint: hash_hint(&raw.sha256),
+                    },
+                ),
+            }
+            self.key_models(&field(&path, "models"), &raw, models);
+            for (name, value) in [("team", &raw.team), ("owner", &raw.owner)] {
+                if let Some(value) = value.as_deref().filter(|v| !is_label(v)) {
+                    let rule = "use printable characters";
+                    self.bad_name(&field(&path, name), name, value, rule);
+                }
+            }
+            keys.push(VirtualKeyConfig {
+                id: raw.id,
+                sha256: raw.sha256,
+                models: raw.models,
+                team: raw.team,
+                owner: raw.owner,
+                metadata: raw.metadata,
+            });
+        }
+        keys
+    }
+
+    fn key_models(&mut self, path: &str, key: &raw::Key, models: &[Model]) {
+        if key.models.is_empty() {
+            self.report(path, Problem::KeyWithoutModels(key.id.clone()));
+        }
+        let mut listed = HashSet::new();
+        for (i, alias) in key.models.iter().enumerate() {
+            let path = item(path, i);
+            if !listed.insert(alias) {
+                self.report(&path, Problem::Repeated(alias.clone()));
+            } else if alias != "*" && !models.iter().any(|m| &m.alias == alias) {
+                let known = list(models.iter().map(|m| m.alias.as_str()));
+                let name = alias.clone();
+                self.report(&path, Problem::UnknownAlias { name, known });
+            }
+        }
+    }
+
+    fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
+        if !is_identifier(value) {
+            let rule = "use letters, digits, '-' and '_', starting with a letter or digit";
+            self.bad_name(path, what, value, rule);
+        }
+    }
+
+    fn bad_name(&mut self, path: &str, what: &'static str, value: &str, rule: &'static str) {
+        let value = value.to_string();
+        self.report(path, Problem::BadName { what, value, rule });
+    }
+}
+
+/// Names that end up in Envoy resource and stat names (`provider.<name>`) and headers.
+fn is_identifier(s: &str) -> bool {
+    s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Aliases and model names: matched exactly in headers, so visible ASCII only.
+fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Free text that is copied into request headers (team, owner).
+fn is_label(s: &str) -> bool {
+    !s.is_empty() && !s.chars().any(char::is_control)
+}
+
+fn is_env_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A hint for the common ways of getting `sha256` wrong. Never echoes the value: it may
+/// be a plaintext key pasted by mistake.
+fn hash_hint(value: &str) -> &'static str {
+    if value.starts_with("tg-") {
+        "; this looks like a plaintext key: store only its hash (`tollgate keys hash`) and rotate the key"
+    } else if parse_hex_digest(&value.to_ascii_lowercase()).is_ok() {
+        "; write it in lower case"
+    } else {
+        " (`tollgate keys hash` prints it)"
+    }
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.collect();
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

@@ -1,0 +1,362 @@
+use super::*;
+use crate::config::{AccessLog, SecretSource, DEFAULT_CONFIG};
+
+const HASH_A: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
+const HASH_B: &str = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7";
+
+/// `(path, line, message)` of every error; 0 when a finding has no line.
+fn errors(text: &str) -> Vec<(String, usize, String)> {
+    let found = load(text, None).expect_err("config should be rejected");
+    found
+        .into_iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .map(|d| {
+            (
+                d.path,
+                d.location.map_or(0, |l| l.line),
+                d.problem.to_string(),
+            )
+        })
+        .collect()
+}
+
+fn error(path: &str, line: usize, message: &str) -> (String, usize, String) {
+    (path.to_string(), line, message.to_string())
+}
+
+#[test]
+fn the_default_config_is_valid() {
+    let loaded = load(DEFAULT_CONFIG, None).unwrap();
+    assert_eq!(loaded.warnings, []);
+    assert_eq!(loaded.config.providers.len(), 4);
+    assert_eq!(loaded.config.models.len(), 4);
+}
+
+#[test]
+fn applies_defaults() {
+    let text = format!(
+        "version: 1
+providers: [{{name: p, kind: openai, base_url: 'https://x.example/v1'}}]
+models: [{{alias: a, provider: p, model: m}}]
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let config = load(&text, None).unwrap().config;
+    assert_eq!(config.listen, "127.0.0.1:8080".parse().unwrap());
+    assert_eq!(config.admin, "127.0.0.1:9901".parse().unwrap());
+    assert_eq!(config.access_log, AccessLog::Stdout);
+    assert_eq!(config.max_request_bytes, 16 * 1024 * 1024);
+    assert_eq!(config.providers[0].timeout, Duration::from_secs(600));
+    assert_eq!(config.providers[0].credential, None);
+}
+
+#[test]
+fn resolves_relative_paths_against_the_config_directory() {
+    let text = format!(
+        "version: 1
+access_log: logs/access.log
+providers:
+  - name: p
+    kind: anthropic
+    base_url: https://x.example
+    credential: {{file: keys/p.key}}
+  - name: q
+    kind: anthropic
+    base_url: https://y.example
+    credential: {{file: /abs/q.key, optional: true}}
+models: [{{alias: a, provider: p, model: m}}, {{alias: b, provider: q, model: m}}]
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let config = load(&text, Some(Path::new("/etc/tollgate")))
+        .unwrap()
+        .config;
+    let path = |p: &str| PathBuf::from(p);
+    assert_eq!(
+        config.access_log,
+        AccessLog::File(path("/etc/tollgate/logs/access.log"))
+    );
+    let sources: Vec<_> = config
+        .providers
+        .iter()
+        .map(|p| p.credential.clone().unwrap())
+        .map(|c| (c.source, c.optional))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            (SecretSource::File(path("/etc/tollgate/keys/p.key")), false),
+            (SecretSource::File(path("/abs/q.key")), true),
+        ]
+    );
+}
+
+#[test]
+fn collects_every_semantic_error_with_its_location() {
+    let text = format!(
+        "version: 1
+providers:
+  - name: openai
+    kind: openai
+    base_url: api.openai.com/v1
+    timeout: 10 minutes
+  - name: openai
+    kind: anthropic
+    base_url: https://api.anthropic.com
+    credential: {{env: 1BAD}}
+models:
+  - {{alias: a, provider: openai, model: m}}
+  - {{alias: a, provider: opena, model: m}}
+keys:
+  - {{id: k, sha256: {HASH_A}, models: [a, nope]}}
+  - {{id: k, sha256: {HASH_A}, models: ['*']}}
+  - {{id: j, sha256: tg-plaintext, models: ['*']}}
+"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            error(
+                "providers[0].base_url",
+                5,
+                "invalid base_url \"api.openai.com/v1\": expected http:// or https://"
+            ),
+            error(
+                "providers[0].timeout",
+                6,
+                "invalid duration \"10 minutes\": expected a whole number with a unit: \
+                 ms, s, m or h (e.g. 600s, 10m)"
+            ),
+            error("providers[1].name", 7, "provider \"openai\" is already defined (first at line 3)"),
+            error(
+                "providers[1].credential.env",
+                10,
+                "\"1BAD\" is not an environment variable name (letters, digits and _, not \
+                 starting with a digit)"
+            ),
+            error("models[1].alias", 13, "model alias \"a\" is already defined (first at line 12)"),
+            error(
+                "models[1].provider",
+                13,
+                "unknown provider \"opena\"; defined providers: openai, openai"
+            ),
+            error(
+                "keys[0].models[1]",
+                15,
+                "unknown model alias \"nope\"; use \"*\" or one of: a, a"
+            ),
+            error("keys[1].id", 16, "key id \"k\" is already defined (first at line 15)"),
+            error("keys[1].sha256", 16, "key hash \"{HASH_A}\" is already defined (first at line 15)"),
+            error(
+                "keys[2].sha256",
+                17,
+                "sha256 must be the 64 lower-case hex digits of the key's SHA-256; this looks \
+                 like a plaintext key: store only its hash (`tollgate keys hash`) and rotate the key"
+            ),
+        ]
+        .map(|(p, l, m)| (p, l, m.replace("{HASH_A}", HASH_A)))
+    );
+}
+
+#[test]
+fn reports_listener_and_limit_errors() {
+    let text = format!(
+        "version: 2
+listen: {{address: localhost, port: 0}}
+admin: {{port: 8080}}
+limits: {{max_request_bytes: 0}}
+access_log: ''
+providers: [{{name: p, kind: openai, base_url: 'http://10.0.0.1'}}]
+models: [{{alias: '*', provider: p, model: m}}]
+keys: [{{id: k, sha256: {HASH_B}, models: ['*']}}]
+"
+    );
+    assert_eq!(
+        errors(&text),
+        [
+            error(
+                "version",
+                1,
+                "unsupported config version 2; this tollgate reads version 1"
+            ),
+            error(
+                "listen.address",
+                2,
+                "expected an IP address such as 127.0.0.1 or ::1, found \"localhost\""
+            ),
+            error("listen.port", 2, "port must be between 1 and 65535"),
+            error(
+                "admin",
+                3,
+                "the admin endpoint 127.0.0.1:8080 is also the gateway listener"
+            ),
+            error("limits.max_request_bytes", 4, "must be at least 1"),
+            error("access_log", 5, "must not be empty"),
+            error(
+                "models[0].alias",
+                7,
+                "\"*\" is not a valid model alias: use printable characters without spaces, \
+                 and not \"*\""
+            ),
+        ]
+    );
+}
+
+#[test]
+fn syntax_and_type_errors_are_located() {
+    let cases = [
+        (
+            "version: 1\nproviders: []\nmodels: []\nkeyz: []\n",
+            error(
+                "keyz",
+                4,
+                "unknown field `keyz`, expected one of `version`, `listen`, `admin`, \
+                 `access_log`, `limits`, `providers`, `models`, `keys`",
+            ),
+        ),
+        (
+            "version: 1\nproviders:\n  - name: p\n    kind: gemini\n    base_url: x\nmodels: []\n",
+            error(
+                "providers[0].kind",
+                4,
+                "unknown variant `gemini`, expected `openai` or `anthropic`",
+            ),
+        ),
+        (
+            "version: 1\nlisten: {port: http}\nproviders: []\nmodels: []\n",
+            error(
+                "listen.port",
+                2,
+                "invalid type: string \"http\", expected u16",
+            ),
+        ),
+        (
+            "version: 1\nproviders: []\n",
+            error(".", 1, "missing field `models`"),
+        ),
+        (
+            "version: 1\nproviders: []\nmodels: ]\n",
+            error(
+                "models",
+                3,
+                "did not find expected node content, while parsing a block node",
+            ),
+        ),
+        (
+            "version: 1\nproviders:\n  - name: p\n    bogus: 1\nmodels: []\n",
+            error(
+                "providers[0].bogus",
+                4,
+                "unknown field `bogus`, expected one of `name`, `kind`, `base_url`, \
+                 `credential`, `timeout`",
+            ),
+        ),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(errors(text), [expected], "{text}");
+    }
+}
+
+#[test]
+fn inline_credentials_are_refused_without_echoing_them() {
+    for credential in [
+        "{value: sk-live-123}",
+        "{env: X, key: sk-live-123}",
+        "sk-live-123",
+    ] {
+        let text = format!(
+            "version: 1
+providers:
+  - name: p
+    kind: openai
+    base_url: https://x.example
+    credential: {credential}
+models: []
+"
+        );
+        let found = errors(&text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let (path, line, message) = &found[0];
+        assert_eq!((path.as_str(), *line), ("providers[0].credential", 6));
+        assert!(message.starts_with("credentials are never written into the config file"));
+        assert!(!message.contains("sk-live"), "{message}");
+    }
+}
+
+#[test]
+fn a_credential_needs_exactly_one_source() {
+    let text = "version: 1
+providers:
+  - {name: p, kind: openai, base_url: 'https://x.example', credential: {env: A, file: b}}
+  - {name: q, kind: openai, base_url: 'https://y.example', credential: {optional: true}}
+models: []
+";
+    let message = "a credential needs exactly one of `env: VAR` or `file: /path/to/key`";
+    assert_eq!(
+        errors(text),
+        [
+            error("providers[0].credential", 3, message),
+            error("providers[1].credential", 4, message),
+        ]
+    );
+}
+
+#[test]
+fn warnings_do_not_fail_the_load() {
+    let text = format!(
+        "version: 1
+providers:
+  - {{name: used, kind: openai, base_url: 'https://x.example'}}
+  - {{name: idle, kind: openai, base_url: 'https://y.example'}}
+models: [{{alias: a, provider: used, model: m}}]
+keys:
+  - {{id: k, sha256: {HASH_A}, models: [a, a]}}
+  - {{id: j, sha256: {HASH_B}, models: []}}
+"
+    );
+    let loaded = load(&text, None).unwrap();
+    let warnings: Vec<_> = loaded
+        .warnings
+        .iter()
+        .map(|d| {
+            (
+                d.path.as_str(),
+                d.location.unwrap().line,
+                d.problem.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            (
+                "providers[1].name",
+                4,
+                "provider \"idle\" has no models, so no request can reach it".to_string()
+            ),
+            (
+                "keys[0].models[1]",
+                7,
+                "\"a\" is listed more than once".to_string()
+            ),
+            (
+                "keys[1].models",
+                8,
+                "key \"j\" has an empty model list, so it can use no model".to_string()
+            ),
+        ]
+    );
+    let no_keys = "version: 1\nproviders: []\nmodels: []\n";
+    let warnings = load(no_keys, None).unwrap().warnings;
+    assert_eq!(warnings[0].problem, Problem::NoKeys);
+}
+
+#[test]
+fn bad_hash_hints_never_echo_the_value() {
+    assert_eq!(
+        hash_hint(&HASH_A.to_uppercase()),
+        "; write it in lower case"
+    );
+    assert!(hash_hint("tg-abc").contains("plaintext"));
+    assert!(!hash_hint("short").contains("short"));
+}

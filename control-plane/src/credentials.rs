@@ -1,0 +1,153 @@
+//! Which providers can run here: checks that each provider's secret is present,
+//! without ever reading it.
+//!
+//! Envoy reads the secrets itself (`generic_secret` from an environment variable or a
+//! file), so all Tollgate needs to know is whether they exist. That question goes through
+//! [`Environment`] so everything downstream stays pure and tests use a map.
+
+use std::path::Path;
+
+use crate::config::{Config, SecretSource};
+
+/// The process environment and filesystem, as far as secrets are concerned.
+pub trait Environment {
+    /// Whether the variable is set to a non-empty value.
+    fn has_var(&self, name: &str) -> bool;
+    /// Whether the path is a readable regular file.
+    fn has_file(&self, path: &Path) -> bool;
+}
+
+/// The real environment of this process.
+pub struct System;
+
+impl Environment for System {
+    fn has_var(&self, name: &str) -> bool {
+        std::env::var_os(name).is_some_and(|v| !v.is_empty())
+    }
+
+    fn has_file(&self, path: &Path) -> bool {
+        std::fs::File::open(path).is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()))
+    }
+}
+
+/// A fixed environment for tests.
+#[cfg(test)]
+pub mod fixed {
+    use std::collections::{HashMap, HashSet};
+    use std::path::{Path, PathBuf};
+
+    use super::Environment;
+
+    /// Variables by name, files by path.
+    #[derive(Debug, Default)]
+    pub struct FixedEnvironment {
+        pub vars: HashMap<String, String>,
+        pub files: HashSet<PathBuf>,
+    }
+
+    impl Environment for FixedEnvironment {
+        fn has_var(&self, name: &str) -> bool {
+            self.vars.get(name).is_some_and(|v| !v.is_empty())
+        }
+
+        fn has_file(&self, path: &Path) -> bool {
+            self.files.contains(path)
+        }
+    }
+}
+
+/// Something the operator should know about the credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Notice {
+    #[error(
+        "provider {provider:?} is skipped because its optional credential ({secret}) is not set; \
+         unavailable models: {models:?}"
+    )]
+    Skipped {
+        provider: String,
+        secret: SecretSource,
+        models: Vec<String>,
+    },
+    #[error("provider {provider:?}: credential {secret} is not set; Envoy will refuse to start")]
+    Missing {
+        provider: String,
+        secret: SecretSource,
+    },
+}
+
+impl Notice {
+    /// Whether Envoy cannot start with this configuration here.
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, Notice::Missing { .. })
+    }
+}
+
+/// Drops the providers whose optional credential is absent, with their models, and
+/// reports required credentials that are absent.
+pub fn apply(mut config: Config, env: &dyn Environment) -> (Config, Vec<Notice>) {
+    let mut notices = Vec::new();
+    let mut skipped = Vec::new();
+    for provider in &config.providers {
+        let Some(credential) = &provider.credential else {
+            continue;
+        };
+        let present = match &credential.source {
+            SecretSource::Env(var) => env.has_var(var),
+            SecretSource::File(path) => env.has_file(path),
+        };
+        if present {
+            continue;
+        }
+        let secret = credential.source.clone();
+        let provider_name = provider.name.clone();
+        if credential.optional {
+            let models = config.models_of(&provider.name).map(|m| m.alias.clone());
+            notices.push(Notice::Skipped {
+                models: models.collect(),
+                provider: provider_name.clone(),
+                secret,
+            });
+            skipped.push(provider_name);
+        } else {
+            notices.push(Notice::Missing {
+                provider: provider_name,
+                secret,
+            });
+        }
+    }
+    config.providers.retain(|p| !skipped.contains(&p.name));
+    config.models.retain(|m| !skipped.contains(&m.provider));
+    (config, notices)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use super::fixed::FixedEnvironment;
+    use super::*;
+    use crate::config::{load, DEFAULT_CONFIG};
+
+    #[test]
+    fn skips_optional_providers_and_reports_missing_ones() {
+        let config = load(DEFAULT_CONFIG, None).unwrap().config;
+        let env = FixedEnvironment {
+            vars: HashMap::from([
+                ("OPENAI_API_KEY".to_string(), "sk-test".to_string()),
+                ("ANTHROPIC_API_KEY".to_string(), String::new()),
+            ]),
+            files: HashSet::new(),
+        };
+        let (config, notices) = apply(config, &env);
+        let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["demo", "demo-anthropic", "openai"]);
+        assert!(config.models.iter().all(|m| m.provider != "anthropic"));
+        let fatal: Vec<bool> = notices.iter().map(Notice::is_fatal).collect();
+        assert_eq!(fatal, [true, true, false], "{notices:?}");
+        assert_eq!(
+            notices[2].to_string(),
+            "provider \"anthropic\" is skipped because its optional credential (environment \
+             variable ANTHROPIC_API_KEY) is not set; unavailable models: [\"claude-sonnet\"]"
+        );
+    }
+}

@@ -1,0 +1,331 @@
+//! The Envoy bootstrap: one listener running the gateway filter, one cluster per
+//! provider running that provider's filter and credential injector, and one static
+//! secret per provider credential.
+
+use std::fmt::Display;
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tollgate_core::config::{FilterConfig, GatewayConfig, ProviderConfig};
+use tollgate_core::error::{ErrorKind, GatewayError};
+use tollgate_core::formats::WireFormat;
+use tollgate_core::headers;
+
+use crate::config::{AccessLog, Config, Host, Provider, SecretSource};
+
+/// Envoy node identity; required for extension config discovery later.
+const NODE: &str = "tollgate";
+/// One VM shared by the gateway and every provider filter (same module, same id).
+const VM_ID: &str = "tollgate";
+/// CA bundle provider certificates are validated against (Debian/Ubuntu location).
+const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+const CONNECT_TIMEOUT: &str = "10s";
+
+const WASM: &str = "type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm";
+const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
+const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+const HTTP_OPTIONS: &str =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+const UPSTREAM_CODEC: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
+const CREDENTIAL_INJECTOR: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector";
+const GENERIC_CREDENTIAL: &str =
+    "type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic";
+const UPSTREAM_TLS: &str =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+const STDOUT_LOG: &str =
+    "type.googleapis.com/envoy.extensions.access_loggers.stream.v3.StdoutAccessLog";
+const FILE_LOG: &str = "type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog";
+
+pub fn bootstrap(
+    config: &Config,
+    gateway: &GatewayConfig,
+    providers: &[ProviderConfig],
+    wasm: &Path,
+) -> Value {
+    let gateway_filter = wasm_filter(
+        "tollgate.gateway",
+        "tollgate.gateway",
+        &FilterConfig::Gateway(gateway.clone()),
+        wasm,
+    );
+    let clusters: Vec<Value> = config
+        .providers
+        .iter()
+        .zip(providers)
+        .map(|(provider, filter_config)| {
+            let filter = wasm_filter(
+                "tollgate.provider",
+                &format!("tollgate.provider.{}", provider.name),
+                &FilterConfig::Provider(filter_config.clone()),
+                wasm,
+            );
+            cluster(provider, filter, config.max_request_bytes)
+        })
+        .collect();
+    let secrets: Vec<Value> = config
+        .providers
+        .iter()
+        .filter_map(|p| Some(secret(&p.name, &p.credential.as_ref()?.source)))
+        .collect();
+    json!({
+        "node": {"id": NODE, "cluster": NODE},
+        "admin": {"address": socket_address(config.admin.ip(), config.admin.port())},
+        "static_resources": {
+            "secrets": secrets,
+            "listeners": [listener(config, gateway_filter)],
+            "clusters": clusters,
+        },
+    })
+}
+
+fn cluster_name(provider: &str) -> String {
+    format!("provider.{provider}")
+}
+
+fn secret_name(provider: &str) -> String {
+    format!("credential.{provider}")
+}
+
+fn socket_address(address: impl Display, port: u16) -> Value {
+    json!({"socket_address": {"address": address.to_string(), "port_value": port}})
+}
+
+/// Protobuf JSON form of a duration (`600s`, `1.500s`).
+fn proto_duration(d: Duration) -> String {
+    match d.subsec_millis() {
+        0 => format!("{}s", d.as_secs()),
+        ms => format!("{}.{ms:03}s", d.as_secs()),
+    }
+}
+
+/// Envoy reads the secret itself; the rendered file names only where it lives.
+fn secret(provider: &str, source: &SecretSource) -> Value {
+    let secret = match source {
+        SecretSource::Env(var) => json!({"environment_variable": var}),
+        SecretSource::File(path) => json!({"filename": path.to_string_lossy()}),
+    };
+    json!({"name": secret_name(provider), "generic_secret": {"secret": secret}})
+}
+
+/// A wasm HTTP filter running `config`. Every instance shares one VM.
+fn wasm_filter(filter: &str, plugin: &str, config: &FilterConfig, wasm: &Path) -> Value {
+    let configuration =
+        serde_json::to_string(config).expect("filter configs have only string map keys");
+    json!({
+        "name": filter,
+        "typed_config": {
+            "@type": WASM,
+            "config": {
+                "name": plugin,
+                // Lets the filters pause on request headers until they have the whole
+                // body (measured: without it Envoy forwards headers early).
+                "allow_on_headers_stop_iteration": true,
+                "fail_open": false,
+                "configuration": {
+                    "@type": "type.googleapis.com/google.protobuf.StringValue",
+                    "value": configuration,
+                },
+                "vm_config": {
+                    "vm_id": VM_ID,
+                    "runtime": "envoy.wasm.runtime.v8",
+                    "code": {"local": {"filename": wasm.to_string_lossy()}},
+                },
+            },
+        },
+    })
+}
+
+fn listener(config: &Config, gateway_filter: Value) -> Value {
+    let hcm = json!({
+        "@type": HCM,
+        "stat_prefix": "tollgate",
+        "codec_type": "AUTO",
+        "access_log": [access_log(&config.access_log)],
+        "route_config": {
+            "name": "tollgate",
+            "virtual_hosts": [{"name": "tollgate", "domains": ["*"], "routes": routes(config)}],
+        },
+        "http_filters": [
+            gateway_filter,
+            {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}},
+        ],
+    });
+    json!({
+        "name": "tollgate",
+        "address": socket_address(config.listen.ip(), config.listen.port()),
+        "per_connection_buffer_limit_bytes": config.max_request_bytes,
+        "filter_chains": [{"filters": [{
+            "name": "envoy.filters.network.http_connection_manager",
+            "typed_config": hcm,
+        }]}],
+    })
+}
+
+fn access_log(log: &AccessLog) -> Value {
+    let format = json!({"json_format": {
+        "start_time": "%START_TIME%",
+        "method": "%REQ(:METHOD)%",
+        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+        "protocol": "%PROTOCOL%",
+        "response_code": "%RESPONSE_CODE%",
+        "response_flags": "%RESPONSE_FLAGS%",
+        "response_code_details": "%RESPONSE_CODE_DETAILS%",
+        "duration_ms": "%DURATION%",
+        "upstream_cluster": "%UPSTREAM_CLUSTER%",
+        "upstream_host": "%UPSTREAM_HOST%",
+        "bytes_received": "%BYTES_RECEIVED%",
+        "bytes_sent": "%BYTES_SENT%",
+        "request_id": "%REQ(X-REQUEST-ID)%",
+        "alias": format!("%REQ({})%", headers::ALIAS),
+        "key_id": format!("%REQ({})%", headers::KEY_ID),
+        "provider": format!("%RESP({})%", headers::PROVIDER),
+        "upstream_model": format!("%RESP({})%", headers::UPSTREAM_MODEL),
+    }});
+    match log {
+        AccessLog::Stdout => json!({
+            "name": "envoy.access_loggers.stdout",
+            "typed_config": {"@type": STDOUT_LOG, "log_format": format},
+        }),
+        AccessLog::File(path) => json!({
+            "name": "envoy.access_loggers.file",
+            "typed_config": {"@type": FILE_LOG, "path": path.to_string_lossy(), "log_format": format},
+        }),
+    }
+}
+
+/// One route per alias, matched on the header the gateway filter sets after
+/// authentication, then a 404 for everything the gateway filter let through unrouted.
+fn routes(config: &Config) -> Vec<Value> {
+    let mut routes: Vec<Value> = config
+        .providers
+        .iter()
+        .flat_map(|provider| {
+            config.models_of(&provider.name).map(|model| {
+                json!({
+                    "name": format!("model.{}", model.alias),
+                    "match": {
+                        "prefix": "/",
+                        "headers": [{"name": headers::ALIAS, "string_match": {"exact": model.alias}}],
+                    },
+                    "route": {
+                        "cluster": cluster_name(&provider.name),
+                        "timeout": proto_duration(provider.timeout),
+                    },
+                })
+            })
+        })
+        .collect();
+    let not_found = GatewayError::new(
+        ErrorKind::NotFound,
+        "not_found",
+        "No route matches this request: unknown endpoint or model.",
+    );
+    routes.push(json!({
+        "name": "not_found",
+        "match": {"prefix": "/"},
+        "direct_response": {
+            "status": not_found.status(),
+            "body": {"inline_string": not_found.to_value(WireFormat::OpenAi).to_string()},
+        },
+        "response_headers_to_add": [{
+            "header": {"key": "content-type", "value": "application/json"},
+            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
+        }],
+    }));
+    routes
+}
+
+fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) -> Value {
+    let name = cluster_name(&provider.name);
+    let url = &provider.base_url;
+    let (kind, address) = match &url.host {
+        Host::Ip(ip) => ("STATIC", ip.to_string()),
+        Host::Name(host) => ("STRICT_DNS", host.clone()),
+    };
+    let mut http_filters = vec![provider_filter];
+    if provider.credential.is_some() {
+        http_filters.push(credential_injector(provider));
+    }
+    http_filters.push(json!({
+        "name": "envoy.filters.http.upstream_codec",
+        "typed_config": {"@type": UPSTREAM_CODEC},
+    }));
+    let mut cluster = json!({
+        "name": name,
+        "type": kind,
+        "connect_timeout": CONNECT_TIMEOUT,
+        "per_connection_buffer_limit_bytes": max_request_bytes,
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(address, url.port())}}]}],
+        },
+        "typed_extension_protocol_options": {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": HTTP_OPTIONS,
+                "explicit_http_config": {"http_protocol_options": {}},
+                "http_filters": http_filters,
+            },
+        },
+    });
+    if matches!(url.host, Host::Name(_)) {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if url.tls {
+        cluster["transport_socket"] = upstream_tls(&url.host);
+    }
+    cluster
+}
+
+/// TLS to the provider, verifying its certificate chain *and* that it was issued for the
+/// host in `base_url` (Envoy checks only the chain unless SAN matchers are given).
+fn upstream_tls(host: &Host) -> Value {
+    let (sni, san) = match host {
+        Host::Name(name) => (
+            Some(name.as_str()),
+            json!({"san_type": "DNS", "matcher": {"exact": name}}),
+        ),
+        // SNI carries host names only (RFC 6066).
+        Host::Ip(ip) => (
+            None,
+            json!({"san_type": "IP_ADDRESS", "matcher": {"exact": ip.to_string()}}),
+        ),
+    };
+    let mut context = json!({
+        "@type": UPSTREAM_TLS,
+        "common_tls_context": {"validation_context": {
+            "trusted_ca": {"filename": CA_BUNDLE},
+            "match_typed_subject_alt_names": [san],
+        }},
+    });
+    if let Some(sni) = sni {
+        context["sni"] = json!(sni);
+    }
+    json!({"name": "envoy.transport_sockets.tls", "typed_config": context})
+}
+
+/// Puts the provider's secret into the header its API expects, replacing whatever the
+/// client sent there.
+fn credential_injector(provider: &Provider) -> Value {
+    let mut generic = json!({
+        "@type": GENERIC_CREDENTIAL,
+        "credential": {"name": secret_name(&provider.name)},
+    });
+    match provider.format {
+        WireFormat::OpenAi => {
+            generic["header"] = json!("authorization");
+            generic["header_value_prefix"] = json!("Bearer ");
+        }
+        WireFormat::Anthropic => generic["header"] = json!("x-api-key"),
+    }
+    json!({
+        "name": "envoy.filters.http.credential_injector",
+        "typed_config": {
+            "@type": CREDENTIAL_INJECTOR,
+            "overwrite": true,
+            "credential": {"name": "envoy.http.injected_credentials.generic", "typed_config": generic},
+        },
+    })
+}

@@ -1,0 +1,85 @@
+//! Validated [`Config`] → everything Envoy needs: the bootstrap and the
+//! [`FilterConfig`]s of the wasm filters.
+//!
+//! Pure: no environment, no filesystem (credential presence is settled earlier by
+//! [`crate::credentials::apply`]). Golden tests pin the output; an xDS server can reuse
+//! the same pieces later.
+
+mod bootstrap;
+
+use std::path::Path;
+
+use serde_json::Value;
+use tollgate_core::config::{GatewayConfig, ModelRoute, ProviderConfig, CONFIG_VERSION};
+
+use crate::config::{Config, Provider};
+
+/// The rendered configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    /// The Envoy bootstrap, with the filter configs embedded.
+    pub bootstrap: Value,
+    /// Configuration of the gateway filter in the listener's chain.
+    pub gateway: GatewayConfig,
+    /// Configuration of each provider cluster's filter, in provider order.
+    pub providers: Vec<ProviderConfig>,
+}
+
+impl Rendered {
+    /// The bootstrap as Envoy reads it (`-c envoy.json`).
+    pub fn bootstrap_json(&self) -> String {
+        let mut json = serde_json::to_string_pretty(&self.bootstrap)
+            .expect("a serde_json::Value always serializes");
+        json.push('\n');
+        json
+    }
+}
+
+/// Renders `config`; `wasm` is the filter module, referenced by path from Envoy's config.
+pub fn render(config: &Config, wasm: &Path) -> Rendered {
+    let gateway = gateway_config(config);
+    let providers: Vec<ProviderConfig> = config
+        .providers
+        .iter()
+        .map(|p| provider_config(config, p))
+        .collect();
+    let bootstrap = bootstrap::bootstrap(config, &gateway, &providers, wasm);
+    Rendered {
+        bootstrap,
+        gateway,
+        providers,
+    }
+}
+
+fn gateway_config(config: &Config) -> GatewayConfig {
+    GatewayConfig {
+        version: CONFIG_VERSION,
+        keys: config.keys.clone(),
+        models: config
+            .models
+            .iter()
+            .map(|m| ModelRoute {
+                alias: m.alias.clone(),
+                provider: m.provider.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
+    ProviderConfig {
+        version: CONFIG_VERSION,
+        name: provider.name.clone(),
+        format: provider.format,
+        host: provider.base_url.authority(),
+        base_path: provider.base_url.path.clone(),
+        models: config
+            .models_of(&provider.name)
+            .map(|m| (m.alias.clone(), m.model.clone()))
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+#[path = "golden_tests.rs"]
+mod golden_tests;
