@@ -7,7 +7,7 @@
 //! starts with `"input":{}` and its first input_json_delta is an empty string.
 
 use axum::http::HeaderMap;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::completion::{is_expected_key, WireFormat};
@@ -120,17 +120,18 @@ impl WireFormat for Anthropic {
                 "input": call.input,
             }),
         };
-        json!({
-            "id": message_id(reply),
-            "type": "message",
-            "role": "assistant",
-            "model": request.model(),
-            "content": [block],
-            "stop_reason": stop_reason(reply),
-            "stop_sequence": null,
-            "usage": usage(&reply.usage, reply.usage.output),
-        })
-        .to_string()
+        type_first(
+            "message",
+            json!({
+                "id": message_id(reply),
+                "role": "assistant",
+                "model": request.model(),
+                "content": [block],
+                "stop_reason": stop_reason(reply),
+                "stop_sequence": null,
+                "usage": usage(&reply.usage, reply.usage.output),
+            }),
+        )
     }
 
     fn stream(request: &MessagesRequest, reply: &Reply) -> Vec<Event> {
@@ -204,19 +205,33 @@ impl WireFormat for Anthropic {
             ErrorKind::Overloaded => "overloaded_error",
             ErrorKind::Server => "api_error",
         };
-        json!({
-            "type": "error",
-            "error": {"type": kind, "message": error.message},
-            "request_id": format!("req_mock{:08}", ids::next_serial()),
-        })
-        .to_string()
+        type_first(
+            "error",
+            json!({
+                "error": {"type": kind, "message": error.message},
+                "request_id": format!("req_mock{:08}", ids::next_serial()),
+            }),
+        )
     }
 }
 
 /// An event whose name is repeated as the data's `type`, as Anthropic always does.
-fn event(name: &str, mut data: Value) -> Event {
-    data["type"] = json!(name);
-    Event::named(name, data)
+fn event(name: &str, fields: Value) -> Event {
+    Event::named(name, type_first(name, fields))
+}
+
+/// `{"type": kind, …fields}`. Anthropic always writes `type` first, and serde_json's
+/// default map sorts keys, which would put it last.
+fn type_first(kind: &str, fields: Value) -> String {
+    #[derive(Serialize)]
+    struct TypeFirst<'a> {
+        #[serde(rename = "type")]
+        kind: &'a str,
+        #[serde(flatten)]
+        fields: Value,
+    }
+    serde_json::to_string(&TypeFirst { kind, fields })
+        .expect("a string key and a JSON object always serialise")
 }
 
 fn block_delta(delta: Value) -> Event {

@@ -24,6 +24,9 @@ use crate::sse::Event;
 use crate::ExpectedKeys;
 
 const SYSTEM_FINGERPRINT: &str = "fp_tollgate_mock";
+/// OpenAI pads every chunk with a random-length `obfuscation` string; the mock sends a
+/// fixed one so gateways meet the field without the randomness.
+const OBFUSCATION: &str = "tollgate";
 const MODELS: &[&str] = &["gpt-4o", "gpt-4o-mini", "gpt-4.1-mini"];
 
 pub struct OpenAi;
@@ -260,6 +263,7 @@ impl Chunks<'_> {
             "service_tier": "default",
             "system_fingerprint": SYSTEM_FINGERPRINT,
             "choices": choices,
+            "obfuscation": OBFUSCATION,
         });
         if self.include_usage {
             chunk["usage"] = usage;
