@@ -29,6 +29,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 
@@ -72,6 +73,11 @@ pub async fn serve(
     keys: ExpectedKeys,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    // Streams are many small writes; with Nagle on, each waits for the client's delayed
+    // ACK (~40 ms). Failing to set it only costs latency, so it is not an error.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, router(keys))
         .with_graceful_shutdown(shutdown)
         .await
