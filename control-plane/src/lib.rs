@@ -11,6 +11,9 @@
 // `deny`, not `forbid`: forwarding a signal to Envoy needs one `kill(2)` call (see `envoy`).
 #![deny(unsafe_code)]
 
+pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod envoy;
+pub mod keys;
 pub mod render;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use model::{AccessLog, BaseUrl, Config, Credential, Host, Model, Provider, SecretSource};
 pub use parse::{DurationError, UrlError};
-pub use validate::{load, Loaded};
+pub use validate::{is_identifier, is_token, load, Loaded};
 
 /// Version of the configuration file format this build reads.
 pub const FILE_VERSION: u32 = 1;
@@ -21,6 +21,10 @@ pub const FILE_VERSION: u32 = 1;
 /// The configuration used when none is given: demo providers backed by the project's
 /// mock provider, plus real providers that switch on when their API key is set.
 pub const DEFAULT_CONFIG: &str = include_str!("../../../envoy/tollgate.default.yaml");
+
+/// Plaintext of the default config's only key. Public on purpose: it lets the demo work
+/// out of the box, and `run` shows it in its example request.
+pub const DEMO_KEY: &str = "tg-demo-key-change-me";
 
 /// Where a configuration comes from.
 #[derive(Debug, Clone)]

@@ -378,7 +378,7 @@ impl Validator<'_> {
 }
 
 /// Names that end up in Envoy resource and stat names (`provider.<name>`) and headers.
-fn is_identifier(s: &str) -> bool {
+pub fn is_identifier(s: &str) -> bool {
     s.len() <= 64
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.bytes()
@@ -386,7 +386,7 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Aliases and model names: matched exactly in headers, so visible ASCII only.
-fn is_token(s: &str) -> bool {
+pub fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
@@ -412,8 +412,15 @@ fn hash_hint(value: &str) -> &'static str {
     }
 }
 
+/// The distinct names, in order, for "one of: …" hints.
 fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.collect();
+    let mut distinct: Vec<&str> = Vec::new();
+    for name in names {
+        if !distinct.contains(&name) {
+            distinct.push(name);
+        }
+    }
+    let names = distinct;
     if names.is_empty() {
         "(none)".to_string()
     } else {

@@ -30,6 +30,8 @@ fn the_default_config_is_valid() {
     assert_eq!(loaded.warnings, []);
     assert_eq!(loaded.config.providers.len(), 4);
     assert_eq!(loaded.config.models.len(), 4);
+    let demo = tollgate_core::keys::hash_hex(crate::config::DEMO_KEY);
+    assert_eq!(loaded.config.keys[0].sha256, demo);
 }
 
 #[test]
@@ -138,12 +140,12 @@ keys:
             error(
                 "models[1].provider",
                 13,
-                "unknown provider \"opena\"; defined providers: openai, openai"
+                "unknown provider \"opena\"; defined providers: openai"
             ),
             error(
                 "keys[0].models[1]",
                 15,
-                "unknown model alias \"nope\"; use \"*\" or one of: a, a"
+                "unknown model alias \"nope\"; use \"*\" or one of: a"
             ),
             error("keys[1].id", 16, "key id \"k\" is already defined (first at line 15)"),
             error("keys[1].sha256", 16, "key hash \"{HASH_A}\" is already defined (first at line 15)"),
