@@ -60,15 +60,19 @@ pub mod fixed {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Notice {
     #[error(
-        "provider {provider:?} is skipped because its optional credential ({secret}) is not set; \
-         unavailable models: {models:?}"
+        "provider {provider:?} is skipped because its optional credential is absent ({}); \
+         unavailable models: {models:?}",
+        .secret.absence()
     )]
     Skipped {
         provider: String,
         secret: SecretSource,
         models: Vec<String>,
     },
-    #[error("provider {provider:?}: credential {secret} is not set; Envoy will refuse to start")]
+    #[error(
+        "provider {provider:?}: its credential is absent ({}); Envoy will refuse to start",
+        .secret.absence()
+    )]
     Missing {
         provider: String,
         secret: SecretSource,
@@ -146,8 +150,9 @@ mod tests {
         assert_eq!(fatal, [true, true, false], "{notices:?}");
         assert_eq!(
             notices[2].to_string(),
-            "provider \"anthropic\" is skipped because its optional credential (environment \
-             variable ANTHROPIC_API_KEY) is not set; unavailable models: [\"claude-sonnet\"]"
+            "provider \"anthropic\" is skipped because its optional credential is absent \
+             (environment variable ANTHROPIC_API_KEY is not set); unavailable models: \
+             [\"claude-sonnet\"]"
         );
     }
 }

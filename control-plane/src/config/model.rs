@@ -74,11 +74,12 @@ impl Config {
     }
 }
 
-impl std::fmt::Display for SecretSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl SecretSource {
+    /// Says that this source is absent, e.g. "environment variable X is not set".
+    pub fn absence(&self) -> String {
         match self {
-            SecretSource::Env(var) => write!(f, "environment variable {var}"),
-            SecretSource::File(path) => write!(f, "file {}", path.display()),
+            SecretSource::Env(var) => format!("environment variable {var} is not set"),
+            SecretSource::File(path) => format!("file {} does not exist", path.display()),
         }
     }
 }
