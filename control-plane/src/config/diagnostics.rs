@@ -32,7 +32,7 @@ pub enum Problem {
     NotAnIp(String),
     #[error("port must be between 1 and 65535")]
     PortZero,
-    #[error("the admin endpoint {0} is also the gateway listener")]
+    #[error("the admin endpoint {0} overlaps the gateway listener")]
     AdminClashesWithListener(std::net::SocketAddr),
     #[error("must be at least 1")]
     Zero,

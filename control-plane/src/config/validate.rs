@@ -142,7 +142,8 @@ impl Validator<'_> {
         }
         let listen = self.endpoint("listen", doc.listen, DEFAULT_LISTEN_PORT);
         let admin = self.endpoint("admin", doc.admin, DEFAULT_ADMIN_PORT);
-        if admin == listen {
+        let overlap = |a: IpAddr, b: IpAddr| a == b || a.is_unspecified() || b.is_unspecified();
+        if admin.port() == listen.port() && overlap(admin.ip(), listen.ip()) {
             self.report("admin", Problem::AdminClashesWithListener(admin));
         }
         let access_log = match doc.access_log.as_deref() {

@@ -190,7 +190,7 @@ keys: [{{id: k, sha256: {HASH_B}, models: ['*']}}]
             error(
                 "admin",
                 3,
-                "the admin endpoint 127.0.0.1:8080 is also the gateway listener"
+                "the admin endpoint 127.0.0.1:8080 overlaps the gateway listener"
             ),
             error("limits.max_request_bytes", 4, "must be at least 1"),
             error("access_log", 5, "must not be empty"),
