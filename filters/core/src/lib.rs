@@ -14,3 +14,6 @@ pub mod formats;
 pub mod gateway;
 pub mod headers;
 pub mod keys;
+pub mod model;
+pub mod sse;
+pub mod translate;

@@ -1,7 +1,14 @@
 //! Provider wire formats. Each submodule converts one format to and from the canonical
-//! model in [`crate::model`]; no module knows about any other format.
+//! model in [`crate::model`]; no module knows about any other format. [`codec`] is the one
+//! place that dispatches on [`WireFormat`], so a new format is a new submodule plus one arm
+//! per function there.
 
 use serde::{Deserialize, Serialize};
+
+pub mod anthropic;
+pub mod codec;
+pub mod fields;
+pub mod openai;
 
 /// A wire format spoken by a client or a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,0 +1,152 @@
+//! Dispatch on [`WireFormat`]: the one place that lists every format. Adding a format means
+//! adding its module and one arm to each function here; the other formats stay untouched.
+
+use serde_json::Value;
+
+use super::fields::FieldError;
+use super::{anthropic, openai, WireFormat};
+use crate::model::{ApiError, Request, Response, StreamEvent};
+use crate::sse::SseEvent;
+
+/// Path of the chat endpoint below a provider's base path.
+pub fn endpoint_path(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH,
+        WireFormat::Anthropic => anthropic::MESSAGES_PATH,
+    }
+}
+
+/// Headers the provider needs besides authentication.
+pub fn upstream_headers(format: WireFormat) -> Vec<(&'static str, String)> {
+    match format {
+        WireFormat::OpenAi => openai::upstream_headers(),
+        WireFormat::Anthropic => anthropic::upstream_headers(),
+    }
+}
+
+pub fn decode_request(format: WireFormat, body: &Value) -> Result<Request, FieldError> {
+    match format {
+        WireFormat::OpenAi => openai::request::decode(body),
+        WireFormat::Anthropic => anthropic::request::decode(body),
+    }
+}
+
+pub fn encode_request(
+    format: WireFormat,
+    request: &Request,
+    model: &str,
+) -> Result<Value, FieldError> {
+    match format {
+        WireFormat::OpenAi => Ok(openai::request::encode(request, model)),
+        WireFormat::Anthropic => anthropic::request::encode(request, model),
+    }
+}
+
+/// Same-format request: rewrite what must change and keep everything else.
+pub fn prepare_passthrough(format: WireFormat, body: &mut Value, model: &str, stream: bool) {
+    match format {
+        WireFormat::OpenAi => openai::request::prepare_passthrough(body, model, stream),
+        WireFormat::Anthropic => anthropic::request::prepare_passthrough(body, model),
+    }
+}
+
+pub fn decode_response(format: WireFormat, body: &[u8]) -> Result<Response, ApiError> {
+    match format {
+        WireFormat::OpenAi => openai::response::decode(body),
+        WireFormat::Anthropic => anthropic::response::decode(body),
+    }
+}
+
+/// `created` is used by formats that need a timestamp the provider did not give.
+pub fn encode_response(format: WireFormat, response: &Response, created: u64) -> Value {
+    match format {
+        WireFormat::OpenAi => openai::response::encode(response, created),
+        WireFormat::Anthropic => anthropic::response::encode(response),
+    }
+}
+
+/// Decodes an HTTP error body.
+pub fn decode_error(format: WireFormat, body: &[u8], status: u16) -> ApiError {
+    match format {
+        WireFormat::OpenAi => openai::error::decode(body, status),
+        WireFormat::Anthropic => anthropic::error::decode(body, status),
+    }
+}
+
+/// An error as an HTTP error body.
+pub fn encode_error(format: WireFormat, err: &ApiError) -> Value {
+    match format {
+        WireFormat::OpenAi => openai::error::encode(err),
+        WireFormat::Anthropic => anthropic::error::encode(err),
+    }
+}
+
+/// An error as the stream event that ends a client stream.
+pub fn stream_error(format: WireFormat, err: &ApiError) -> Vec<u8> {
+    let mut out = Vec::new();
+    StreamEncoder::new(format, false, 0).encode(&StreamEvent::Error(err.clone()), &mut out);
+    out
+}
+
+/// A provider stream decoder.
+#[derive(Debug)]
+pub enum StreamDecoder {
+    OpenAi(openai::stream::ChunkDecoder),
+    Anthropic(anthropic::stream::EventDecoder),
+}
+
+impl StreamDecoder {
+    pub fn new(format: WireFormat) -> StreamDecoder {
+        match format {
+            WireFormat::OpenAi => StreamDecoder::OpenAi(openai::stream::ChunkDecoder::new()),
+            WireFormat::Anthropic => {
+                StreamDecoder::Anthropic(anthropic::stream::EventDecoder::new())
+            }
+        }
+    }
+
+    pub fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
+        match self {
+            StreamDecoder::OpenAi(d) => d.on_event(event, out),
+            StreamDecoder::Anthropic(d) => d.on_event(event, out),
+        }
+    }
+
+    /// The provider body ended. Emits `End` when the stream completed without its final
+    /// marker, nothing when it was cut short.
+    pub fn on_end(&mut self, out: &mut Vec<StreamEvent>) {
+        match self {
+            StreamDecoder::OpenAi(d) => d.on_end(out),
+            StreamDecoder::Anthropic(d) => d.on_end(out),
+        }
+    }
+}
+
+/// A client stream encoder.
+#[derive(Debug)]
+pub enum StreamEncoder {
+    OpenAi(openai::stream::ChunkEncoder),
+    Anthropic(anthropic::stream::EventEncoder),
+}
+
+impl StreamEncoder {
+    /// `include_usage`: an OpenAI client asked for the usage chunk. `created`: timestamp for
+    /// formats that need one the provider did not give.
+    pub fn new(format: WireFormat, include_usage: bool, created: u64) -> StreamEncoder {
+        match format {
+            WireFormat::OpenAi => {
+                StreamEncoder::OpenAi(openai::stream::ChunkEncoder::new(include_usage, created))
+            }
+            WireFormat::Anthropic => {
+                StreamEncoder::Anthropic(anthropic::stream::EventEncoder::new())
+            }
+        }
+    }
+
+    pub fn encode(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
+        match self {
+            StreamEncoder::OpenAi(e) => e.encode(event, out),
+            StreamEncoder::Anthropic(e) => e.encode(event, out),
+        }
+    }
+}

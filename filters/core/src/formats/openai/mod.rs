@@ -1,0 +1,70 @@
+//! OpenAI Chat Completions, also spoken by the OpenAI-compatible family (Groq, DeepSeek,
+//! OpenRouter, vLLM, Gemini's compatibility endpoint, …). Compatible servers' known deviations
+//! are accepted on input: usage on the finish chunk, `reasoning_content`/`reasoning` deltas,
+//! numeric error codes, empty tool-call ids, SSE comments.
+
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod usage;
+
+use crate::model::StopReason;
+
+/// Path of the endpoint below the provider's base path.
+pub const CHAT_COMPLETIONS_PATH: &str = "/chat/completions";
+
+/// Headers an upstream Chat Completions request needs besides authentication.
+pub fn upstream_headers() -> Vec<(&'static str, String)> {
+    vec![("content-type", "application/json".to_owned())]
+}
+
+/// `finish_reason` → canonical stop reason.
+pub fn decode_finish_reason(reason: &str) -> StopReason {
+    match reason {
+        "stop" => StopReason::EndTurn,
+        "length" => StopReason::MaxTokens,
+        "tool_calls" | "function_call" => StopReason::ToolUse,
+        "content_filter" => StopReason::ContentFilter,
+        other => StopReason::Other(other.to_owned()),
+    }
+}
+
+/// Canonical stop reason → `finish_reason`. Reasons OpenAI has no word for become `stop`,
+/// which clients treat as a normal end.
+pub fn encode_finish_reason(reason: &StopReason) -> &'static str {
+    match reason {
+        StopReason::EndTurn
+        | StopReason::StopSequence
+        | StopReason::PauseTurn
+        | StopReason::Other(_) => "stop",
+        StopReason::MaxTokens | StopReason::ContextWindowExceeded => "length",
+        StopReason::ToolUse => "tool_calls",
+        StopReason::ContentFilter => "content_filter",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_reasons() {
+        for (wire, canonical) in [
+            ("stop", StopReason::EndTurn),
+            ("length", StopReason::MaxTokens),
+            ("tool_calls", StopReason::ToolUse),
+            ("content_filter", StopReason::ContentFilter),
+        ] {
+            assert_eq!(decode_finish_reason(wire), canonical);
+            assert_eq!(encode_finish_reason(&canonical), wire);
+        }
+        assert_eq!(decode_finish_reason("function_call"), StopReason::ToolUse);
+        assert_eq!(encode_finish_reason(&StopReason::StopSequence), "stop");
+        assert_eq!(encode_finish_reason(&StopReason::PauseTurn), "stop");
+        assert_eq!(
+            encode_finish_reason(&StopReason::ContextWindowExceeded),
+            "length"
+        );
+    }
+}

@@ -1,0 +1,451 @@
+//! Request and response translation between a client's wire format and a provider's.
+//!
+//! Same-format traffic takes a passthrough path: the request only gets its model replaced
+//! (and, for OpenAI streams, `stream_options.include_usage` forced on so tokens can be
+//! counted); responses are forwarded byte for byte, event by event, and only parsed for usage.
+//! Cross-format traffic is decoded into the canonical model and encoded again.
+//!
+//! [`ResponseTranslator`] is a push state machine: the shell feeds body chunks as Envoy hands
+//! them over, split anywhere, and forwards whatever comes back at once.
+
+use serde::de::IgnoredAny;
+
+use crate::error::GatewayError;
+use crate::formats::codec::{self, StreamDecoder, StreamEncoder};
+use crate::formats::fields::{parse_object, Fields};
+use crate::formats::WireFormat;
+use crate::model::{ApiError, StopReason, StreamEvent, Usage};
+use crate::sse::{SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
+
+// === requests ===
+
+/// Where a request goes.
+#[derive(Debug, Clone, Copy)]
+pub struct ProviderTarget<'a> {
+    pub format: WireFormat,
+    /// Path prefix of the provider's API, e.g. `/v1`, without trailing slash.
+    pub base_path: &'a str,
+    /// Model name the provider knows.
+    pub upstream_model: &'a str,
+}
+
+/// A request ready for the provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    /// Full path: `{base_path}/chat/completions` or `{base_path}/messages`.
+    pub path: String,
+    /// Provider-format JSON with the model replaced.
+    pub body: Vec<u8>,
+    /// Headers the provider needs besides authentication; set them, replacing client values.
+    pub headers: Vec<(&'static str, String)>,
+    pub stream: bool,
+    /// An OpenAI client asked for `stream_options.include_usage`.
+    pub client_wants_stream_usage: bool,
+}
+
+/// Translates a client request body for `target`.
+///
+/// Errors are `InvalidRequest` and name the offending field; they never quote request
+/// content.
+pub fn translate_request(
+    client: WireFormat,
+    target: &ProviderTarget,
+    body: &[u8],
+) -> Result<UpstreamRequest, GatewayError> {
+    let mut value = parse_object(body)?;
+    let stream = Fields::new(&value, "")?.bool("stream")?.unwrap_or(false);
+    let client_wants_stream_usage = client == WireFormat::OpenAi
+        && stream
+        && crate::formats::openai::request::wants_stream_usage(&value);
+    let upstream = if client == target.format {
+        codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
+        value
+    } else {
+        let request = codec::decode_request(client, &value)?;
+        codec::encode_request(target.format, &request, target.upstream_model)?
+    };
+    Ok(UpstreamRequest {
+        path: format!(
+            "{}{}",
+            target.base_path,
+            codec::endpoint_path(target.format)
+        ),
+        body: upstream.to_string().into_bytes(),
+        headers: codec::upstream_headers(target.format),
+        stream,
+        client_wants_stream_usage,
+    })
+}
+
+// === responses ===
+
+/// How a response has gone so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// More body is expected.
+    InProgress,
+    /// The provider finished the answer.
+    Completed,
+    /// The provider reported an error, sent something unreadable, or cut the stream short;
+    /// [`ResponseTranslator::error`] says which.
+    Failed,
+}
+
+/// Translates one response body, chunk by chunk.
+#[derive(Debug)]
+pub struct ResponseTranslator {
+    client: WireFormat,
+    provider: WireFormat,
+    status: u16,
+    client_status: u16,
+    client_wants_stream_usage: bool,
+    /// The body is an event stream (the request streamed and the provider said yes).
+    streaming: bool,
+    created: u64,
+    state: State,
+    usage: Usage,
+    stop_reason: Option<StopReason>,
+    outcome: Outcome,
+    error: Option<ApiError>,
+}
+
+#[derive(Debug)]
+enum State {
+    /// Non-streaming or error response: collected until the end.
+    Buffering(Vec<u8>),
+    Streaming(Box<Stream>),
+    Closed,
+}
+
+#[derive(Debug)]
+struct Stream {
+    parser: SseParser,
+    decoder: StreamDecoder,
+    output: Output,
+}
+
+// `Stream` is boxed once per response, so the encoder's size does not matter here.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Output {
+    /// Same format: forward each event's bytes as received.
+    Forward {
+        /// Drop chunks that only carry usage (the client did not ask for them; the gateway
+        /// did, to count tokens).
+        strip_usage_only: bool,
+    },
+    Translate(StreamEncoder),
+}
+
+impl ResponseTranslator {
+    /// `stream`: the request streamed. `client_wants_stream_usage`: from
+    /// [`UpstreamRequest`]. `status`: the provider's HTTP status.
+    pub fn new(
+        client: WireFormat,
+        provider: WireFormat,
+        stream: bool,
+        client_wants_stream_usage: bool,
+        status: u16,
+    ) -> ResponseTranslator {
+        let streaming = stream && is_success(status);
+        let mut translator = ResponseTranslator {
+            client,
+            provider,
+            status,
+            client_status: status,
+            client_wants_stream_usage,
+            streaming,
+            created: 0,
+            state: State::Buffering(Vec::new()),
+            usage: Usage::default(),
+            stop_reason: None,
+            outcome: Outcome::InProgress,
+            error: None,
+        };
+        if streaming {
+            let stream = translator.new_stream(DEFAULT_MAX_EVENT_BYTES);
+            translator.state = State::Streaming(Box::new(stream));
+        }
+        translator
+    }
+
+    /// Unix seconds to put in OpenAI `created` fields when the provider gives none
+    /// (Anthropic never does). The core has no clock; the shell passes the time in.
+    pub fn with_created(mut self, unix_secs: u64) -> ResponseTranslator {
+        self.created = unix_secs;
+        self.rebuild_stream(DEFAULT_MAX_EVENT_BYTES);
+        self
+    }
+
+    /// Bound on one provider stream event; a larger one ends the stream with an error.
+    pub fn with_max_event_bytes(mut self, max: usize) -> ResponseTranslator {
+        self.rebuild_stream(max);
+        self
+    }
+
+    fn rebuild_stream(&mut self, max_event_bytes: usize) {
+        if matches!(self.state, State::Streaming(_)) {
+            self.state = State::Streaming(Box::new(self.new_stream(max_event_bytes)));
+        }
+    }
+
+    fn new_stream(&self, max_event_bytes: usize) -> Stream {
+        let parser = SseParser::new(max_event_bytes);
+        let (parser, output) = if self.client == self.provider {
+            let strip_usage_only =
+                self.client == WireFormat::OpenAi && !self.client_wants_stream_usage;
+            (parser.keeping_raw(), Output::Forward { strip_usage_only })
+        } else {
+            let encoder =
+                StreamEncoder::new(self.client, self.client_wants_stream_usage, self.created);
+            (parser, Output::Translate(encoder))
+        };
+        Stream {
+            parser,
+            decoder: StreamDecoder::new(self.provider),
+            output,
+        }
+    }
+
+    /// True when the whole body is needed before any output (non-streaming responses and
+    /// error statuses). The shell then buffers and calls [`feed`](Self::feed) once with
+    /// `end_of_stream`; feeding in pieces works too.
+    pub fn buffers_whole_body(&self) -> bool {
+        matches!(self.state, State::Buffering(_))
+    }
+
+    /// Pushes one chunk of the provider body (split anywhere) and returns the client-format
+    /// bytes to forward now. Never panics: unreadable provider output becomes a client-format
+    /// error (for streams an error event; OpenAI streams then get no `[DONE]`). Input after
+    /// the response is complete or failed is ignored.
+    pub fn feed(&mut self, chunk: &[u8], end_of_stream: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.state = match std::mem::replace(&mut self.state, State::Closed) {
+            State::Closed => State::Closed,
+            State::Buffering(mut body) => {
+                body.extend_from_slice(chunk);
+                if end_of_stream {
+                    out = self.finish_buffered(body);
+                    State::Closed
+                } else {
+                    State::Buffering(body)
+                }
+            }
+            State::Streaming(mut stream) => {
+                if self.feed_stream(&mut stream, chunk, end_of_stream, &mut out) {
+                    State::Streaming(stream)
+                } else {
+                    State::Closed
+                }
+            }
+        };
+        out
+    }
+
+    /// Usage as normalised so far; complete after the end of the body when the provider
+    /// reported it. `None` when the provider reported nothing.
+    pub fn usage(&self) -> Option<&Usage> {
+        (!self.usage.is_empty()).then_some(&self.usage)
+    }
+
+    pub fn stop_reason(&self) -> Option<&StopReason> {
+        self.stop_reason.as_ref()
+    }
+
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// The first error seen: reported by the provider, or detected by the gateway (code
+    /// `bad_upstream_response` for unreadable output, `stream_truncated` for a cut stream).
+    pub fn error(&self) -> Option<&ApiError> {
+        self.error.as_ref()
+    }
+
+    /// The HTTP status to send the client: the provider's, except that an unreadable
+    /// non-streaming answer becomes 502 (a streaming answer's status is already sent).
+    pub fn client_status(&self) -> u16 {
+        self.client_status
+    }
+
+    /// Content type of the body [`feed`](Self::feed) returns.
+    pub fn content_type(&self) -> &'static str {
+        if self.streaming {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }
+    }
+
+    // --- buffered bodies ---
+
+    fn finish_buffered(&mut self, body: Vec<u8>) -> Vec<u8> {
+        let same_format = self.client == self.provider;
+        if !is_success(self.status) {
+            let err = codec::decode_error(self.provider, &body, self.status);
+            self.record_error(err.clone());
+            if same_format && is_json(&body) {
+                return body;
+            }
+            return codec::encode_error(self.client, &err)
+                .to_string()
+                .into_bytes();
+        }
+        match codec::decode_response(self.provider, &body) {
+            Ok(response) => {
+                self.usage = response.usage;
+                self.stop_reason.clone_from(&response.stop_reason);
+                self.outcome = Outcome::Completed;
+                if same_format {
+                    body
+                } else {
+                    codec::encode_response(self.client, &response, self.created)
+                        .to_string()
+                        .into_bytes()
+                }
+            }
+            Err(err) => {
+                self.record_error(err.clone());
+                // The client can read its own format, whatever the gateway made of it.
+                if same_format && is_json(&body) {
+                    return body;
+                }
+                self.client_status = if err.code.as_deref() == Some(BAD_UPSTREAM) {
+                    502
+                } else {
+                    err.class.status()
+                };
+                codec::encode_error(self.client, &err)
+                    .to_string()
+                    .into_bytes()
+            }
+        }
+    }
+
+    // --- streams ---
+
+    /// Returns false when the stream is over.
+    fn feed_stream(
+        &mut self,
+        stream: &mut Stream,
+        chunk: &[u8],
+        end_of_stream: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut events = Vec::new();
+        let mut framing = stream.parser.push(chunk, &mut events);
+        if end_of_stream && framing.is_ok() {
+            framing = stream.parser.finish(&mut events);
+        }
+        for event in events {
+            self.on_event(stream, &event, out);
+            if self.translation_failed(stream) {
+                return false;
+            }
+        }
+        if let Err(err) = framing {
+            self.fail(stream, ApiError::bad_upstream(err.to_string()), out);
+            return false;
+        }
+        if !end_of_stream {
+            return true;
+        }
+        let mut tail = Vec::new();
+        stream.decoder.on_end(&mut tail);
+        self.emit(stream, &tail, out);
+        if self.outcome == Outcome::InProgress {
+            let err = ApiError {
+                code: Some(TRUNCATED.to_owned()),
+                ..ApiError::bad_upstream(
+                    "the provider's stream ended before the answer was complete",
+                )
+            };
+            self.fail(stream, err, out);
+        }
+        false
+    }
+
+    fn on_event(&mut self, stream: &mut Stream, event: &SseEvent, out: &mut Vec<u8>) {
+        let mut canonical = Vec::new();
+        stream.decoder.on_event(event, &mut canonical);
+        self.observe(&canonical);
+        match &mut stream.output {
+            Output::Forward { strip_usage_only } => {
+                let usage_only = !canonical.is_empty()
+                    && canonical.iter().all(|e| matches!(e, StreamEvent::Usage(_)));
+                if !(*strip_usage_only && usage_only) {
+                    out.extend_from_slice(&event.raw);
+                }
+            }
+            Output::Translate(encoder) => {
+                for e in &canonical {
+                    encoder.encode(e, out);
+                }
+            }
+        }
+    }
+
+    /// Emits events the gateway produced itself (not carried by a provider event).
+    fn emit(&mut self, stream: &mut Stream, events: &[StreamEvent], out: &mut Vec<u8>) {
+        self.observe(events);
+        for event in events {
+            match (&mut stream.output, event) {
+                (Output::Translate(encoder), _) => encoder.encode(event, out),
+                (Output::Forward { .. }, StreamEvent::Error(err)) => {
+                    out.extend(codec::stream_error(self.client, err));
+                }
+                (Output::Forward { .. }, _) => {}
+            }
+        }
+    }
+
+    fn fail(&mut self, stream: &mut Stream, err: ApiError, out: &mut Vec<u8>) {
+        self.emit(stream, &[StreamEvent::Error(err)], out);
+    }
+
+    /// A translated stream ends at its first error; a forwarded one goes on carrying what
+    /// the provider sends (OpenRouter, for one, sends `[DONE]` after an error chunk).
+    fn translation_failed(&self, stream: &Stream) -> bool {
+        matches!(stream.output, Output::Translate(_)) && self.outcome == Outcome::Failed
+    }
+
+    fn observe(&mut self, events: &[StreamEvent]) {
+        for event in events {
+            match event {
+                StreamEvent::Start { usage, .. } | StreamEvent::Usage(usage) => {
+                    self.usage.update(usage);
+                }
+                StreamEvent::Finish { reason, .. } => self.stop_reason = Some(reason.clone()),
+                StreamEvent::End => {
+                    if self.outcome == Outcome::InProgress {
+                        self.outcome = Outcome::Completed;
+                    }
+                }
+                StreamEvent::Error(err) => self.record_error(err.clone()),
+                StreamEvent::BlockStart { .. }
+                | StreamEvent::BlockDelta { .. }
+                | StreamEvent::BlockStop { .. } => {}
+            }
+        }
+    }
+
+    fn record_error(&mut self, err: ApiError) {
+        self.outcome = Outcome::Failed;
+        if self.error.is_none() {
+            self.error = Some(err);
+        }
+    }
+}
+
+/// Code of gateway-detected unreadable provider output.
+const BAD_UPSTREAM: &str = "bad_upstream_response";
+/// Code of a provider stream that ended before the answer was complete.
+const TRUNCATED: &str = "stream_truncated";
+
+fn is_success(status: u16) -> bool {
+    (200..300).contains(&status)
+}
+
+fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<IgnoredAny>(body).is_ok()
+}
