@@ -449,3 +449,7 @@ fn is_success(status: u16) -> bool {
 fn is_json(body: &[u8]) -> bool {
     serde_json::from_slice::<IgnoredAny>(body).is_ok()
 }
+
+#[cfg(test)]
+#[path = "translate_tests.rs"]
+mod tests;

@@ -28,7 +28,8 @@ pub fn decode_value(error: &Value, status: Option<u16>) -> ApiError {
         message: text("message")
             .unwrap_or("the provider reported an error")
             .to_owned(),
-        code: kind.map(str::to_owned),
+        // Anthropic's type is the class; it is not a code other formats would recognise.
+        code: None,
         param: None,
     }
 }

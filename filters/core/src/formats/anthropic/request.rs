@@ -312,7 +312,8 @@ fn decode_output_format(root: &Fields) -> Result<Option<ResponseFormat>, FieldEr
 /// same-role turns merge, with tool results first in user turns; no empty text blocks;
 /// tool ids sanitised; `max_tokens` always present; thinking budget ≥ 1024 and below
 /// `max_tokens`, and none when a tool is forced (Anthropic refuses the combination);
-/// temperature clamped to 0–1 and sampling parameters left out while thinking. Unsigned
+/// temperature clamped to 0–1, `top_p` only without temperature, and sampling parameters
+/// left out while thinking. Unsigned
 /// thinking (from providers that do not sign) is left out: Anthropic rejects it. JSON-object
 /// mode has no Anthropic equivalent and is dropped (OpenAI already requires the prompt itself
 /// to ask for JSON); JSON-schema mode becomes `output_config.format`.
@@ -376,9 +377,11 @@ pub fn encode(request: &Request, model: &str) -> Result<Value, FieldError> {
             json!(temperature.clamp(0.0, MAX_TEMPERATURE)),
         );
     }
+    // Current Claude models refuse temperature and top_p together; temperature wins.
     if let Some(top_p) = request
         .top_p
         .filter(|p| !thinking || *p >= MIN_TOP_P_WITH_THINKING)
+        .filter(|_| !body.contains_key("temperature"))
     {
         body.insert("top_p".into(), json!(top_p));
     }
@@ -691,12 +694,20 @@ mod tests {
     }
 
     #[test]
-    fn temperature_is_clamped() {
+    fn temperature_is_clamped_and_wins_over_top_p() {
         let request = Request {
             temperature: Some(1.7),
+            top_p: Some(0.9),
             ..Request::default()
         };
-        assert_eq!(encode_ok(&request)["temperature"], 1.0);
+        let body = encode_ok(&request);
+        assert_eq!(body["temperature"], 1.0);
+        assert!(body.get("top_p").is_none());
+        let top_p_only = Request {
+            top_p: Some(0.9),
+            ..Request::default()
+        };
+        assert_eq!(encode_ok(&top_p_only)["top_p"], 0.9);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 //! block indices are renumbered contiguously, and `message_delta` carries the stop reason
 //! with the final usage once the provider has reported everything.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use super::ids::response_tool_id;
 use super::usage::WireUsage;
@@ -244,6 +244,99 @@ fn malformed() -> StreamEvent {
 
 // === encode ===
 
+/// An event as sent to the client; the serde tag is also the SSE event name.
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientEvent<'a> {
+    MessageStart {
+        message: StartMessage<'a>,
+    },
+    ContentBlockStart {
+        index: u32,
+        content_block: ClientBlock<'a>,
+    },
+    ContentBlockDelta {
+        index: u32,
+        delta: ClientDelta<'a>,
+    },
+    ContentBlockStop {
+        index: u32,
+    },
+    MessageDelta {
+        delta: StopDelta<'a>,
+        usage: Value,
+    },
+    MessageStop,
+}
+
+impl ClientEvent<'_> {
+    fn name(&self) -> &'static str {
+        match self {
+            ClientEvent::MessageStart { .. } => "message_start",
+            ClientEvent::ContentBlockStart { .. } => "content_block_start",
+            ClientEvent::ContentBlockDelta { .. } => "content_block_delta",
+            ClientEvent::ContentBlockStop { .. } => "content_block_stop",
+            ClientEvent::MessageDelta { .. } => "message_delta",
+            ClientEvent::MessageStop => "message_stop",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct StartMessage<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    role: &'static str,
+    model: &'a str,
+    content: [(); 0],
+    stop_reason: Option<&'static str>,
+    stop_sequence: Option<&'static str>,
+    usage: Value,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientBlock<'a> {
+    Text {
+        text: &'static str,
+    },
+    Thinking {
+        thinking: &'static str,
+        signature: &'static str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: EmptyObject,
+    },
+}
+
+#[derive(Serialize)]
+struct EmptyObject {}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum ClientDelta<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+}
+
+#[derive(Serialize)]
+struct StopDelta<'a> {
+    stop_reason: &'static str,
+    stop_sequence: Option<&'a str>,
+}
+
 #[derive(Debug, Clone, Copy)]
 struct EncodedBlock {
     /// The decoder's index.
@@ -292,32 +385,9 @@ impl EventEncoder {
                 reason,
                 stop_sequence,
             } => self.stop = Some((reason.clone(), stop_sequence.clone())),
-            StreamEvent::End => {
-                self.start("", "", out);
-                let open: Vec<u32> = self
-                    .blocks
-                    .iter()
-                    .filter(|b| b.open)
-                    .map(|b| b.canonical)
-                    .collect();
-                for index in open {
-                    self.block_stop(index, out);
-                }
-                let (reason, sequence) = match &self.stop {
-                    Some((reason, sequence)) => (encode_stop_reason(reason), sequence.clone()),
-                    None => ("end_turn", None),
-                };
-                let delta = json!({
-                    "type": "message_delta",
-                    "delta": {"stop_reason": reason, "stop_sequence": sequence},
-                    "usage": super::usage::encode(&self.usage),
-                });
-                emit(out, "message_delta", &delta);
-                emit(out, "message_stop", &json!({"type": "message_stop"}));
-                self.done = true;
-            }
+            StreamEvent::End => self.end(out),
             StreamEvent::Error(err) => {
-                emit(out, "error", &error::encode(err));
+                write_event(out, Some("error"), &error::encode(err).to_string());
                 self.done = true;
             }
         }
@@ -328,25 +398,49 @@ impl EventEncoder {
             return;
         }
         self.started = true;
-        let message = json!({
-            "type": "message_start",
-            "message": {
-                "id": id,
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": [],
-                "stop_reason": null,
-                "stop_sequence": null,
-                "usage": super::usage::encode(&self.usage),
-            },
-        });
-        emit(out, "message_start", &message);
+        let message = StartMessage {
+            id,
+            kind: "message",
+            role: "assistant",
+            model,
+            content: [],
+            stop_reason: None,
+            stop_sequence: None,
+            usage: super::usage::encode(&self.usage),
+        };
+        emit(out, &ClientEvent::MessageStart { message });
+    }
+
+    fn end(&mut self, out: &mut Vec<u8>) {
+        self.start("", "", out);
+        let open: Vec<u32> = self
+            .blocks
+            .iter()
+            .filter(|b| b.open)
+            .map(|b| b.canonical)
+            .collect();
+        for index in open {
+            self.block_stop(index, out);
+        }
+        let (stop_reason, stop_sequence) = match &self.stop {
+            Some((reason, sequence)) => (encode_stop_reason(reason), sequence.as_deref()),
+            None => ("end_turn", None),
+        };
+        let delta = StopDelta {
+            stop_reason,
+            stop_sequence,
+        };
+        let usage = super::usage::encode(&self.usage);
+        emit(out, &ClientEvent::MessageDelta { delta, usage });
+        emit(out, &ClientEvent::MessageStop);
+        self.done = true;
     }
 
     fn block_start(&mut self, index: u32, block: &BlockStart, out: &mut Vec<u8>) {
+        let tool_id;
         let content_block = match block {
             BlockStart::Text => {
+                // Sent with the first non-empty text, if any comes.
                 self.blocks.push(EncodedBlock {
                     canonical: index,
                     wire: None,
@@ -354,18 +448,29 @@ impl EventEncoder {
                 });
                 return;
             }
-            BlockStart::Thinking => json!({"type": "thinking", "thinking": "", "signature": ""}),
-            BlockStart::RedactedThinking { data } => {
-                json!({"type": "redacted_thinking", "data": data})
-            }
+            BlockStart::Thinking => ClientBlock::Thinking {
+                thinking: "",
+                signature: "",
+            },
+            BlockStart::RedactedThinking { data } => ClientBlock::RedactedThinking { data },
             BlockStart::ToolCall { id, name } => {
-                let id = response_tool_id(id, self.tool_ordinal);
+                tool_id = response_tool_id(id, self.tool_ordinal);
                 self.tool_ordinal = self.tool_ordinal.saturating_add(1);
-                json!({"type": "tool_use", "id": id, "name": name, "input": {}})
+                ClientBlock::ToolUse {
+                    id: &tool_id,
+                    name,
+                    input: EmptyObject {},
+                }
             }
         };
         let wire = self.open_wire_block(index);
-        emit_block_start(out, wire, content_block);
+        emit(
+            out,
+            &ClientEvent::ContentBlockStart {
+                index: wire,
+                content_block,
+            },
+        );
     }
 
     fn open_wire_block(&mut self, canonical: u32) -> u32 {
@@ -403,20 +508,24 @@ impl EventEncoder {
             Some(wire) => wire,
             None => {
                 let wire = self.open_wire_block(index);
-                emit_block_start(out, wire, json!({"type": "text", "text": ""}));
+                let content_block = ClientBlock::Text { text: "" };
+                emit(
+                    out,
+                    &ClientEvent::ContentBlockStart {
+                        index: wire,
+                        content_block,
+                    },
+                );
                 wire
             }
         };
         let delta = match delta {
-            BlockDelta::Text(text) => json!({"type": "text_delta", "text": text}),
-            BlockDelta::Thinking(text) => json!({"type": "thinking_delta", "thinking": text}),
-            BlockDelta::Signature(sig) => json!({"type": "signature_delta", "signature": sig}),
-            BlockDelta::ToolArguments(json_text) => {
-                json!({"type": "input_json_delta", "partial_json": json_text})
-            }
+            BlockDelta::Text(text) => ClientDelta::Text { text },
+            BlockDelta::Thinking(thinking) => ClientDelta::Thinking { thinking },
+            BlockDelta::Signature(signature) => ClientDelta::Signature { signature },
+            BlockDelta::ToolArguments(partial_json) => ClientDelta::InputJson { partial_json },
         };
-        let event = json!({"type": "content_block_delta", "index": wire, "delta": delta});
-        emit(out, "content_block_delta", &event);
+        emit(out, &ClientEvent::ContentBlockDelta { index: wire, delta });
     }
 
     fn block_stop(&mut self, index: u32, out: &mut Vec<u8>) {
@@ -429,23 +538,16 @@ impl EventEncoder {
         };
         block.open = false;
         if let Some(wire) = block.wire {
-            let event = json!({"type": "content_block_stop", "index": wire});
-            emit(out, "content_block_stop", &event);
+            emit(out, &ClientEvent::ContentBlockStop { index: wire });
         }
     }
 }
 
-fn emit_block_start(out: &mut Vec<u8>, wire: u32, content_block: Value) {
-    let event = json!({
-        "type": "content_block_start",
-        "index": wire,
-        "content_block": content_block,
-    });
-    emit(out, "content_block_start", &event);
-}
-
-fn emit(out: &mut Vec<u8>, name: &str, data: &Value) {
-    write_event(out, Some(name), &data.to_string());
+fn emit(out: &mut Vec<u8>, event: &ClientEvent) {
+    // Serialising these borrowed structs cannot fail: every key is a string.
+    if let Ok(data) = serde_json::to_string(event) {
+        write_event(out, Some(event.name()), &data);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,276 @@
+use serde_json::{json, Value};
+
+use super::*;
+use crate::error::ErrorKind;
+use crate::model::ErrorClass;
+
+use WireFormat::{Anthropic, OpenAi};
+
+fn target(format: WireFormat) -> ProviderTarget<'static> {
+    ProviderTarget {
+        format,
+        base_path: "/v1",
+        upstream_model: "up",
+    }
+}
+
+fn body_of(request: &UpstreamRequest) -> Value {
+    serde_json::from_slice(&request.body).unwrap()
+}
+
+// === requests ===
+
+#[test]
+fn openai_passthrough_forces_stream_usage_and_remembers_the_client_wish() {
+    let body =
+        br#"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}],"x":1}"#;
+    let up = translate_request(OpenAi, &target(OpenAi), body).unwrap();
+    assert_eq!(up.path, "/v1/chat/completions");
+    assert!(up.stream);
+    assert!(!up.client_wants_stream_usage);
+    let sent = body_of(&up);
+    assert_eq!(sent["model"], "up");
+    assert_eq!(sent["stream_options"]["include_usage"], true);
+    assert_eq!(sent["x"], 1);
+
+    let asked =
+        br#"{"model":"a","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+    assert!(
+        translate_request(OpenAi, &target(OpenAi), asked)
+            .unwrap()
+            .client_wants_stream_usage
+    );
+}
+
+#[test]
+fn anthropic_passthrough_only_changes_the_model() {
+    let body =
+        br#"{"model":"alias","max_tokens":5,"messages":[],"context_management":{"edits":[]}}"#;
+    let up = translate_request(Anthropic, &target(Anthropic), body).unwrap();
+    assert_eq!(up.path, "/v1/messages");
+    assert_eq!(
+        body_of(&up),
+        json!({"model": "up", "max_tokens": 5, "messages": [], "context_management": {"edits": []}})
+    );
+    assert!(up
+        .headers
+        .contains(&("anthropic-version", "2023-06-01".to_owned())));
+}
+
+#[test]
+fn cross_format_request_sets_provider_headers() {
+    let body = br#"{"model":"a","messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+    let up = translate_request(OpenAi, &target(Anthropic), body).unwrap();
+    assert_eq!(up.path, "/v1/messages");
+    assert!(up.stream);
+    assert_eq!(body_of(&up)["max_tokens"], 4096);
+}
+
+#[test]
+fn request_errors_are_invalid_request_and_never_echo_content() {
+    let cases: [(&[u8], Option<&str>); 5] = [
+        (b"{not json", None),
+        (b"[1,2]", None),
+        (br#"{"messages":[],"stream":"yes"}"#, Some("stream")),
+        (br#"{"model":"a"}"#, Some("messages")),
+        (
+            br#"{"messages":[{"role":"user","content":[{"type":"secret-kind","text":"my secret"}]}]}"#,
+            Some("messages[0].content[0].type"),
+        ),
+    ];
+    for (body, param) in cases {
+        let err = translate_request(OpenAi, &target(Anthropic), body).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+        assert_eq!(err.param.as_deref(), param, "{err}");
+        assert!(!err.message.contains("secret"), "{err}");
+    }
+}
+
+// === streams: passthrough ===
+
+const OPENAI_STREAM: &[u8] = b"data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hi\"},\"finish_reason\":null}],\"usage\":null}\n\n\
+data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n\
+data: {\"id\":\"c\",\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":4}}}\n\n\
+data: [DONE]\n\n";
+
+#[test]
+fn passthrough_strips_the_usage_chunk_only_when_not_asked() {
+    let mut t = ResponseTranslator::new(OpenAi, OpenAi, true, false, 200);
+    let out = t.feed(OPENAI_STREAM, true);
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("prompt_tokens"));
+    assert!(text.contains("\"Hi\""));
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    let usage = t.usage().unwrap();
+    assert_eq!(
+        (usage.input_tokens, usage.cache_read_tokens),
+        (Some(6), Some(4))
+    );
+    assert_eq!(t.outcome(), Outcome::Completed);
+    assert_eq!(t.stop_reason(), Some(&StopReason::EndTurn));
+
+    let mut asked = ResponseTranslator::new(OpenAi, OpenAi, true, true, 200);
+    assert_eq!(asked.feed(OPENAI_STREAM, true), OPENAI_STREAM);
+}
+
+#[test]
+fn passthrough_forwards_each_event_as_soon_as_it_is_complete() {
+    let mut t = ResponseTranslator::new(OpenAi, OpenAi, true, true, 200);
+    let first_end = OPENAI_STREAM.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+    assert!(t.feed(&OPENAI_STREAM[..first_end - 1], false).is_empty());
+    assert_eq!(
+        t.feed(&OPENAI_STREAM[first_end - 1..first_end], false),
+        &OPENAI_STREAM[..first_end]
+    );
+}
+
+#[test]
+fn passthrough_reports_a_cut_stream_in_the_client_format() {
+    let cut = &OPENAI_STREAM[..OPENAI_STREAM.len() / 3];
+    let cut = &cut[..cut.windows(2).rposition(|w| w == b"\n\n").unwrap() + 2];
+    let mut t = ResponseTranslator::new(OpenAi, OpenAi, true, false, 200);
+    let out = String::from_utf8(t.feed(cut, true)).unwrap();
+    assert!(out.ends_with("\n\n"));
+    assert!(out.contains("data: {\"error\":"), "{out}");
+    assert!(!out.contains("[DONE]"));
+    assert_eq!(t.outcome(), Outcome::Failed);
+    assert_eq!(t.error().unwrap().code.as_deref(), Some("stream_truncated"));
+}
+
+#[test]
+fn anthropic_passthrough_is_byte_exact_and_counts_usage() {
+    let stream = b"event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":7,\"cache_read_input_tokens\":3,\"output_tokens\":1}}}   \r\n\r\n\
+event: ping\r\ndata: {\"type\": \"ping\"}\r\n\r\n\
+event: message_delta\r\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":9}}\r\n\r\n\
+event: message_stop\r\ndata: {\"type\":\"message_stop\"}";
+    let mut t = ResponseTranslator::new(Anthropic, Anthropic, true, false, 200);
+    let mut out = t.feed(&stream[..50], false);
+    out.extend(t.feed(&stream[50..], true));
+    assert_eq!(out, stream);
+    let usage = t.usage().unwrap();
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.cache_read_tokens,
+            usage.output_tokens
+        ),
+        (Some(7), Some(3), Some(9))
+    );
+    assert_eq!(t.outcome(), Outcome::Completed);
+}
+
+// === streams: translation ===
+
+#[test]
+fn translated_deltas_leave_with_the_event_that_carried_them() {
+    let mut t = ResponseTranslator::new(OpenAi, Anthropic, true, false, 200).with_created(42);
+    let start = t.feed(
+        b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg\",\"model\":\"c\",\"usage\":{\"input_tokens\":1}}}\n\n",
+        false,
+    );
+    assert!(String::from_utf8(start).unwrap().contains("\"created\":42"));
+    let delta = t.feed(
+        b"event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hel",
+        false,
+    );
+    assert!(delta.is_empty(), "incomplete event must wait");
+    let delta = t.feed(b"lo\"}}\n\n", false);
+    assert!(String::from_utf8(delta)
+        .unwrap()
+        .contains("\"content\":\"Hello\""));
+}
+
+#[test]
+fn oversized_event_ends_the_stream_with_an_error() {
+    let mut t =
+        ResponseTranslator::new(Anthropic, OpenAi, true, false, 200).with_max_event_bytes(64);
+    let out = t.feed(&[b'x'; 100], false);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.starts_with("event: error\n"), "{text}");
+    assert_eq!(t.outcome(), Outcome::Failed);
+    assert!(
+        t.feed(b"data: [DONE]\n\n", true).is_empty(),
+        "closed streams stay closed"
+    );
+}
+
+#[test]
+fn chunk_cut_mid_json_is_bad_upstream() {
+    let mut t = ResponseTranslator::new(Anthropic, OpenAi, true, false, 200);
+    let out = t.feed(b"data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"a\"}}]}\n\ndata: {\"id\":\"c\",\"cho", true);
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("event: error"), "{text}");
+    assert_eq!(
+        t.error().unwrap().code.as_deref(),
+        Some("bad_upstream_response")
+    );
+}
+
+#[test]
+fn input_after_the_end_is_ignored() {
+    let mut t = ResponseTranslator::new(Anthropic, OpenAi, true, false, 200);
+    let out = t.feed(OPENAI_STREAM, false);
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+    assert!(t.feed(b"data: {\"choices\":[]}\n\n", true).is_empty());
+    assert_eq!(t.outcome(), Outcome::Completed);
+}
+
+// === buffered bodies ===
+
+#[test]
+fn non_streams_and_error_statuses_are_buffered() {
+    assert!(ResponseTranslator::new(OpenAi, Anthropic, false, false, 200).buffers_whole_body());
+    assert!(ResponseTranslator::new(OpenAi, Anthropic, true, false, 429).buffers_whole_body());
+    let streaming = ResponseTranslator::new(OpenAi, Anthropic, true, false, 200);
+    assert!(!streaming.buffers_whole_body());
+    assert_eq!(streaming.content_type(), "text/event-stream");
+}
+
+#[test]
+fn buffered_body_may_arrive_in_pieces() {
+    let body = br#"{"id":"m","type":"message","content":[{"type":"text","text":"hi"}],"stop_reason":"end_turn","usage":{"input_tokens":3,"output_tokens":1}}"#;
+    let mut t = ResponseTranslator::new(OpenAi, Anthropic, false, false, 200);
+    assert!(t.feed(&body[..20], false).is_empty());
+    let out: Value = serde_json::from_slice(&t.feed(&body[20..], true)).unwrap();
+    assert_eq!(out["choices"][0]["message"]["content"], "hi");
+    assert_eq!(t.content_type(), "application/json");
+    assert_eq!(t.usage().unwrap().input_tokens, Some(3));
+}
+
+#[test]
+fn unreadable_error_body_becomes_a_client_error_with_the_provider_status() {
+    let mut t = ResponseTranslator::new(Anthropic, OpenAi, false, false, 503);
+    let out: Value =
+        serde_json::from_slice(&t.feed(b"<html>Service Unavailable</html>", true)).unwrap();
+    assert_eq!(out["type"], "error");
+    assert_eq!(out["error"]["type"], "overloaded_error");
+    assert!(!out.to_string().contains("html"));
+    assert_eq!(t.client_status(), 503);
+
+    // Same format: a JSON error body is the client's own; anything else is rendered.
+    let mut same = ResponseTranslator::new(OpenAi, OpenAi, false, false, 502);
+    let out: Value = serde_json::from_slice(&same.feed(b"bad gateway", true)).unwrap();
+    assert_eq!(out["error"]["type"], "api_error");
+}
+
+#[test]
+fn unreadable_success_body_is_502() {
+    let mut t = ResponseTranslator::new(OpenAi, Anthropic, false, false, 200);
+    let out: Value = serde_json::from_slice(&t.feed(b"{\"content\": 5", true)).unwrap();
+    assert_eq!(out["error"]["code"], "bad_upstream_response");
+    assert_eq!(t.client_status(), 502);
+    assert_eq!(t.outcome(), Outcome::Failed);
+}
+
+#[test]
+fn error_object_with_status_200_keeps_its_class() {
+    let mut t = ResponseTranslator::new(Anthropic, OpenAi, false, false, 200);
+    let out: Value =
+        serde_json::from_slice(&t.feed(br#"{"error":{"code":429,"message":"slow"}}"#, true))
+            .unwrap();
+    assert_eq!(out["error"]["type"], "rate_limit_error");
+    assert_eq!(t.client_status(), 429);
+    assert_eq!(t.error().unwrap().class, ErrorClass::RateLimited);
+}
