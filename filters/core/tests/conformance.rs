@@ -1,0 +1,373 @@
+//! Conformance against real recorded provider traffic.
+//!
+//! Runs over the shared fixtures (`$TOLLGATE_SHARED_FIXTURES`, or `shared/fixtures` next to
+//! the repository). The recordings are read at run time and never copied into the repository.
+//! Every OpenAI and Anthropic response is translated to the other client format and back;
+//! text, reasoning, tool-call arguments and normalised usage must survive, with the expected
+//! numbers read from the recording itself. Every request recording must translate to the
+//! other format and back without error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use serde_json::Value;
+use tollgate_core::formats::WireFormat;
+use tollgate_core::model::Usage;
+use tollgate_core::translate::{translate_request, Outcome, ProviderTarget};
+
+fn other(format: WireFormat) -> WireFormat {
+    match format {
+        WireFormat::OpenAi => WireFormat::Anthropic,
+        WireFormat::Anthropic => WireFormat::OpenAi,
+    }
+}
+
+fn format_dirs(root: &Path) -> Vec<(WireFormat, PathBuf)> {
+    vec![
+        (WireFormat::OpenAi, root.join("openai")),
+        (WireFormat::OpenAi, root.join("openai/compat")),
+        (WireFormat::Anthropic, root.join("anthropic")),
+    ]
+}
+
+/// Usage numbers (input excl. cache, cache read, cache write, output, reasoning) from a
+/// usage object of `format`.
+fn numbers(format: WireFormat, usage: &Value) -> [Option<u64>; 5] {
+    match format {
+        WireFormat::OpenAi => openai_usage_numbers(usage),
+        WireFormat::Anthropic => anthropic_usage_numbers(usage),
+    }
+}
+
+fn canonical_numbers(usage: Option<&Usage>) -> [Option<u64>; 5] {
+    usage.map_or([None; 5], |u| {
+        [
+            u.input_tokens,
+            u.cache_read_tokens,
+            u.cache_write_tokens,
+            u.output_tokens,
+            u.reasoning_tokens,
+        ]
+    })
+}
+
+/// What survives a trip through `format`'s usage object: unknown counters become 0 in
+/// Anthropic's, reasoning has no Anthropic field, and OpenAI has no cache-write field of its
+/// own (OpenRouter's spelling is used, so it survives).
+fn representable(format: WireFormat, n: [Option<u64>; 5]) -> [Option<u64>; 5] {
+    match format {
+        WireFormat::OpenAi => [n[0].or(Some(0)), n[1], n[2], n[3].or(Some(0)), n[4]],
+        WireFormat::Anthropic => [
+            Some(n[0].unwrap_or(0)),
+            Some(n[1].unwrap_or(0)),
+            Some(n[2].unwrap_or(0)),
+            Some(n[3].unwrap_or(0)),
+            None,
+        ],
+    }
+}
+
+fn assert_same_content(context: &str, expected: &Assembled, actual: &Assembled) {
+    assert_eq!(actual.text, expected.text, "{context}: text");
+    assert_eq!(actual.thinking, expected.thinking, "{context}: reasoning");
+    assert_eq!(actual.calls(), expected.calls(), "{context}: tool calls");
+    for (id, _, _) in &actual.tool_calls {
+        assert!(!id.is_empty(), "{context}: tool call without id");
+    }
+}
+
+// === streams ===
+
+fn check_stream(source: WireFormat, path: &Path) {
+    let name = path.display().to_string();
+    let body = read(path);
+    let target = other(source);
+    let recorded = assemble_stream(source, &body);
+    let expected = recorded
+        .usage
+        .as_ref()
+        .map_or([None; 5], |u| numbers(source, u));
+    let failed = recorded.error.is_some();
+
+    // Provider `source` → client `target`.
+    let (out, translator) = Run::stream(target, source, true).one_shot(&body);
+    let translated = assemble_stream(target, &out);
+    let context = format!("{name} as {target:?}");
+    assert_same_content(&context, &recorded, &translated);
+    assert_eq!(
+        canonical_numbers(translator.usage()),
+        expected,
+        "{context}: usage"
+    );
+    if failed {
+        assert_eq!(translator.outcome(), Outcome::Failed, "{context}");
+        assert!(
+            translated.error.is_some(),
+            "{context}: error event expected"
+        );
+        assert!(
+            !translated.terminated,
+            "{context}: no clean end after an error"
+        );
+    } else {
+        assert_eq!(
+            translator.outcome(),
+            Outcome::Completed,
+            "{context}: {:?}",
+            translator.error()
+        );
+        assert!(translated.terminated, "{context}: clean end expected");
+        assert!(translated.error.is_none(), "{context}");
+        let usage = translated
+            .usage
+            .as_ref()
+            .expect("usage in translated stream");
+        assert_eq!(
+            numbers(target, usage),
+            representable(target, expected),
+            "{context}: usage object"
+        );
+        assert_eq!(
+            translated.stop.is_some(),
+            recorded.stop.is_some(),
+            "{context}: stop"
+        );
+    }
+    if source == WireFormat::Anthropic {
+        assert_eq!(
+            translated.signatures, recorded.signatures,
+            "{context}: signatures"
+        );
+    }
+
+    // ... and back to a `source` client.
+    let (back, translator) = Run::stream(source, target, true).one_shot(&out);
+    let returned = assemble_stream(source, &back);
+    let context = format!("{name} round trip");
+    assert_same_content(&context, &recorded, &returned);
+    assert_eq!(returned.error.is_some(), failed, "{context}: error");
+    if !failed {
+        assert_eq!(translator.outcome(), Outcome::Completed, "{context}");
+        let usage = returned.usage.as_ref().expect("usage after round trip");
+        let through_target = representable(target, expected);
+        assert_eq!(
+            numbers(source, usage)[..4],
+            representable(source, through_target)[..4],
+            "{context}: usage"
+        );
+    }
+
+    // Same format: forwarded, usage counted, the usage-only chunk stripped unless asked for.
+    let (asked, translator) = Run::stream(source, source, true).one_shot(&body);
+    assert_eq!(asked, body, "{name}: passthrough must be byte-exact");
+    assert_eq!(
+        canonical_numbers(translator.usage()),
+        expected,
+        "{name}: passthrough usage"
+    );
+    let (unasked, _) = Run::stream(source, source, false).one_shot(&body);
+    let forwarded = assemble_stream(source, &unasked);
+    assert_same_content(&format!("{name} passthrough"), &recorded, &forwarded);
+    let usage_only_chunk = sse_json(&body).iter().any(|(_, v)| {
+        v["choices"].as_array().is_some_and(|c| c.is_empty()) && v["usage"].is_object()
+    });
+    if source == WireFormat::OpenAi && usage_only_chunk {
+        assert!(
+            forwarded.usage.is_none(),
+            "{name}: usage chunk must be stripped"
+        );
+        assert!(unasked.len() < body.len());
+    } else {
+        assert_eq!(unasked, body, "{name}: nothing to strip");
+    }
+}
+
+#[test]
+fn recorded_streams_translate_both_ways() {
+    let Some(root) = shared_fixtures() else {
+        return;
+    };
+    let mut checked = 0;
+    for (format, dir) in format_dirs(&root) {
+        for path in files(&dir, ".sse") {
+            check_stream(format, &path);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "only {checked} stream recordings found");
+}
+
+// === non-streaming bodies ===
+
+fn status_of(path: &Path) -> u16 {
+    let stem = path
+        .file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    stem.split('-')
+        .find_map(|part| part.parse::<u16>().ok().filter(|s| (400..600).contains(s)))
+        .unwrap_or(200)
+}
+
+fn check_body(source: WireFormat, path: &Path) {
+    let name = path.display().to_string();
+    let body = read(path);
+    let status = status_of(path);
+    let target = other(source);
+    let recorded = assemble_body(source, &body);
+
+    let (out, translator) = Run::body(target, source, status).one_shot(&body);
+    let translated = assemble_body(target, &out);
+    let context = format!("{name} as {target:?}");
+    assert_eq!(translator.client_status(), status, "{context}: status");
+    if status >= 400 {
+        assert_eq!(translator.outcome(), Outcome::Failed, "{context}");
+        let message = |e: &Option<Value>| {
+            e.as_ref()
+                .and_then(|e| e["message"].as_str().map(str::to_owned))
+        };
+        assert!(
+            message(&recorded.error).is_some(),
+            "{context}: recording has a message"
+        );
+        assert_eq!(
+            message(&translated.error),
+            message(&recorded.error),
+            "{context}: message"
+        );
+        let (back, _) = Run::body(source, target, status).one_shot(&out);
+        let returned = assemble_body(source, &back);
+        assert_eq!(
+            message(&returned.error),
+            message(&recorded.error),
+            "{name}: round trip"
+        );
+        // Same format: the provider's body is the client's.
+        let (same, _) = Run::body(source, source, status).one_shot(&body);
+        assert_eq!(same, body, "{name}: passthrough");
+        return;
+    }
+    let expected = numbers(source, recorded.usage.as_ref().expect("usage in recording"));
+    assert_eq!(translator.outcome(), Outcome::Completed, "{context}");
+    assert_same_content(&context, &recorded, &translated);
+    assert_eq!(
+        canonical_numbers(translator.usage()),
+        expected,
+        "{context}: usage"
+    );
+    let usage = translated.usage.as_ref().expect("usage");
+    assert_eq!(
+        numbers(target, usage),
+        representable(target, expected),
+        "{context}: usage object"
+    );
+    if source == WireFormat::Anthropic {
+        assert_eq!(
+            translated.signatures, recorded.signatures,
+            "{context}: signatures"
+        );
+    }
+
+    let (back, _) = Run::body(source, target, 200).one_shot(&out);
+    let returned = assemble_body(source, &back);
+    assert_same_content(&format!("{name} round trip"), &recorded, &returned);
+
+    let (same, translator) = Run::body(source, source, 200).one_shot(&body);
+    assert_eq!(same, body, "{name}: passthrough");
+    assert_eq!(
+        canonical_numbers(translator.usage()),
+        expected,
+        "{name}: passthrough usage"
+    );
+}
+
+#[test]
+fn recorded_bodies_translate_both_ways() {
+    let Some(root) = shared_fixtures() else {
+        return;
+    };
+    let mut checked = 0;
+    for (format, dir) in format_dirs(&root) {
+        for path in files(&dir, ".json") {
+            if path.to_string_lossy().ends_with(".request.json") {
+                continue;
+            }
+            check_body(format, &path);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 12, "only {checked} body recordings found");
+}
+
+// === requests ===
+
+fn check_request(source: WireFormat, path: &Path) {
+    let name = path.display().to_string();
+    let body = read(path);
+    let original: Value = serde_json::from_slice(&body).expect("request JSON");
+    let target = other(source);
+    let to_target = ProviderTarget {
+        format: target,
+        base_path: "/v1",
+        upstream_model: "upstream-model",
+    };
+    let upstream = translate_request(source, &to_target, &body)
+        .unwrap_or_else(|e| panic!("{name} → {target:?}: {e}"));
+    let translated: Value = serde_json::from_slice(&upstream.body).expect("translated JSON");
+    assert_eq!(translated["model"], "upstream-model", "{name}");
+    assert_eq!(
+        upstream.stream,
+        original["stream"] == true,
+        "{name}: stream"
+    );
+    let tools = |v: &Value| v["tools"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        tools(&translated),
+        tools(&original),
+        "{name}: tool definitions"
+    );
+    assert!(
+        !translated["messages"]
+            .as_array()
+            .expect("messages")
+            .is_empty(),
+        "{name}"
+    );
+    if target == WireFormat::Anthropic {
+        assert!(
+            translated["max_tokens"].as_u64().is_some(),
+            "{name}: max_tokens"
+        );
+    }
+
+    let to_source = ProviderTarget {
+        format: source,
+        base_path: "/v1",
+        upstream_model: "back",
+    };
+    let returned = translate_request(target, &to_source, &upstream.body)
+        .unwrap_or_else(|e| panic!("{name} → {target:?} → {source:?}: {e}"));
+    let returned: Value = serde_json::from_slice(&returned.body).expect("returned JSON");
+    assert_eq!(
+        tools(&returned),
+        tools(&original),
+        "{name}: tools after round trip"
+    );
+}
+
+#[test]
+fn recorded_requests_translate_both_ways() {
+    let Some(root) = shared_fixtures() else {
+        return;
+    };
+    let mut checked = 0;
+    for (format, dir) in format_dirs(&root) {
+        for path in files(&dir, ".request.json") {
+            check_request(format, &path);
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "only {checked} request recordings found");
+}

@@ -1,0 +1,307 @@
+//! Round trips: canonical → provider format → canonical for requests with tools, images and
+//! thinking, and the multi-turn trip that matters most for reasoning models: an Anthropic
+//! answer with signed thinking goes to an OpenAI client, comes back in its next request, and
+//! must reach Anthropic again with the thinking and signature untouched.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use tollgate_core::formats::{anthropic, openai, WireFormat};
+use tollgate_core::model::{
+    ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
+    SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
+};
+use tollgate_core::translate::{translate_request, ProviderTarget};
+
+fn tool(name: &str) -> ToolDefinition {
+    ToolDefinition {
+        name: name.into(),
+        description: Some(format!("{name} tool")),
+        parameters: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+        strict: Some(true),
+        cache_control: None,
+    }
+}
+
+fn base64_image() -> ImageSource {
+    ImageSource::Base64 {
+        media_type: "image/png".into(),
+        data: "iVBORw0KGgo=".into(),
+    }
+}
+
+fn call(id: &str, arguments: &str) -> ContentPart {
+    ContentPart::ToolCall {
+        id: id.into(),
+        name: "get_weather".into(),
+        arguments: arguments.into(),
+    }
+}
+
+fn result(id: &str, text: &str) -> ContentPart {
+    ContentPart::ToolResult {
+        call_id: id.into(),
+        content: vec![ToolResultPart::Text(text.into())],
+        is_error: false,
+        cache_control: None,
+    }
+}
+
+#[test]
+fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
+    let ephemeral = Some(json!({"type": "ephemeral"}));
+    let request = Request {
+        model: "m".into(),
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: ephemeral.clone(),
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::Text {
+                        text: "Weather where these were taken?".into(),
+                        cache_control: ephemeral.clone(),
+                    },
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url("https://example.com/a.jpg".into()),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::Thinking {
+                        text: "Two cities.".into(),
+                        signature: Some("EqQBCkYIBxgCKkBs1gn+ZcVJ0==".into()),
+                    },
+                    ContentPart::RedactedThinking {
+                        data: "EmwKAhgBEgy3va3pzix".into(),
+                    },
+                    ContentPart::text("Checking."),
+                    call("toolu_01", r#"{"city":"Lisbon"}"#),
+                    call("toolu_02", r#"{"city":"Porto"}"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    result("toolu_01", "21C"),
+                    ContentPart::ToolResult {
+                        call_id: "toolu_02".into(),
+                        content: vec![
+                            ToolResultPart::Text("timeout".into()),
+                            ToolResultPart::Image(base64_image()),
+                        ],
+                        is_error: true,
+                        cache_control: ephemeral.clone(),
+                    },
+                    ContentPart::text("Thanks"),
+                ],
+            },
+        ],
+        tools: vec![ToolDefinition {
+            cache_control: ephemeral.clone(),
+            ..tool("get_weather")
+        }],
+        tool_choice: Some(ToolChoice::Auto),
+        parallel_tool_calls: Some(false),
+        max_output_tokens: Some(4000),
+        stop_sequences: vec!["END".into()],
+        reasoning: Some(Reasoning::Budget(2048)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema: json!({"type": "object"}),
+            strict: Some(true),
+        }),
+        user: Some("u-1".into()),
+        stream: true,
+        ..Request::default()
+    };
+    let wire = anthropic::request::encode(&request, "m").unwrap();
+    let back = anthropic::request::decode(&wire).unwrap();
+    assert_eq!(back, request);
+}
+
+#[test]
+fn openai_round_trip_keeps_tools_images_and_effort() {
+    let request = Request {
+        model: "m".into(),
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: None,
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::text("Weather?"),
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url("https://example.com/a.jpg".into()),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::text("Checking."),
+                    call("call_1", r#"{"city":"Lisbon"}"#),
+                    call("call_2", r#"{"city":"Por"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("call_1", "21C")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("call_2", "18C")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![ContentPart::text("Thanks")],
+            },
+        ],
+        tools: vec![tool("get_weather"), tool("get_forecast")],
+        tool_choice: Some(ToolChoice::Tool("get_forecast".into())),
+        parallel_tool_calls: Some(true),
+        max_output_tokens: Some(1000),
+        temperature: Some(1.5),
+        top_p: Some(0.9),
+        stop_sequences: vec!["END".into(), "STOP".into()],
+        candidate_count: Some(2),
+        reasoning: Some(Reasoning::Effort(ReasoningEffort::High)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "weather".into(),
+            schema: json!({"type": "object"}),
+            strict: Some(false),
+        }),
+        user: Some("u-1".into()),
+        stream: true,
+        ..Request::default()
+    };
+    let wire = openai::request::encode(&request, "m");
+    let back = openai::request::decode(&wire).unwrap();
+    assert_eq!(back, request);
+}
+
+/// The assistant message an OpenAI client builds from a (non-streamed) answer.
+fn assistant_from_body(body: &Value) -> Value {
+    body["choices"][0]["message"].clone()
+}
+
+/// The assistant message an OpenAI client builds from a streamed answer, following the
+/// `thinking_blocks` convention: collect the entries, concatenate content and arguments.
+fn assistant_from_stream(bytes: &[u8]) -> Value {
+    let mut content = String::new();
+    let mut blocks = Vec::new();
+    let mut calls: Vec<Value> = Vec::new();
+    for (_, chunk) in sse_json(bytes) {
+        let delta = &chunk["choices"][0]["delta"];
+        content.push_str(delta["content"].as_str().unwrap_or_default());
+        blocks.extend(
+            delta["thinking_blocks"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        );
+        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+            let index = call["index"].as_u64().unwrap_or(0) as usize;
+            if index == calls.len() {
+                calls.push(json!({"id": call["id"], "type": "function",
+                    "function": {"name": call["function"]["name"], "arguments": ""}}));
+            }
+            let args = calls[index]["function"]["arguments"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+                + call["function"]["arguments"].as_str().unwrap_or_default();
+            calls[index]["function"]["arguments"] = json!(args);
+        }
+    }
+    json!({"role": "assistant", "content": content, "thinking_blocks": blocks, "tool_calls": calls})
+}
+
+/// Sends the next OpenAI turn (the assistant message plus a tool result) to Anthropic and
+/// returns the assistant turn Anthropic receives.
+fn next_turn_to_anthropic(assistant: Value, call_id: &str) -> Value {
+    let next = json!({
+        "model": "smart",
+        "messages": [
+            {"role": "user", "content": "Weather in Lisbon?"},
+            assistant,
+            {"role": "tool", "tool_call_id": call_id, "content": "21C"},
+        ],
+    });
+    let target = ProviderTarget {
+        format: WireFormat::Anthropic,
+        base_path: "/v1",
+        upstream_model: "claude",
+    };
+    let upstream =
+        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
+    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    body["messages"][1].clone()
+}
+
+#[test]
+fn signed_thinking_survives_a_trip_through_an_openai_client() {
+    let path = testdata().join("responses/anthropic/thinking-text-tool.json");
+    let original = read_json(&path);
+    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Anthropic, 200).one_shot(&read(&path));
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let turn = next_turn_to_anthropic(
+        assistant_from_body(&answer),
+        "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+    );
+    let kept: Vec<&Value> = original["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| {
+            ["thinking", "redacted_thinking", "text", "tool_use"]
+                .contains(&b["type"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        turn["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        kept
+    );
+}
+
+#[test]
+fn streamed_signed_thinking_survives_a_trip_through_an_openai_client() {
+    let path = testdata().join("streams/anthropic/thinking-text-tool.sse");
+    let (out, _) =
+        Run::stream(WireFormat::OpenAi, WireFormat::Anthropic, false).one_shot(&read(&path));
+    let turn = next_turn_to_anthropic(
+        assistant_from_stream(&out),
+        "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+    );
+    assert_eq!(
+        turn["content"],
+        json!([
+            {"type": "thinking", "thinking": "Lisbon is in Portugal; call the tool.",
+             "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pkiMOYds"},
+            {"type": "text", "text": "Checking the weather – one moment ☀️"},
+            {"type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
+             "input": {"city": "Lisbon"}},
+        ])
+    );
+}
