@@ -7,34 +7,46 @@
 //! in two pieces cut at a byte boundary, must equal the one-shot output byte for byte (so the
 //! event sequence is equal too), with the same usage and outcome.
 //!
-//! Two-piece cuts are exhaustive (every byte boundary) for streams up to
-//! [`EXHAUSTIVE_BYTES`]; that costs O(n²), so longer recordings get a fixed sample of cuts
-//! around event boundaries, inside line terminators and across the body. Set
+//! Two-piece cuts are exhaustive (every byte boundary) for the in-tree fixtures and for
+//! recordings up to [`EXHAUSTIVE_BYTES`]; that costs O(n²), so longer recordings get a fixed
+//! sample of cuts around line ends (inside CRLF, at blank lines) and across the body. Set
 //! `TOLLGATE_EXHAUSTIVE_SPLITS=1` to cut every recording at every byte boundary (minutes in
 //! a debug build; use `--release`).
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use common::*;
 use tollgate_core::formats::WireFormat;
 
-/// Streams up to this size are cut at every byte boundary by default.
-const EXHAUSTIVE_BYTES: usize = 3 * 1024;
+/// Recordings up to this size are cut at every byte boundary by default.
+const EXHAUSTIVE_BYTES: usize = 2560;
 /// Cuts tried on longer streams by default.
 const SAMPLED_CUTS: usize = 150;
 
-fn stream_fixtures() -> Vec<(WireFormat, PathBuf)> {
+struct Fixture {
+    provider: WireFormat,
+    path: PathBuf,
+    /// Cut at every byte boundary whatever its size.
+    exhaustive: bool,
+}
+
+fn stream_fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
     for format in [WireFormat::OpenAi, WireFormat::Anthropic] {
         let dir = testdata().join("streams").join(format.as_str());
         for path in files(&dir, ".sse") {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
             if stem.is_some_and(|s| !s.contains('.')) {
-                out.push((format, path)); // inputs only, not expectations
+                // inputs only, not expectations
+                out.push(Fixture {
+                    provider: format,
+                    path,
+                    exhaustive: true,
+                });
             }
         }
     }
@@ -44,13 +56,17 @@ fn stream_fixtures() -> Vec<(WireFormat, PathBuf)> {
             (WireFormat::OpenAi, root.join("openai/compat")),
             (WireFormat::Anthropic, root.join("anthropic")),
         ] {
-            out.extend(files(&dir, ".sse").into_iter().map(|p| (format, p)));
+            out.extend(files(&dir, ".sse").into_iter().map(|path| Fixture {
+                provider: format,
+                path,
+                exhaustive: false,
+            }));
         }
     }
     out
 }
 
-fn exhaustive() -> bool {
+fn exhaustive_requested() -> bool {
     std::env::var_os("TOLLGATE_EXHAUSTIVE_SPLITS").is_some()
 }
 
@@ -64,9 +80,9 @@ fn line_ends(body: &[u8]) -> Vec<usize> {
 }
 
 /// The cuts to try on `body`.
-fn cuts(body: &[u8]) -> Vec<usize> {
+fn cuts(body: &[u8], exhaustive: bool) -> Vec<usize> {
     let len = body.len();
-    if exhaustive() || len <= EXHAUSTIVE_BYTES {
+    if exhaustive || exhaustive_requested() || len <= EXHAUSTIVE_BYTES {
         return (0..=len).collect();
     }
     let mut cuts: Vec<usize> = (0..16).chain(len.saturating_sub(16)..=len).collect();
@@ -89,7 +105,13 @@ fn cuts(body: &[u8]) -> Vec<usize> {
     cuts
 }
 
-fn check(provider: WireFormat, path: &Path) {
+fn check(fixture: &Fixture) {
+    let Fixture {
+        provider,
+        path,
+        exhaustive,
+    } = fixture;
+    let provider = *provider;
     let body = read(path);
     let other = match provider {
         WireFormat::OpenAi => WireFormat::Anthropic,
@@ -99,7 +121,7 @@ fn check(provider: WireFormat, path: &Path) {
         Run::stream(other, provider, true),
         Run::stream(provider, provider, false),
     ];
-    let cuts = cuts(&body);
+    let cuts = cuts(&body, *exhaustive);
     for run in runs {
         let context = format!("{} as {:?}", path.display(), run.client);
         let (whole, reference) = run.one_shot(&body);
@@ -131,10 +153,10 @@ fn output_does_not_depend_on_where_the_stream_is_cut() {
         for _ in 0..workers {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some((format, path)) = fixtures.get(i) else {
+                let Some(fixture) = fixtures.get(i) else {
                     break;
                 };
-                let result = std::panic::catch_unwind(|| check(*format, path));
+                let result = std::panic::catch_unwind(|| check(fixture));
                 if let Err(panic) = result {
                     let message = panic
                         .downcast_ref::<String>()
@@ -156,11 +178,11 @@ fn output_does_not_depend_on_where_the_stream_is_cut() {
 #[test]
 fn sampled_cuts_cover_line_ends_and_both_ends() {
     let body = b"data: 1\r\n\r\ndata: 2\n\n".repeat(400);
-    let cuts = cuts(&body);
+    let cuts = cuts(&body, false);
     assert!(cuts.contains(&0) && cuts.contains(&body.len()));
     // a cut between a CR and its LF
     assert!(cuts
         .iter()
         .any(|&c| c > 0 && body[c - 1] == b'\r' && body.get(c) == Some(&b'\n')));
-    assert!(cuts.len() < body.len() / 4 || exhaustive());
+    assert!(cuts.len() < body.len() / 4 || exhaustive_requested());
 }

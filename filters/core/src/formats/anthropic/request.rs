@@ -487,11 +487,12 @@ fn encode_block(part: &ContentPart) -> Option<Value> {
             is_error,
             cache_control,
         } => {
-            let mut block = json!({
-                "type": "tool_result",
-                "tool_use_id": sanitize(call_id),
-                "content": tool_result_content(content),
-            });
+            let mut block = json!({"type": "tool_result", "tool_use_id": sanitize(call_id)});
+            if let (Some(map), Some(content)) =
+                (block.as_object_mut(), tool_result_content(content))
+            {
+                map.insert("content".into(), content);
+            }
             if let Some(map) = block.as_object_mut().filter(|_| *is_error) {
                 map.insert("is_error".into(), json!(true));
             }
@@ -517,19 +518,20 @@ fn image_block(source: &ImageSource) -> Value {
     json!({"type": "image", "source": source})
 }
 
-fn tool_result_content(content: &[ToolResultPart]) -> Value {
-    match content {
-        [ToolResultPart::Text(text)] => json!(text),
-        _ => Value::Array(
-            content
-                .iter()
-                .filter_map(|part| match part {
-                    ToolResultPart::Text(text) if text.is_empty() => None,
-                    ToolResultPart::Text(text) => Some(text_block(text, None)),
-                    ToolResultPart::Image(source) => Some(image_block(source)),
-                })
-                .collect(),
-        ),
+/// A tool result's `content`; `None` when it is empty (Anthropic rejects empty text).
+fn tool_result_content(content: &[ToolResultPart]) -> Option<Value> {
+    let blocks: Vec<Value> = content
+        .iter()
+        .filter_map(|part| match part {
+            ToolResultPart::Text(text) if text.is_empty() => None,
+            ToolResultPart::Text(text) => Some(text_block(text, None)),
+            ToolResultPart::Image(source) => Some(image_block(source)),
+        })
+        .collect();
+    match (content, blocks.len()) {
+        (_, 0) => None,
+        ([ToolResultPart::Text(text)], _) => Some(json!(text)),
+        _ => Some(Value::Array(blocks)),
     }
 }
 
@@ -735,6 +737,24 @@ mod tests {
             content[0],
             json!({"type": "thinking", "thinking": "t", "signature": "sig=="})
         );
+    }
+
+    #[test]
+    fn empty_tool_results_have_no_content() {
+        let request = Request {
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![ContentPart::ToolResult {
+                    call_id: "c".into(),
+                    content: vec![ToolResultPart::Text(String::new())],
+                    is_error: false,
+                    cache_control: None,
+                }],
+            }],
+            ..Request::default()
+        };
+        let block = &encode_ok(&request)["messages"][0]["content"][0];
+        assert_eq!(block, &json!({"type": "tool_result", "tool_use_id": "c"}));
     }
 
     #[test]

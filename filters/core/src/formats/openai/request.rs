@@ -91,10 +91,10 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
 fn decode_message(message: &Fields, request: &mut Request) -> Result<(), FieldError> {
     match message.required_str("role")? {
         "system" | "developer" => {
-            for text in text_parts(message, "content")? {
+            for (text, cache_control) in text_parts(message, "content")? {
                 request.system.push(SystemPart {
                     text,
-                    cache_control: None,
+                    cache_control,
                 });
             }
         }
@@ -116,7 +116,7 @@ fn decode_message(message: &Fields, request: &mut Request) -> Result<(), FieldEr
             let call_id = message.required_str("tool_call_id")?.to_owned();
             let content = text_parts(message, "content")?
                 .into_iter()
-                .map(ToolResultPart::Text)
+                .map(|(text, _)| ToolResultPart::Text(text))
                 .collect();
             request.messages.push(Message {
                 role: Role::User,
@@ -138,25 +138,27 @@ fn decode_message(message: &Fields, request: &mut Request) -> Result<(), FieldEr
     Ok(())
 }
 
-/// Content that may only hold text: a string or an array of `text` (or `refusal`) parts.
-fn text_parts(message: &Fields, key: &str) -> Result<Vec<String>, FieldError> {
+/// Content that may only hold text: a string or an array of `text` (or `refusal`) parts,
+/// each with its cache marker.
+fn text_parts(message: &Fields, key: &str) -> Result<Vec<(String, Option<Value>)>, FieldError> {
     match message.get(key) {
         None => Ok(Vec::new()),
-        Some(Value::String(text)) => Ok(vec![text.clone()]),
+        Some(Value::String(text)) => Ok(vec![(text.clone(), None)]),
         Some(Value::Array(_)) => {
             let mut texts = Vec::new();
             for (path, part) in message.items(key)? {
                 let part = Fields::new(part, path)?;
-                match part.required_str("type")? {
-                    "text" => texts.push(part.required_str("text")?.to_owned()),
-                    "refusal" => texts.push(part.required_str("refusal")?.to_owned()),
+                let text = match part.required_str("type")? {
+                    "text" => part.required_str("text")?,
+                    "refusal" => part.required_str("refusal")?,
                     _ => {
                         return Err(FieldError::unsupported(
                             part.path("type"),
                             "must be 'text' in this message",
                         ))
                     }
-                }
+                };
+                texts.push((text.to_owned(), cache_control(&part)));
             }
             Ok(texts)
         }
@@ -176,10 +178,13 @@ fn user_content(message: &Fields) -> Result<Vec<ContentPart>, FieldError> {
             for (path, part) in message.items("content")? {
                 let part = Fields::new(part, path)?;
                 parts.push(match part.required_str("type")? {
-                    "text" => ContentPart::text(part.required_str("text")?),
+                    "text" => ContentPart::Text {
+                        text: part.required_str("text")?.to_owned(),
+                        cache_control: cache_control(&part),
+                    },
                     "image_url" => ContentPart::Image {
                         source: image_source(&part)?,
-                        cache_control: None,
+                        cache_control: cache_control(&part),
                     },
                     "input_audio" | "file" => {
                         return Err(FieldError::unsupported(
@@ -202,6 +207,12 @@ fn user_content(message: &Fields) -> Result<Vec<ContentPart>, FieldError> {
             "a string or an array of content parts",
         )),
     }
+}
+
+/// Anthropic-style `cache_control` on a content part, as LiteLLM and OpenRouter accept it
+/// from OpenAI clients; used when the provider supports prompt-cache markers.
+fn cache_control(part: &Fields) -> Option<Value> {
+    part.get("cache_control").cloned()
 }
 
 fn image_source(part: &Fields) -> Result<ImageSource, FieldError> {
@@ -255,7 +266,7 @@ fn assistant_content(message: &Fields) -> Result<Vec<ContentPart>, FieldError> {
             signature: None,
         });
     }
-    for text in text_parts(message, "content")? {
+    for (text, _) in text_parts(message, "content")? {
         parts.push(ContentPart::text(text));
     }
     for (path, call) in message.items("tool_calls")? {
@@ -413,7 +424,11 @@ pub fn encode(request: &Request, model: &str) -> Value {
             body.insert("parallel_tool_calls".into(), json!(parallel));
         }
     }
-    if let Some(choice) = &request.tool_choice {
+    if let Some(choice) = request
+        .tool_choice
+        .as_ref()
+        .filter(|_| !request.tools.is_empty())
+    {
         body.insert("tool_choice".into(), encode_tool_choice(choice));
     }
     if let Some(max) = request.max_output_tokens {
@@ -646,6 +661,35 @@ mod tests {
             &r.messages[1].content[0],
             ContentPart::ToolResult { call_id, .. } if call_id == "call_1"
         ));
+    }
+
+    #[test]
+    fn cache_markers_on_parts_are_kept() {
+        let r = decode_json(json!({"messages": [
+            {"role": "system", "content": [{"type": "text", "text": "s", "cache_control": {"type": "ephemeral"}}]},
+            {"role": "user", "content": [{"type": "text", "text": "u", "cache_control": {"type": "ephemeral"}}]},
+        ]}))
+        .unwrap();
+        assert_eq!(
+            r.system[0].cache_control,
+            Some(json!({"type": "ephemeral"}))
+        );
+        assert!(matches!(
+            &r.messages[0].content[0],
+            ContentPart::Text {
+                cache_control: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn tool_choice_needs_tools() {
+        let request = Request {
+            tool_choice: Some(ToolChoice::Auto),
+            ..Request::default()
+        };
+        assert!(encode(&request, "m").get("tool_choice").is_none());
     }
 
     #[test]
