@@ -171,6 +171,7 @@ impl ResponseTranslator {
 
     /// Unix seconds to put in OpenAI `created` fields when the provider gives none
     /// (Anthropic never does). The core has no clock; the shell passes the time in.
+    /// Builder: call before the first [`feed`](Self::feed).
     pub fn with_created(mut self, unix_secs: u64) -> ResponseTranslator {
         self.created = unix_secs;
         self.rebuild_stream(DEFAULT_MAX_EVENT_BYTES);
@@ -178,6 +179,7 @@ impl ResponseTranslator {
     }
 
     /// Bound on one provider stream event; a larger one ends the stream with an error.
+    /// Builder: call before the first [`feed`](Self::feed).
     pub fn with_max_event_bytes(mut self, max: usize) -> ResponseTranslator {
         self.rebuild_stream(max);
         self

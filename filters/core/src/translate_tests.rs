@@ -274,3 +274,80 @@ fn error_object_with_status_200_keeps_its_class() {
     assert_eq!(t.client_status(), 429);
     assert_eq!(t.error().unwrap().class, ErrorClass::RateLimited);
 }
+
+// === robustness ===
+
+/// Deterministic byte mutations (flip, drop, duplicate, insert a line break) of `input`.
+fn mutations(input: &[u8], count: usize) -> Vec<Vec<u8>> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |bound: usize| {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % bound.max(1)
+    };
+    (0..count)
+        .map(|_| {
+            let mut bytes = input.to_vec();
+            for _ in 0..1 + next(4) {
+                let at = next(bytes.len());
+                match next(4) {
+                    0 => bytes[at] ^= 1 << next(8),
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    2 => bytes.insert(at, bytes[at]),
+                    _ => bytes.insert(at, if next(2) == 0 { b'\r' } else { b'\n' }),
+                }
+                if bytes.is_empty() {
+                    bytes.push(b'{');
+                }
+            }
+            bytes
+        })
+        .collect()
+}
+
+const ANTHROPIC_STREAM: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":7}}}\n\n\
+event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":1}\"}}\n\n\
+event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n\
+event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":9}}\n\n\
+event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+#[test]
+fn mangled_provider_output_never_panics() {
+    for (provider, sample) in [(OpenAi, OPENAI_STREAM), (Anthropic, ANTHROPIC_STREAM)] {
+        for input in mutations(sample, 300) {
+            for client in [OpenAi, Anthropic] {
+                for (stream, status) in [(true, 200), (false, 200), (false, 500)] {
+                    let mut t = ResponseTranslator::new(client, provider, stream, true, status);
+                    let (head, tail) = input.split_at(input.len() / 2);
+                    let mut out = t.feed(head, false);
+                    out.extend(t.feed(tail, true));
+                    if !stream && client != provider {
+                        let parsed = serde_json::from_slice::<Value>(&out);
+                        assert!(parsed.is_ok(), "buffered output must be JSON");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn mangled_requests_never_panic() {
+    let bodies: [&[u8]; 2] = [
+        br#"{"model":"m","stream":true,"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":{"type":"function","function":{"name":"f"}}}"#,
+        br#"{"model":"m","max_tokens":9,"system":[{"type":"text","text":"s"}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"tool_use","id":"c","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"c","content":[{"type":"text","text":"r"}]}]}],"thinking":{"type":"enabled","budget_tokens":2000},"tool_choice":{"type":"any"}}"#,
+    ];
+    for (client, body) in [(OpenAi, bodies[0]), (Anthropic, bodies[1])] {
+        for input in mutations(body, 400) {
+            for provider in [OpenAi, Anthropic] {
+                if let Err(err) = translate_request(client, &target(provider), &input) {
+                    assert_eq!(err.kind, ErrorKind::InvalidRequest);
+                }
+            }
+        }
+    }
+}
