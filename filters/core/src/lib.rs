@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod formats;
 pub mod gateway;
+pub mod guard;
 pub mod headers;
 pub mod keys;
 pub mod model;
