@@ -45,3 +45,26 @@ def test_validation_catches_a_broken_config(tmp_path):
     broken.write_text('{"static_resources": {"clusters": [{"name": "x", "type": "NOT_A_TYPE"}]}}')
     result = subprocess.run([ENVOY, "--mode", "validate", "-c", str(broken)], capture_output=True, text=True)
     assert result.returncode != 0
+
+
+def test_docker_compose_file(tmp_path):
+    """No Docker engine here: check the compose file's structure and that the Tollgate
+    config it uses renders into an Envoy configuration Envoy accepts."""
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) >= {"demo-provider", "control-plane", "wasm", "envoy"}
+    makefile = (ROOT / "Makefile").read_text()
+    envoy_version = next(l.split(":=")[1].strip() for l in makefile.splitlines() if l.startswith("ENVOY_VERSION"))
+    assert services["envoy"]["image"] == f"envoyproxy/envoy:v{envoy_version}"
+    for name, service in services.items():
+        for dep in service.get("depends_on", {}):
+            assert dep in services, f"{name} depends on unknown service {dep}"
+        for volume in service.get("volumes", []):
+            assert volume.split(":")[0] in compose["volumes"], volume
+    render_args = services["control-plane"]["command"]
+    config = next(a.split("=", 1)[1] for a in render_args if a.startswith("--config="))
+    local_config = ROOT / "envoy" / Path(config).name
+    assert local_config.exists(), f"compose renders {config}, which the image copies from envoy/"
+    validate(render(tmp_path, local_config))

@@ -18,3 +18,4 @@ pub mod keys;
 pub mod model;
 pub mod sse;
 pub mod translate;
+pub mod usage_record;

@@ -1,1 +1,73 @@
-//! placeholder
+//! Tollgate's proxy-wasm shell.
+//!
+//! One module, two roles chosen by the plugin configuration (see
+//! `tollgate_core::config::FilterConfig`):
+//! - `gateway`, in the listener's filter chain: authenticates the virtual key, answers
+//!   `GET /v1/models`, checks the request envelope and tells Envoy which model alias to
+//!   route on;
+//! - `provider`, in each provider cluster's upstream filter chain: translates the request
+//!   into the provider's wire format and the response back, once per upstream attempt,
+//!   and records token usage.
+//!
+//! Every decision is made by `tollgate-core`; this crate only moves bytes and headers.
+
+mod gateway;
+mod host;
+mod provider;
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{ContextType, LogLevel};
+use tollgate_core::config::{CompiledGateway, FilterConfig, ProviderConfig};
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root::default()) });
+}}
+
+/// The compiled configuration of this plugin instance, shared with its HTTP contexts.
+enum Role {
+    Gateway(Rc<CompiledGateway>),
+    Provider(Rc<ProviderConfig>),
+}
+
+#[derive(Default)]
+struct Root {
+    role: Option<Role>,
+}
+
+impl Context for Root {}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let raw = self.get_plugin_configuration().unwrap_or_default();
+        let role = FilterConfig::from_json(&raw).and_then(|config| match config {
+            FilterConfig::Gateway(g) => Ok(Role::Gateway(Rc::new(CompiledGateway::try_from(g)?))),
+            FilterConfig::Provider(p) => Ok(Role::Provider(Rc::new(p))),
+        });
+        match role {
+            Ok(role) => {
+                self.role = Some(role);
+                true
+            }
+            Err(e) => {
+                // Refusing the configuration makes Envoy reject the plugin instead of
+                // serving traffic with a half-understood config.
+                log::error!("tollgate: {e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        match self.role.as_ref()? {
+            Role::Gateway(g) => Some(Box::new(gateway::GatewayFilter::new(Rc::clone(g)))),
+            Role::Provider(p) => Some(Box::new(provider::ProviderFilter::new(Rc::clone(p)))),
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

@@ -1,0 +1,24 @@
+//! Small helpers over the proxy-wasm host API shared by both roles.
+
+use proxy_wasm::traits::HttpContext;
+use tollgate_core::error::GatewayError;
+use tollgate_core::formats::WireFormat;
+
+/// Answers the client directly with an error in its own wire format.
+pub fn reply_error(ctx: &dyn HttpContext, error: &GatewayError, format: WireFormat) {
+    reply_json(ctx, error.status(), &error.to_body(format));
+}
+
+/// Answers the client directly with a JSON body.
+pub fn reply_json(ctx: &dyn HttpContext, status: u16, body: &[u8]) {
+    ctx.send_http_response(
+        u32::from(status),
+        vec![("content-type", "application/json")],
+        Some(body),
+    );
+}
+
+/// The request's or response's whole buffered body.
+pub fn request_body(ctx: &dyn HttpContext, size: usize) -> Vec<u8> {
+    ctx.get_http_request_body(0, size).unwrap_or_default()
+}

@@ -1,0 +1,185 @@
+//! The provider role: once per upstream attempt, in a provider cluster's upstream filter
+//! chain. Envoy rebuilds this chain for every retry and fallback attempt and replays the
+//! client's original body into it, so each attempt translates afresh for its provider.
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use tollgate_core::config::ProviderConfig;
+use tollgate_core::error::{ErrorKind, GatewayError};
+use tollgate_core::formats::WireFormat;
+use tollgate_core::headers;
+use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
+use tollgate_core::usage_record::UsageRecord;
+
+use crate::host::{reply_error, request_body};
+
+pub struct ProviderFilter {
+    config: Rc<ProviderConfig>,
+    client_format: WireFormat,
+    record: UsageRecord,
+    client_wants_stream_usage: bool,
+    translator: Option<ResponseTranslator>,
+}
+
+impl ProviderFilter {
+    pub fn new(config: Rc<ProviderConfig>) -> Self {
+        let record = UsageRecord::new(&config.name);
+        ProviderFilter {
+            config,
+            client_format: WireFormat::OpenAi,
+            record,
+            client_wants_stream_usage: false,
+            translator: None,
+        }
+    }
+
+    fn take_internal_header(&self, name: &str) -> Option<String> {
+        let value = self.get_http_request_header(name);
+        self.set_http_request_header(name, None);
+        value
+    }
+
+    fn fail(&self, error: &GatewayError) -> Action {
+        reply_error(self, error, self.client_format);
+        Action::Pause
+    }
+}
+
+impl Context for ProviderFilter {}
+
+impl HttpContext for ProviderFilter {
+    fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        // The gateway filter set these after authenticating; they must not leave Envoy.
+        let alias = self.take_internal_header(headers::ALIAS);
+        let client_format = self.take_internal_header(headers::CLIENT_FORMAT);
+        self.record.key_id = self.take_internal_header(headers::KEY_ID);
+        self.record.team = self.take_internal_header(headers::TEAM);
+        self.client_format = client_format
+            .as_deref()
+            .and_then(WireFormat::parse)
+            .unwrap_or(WireFormat::OpenAi);
+
+        let Some(upstream_model) = alias.as_deref().and_then(|a| self.config.models.get(a)) else {
+            // Only reachable when Envoy's routes and this filter's config disagree.
+            let e = GatewayError::new(
+                ErrorKind::Internal,
+                "route_mismatch",
+                "The gateway routed this request to a provider that does not serve its model.",
+            );
+            return self.fail(&e);
+        };
+        self.record.alias = alias.clone();
+        self.record.upstream_model = Some(upstream_model.clone());
+        self.set_http_request_header(":authority", Some(&self.config.host));
+        // Responses are parsed for translation and usage, so they must not be compressed.
+        self.set_http_request_header("accept-encoding", None);
+        if end_of_stream {
+            let e = GatewayError::invalid_request("The request has no body");
+            return self.fail(&e);
+        }
+        Action::Pause
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = request_body(self, body_size);
+        let Some(upstream_model) = self.record.upstream_model.clone() else {
+            return Action::Continue;
+        };
+        let target = ProviderTarget {
+            format: self.config.format,
+            base_path: &self.config.base_path,
+            upstream_model: &upstream_model,
+        };
+        let upstream = match translate_request(self.client_format, &target, &body) {
+            Ok(u) => u,
+            Err(e) => return self.fail(&e),
+        };
+        self.set_http_request_header(":path", Some(&upstream.path));
+        for (name, value) in &upstream.headers {
+            self.set_http_request_header(name, Some(value));
+        }
+        self.set_http_request_header("content-length", Some(&upstream.body.len().to_string()));
+        self.set_http_request_body(0, body_size, &upstream.body);
+        self.record.stream = upstream.stream;
+        self.client_wants_stream_usage = upstream.client_wants_stream_usage;
+        Action::Continue
+    }
+
+    fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        let status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0u16);
+        self.record.status = status;
+        // A provider that answers a stream request with JSON (an error, typically) is
+        // translated as a whole body.
+        let is_event_stream = self
+            .get_http_response_header("content-type")
+            .is_some_and(|t| t.starts_with("text/event-stream"));
+        let translator = ResponseTranslator::new(
+            self.client_format,
+            self.config.format,
+            self.record.stream && is_event_stream,
+            self.client_wants_stream_usage,
+            status,
+        )
+        .with_created(now_unix_secs(self));
+        self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
+        if let Some(model) = &self.record.upstream_model {
+            self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
+        }
+        // The body may change size; Envoy re-frames it.
+        self.set_http_response_header("content-length", None);
+        let buffers = translator.buffers_whole_body();
+        self.translator = Some(translator);
+        if buffers && !end_of_stream {
+            // Status and content type depend on the whole body: hold the headers.
+            return Action::Pause;
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let Some(translator) = self.translator.as_ref() else {
+            return Action::Continue;
+        };
+        let buffers = translator.buffers_whole_body();
+        if buffers && !end_of_stream {
+            return Action::Pause;
+        }
+        // Taken out for the call so the host API (on `self`) stays usable; put back below.
+        let Some(mut translator) = self.translator.take() else {
+            return Action::Continue;
+        };
+        let chunk = self
+            .get_http_response_body(0, body_size)
+            .unwrap_or_default();
+        let out = translator.feed(&chunk, end_of_stream);
+        if buffers {
+            let status = translator.client_status().to_string();
+            let content_type = translator.content_type();
+            self.set_http_response_header(":status", Some(&status));
+            self.set_http_response_header("content-type", Some(content_type));
+        }
+        if out != chunk {
+            self.set_http_response_body(0, body_size, &out);
+        }
+        if end_of_stream {
+            self.record.usage = translator.usage().copied();
+            log::info!("tollgate.usage {}", self.record.to_json());
+        }
+        self.translator = Some(translator);
+        Action::Continue
+    }
+}
+
+fn now_unix_secs(ctx: &dyn HttpContext) -> u64 {
+    ctx.get_current_time()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
