@@ -50,22 +50,23 @@ struct LengthRule {
 }
 
 /// A regex or keyword match, before it becomes a finding. Rejected candidates matter to the
-/// stream: a regex consumed their text, so a release point must not split them either.
+/// stream: their matcher consumed that text, so it resumes after them.
 #[derive(Debug, Clone)]
 pub(crate) struct Candidate {
     pub matcher: usize,
     pub raw: Range<usize>,
-    /// The validated span (possibly trimmed), or `None` when the validator said no.
-    pub accepted: Option<Range<usize>>,
+    /// End of the validated match (which starts where `raw` does), or `None` when the
+    /// validator said no.
+    pub accepted_end: Option<usize>,
     pub bounds: Bounds,
 }
 
 impl Candidate {
     pub(crate) fn hit(&self) -> Option<Hit> {
-        let span = self.accepted.clone()?;
+        let end = self.accepted_end?;
         Some(Hit {
             source: Source::Matcher(self.matcher),
-            span,
+            span: self.raw.start..end,
         })
     }
 }
@@ -134,7 +135,7 @@ impl CompiledGuardrails {
 
     fn hits(&self, text: &str) -> Vec<Hit> {
         let mut hits: Vec<Hit> = self
-            .candidates(text, 0, false)
+            .candidates(text, |_| 0, false)
             .iter()
             .filter_map(Candidate::hit)
             .collect();
@@ -143,12 +144,12 @@ impl CompiledGuardrails {
         hits
     }
 
-    /// Candidates of every matcher starting at or after `from` (earlier text is context),
-    /// sorted by start; rejected ones only when `keep_rejected`.
+    /// Candidates of every matcher, each searching from `from(matcher index)` (earlier text
+    /// is context), sorted by start; rejected ones only when `keep_rejected`.
     pub(crate) fn candidates(
         &self,
         text: &str,
-        from: usize,
+        from: impl Fn(usize) -> usize,
         keep_rejected: bool,
     ) -> Vec<Candidate> {
         let needs = |pattern: bool| {
@@ -163,24 +164,25 @@ impl CompiledGuardrails {
             let bounds = matcher.bounds();
             match (&matcher.kind, &width, &caseless) {
                 (MatcherKind::Pattern(detector), Some(view), _) => {
-                    detector.find(view.as_str(), view.to_view(from), |raw, accepted| {
-                        if accepted.is_some() || keep_rejected {
+                    detector.find(view.as_str(), view.to_view(from(index)), |raw, end| {
+                        if end.is_some() || keep_rejected {
                             out.push(Candidate {
                                 matcher: index,
                                 raw: view.span_to_original(raw),
-                                accepted: accepted.map(|span| view.span_to_original(span)),
+                                accepted_end: end.map(|end| view.to_original(end)),
                                 bounds,
                             });
                         }
                     })
                 }
                 (MatcherKind::Keywords(list), _, Some(view)) => {
-                    list.find(view.as_str(), view.to_view(from), |span| {
-                        let span = view.span_to_original(span);
+                    list.find(view.as_str(), view.to_view(from(index)), |span| {
+                        let raw = view.span_to_original(span);
+                        let accepted_end = Some(raw.end);
                         out.push(Candidate {
                             matcher: index,
-                            raw: span.clone(),
-                            accepted: Some(span),
+                            raw,
+                            accepted_end,
                             bounds,
                         });
                     })
@@ -250,16 +252,7 @@ impl CompiledGuardrails {
         masking: &mut Masking,
     ) -> Cow<'t, str> {
         let region = text.get(range.clone()).unwrap_or("");
-        let mut redactions: Vec<(&Range<usize>, usize)> = hits
-            .iter()
-            .filter_map(|hit| match hit.source {
-                Source::Matcher(m) if self.action(hit.source) == Action::Redact => {
-                    Some((&hit.span, m))
-                }
-                _ => None,
-            })
-            .collect();
-        keep_disjoint(&mut redactions, |(span, _)| span);
+        let redactions = self.redactions(hits);
         if redactions.is_empty() {
             return Cow::Borrowed(region);
         }
@@ -285,6 +278,26 @@ impl CompiledGuardrails {
         }
         out.push_str(text.get(copied..range.end).unwrap_or(""));
         Cow::Owned(out)
+    }
+
+    /// The redactions to apply among sorted `hits`: `(span, matcher)`, disjoint, earliest
+    /// then longest first.
+    pub(crate) fn redactions<'h>(&self, hits: &'h [Hit]) -> Vec<(&'h Range<usize>, usize)> {
+        let mut redactions: Vec<(&Range<usize>, usize)> = hits
+            .iter()
+            .filter_map(|hit| match hit.source {
+                Source::Matcher(m) if self.action(hit.source) == Action::Redact => {
+                    Some((&hit.span, m))
+                }
+                _ => None,
+            })
+            .collect();
+        keep_disjoint(&mut redactions, |(span, _)| span);
+        redactions
+    }
+
+    pub(crate) fn matcher_count(&self) -> usize {
+        self.matchers.len()
     }
 
     fn guardrail_of(&self, source: Source) -> usize {

@@ -1,41 +1,27 @@
-//! Where a stream may be cut: the release point.
+//! How far a stream may be released: the release limit.
 //!
-//! Text before the release point is final; text after it is held back. The point is the
-//! furthest one that (1) leaves at least the hold-back window unreleased, so any match whose
-//! lead is not yet fully visible stays behind, and (2) does not cut through a candidate
-//! that could still change or that spans it.
+//! Text before the limit is final as far as matching goes; text after it is held back. The
+//! limit (1) leaves at least the hold-back window unreleased, so a match whose lead is not
+//! yet fully visible stays behind, and (2) stops before any candidate that more text could
+//! still change. The stream then only has to keep whole redactions together.
 
 use super::detectors::LOOK_AHEAD;
 use super::engine::Candidate;
 
-/// The release point in `from..=text.len()`; `candidates` start at or after `from` and are
-/// sorted by start.
-pub(crate) fn release_point(
+/// The release limit in `from..=text.len()`; `candidates` are sorted by start.
+pub(crate) fn release_limit(
     text: &str,
     from: usize,
     hold_back: usize,
     candidates: &[Candidate],
 ) -> usize {
     let pending = text.get(from..).unwrap_or("");
-    let limit = from + last_chars_start(pending, hold_back);
-    // Scanning in start order: the start of a candidate is a valid point when everything
-    // before it is settled and ends by then; the first unsettled candidate stops the scan.
-    let mut best = from;
-    let mut reach = from;
-    for candidate in candidates.iter().take_while(|c| c.raw.start < limit) {
-        if reach <= candidate.raw.start {
-            best = candidate.raw.start;
-        }
-        if !settled(text, candidate) {
-            return best;
-        }
-        reach = reach.max(candidate.raw.end);
-    }
-    if reach <= limit {
-        limit
-    } else {
-        best
-    }
+    let window = from + last_chars_start(pending, hold_back);
+    candidates
+        .iter()
+        .take_while(|c| c.raw.start < window)
+        .find(|c| !settled(text, c))
+        .map_or(window, |c| c.raw.start.max(from))
 }
 
 /// Whether more text could still change this candidate or its validation: either its
@@ -73,7 +59,7 @@ mod tests {
         Candidate {
             matcher: 0,
             raw,
-            accepted: None,
+            accepted_end: None,
             bounds: Bounds {
                 lead: max,
                 max,
@@ -84,25 +70,28 @@ mod tests {
 
     #[test]
     fn holds_back_the_window_counted_in_characters() {
-        assert_eq!(release_point("abcdéfgh", 0, 3, &[]), 6);
-        assert_eq!(release_point("abc", 0, 3, &[]), 0);
-        assert_eq!(release_point("abc", 1, 0, &[]), 3);
+        assert_eq!(release_limit("abcdéfgh", 0, 3, &[]), 6);
+        assert_eq!(release_limit("abc", 0, 3, &[]), 0);
+        assert_eq!(release_limit("abc", 1, 0, &[]), 3);
     }
 
     #[test]
-    fn never_splits_a_candidate_that_spans_the_limit_or_is_unsettled() {
+    fn stops_before_the_first_unsettled_candidate() {
         let text = "0123456789abcdefghij";
-        // Settled (max 4, plenty after), but crosses the limit at 15: cut before it.
-        assert_eq!(release_point(text, 0, 5, &[candidate(12..17, 4, None)]), 12);
-        // Unsettled (max 30 not yet visible): cut before it even though it ends early.
-        assert_eq!(release_point(text, 0, 5, &[candidate(3..6, 30, None)]), 3);
+        // Settled: its maximum length plus look-ahead is visible. Spanning the window is
+        // the stream's concern, not the limit's.
+        assert_eq!(release_limit(text, 0, 5, &[candidate(12..17, 4, None)]), 15);
+        // Unsettled (max 30 not yet visible), even though it ended early.
+        assert_eq!(release_limit(text, 0, 5, &[candidate(3..6, 30, None)]), 3);
         // The same, settled by its greedy end.
         assert_eq!(
-            release_point(text, 0, 5, &[candidate(3..6, 30, Some(1))]),
+            release_limit(text, 0, 5, &[candidate(3..6, 30, Some(1))]),
             15
         );
-        // An earlier candidate reaching over a later one's start moves the cut before both.
-        let nested = [candidate(2..14, 12, None), candidate(10..17, 7, None)];
-        assert_eq!(release_point(text, 0, 5, &nested), 2);
+        // Only candidates before the window count.
+        assert_eq!(
+            release_limit(text, 0, 5, &[candidate(16..18, 30, None)]),
+            15
+        );
     }
 }

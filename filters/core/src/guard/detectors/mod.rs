@@ -28,9 +28,10 @@ pub(crate) const MAX_MATCH_LEN: usize = 4096;
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
 const REGEX_DFA_LIMIT: usize = 1 << 20;
 
-/// Accepts a regex candidate (possibly trimmed to a sub-span) or rejects it. Gets the
-/// whole normalised haystack so it can look around the candidate.
-pub(crate) type Validate = fn(&str, Range<usize>) -> Option<Range<usize>>;
+/// Accepts a regex candidate, returning where the accepted match ends (a validator may trim
+/// the end, never the start), or rejects it. Gets the whole normalised haystack so it can
+/// look around the candidate.
+pub(crate) type Validate = fn(&str, Range<usize>) -> Option<usize>;
 
 /// How far a rule's matches can reach, in characters; what the stream hold-back is made of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +93,7 @@ impl Detector {
         }
         Ok(Detector {
             regex: build(pattern)?,
-            validate: |_, span| Some(span),
+            validate: |_, span| Some(span.end),
             bounds: Bounds {
                 lead: max,
                 max,
@@ -106,13 +107,13 @@ impl Detector {
     }
 
     /// Non-overlapping candidates starting at or after `from`, in order, with the validator's
-    /// verdict: `(raw match, accepted span)`. `from` may be preceded by context, which
+    /// verdict: `(raw match, end of the accepted match)`. `from` may be preceded by context, which
     /// word boundaries and validators take into account.
     pub(crate) fn find(
         &self,
         hay: &str,
         from: usize,
-        mut sink: impl FnMut(Range<usize>, Option<Range<usize>>),
+        mut sink: impl FnMut(Range<usize>, Option<usize>),
     ) {
         let mut at = from;
         while at <= hay.len() {

@@ -4,14 +4,14 @@
 use std::net::Ipv6Addr;
 use std::ops::Range;
 
-use super::boundary::{char_before, standalone, ID_JOINERS};
+use super::boundary::{standalone, ID_JOINERS};
 use super::Builtin;
 use crate::guard::checksums::{iban_length, iban_mod97, luhn};
 
 /// `local@domain.tld`. Reported once `local@d` is visible, so the hold-back does not have to
 /// cover a whole domain; the domain is a greedy run that settles when something else follows.
 pub(crate) const EMAIL: Builtin = Builtin {
-    lead: r"[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9]",
+    lead: r"[A-Za-z0-9_%+\-][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9]",
     tail: r"[A-Za-z0-9.\-]{0,252}",
     settle: Some(1),
     validate: email,
@@ -66,20 +66,22 @@ pub(crate) const IPV6: Builtin = Builtin {
     validate: ipv6,
 };
 
-/// Trims dots before the local part and trailing `.`/`-` after the domain (punctuation),
-/// and requires a plausible domain: at least two labels of 1–63 characters without edge
-/// hyphens and an alphabetic top-level domain. A local part longer than 64 characters (the
-/// match then starts inside a longer run) is not an address.
-fn email(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+/// Trims trailing `.`/`-` after the domain (punctuation) and requires a plausible domain: at
+/// least two labels of 1–63 characters without edge hyphens and an alphabetic top-level
+/// domain. A local part longer than 64 characters (the match then starts inside a longer run)
+/// is not an address.
+fn email(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     let at = s.find('@')?;
-    let local = s[..at].trim_start_matches('.');
-    let domain = s[at + 1..].trim_end_matches(['.', '-']);
-    if local.is_empty() || local.ends_with('.') || local.contains("..") {
+    let (local, domain) = (&s[..at], s[at + 1..].trim_end_matches(['.', '-']));
+    if local.ends_with('.') || local.contains("..") {
         return None;
     }
-    if char_before(hay, raw.start).is_some_and(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
-    {
+    let glued =
+        |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric() || "_%+-".contains(c));
+    let mut before = hay.get(..raw.start)?.chars().rev();
+    let (prev, prev2) = (before.next(), before.next());
+    if glued(prev) || (prev == Some('.') && glued(prev2)) {
         return None;
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -90,7 +92,7 @@ fn email(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
             .all(|l| (1..=63).contains(&l.len()) && !l.starts_with('-') && !l.ends_with('-'))
         && (2..=24).contains(&tld.len())
         && tld.bytes().all(|b| b.is_ascii_alphabetic());
-    plausible.then(|| raw.start + (at - local.len())..raw.start + at + 1 + domain.len())
+    plausible.then_some(raw.start + at + 1 + domain.len())
 }
 
 /// Phone numbers, told apart from other numbers by their shape:
@@ -104,7 +106,7 @@ fn email(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
 ///   dashes, dots or parentheses;
 /// - never glued to a longer identifier (`ORD-555-0132`), never a date prefix
 ///   (`2024-01-15 10`), never a dotted quad (`192.168.100.200`).
-fn phone(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn phone(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     if !standalone(hay, &raw, ID_JOINERS) {
         return None;
@@ -145,14 +147,14 @@ fn phone(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
             && !dated
             && !dotted_quad
     };
-    plausible.then_some(raw)
+    plausible.then_some(raw.end)
 }
 
 /// Luhn-valid; one kind of separator, with every group but the last of 4–6 digits, as cards
 /// are printed (4-4-4-4, 4-6-5, 4-4-4-4-3); a first digit of a real card network (2–6:
 /// Mastercard, Amex/Diners/JCB, Visa, Mastercard/Maestro, Discover/UnionPay); not one digit
 /// repeated (`0000 0000 0000 0000` passes Luhn).
-fn credit_card(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn credit_card(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     if !standalone(hay, &raw, ID_JOINERS) {
         return None;
@@ -172,11 +174,11 @@ fn credit_card(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
     let first = *digits.first()?;
     let repeated = digits.iter().all(|&d| d == first);
     let valid = consistent && grouped && (2..=6).contains(&first) && !repeated && luhn(&digits);
-    valid.then_some(raw)
+    valid.then_some(raw.end)
 }
 
 /// Area 001–899 except 666, group 01–99, serial 0001–9999 (SSA rules since 2011).
-fn us_ssn(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn us_ssn(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     if !standalone(hay, &raw, ID_JOINERS) {
         return None;
@@ -184,12 +186,12 @@ fn us_ssn(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
     let number = |r: Range<usize>| s.get(r)?.parse::<u16>().ok();
     let (area, group, serial) = (number(0..3)?, number(4..6)?, number(7..11)?);
     let valid = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
-    valid.then_some(raw)
+    valid.then_some(raw.end)
 }
 
 /// Known country, exactly that country's length (the candidate is trimmed to it, spaces
 /// allowed between characters), not glued to more letters or digits, and mod-97 valid.
-fn iban(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn iban(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     let country = s.get(..2)?.to_ascii_uppercase();
     let length = iban_length(&country)?;
@@ -203,20 +205,20 @@ fn iban(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
         }
     }
     let span = raw.start..end?;
-    (standalone(hay, &span, &[]) && iban_mod97(&compact)).then_some(span)
+    (standalone(hay, &span, &[]) && iban_mod97(&compact)).then_some(span.end)
 }
 
 /// Four decimal octets up to 255 without leading zeros, not part of a longer dotted run
 /// (`1.2.3.4.5`) or identifier. A version written `1.2.3.4` is indistinguishable and matches.
-fn ipv4(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn ipv4(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     let octet_ok = |o: &str| o.parse::<u8>().is_ok() && (o == "0" || !o.starts_with('0'));
-    (standalone(hay, &raw, &['.', '_']) && s.split('.').all(octet_ok)).then_some(raw)
+    (standalone(hay, &raw, &['.', '_']) && s.split('.').all(octet_ok)).then_some(raw.end)
 }
 
 /// Parses as an IPv6 address, has at least two colons and four hex digits (so `a::b` and
 /// `::1` in code stay untouched), and is not glued to more address characters.
-fn ipv6(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn ipv6(hay: &str, raw: Range<usize>) -> Option<usize> {
     let s = hay.get(raw.clone())?;
     let colons = s.bytes().filter(|&b| b == b':').count();
     let hex = s.bytes().filter(u8::is_ascii_hexdigit).count();
@@ -224,5 +226,5 @@ fn ipv6(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
         && hex >= 4
         && standalone(hay, &raw, &[':', '.', '_', '-'])
         && s.parse::<Ipv6Addr>().is_ok();
-    valid.then_some(raw)
+    valid.then_some(raw.end)
 }

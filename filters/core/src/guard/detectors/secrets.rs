@@ -85,17 +85,17 @@ pub(crate) const SECRETS: &[Builtin] = &[
         lead: r"-----BEGIN[ A-Z0-9]{1,24}PRIVATE KEY(?: BLOCK)?-----",
         tail: r"(?:[A-Za-z0-9+/=,.\r\n]|-[A-Za-z0-9]|: ){0,8192}(?:-----END[ A-Z0-9]{1,24}PRIVATE KEY(?: BLOCK)?-----)?",
         settle: Some(56),
-        validate: |_, raw| Some(raw),
+        validate: |_, raw| Some(raw.end),
     },
 ];
 
-fn token(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
-    standalone(hay, &raw, TOKEN_JOINERS).then_some(raw)
+fn token(hay: &str, raw: Range<usize>) -> Option<usize> {
+    standalone(hay, &raw, TOKEN_JOINERS).then_some(raw.end)
 }
 
 /// Leaves Anthropic keys to their own detector and requires the mix of digits, upper and
 /// lower case that random keys have, so prose like `sk-this-is-a-long-phrase` passes.
-fn openai(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn openai(hay: &str, raw: Range<usize>) -> Option<usize> {
     let body = hay.get(raw.clone())?.get(3..)?;
     let random = body.bytes().any(|b| b.is_ascii_digit())
         && body.bytes().any(|b| b.is_ascii_uppercase())
@@ -105,13 +105,13 @@ fn openai(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
         .flatten()
 }
 
-fn slack(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn slack(hay: &str, raw: Range<usize>) -> Option<usize> {
     let digits = hay.get(raw.clone())?.bytes().any(|b| b.is_ascii_digit());
     digits.then(|| token(hay, raw)).flatten()
 }
 
 /// Header, payload and signature (which may be empty, as with `alg: none`).
-fn jwt(hay: &str, raw: Range<usize>) -> Option<Range<usize>> {
+fn jwt(hay: &str, raw: Range<usize>) -> Option<usize> {
     let segments = hay.get(raw.clone())?.split('.').count();
-    (segments == 3 && standalone(hay, &raw, &['-', '_', '.'])).then_some(raw)
+    (segments == 3 && standalone(hay, &raw, &['-', '_', '.'])).then_some(raw.end)
 }
