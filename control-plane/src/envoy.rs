@@ -44,6 +44,9 @@ pub fn args(bootstrap: &Path) -> Vec<OsString> {
             "warn",
             "--component-log-level",
             "wasm:info",
+            // Envoy's default of 10 s makes usage records late for anyone tailing the log.
+            "--file-flush-interval-msec",
+            "1000",
         ]
         .map(OsString::from),
     );

@@ -86,6 +86,7 @@ class Stack:
         self.mock_port, self.port, self.admin_port = free_port(), free_port(), free_port()
         self.env = dict(os.environ, MOCK_PROVIDER_KEY=self.provider_key)
         self.processes = []
+        self.access_log = workdir / "access.log"
 
     @property
     def base_url(self) -> str:
@@ -100,6 +101,7 @@ class Stack:
 version: 1
 listen: {{address: 127.0.0.1, port: {self.port}}}
 admin: {{address: 127.0.0.1, port: {self.admin_port}}}
+access_log: {self.access_log}
 providers:
   - name: mock-openai
     kind: openai
@@ -135,7 +137,8 @@ keys:
         self.envoy = Process(
             "envoy",
             [ENVOY, "-c", self.envoy_config, "--disable-hot-restart", "--concurrency", "2",
-             "--log-level", "warn", "--component-log-level", "wasm:info"],
+             "--log-level", "warn", "--component-log-level", "wasm:info",
+             "--file-flush-interval-msec", "200"],
             self.workdir, self.env,
         )
         self.processes.append(self.envoy)
@@ -157,14 +160,15 @@ keys:
     def clear_mock_requests(self):
         httpx.delete(f"{self.mock_url}/__mock/requests")
 
+    def access_log_entries(self) -> list:
+        """Envoy's JSON access log (flushed about once a second)."""
+        if not self.access_log.exists():
+            return []
+        return [json.loads(line) for line in self.access_log.read_text().splitlines() if line.strip()]
+
     def usage_records(self) -> list:
-        """Usage lines the provider filter wrote to Envoy's log."""
-        records = []
-        for line in self.envoy.log().splitlines():
-            _, sep, payload = line.partition("tollgate.usage ")
-            if sep:
-                records.append(json.loads(payload))
-        return records
+        """The usage records the provider filter handed to the access log."""
+        return [json.loads(e["usage"]) for e in self.access_log_entries() if e.get("usage") not in (None, "-")]
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 import json
 import time
+import uuid
 
 import httpx
 import pytest
@@ -123,14 +124,22 @@ def test_stream_chunks_are_forwarded_as_they_arrive(gateway):
 @pytest.mark.parametrize("alias, provider", [("gpt", "mock-openai"), ("claude", "mock-anthropic")])
 @pytest.mark.parametrize("stream", [False, True])
 def test_usage_is_recorded(gateway, alias, provider, stream):
-    before = len(gateway.usage_records())
+    request_id = str(uuid.uuid4())
     body = {"model": alias, "messages": CHAT, "stream": stream}
-    r = post(gateway, body, headers={"x-mock-cached-tokens": "3"})
+    r = post(gateway, body, headers={"x-mock-cached-tokens": "3", "x-request-id": request_id})
     assert r.status_code == 200
+
+    def entries():
+        return [e for e in gateway.access_log_entries() if e["request_id"] == request_id]
+
     deadline = time.monotonic() + 5
-    while len(gateway.usage_records()) == before and time.monotonic() < deadline:
+    while not entries() and time.monotonic() < deadline:
         time.sleep(0.05)
-    record = gateway.usage_records()[-1]
+    assert len(entries()) == 1, (request_id, [e["request_id"] for e in gateway.access_log_entries()][-5:])
+    entry = entries()[0]
+    assert entry["path"] == "/v1/chat/completions", "the client's path, not the upstream's"
+    assert (entry["key_id"], entry["team"]) == ("e2e-all", "e2e")
+    record = json.loads(entry["usage"])
     assert record["provider"] == provider
     assert record["key_id"] == "e2e-all" and record["team"] == "e2e"
     assert record["alias"] == alias and record["stream"] is stream

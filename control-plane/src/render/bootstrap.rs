@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use tollgate_core::config::{FilterConfig, GatewayConfig, ProviderConfig};
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
-use tollgate_core::headers;
+use tollgate_core::{headers, log_fields};
 
 use crate::config::{AccessLog, Config, Host, Provider, SecretSource};
 
@@ -143,6 +143,8 @@ fn listener(config: &Config, gateway_filter: Value) -> Value {
         "@type": HCM,
         "stat_prefix": "tollgate",
         "codec_type": "AUTO",
+        // A client's own x-request-id ties its logs to ours.
+        "preserve_external_request_id": true,
         "access_log": [access_log(&config.access_log)],
         "route_config": {
             "name": "tollgate",
@@ -165,10 +167,9 @@ fn listener(config: &Config, gateway_filter: Value) -> Value {
 }
 
 fn access_log(log: &AccessLog) -> Value {
-    let format = json!({"json_format": {
+    let mut fields = json!({
         "start_time": "%START_TIME%",
         "method": "%REQ(:METHOD)%",
-        "path": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%",
         "protocol": "%PROTOCOL%",
         "response_code": "%RESPONSE_CODE%",
         "response_flags": "%RESPONSE_FLAGS%",
@@ -179,11 +180,14 @@ fn access_log(log: &AccessLog) -> Value {
         "bytes_received": "%BYTES_RECEIVED%",
         "bytes_sent": "%BYTES_SENT%",
         "request_id": "%REQ(X-REQUEST-ID)%",
-        "alias": format!("%REQ({})%", headers::ALIAS),
-        "key_id": format!("%REQ({})%", headers::KEY_ID),
         "provider": format!("%RESP({})%", headers::PROVIDER),
         "upstream_model": format!("%RESP({})%", headers::UPSTREAM_MODEL),
-    }});
+    });
+    // What the filters know (key, alias, usage) arrives as filter state.
+    for field in log_fields::ALL {
+        fields[field.field] = Value::String(field.access_log_operator());
+    }
+    let format = json!({ "json_format": fields });
     match log {
         AccessLog::Stdout => json!({
             "name": "envoy.access_loggers.stdout",

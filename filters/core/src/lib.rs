@@ -15,6 +15,7 @@ pub mod gateway;
 pub mod guard;
 pub mod headers;
 pub mod keys;
+pub mod log_fields;
 pub mod model;
 pub mod sse;
 pub mod translate;

@@ -7,9 +7,9 @@ use proxy_wasm::types::Action;
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit_chat, authenticate, list_models, Endpoint};
-use tollgate_core::headers;
+use tollgate_core::{headers, log_fields};
 
-use crate::host::{reply_error, reply_json, request_body};
+use crate::host::{log_field, reply_error, reply_json, request_body};
 
 pub struct GatewayFilter {
     config: Rc<CompiledGateway>,
@@ -49,6 +49,7 @@ impl HttpContext for GatewayFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         let method = self.get_http_request_header(":method").unwrap_or_default();
         let path = self.get_http_request_header(":path").unwrap_or_default();
+        log_field(self, log_fields::CLIENT_PATH, &path);
         let endpoint = match Endpoint::classify(&method, &path) {
             Ok(e) => e,
             Err(e) => {
@@ -69,6 +70,10 @@ impl HttpContext for GatewayFilter {
         };
         let key_id = key.config.id.clone();
         let team = key.config.team.clone();
+        log_field(self, log_fields::KEY_ID, &key_id);
+        if let Some(team) = &team {
+            log_field(self, log_fields::TEAM, team);
+        }
 
         if endpoint == Endpoint::Models {
             let body = list_models(&self.config, key);
@@ -108,6 +113,7 @@ impl HttpContext for GatewayFilter {
         let body = request_body(self, body_size);
         match admit_chat(&self.config, key, &body) {
             Ok(admission) => {
+                log_field(self, log_fields::ALIAS, &admission.alias);
                 self.set_http_request_header(headers::ALIAS, Some(&admission.alias));
                 self.set_http_request_header(headers::CLIENT_FORMAT, Some(format.as_str()));
                 Action::Continue

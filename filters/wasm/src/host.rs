@@ -3,6 +3,7 @@
 use proxy_wasm::traits::HttpContext;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
+use tollgate_core::log_fields::LogField;
 
 /// Answers the client directly with an error in its own wire format.
 pub fn reply_error(ctx: &dyn HttpContext, error: &GatewayError, format: WireFormat) {
@@ -21,4 +22,9 @@ pub fn reply_json(ctx: &dyn HttpContext, status: u16, body: &[u8]) {
 /// The request's or response's whole buffered body.
 pub fn request_body(ctx: &dyn HttpContext, size: usize) -> Vec<u8> {
     ctx.get_http_request_body(0, size).unwrap_or_default()
+}
+
+/// Hands a value to Envoy's access log (see `tollgate_core::log_fields`).
+pub fn log_field(ctx: &dyn HttpContext, field: LogField, value: &str) {
+    ctx.set_property(vec![field.property], Some(value.as_bytes()));
 }

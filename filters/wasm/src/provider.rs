@@ -9,11 +9,11 @@ use proxy_wasm::types::Action;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
-use tollgate_core::headers;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 use tollgate_core::usage_record::UsageRecord;
+use tollgate_core::{headers, log_fields};
 
-use crate::host::{reply_error, request_body};
+use crate::host::{log_field, reply_error, request_body};
 
 pub struct ProviderFilter {
     config: Rc<ProviderConfig>,
@@ -171,7 +171,7 @@ impl HttpContext for ProviderFilter {
         }
         if end_of_stream {
             self.record.usage = translator.usage().copied();
-            log::info!("tollgate.usage {}", self.record.to_json());
+            log_field(self, log_fields::USAGE, &self.record.to_json());
         }
         self.translator = Some(translator);
         Action::Continue

@@ -1,0 +1,73 @@
+//! Values the filters hand to Envoy's access log.
+//!
+//! The filters store them as filter-state properties (`set_property`), which Envoy's
+//! access log reads back as `%FILTER_STATE(wasm.<name>:PLAIN)%` — also from the upstream
+//! (provider) position, whose request headers Envoy shares with the downstream side and
+//! which therefore cannot carry them. The control plane renders the access-log format from
+//! this list, so the two sides cannot drift apart.
+
+/// A property written by a filter and the access-log field that shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogField {
+    /// Name passed to `set_property`.
+    pub property: &'static str,
+    /// Key in the JSON access-log line.
+    pub field: &'static str,
+}
+
+impl LogField {
+    /// The access-log command operator that prints this property.
+    pub fn access_log_operator(&self) -> String {
+        format!("%FILTER_STATE(wasm.{}:PLAIN)%", self.property)
+    }
+}
+
+/// The path the client called (the provider filter rewrites `:path` for the upstream).
+pub const CLIENT_PATH: LogField = LogField {
+    property: "tollgate_client_path",
+    field: "path",
+};
+/// Id of the authenticated virtual key.
+pub const KEY_ID: LogField = LogField {
+    property: "tollgate_key_id",
+    field: "key_id",
+};
+/// Team of the authenticated virtual key.
+pub const TEAM: LogField = LogField {
+    property: "tollgate_team",
+    field: "team",
+};
+/// Model alias the client asked for.
+pub const ALIAS: LogField = LogField {
+    property: "tollgate_alias",
+    field: "alias",
+};
+/// The usage record of the attempt that answered, as a JSON string.
+pub const USAGE: LogField = LogField {
+    property: "tollgate_usage",
+    field: "usage",
+};
+
+/// Every field, in access-log order.
+pub const ALL: [LogField; 5] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_names_the_wasm_filter_state() {
+        assert_eq!(
+            USAGE.access_log_operator(),
+            "%FILTER_STATE(wasm.tollgate_usage:PLAIN)%"
+        );
+    }
+
+    #[test]
+    fn names_are_unique() {
+        let mut names: Vec<_> = ALL.iter().flat_map(|f| [f.property, f.field]).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len() * 2);
+    }
+}
