@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod error;
+pub mod eventstream;
 pub mod formats;
 pub mod gateway;
 pub mod guard;
