@@ -116,6 +116,7 @@ impl GatewayError {
                 "type": "error",
                 "error": {"type": self.kind.anthropic_type(), "message": self.message},
             }),
+            WireFormat::Bedrock => json!({"message": self.message}),
             WireFormat::OpenAi => json!({
                 "error": {
                     "message": self.message,

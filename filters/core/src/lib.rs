@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod eventstream;
 pub mod formats;
+pub mod framing;
 pub mod gateway;
 pub mod guard;
 pub mod headers;

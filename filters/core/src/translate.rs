@@ -13,9 +13,11 @@ use serde::de::IgnoredAny;
 use crate::error::GatewayError;
 use crate::formats::codec::{self, StreamDecoder, StreamEncoder};
 use crate::formats::fields::{parse_object, Fields};
+use crate::formats::tool_names::ToolNameMap;
 use crate::formats::WireFormat;
-use crate::model::{ApiError, StopReason, StreamEvent, Usage};
-use crate::sse::{SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
+use crate::framing::{Frame, FrameParser};
+use crate::model::{ApiError, BlockStart, ContentPart, StopReason, StreamEvent, Usage};
+use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 
 // === requests ===
 
@@ -32,7 +34,7 @@ pub struct ProviderTarget<'a> {
 /// A request ready for the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamRequest {
-    /// Full path: `{base_path}/chat/completions` or `{base_path}/messages`.
+    /// Full path: `{base_path}` and the format's endpoint (which may name the model).
     pub path: String,
     /// Provider-format JSON with the model replaced.
     pub body: Vec<u8>,
@@ -41,6 +43,9 @@ pub struct UpstreamRequest {
     pub stream: bool,
     /// An OpenAI client asked for `stream_options.include_usage`.
     pub client_wants_stream_usage: bool,
+    /// Tool names the provider sees in place of the client's; hand it to
+    /// [`ResponseTranslator::with_tool_names`].
+    pub tool_names: ToolNameMap,
 }
 
 /// Translates a client request body for `target`.
@@ -57,23 +62,25 @@ pub fn translate_request(
     let client_wants_stream_usage = client == WireFormat::OpenAi
         && stream
         && crate::formats::openai::request::wants_stream_usage(&value);
-    let upstream = if client == target.format {
+    let (upstream, tool_names) = if client == target.format {
         codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
-        value
+        (value, ToolNameMap::default())
     } else {
         let request = codec::decode_request(client, &value)?;
-        codec::encode_request(target.format, &request, target.upstream_model)?
+        let body = codec::encode_request(target.format, &request, target.upstream_model)?;
+        (body, codec::tool_names(target.format, &request))
     };
     Ok(UpstreamRequest {
         path: format!(
             "{}{}",
             target.base_path,
-            codec::endpoint_path(target.format)
+            codec::endpoint_path(target.format, target.upstream_model, stream)
         ),
         body: upstream.to_string().into_bytes(),
         headers: codec::upstream_headers(target.format),
         stream,
         client_wants_stream_usage,
+        tool_names,
     })
 }
 
@@ -107,6 +114,9 @@ pub struct ResponseTranslator {
     stop_reason: Option<StopReason>,
     outcome: Outcome,
     error: Option<ApiError>,
+    tool_names: ToolNameMap,
+    /// The provider's error type from a response header, for formats that put it there.
+    error_type: Option<String>,
 }
 
 #[derive(Debug)]
@@ -119,7 +129,7 @@ enum State {
 
 #[derive(Debug)]
 struct Stream {
-    parser: SseParser,
+    parser: FrameParser,
     decoder: StreamDecoder,
     output: Output,
 }
@@ -161,6 +171,8 @@ impl ResponseTranslator {
             stop_reason: None,
             outcome: Outcome::InProgress,
             error: None,
+            tool_names: ToolNameMap::default(),
+            error_type: None,
         };
         if streaming {
             let stream = translator.new_stream(DEFAULT_MAX_EVENT_BYTES);
@@ -185,6 +197,21 @@ impl ResponseTranslator {
         self
     }
 
+    /// Gives tool calls in the answer the names the client used (from
+    /// [`UpstreamRequest::tool_names`]). Builder: call before the first [`feed`](Self::feed).
+    pub fn with_tool_names(mut self, tool_names: ToolNameMap) -> ResponseTranslator {
+        self.tool_names = tool_names;
+        self
+    }
+
+    /// The value of the provider format's error-type response header
+    /// ([`codec::error_type_header`]), when it has one. Builder: call before the first
+    /// [`feed`](Self::feed).
+    pub fn with_error_type(mut self, error_type: Option<String>) -> ResponseTranslator {
+        self.error_type = error_type;
+        self
+    }
+
     fn rebuild_stream(&mut self, max_event_bytes: usize) {
         if matches!(self.state, State::Streaming(_)) {
             self.state = State::Streaming(Box::new(self.new_stream(max_event_bytes)));
@@ -192,7 +219,7 @@ impl ResponseTranslator {
     }
 
     fn new_stream(&self, max_event_bytes: usize) -> Stream {
-        let parser = SseParser::new(max_event_bytes);
+        let parser = FrameParser::new(codec::stream_framing(self.provider), max_event_bytes);
         let (parser, output) = if self.client == self.provider {
             let strip_usage_only =
                 self.client == WireFormat::OpenAi && !self.client_wants_stream_usage;
@@ -273,7 +300,7 @@ impl ResponseTranslator {
     /// Content type of the body [`feed`](Self::feed) returns.
     pub fn content_type(&self) -> &'static str {
         if self.streaming {
-            "text/event-stream"
+            codec::stream_framing(self.client).content_type()
         } else {
             "application/json"
         }
@@ -284,7 +311,12 @@ impl ResponseTranslator {
     fn finish_buffered(&mut self, body: Vec<u8>) -> Vec<u8> {
         let same_format = self.client == self.provider;
         if !is_success(self.status) {
-            let err = codec::decode_error(self.provider, &body, self.status);
+            let err = codec::decode_error(
+                self.provider,
+                &body,
+                self.status,
+                self.error_type.as_deref(),
+            );
             self.record_error(err.clone());
             if same_format && is_json(&body) {
                 return body;
@@ -294,7 +326,12 @@ impl ResponseTranslator {
                 .into_bytes();
         }
         match codec::decode_response(self.provider, &body) {
-            Ok(response) => {
+            Ok(mut response) => {
+                for part in &mut response.content {
+                    if let ContentPart::ToolCall { name, .. } = part {
+                        self.tool_names.restore(name);
+                    }
+                }
                 self.usage = response.usage;
                 self.stop_reason.clone_from(&response.stop_reason);
                 self.outcome = Outcome::Completed;
@@ -367,16 +404,25 @@ impl ResponseTranslator {
         false
     }
 
-    fn on_event(&mut self, stream: &mut Stream, event: &SseEvent, out: &mut Vec<u8>) {
+    fn on_event(&mut self, stream: &mut Stream, frame: &Frame, out: &mut Vec<u8>) {
         let mut canonical = Vec::new();
-        stream.decoder.on_event(event, &mut canonical);
+        stream.decoder.on_frame(frame, &mut canonical);
+        for event in &mut canonical {
+            if let StreamEvent::BlockStart {
+                block: BlockStart::ToolCall { name, .. },
+                ..
+            } = event
+            {
+                self.tool_names.restore(name);
+            }
+        }
         self.observe(&canonical);
         match &mut stream.output {
             Output::Forward { strip_usage_only } => {
                 let usage_only = !canonical.is_empty()
                     && canonical.iter().all(|e| matches!(e, StreamEvent::Usage(_)));
                 if !(*strip_usage_only && usage_only) {
-                    out.extend_from_slice(&event.raw);
+                    out.extend_from_slice(frame.raw());
                 }
             }
             Output::Translate(encoder) => {
@@ -437,6 +483,12 @@ impl ResponseTranslator {
             self.error = Some(err);
         }
     }
+}
+
+/// Whether a provider response with this `content-type` is a stream in the provider's
+/// framing (a provider answering a stream request with JSON is sending an error).
+pub fn is_stream_response(provider: WireFormat, content_type: &str) -> bool {
+    codec::stream_framing(provider).matches(content_type)
 }
 
 /// Code of gateway-detected unreadable provider output.

@@ -17,10 +17,11 @@ use tollgate_core::formats::WireFormat;
 use tollgate_core::model::Usage;
 use tollgate_core::translate::{translate_request, Outcome, ProviderTarget};
 
+/// The client format each provider's recordings are translated to (and back from).
 fn other(format: WireFormat) -> WireFormat {
     match format {
         WireFormat::OpenAi => WireFormat::Anthropic,
-        WireFormat::Anthropic => WireFormat::OpenAi,
+        WireFormat::Anthropic | WireFormat::Bedrock => WireFormat::OpenAi,
     }
 }
 
@@ -29,6 +30,7 @@ fn format_dirs(root: &Path) -> Vec<(WireFormat, PathBuf)> {
         (WireFormat::OpenAi, root.join("openai")),
         (WireFormat::OpenAi, root.join("openai/compat")),
         (WireFormat::Anthropic, root.join("anthropic")),
+        (WireFormat::Bedrock, root.join("bedrock")),
     ]
 }
 
@@ -38,6 +40,7 @@ fn numbers(format: WireFormat, usage: &Value) -> [Option<u64>; 5] {
     match format {
         WireFormat::OpenAi => openai_usage_numbers(usage),
         WireFormat::Anthropic => anthropic_usage_numbers(usage),
+        WireFormat::Bedrock => bedrock_usage_numbers(usage),
     }
 }
 
@@ -66,6 +69,7 @@ fn representable(format: WireFormat, n: [Option<u64>; 5]) -> [Option<u64>; 5] {
             Some(n[3].unwrap_or(0)),
             None,
         ],
+        WireFormat::Bedrock => [n[0].or(Some(0)), n[1], n[2], n[3].or(Some(0)), None],
     }
 }
 
@@ -135,7 +139,7 @@ fn check_stream(source: WireFormat, path: &Path) {
             "{context}: stop"
         );
     }
-    if source == WireFormat::Anthropic {
+    if source != WireFormat::OpenAi {
         assert_eq!(
             translated.signatures, recorded.signatures,
             "{context}: signatures"
@@ -184,6 +188,14 @@ fn check_stream(source: WireFormat, path: &Path) {
     }
 }
 
+/// Bedrock's event streams are recorded as binary `.bin` files.
+fn stream_suffix(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::Bedrock => ".bin",
+        WireFormat::OpenAi | WireFormat::Anthropic => ".sse",
+    }
+}
+
 #[test]
 fn recorded_streams_translate_both_ways() {
     let Some(root) = shared_fixtures() else {
@@ -191,7 +203,7 @@ fn recorded_streams_translate_both_ways() {
     };
     let mut checked = 0;
     for (format, dir) in format_dirs(&root) {
-        for path in files(&dir, ".sse") {
+        for path in files(&dir, stream_suffix(format)) {
             check_stream(format, &path);
             checked += 1;
         }
@@ -263,7 +275,7 @@ fn check_body(source: WireFormat, path: &Path) {
         representable(target, expected),
         "{context}: usage object"
     );
-    if source == WireFormat::Anthropic {
+    if source != WireFormat::OpenAi {
         assert_eq!(
             translated.signatures, recorded.signatures,
             "{context}: signatures"

@@ -88,7 +88,8 @@ fn valid_vectors_decode() {
 #[test]
 fn invalid_vectors_give_their_error() {
     let Some(dir) = vectors() else { return };
-    let cases: [(&str, fn(&EventStreamError) -> bool); 8] = [
+    type Expected = fn(&EventStreamError) -> bool;
+    let cases: [(&str, Expected); 8] = [
         ("invalid_header_string_value_length", |e| {
             *e == EventStreamError::HeaderValue
         }),

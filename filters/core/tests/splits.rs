@@ -36,9 +36,13 @@ struct Fixture {
 
 fn stream_fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
-    for format in [WireFormat::OpenAi, WireFormat::Anthropic] {
+    for format in [
+        WireFormat::OpenAi,
+        WireFormat::Anthropic,
+        WireFormat::Bedrock,
+    ] {
         let dir = testdata().join("streams").join(format.as_str());
-        for path in files(&dir, ".sse") {
+        for path in files(&dir, stream_suffix(format)) {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
             if stem.is_some_and(|s| !s.contains('.')) {
                 // inputs only, not expectations
@@ -55,15 +59,27 @@ fn stream_fixtures() -> Vec<Fixture> {
             (WireFormat::OpenAi, root.join("openai")),
             (WireFormat::OpenAi, root.join("openai/compat")),
             (WireFormat::Anthropic, root.join("anthropic")),
+            (WireFormat::Bedrock, root.join("bedrock")),
         ] {
-            out.extend(files(&dir, ".sse").into_iter().map(|path| Fixture {
-                provider: format,
-                path,
-                exhaustive: false,
-            }));
+            out.extend(
+                files(&dir, stream_suffix(format))
+                    .into_iter()
+                    .map(|path| Fixture {
+                        provider: format,
+                        path,
+                        exhaustive: false,
+                    }),
+            );
         }
     }
     out
+}
+
+fn stream_suffix(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::Bedrock => ".bin",
+        WireFormat::OpenAi | WireFormat::Anthropic => ".sse",
+    }
 }
 
 fn exhaustive_requested() -> bool {
@@ -79,6 +95,20 @@ fn line_ends(body: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// For an event stream (it starts with a big-endian length, so a zero byte): every offset
+/// inside each frame's 12-byte prelude and around its 4-byte message checksum.
+fn frame_bounds(body: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while let Some(length) = body.get(start..start + 4) {
+        let total = u32::from_be_bytes([length[0], length[1], length[2], length[3]]) as usize;
+        out.extend(start..=start + 13);
+        out.extend((start + total).saturating_sub(5)..=start + total);
+        start += total.max(1);
+    }
+    out
+}
+
 /// The cuts to try on `body`.
 fn cuts(body: &[u8], exhaustive: bool) -> Vec<usize> {
     let len = body.len();
@@ -86,9 +116,18 @@ fn cuts(body: &[u8], exhaustive: bool) -> Vec<usize> {
         return (0..=len).collect();
     }
     let mut cuts: Vec<usize> = (0..16).chain(len.saturating_sub(16)..=len).collect();
-    // Around line ends (inside CRLF, at blank lines), at evenly spread ones.
-    let ends = line_ends(body);
-    let step = (ends.len() / (SAMPLED_CUTS / 6)).max(1);
+    // Around line ends (inside CRLF, at blank lines), at evenly spread ones; for binary
+    // event streams, inside and around every frame's prelude and checksum.
+    let ends = if body.starts_with(b"\0") {
+        frame_bounds(body)
+    } else {
+        line_ends(body)
+    };
+    let step = if body.starts_with(b"\0") {
+        1
+    } else {
+        (ends.len() / (SAMPLED_CUTS / 6)).max(1)
+    };
     for end in ends.iter().step_by(step) {
         cuts.extend(end.saturating_sub(2)..=(end + 1).min(len));
     }
@@ -113,14 +152,14 @@ fn check(fixture: &Fixture) {
     } = fixture;
     let provider = *provider;
     let body = read(path);
-    let other = match provider {
-        WireFormat::OpenAi => WireFormat::Anthropic,
-        WireFormat::Anthropic => WireFormat::OpenAi,
-    };
-    let runs = [
-        Run::stream(other, provider, true),
-        Run::stream(provider, provider, false),
-    ];
+    // Every client format (translated, asking for usage) and the provider's own
+    // (passthrough, usage-chunk stripping).
+    let mut runs: Vec<Run> = [WireFormat::OpenAi, WireFormat::Anthropic]
+        .into_iter()
+        .filter(|client| *client != provider)
+        .map(|client| Run::stream(client, provider, true))
+        .collect();
+    runs.push(Run::stream(provider, provider, false));
     let cuts = cuts(&body, *exhaustive);
     for run in runs {
         let context = format!("{} as {:?}", path.display(), run.client);

@@ -4,15 +4,46 @@
 use serde_json::Value;
 
 use super::fields::FieldError;
-use super::{anthropic, openai, WireFormat};
+use super::tool_names::ToolNameMap;
+use super::{anthropic, bedrock, openai, WireFormat};
+use crate::framing::{Frame, Framing};
 use crate::model::{ApiError, Request, Response, StreamEvent};
-use crate::sse::SseEvent;
 
-/// Path of the chat endpoint below a provider's base path.
-pub fn endpoint_path(format: WireFormat) -> &'static str {
+/// Path of the chat endpoint below a provider's base path, for `model` (the upstream name)
+/// and a streaming or non-streaming request.
+pub fn endpoint_path(format: WireFormat, model: &str, stream: bool) -> String {
     match format {
-        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH,
-        WireFormat::Anthropic => anthropic::MESSAGES_PATH,
+        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH.to_owned(),
+        WireFormat::Anthropic => anthropic::MESSAGES_PATH.to_owned(),
+        WireFormat::Bedrock => bedrock::endpoint_path(model, stream),
+    }
+}
+
+/// How the format frames a streamed answer.
+pub fn stream_framing(format: WireFormat) -> Framing {
+    match format {
+        WireFormat::OpenAi | WireFormat::Anthropic => Framing::Sse,
+        WireFormat::Bedrock => Framing::EventStream,
+    }
+}
+
+/// Tool names the format rewrites in `request`, to give the answer's tool calls their
+/// client names back.
+pub fn tool_names(format: WireFormat, request: &Request) -> ToolNameMap {
+    match format {
+        WireFormat::OpenAi | WireFormat::Anthropic => ToolNameMap::default(),
+        WireFormat::Bedrock => {
+            ToolNameMap::for_request(request, |name| bedrock::tool_name(name).into_owned())
+        }
+    }
+}
+
+/// Response header that carries the error type of an HTTP error, for formats whose error
+/// bodies do not.
+pub fn error_type_header(format: WireFormat) -> Option<&'static str> {
+    match format {
+        WireFormat::OpenAi | WireFormat::Anthropic => None,
+        WireFormat::Bedrock => Some(bedrock::ERROR_TYPE_HEADER),
     }
 }
 
@@ -21,6 +52,7 @@ pub fn upstream_headers(format: WireFormat) -> Vec<(&'static str, String)> {
     match format {
         WireFormat::OpenAi => openai::upstream_headers(),
         WireFormat::Anthropic => anthropic::upstream_headers(),
+        WireFormat::Bedrock => bedrock::upstream_headers(),
     }
 }
 
@@ -28,6 +60,7 @@ pub fn decode_request(format: WireFormat, body: &Value) -> Result<Request, Field
     match format {
         WireFormat::OpenAi => openai::request::decode(body),
         WireFormat::Anthropic => anthropic::request::decode(body),
+        WireFormat::Bedrock => bedrock::request::decode(body),
     }
 }
 
@@ -39,6 +72,7 @@ pub fn encode_request(
     match format {
         WireFormat::OpenAi => Ok(openai::request::encode(request, model)),
         WireFormat::Anthropic => anthropic::request::encode(request, model),
+        WireFormat::Bedrock => bedrock::request::encode(request, model),
     }
 }
 
@@ -47,6 +81,8 @@ pub fn prepare_passthrough(format: WireFormat, body: &mut Value, model: &str, st
     match format {
         WireFormat::OpenAi => openai::request::prepare_passthrough(body, model, stream),
         WireFormat::Anthropic => anthropic::request::prepare_passthrough(body, model),
+        // The model is in the path; the body names neither model nor streaming.
+        WireFormat::Bedrock => {}
     }
 }
 
@@ -54,6 +90,7 @@ pub fn decode_response(format: WireFormat, body: &[u8]) -> Result<Response, ApiE
     match format {
         WireFormat::OpenAi => openai::response::decode(body),
         WireFormat::Anthropic => anthropic::response::decode(body),
+        WireFormat::Bedrock => bedrock::response::decode(body),
     }
 }
 
@@ -62,14 +99,21 @@ pub fn encode_response(format: WireFormat, response: &Response, created: u64) ->
     match format {
         WireFormat::OpenAi => openai::response::encode(response, created),
         WireFormat::Anthropic => anthropic::response::encode(response),
+        WireFormat::Bedrock => bedrock::response::encode(response),
     }
 }
 
-/// Decodes an HTTP error body.
-pub fn decode_error(format: WireFormat, body: &[u8], status: u16) -> ApiError {
+/// Decodes an HTTP error body. `error_type`: the [`error_type_header`], when the host has it.
+pub fn decode_error(
+    format: WireFormat,
+    body: &[u8],
+    status: u16,
+    error_type: Option<&str>,
+) -> ApiError {
     match format {
         WireFormat::OpenAi => openai::error::decode(body, status),
         WireFormat::Anthropic => anthropic::error::decode(body, status),
+        WireFormat::Bedrock => bedrock::error::decode(body, status, error_type),
     }
 }
 
@@ -78,6 +122,7 @@ pub fn encode_error(format: WireFormat, err: &ApiError) -> Value {
     match format {
         WireFormat::OpenAi => openai::error::encode(err),
         WireFormat::Anthropic => anthropic::error::encode(err),
+        WireFormat::Bedrock => bedrock::error::encode(err),
     }
 }
 
@@ -93,6 +138,7 @@ pub fn stream_error(format: WireFormat, err: &ApiError) -> Vec<u8> {
 pub enum StreamDecoder {
     OpenAi(openai::stream::ChunkDecoder),
     Anthropic(anthropic::stream::EventDecoder),
+    Bedrock(bedrock::stream::MessageDecoder),
 }
 
 impl StreamDecoder {
@@ -102,13 +148,23 @@ impl StreamDecoder {
             WireFormat::Anthropic => {
                 StreamDecoder::Anthropic(anthropic::stream::EventDecoder::new())
             }
+            WireFormat::Bedrock => StreamDecoder::Bedrock(bedrock::stream::MessageDecoder::new()),
         }
     }
 
-    pub fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        match self {
-            StreamDecoder::OpenAi(d) => d.on_event(event, out),
-            StreamDecoder::Anthropic(d) => d.on_event(event, out),
+    /// Decodes one frame of the format's [`stream_framing`].
+    pub fn on_frame(&mut self, frame: &Frame, out: &mut Vec<StreamEvent>) {
+        match (self, frame) {
+            (StreamDecoder::OpenAi(d), Frame::Sse(event)) => d.on_event(event, out),
+            (StreamDecoder::Anthropic(d), Frame::Sse(event)) => d.on_event(event, out),
+            (StreamDecoder::Bedrock(d), Frame::EventStream(message)) => d.on_message(message, out),
+            // The translator parses with the decoder's own framing, so this cannot happen.
+            (
+                StreamDecoder::OpenAi(_) | StreamDecoder::Anthropic(_) | StreamDecoder::Bedrock(_),
+                _,
+            ) => out.push(StreamEvent::Error(ApiError::bad_upstream(
+                "a stream frame of another framing reached the decoder",
+            ))),
         }
     }
 
@@ -118,6 +174,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_end(out),
             StreamDecoder::Anthropic(d) => d.on_end(out),
+            StreamDecoder::Bedrock(d) => d.on_end(out),
         }
     }
 }
@@ -127,6 +184,7 @@ impl StreamDecoder {
 pub enum StreamEncoder {
     OpenAi(openai::stream::ChunkEncoder),
     Anthropic(anthropic::stream::EventEncoder),
+    Bedrock(bedrock::stream::FrameEncoder),
 }
 
 impl StreamEncoder {
@@ -140,6 +198,7 @@ impl StreamEncoder {
             WireFormat::Anthropic => {
                 StreamEncoder::Anthropic(anthropic::stream::EventEncoder::new())
             }
+            WireFormat::Bedrock => StreamEncoder::Bedrock(bedrock::stream::FrameEncoder::new()),
         }
     }
 
@@ -147,6 +206,7 @@ impl StreamEncoder {
         match self {
             StreamEncoder::OpenAi(e) => e.encode(event, out),
             StreamEncoder::Anthropic(e) => e.encode(event, out),
+            StreamEncoder::Bedrock(e) => e.encode(event, out),
         }
     }
 }

@@ -201,6 +201,18 @@ pub fn string_or_strings(fields: &Fields, key: &str) -> Result<Vec<String>, Fiel
     }
 }
 
+/// Tool arguments as an `input` object (Anthropic, Bedrock): empty text is `{}`; text that
+/// is not a JSON object is passed on as a string rather than replaced by an invented object.
+pub fn arguments_to_input(arguments: &str) -> Value {
+    if arguments.trim().is_empty() {
+        return Value::Object(Map::new());
+    }
+    match serde_json::from_str::<Value>(arguments) {
+        Ok(value @ Value::Object(_)) => value,
+        _ => Value::String(arguments.to_owned()),
+    }
+}
+
 /// Deserialises a provider token count leniently: integers, integral floats and `null` are
 /// accepted, anything else counts as unknown rather than failing the whole event.
 pub fn lenient_count<'de, D: Deserializer<'de>>(de: D) -> Result<Option<u64>, D::Error> {

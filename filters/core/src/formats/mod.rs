@@ -6,9 +6,13 @@
 use serde::{Deserialize, Serialize};
 
 pub mod anthropic;
+pub mod bedrock;
+pub mod claude;
 pub mod codec;
 pub mod fields;
+pub mod identifier;
 pub mod openai;
+pub mod tool_names;
 
 /// A wire format spoken by a client or a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -19,6 +23,8 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// AWS Bedrock Converse / ConverseStream.
+    Bedrock,
 }
 
 impl WireFormat {
@@ -27,6 +33,7 @@ impl WireFormat {
         match self {
             WireFormat::OpenAi => "openai",
             WireFormat::Anthropic => "anthropic",
+            WireFormat::Bedrock => "bedrock",
         }
     }
 
@@ -34,6 +41,7 @@ impl WireFormat {
         match name {
             "openai" => Some(WireFormat::OpenAi),
             "anthropic" => Some(WireFormat::Anthropic),
+            "bedrock" => Some(WireFormat::Bedrock),
             _ => None,
         }
     }

@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
+use tollgate_core::eventstream::EventStreamParser;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::sse::SseParser;
 use tollgate_core::translate::ResponseTranslator;
@@ -170,6 +171,7 @@ pub fn assemble_stream(format: WireFormat, bytes: &[u8]) -> Assembled {
     match format {
         WireFormat::OpenAi => assemble_openai_stream(bytes),
         WireFormat::Anthropic => assemble_anthropic_stream(bytes),
+        WireFormat::Bedrock => assemble_bedrock_stream(bytes),
     }
 }
 
@@ -178,6 +180,7 @@ pub fn assemble_body(format: WireFormat, bytes: &[u8]) -> Assembled {
     match format {
         WireFormat::OpenAi => assemble_openai_body(&body),
         WireFormat::Anthropic => assemble_anthropic_body(&body),
+        WireFormat::Bedrock => assemble_bedrock_body(&body),
     }
 }
 
@@ -328,6 +331,127 @@ pub fn assemble_anthropic_stream(bytes: &[u8]) -> Assembled {
         out.usage = Some(Value::Object(usage));
     }
     out
+}
+
+/// `(event or exception type, payload JSON)` of every event-stream message.
+pub fn bedrock_messages(bytes: &[u8]) -> Vec<(String, bool, Value)> {
+    let mut parser = EventStreamParser::new(usize::MAX);
+    let mut messages = Vec::new();
+    parser
+        .push(bytes, &mut messages)
+        .expect("parse event stream");
+    messages
+        .into_iter()
+        .map(|m| {
+            let exception = m.header_str(":message-type") == Some("exception");
+            let kind = m
+                .header_str(if exception {
+                    ":exception-type"
+                } else {
+                    ":event-type"
+                })
+                .unwrap_or_default()
+                .to_owned();
+            let payload = serde_json::from_slice(&m.payload).expect("payload is JSON");
+            (kind, exception, payload)
+        })
+        .collect()
+}
+
+pub fn assemble_bedrock_stream(bytes: &[u8]) -> Assembled {
+    let mut out = Assembled::default();
+    // contentBlockIndex -> position in out.tool_calls
+    let mut slots: Vec<(u64, usize)> = Vec::new();
+    for (kind, exception, payload) in bedrock_messages(bytes) {
+        if exception {
+            out.error = Some(payload);
+            continue;
+        }
+        let index = payload["contentBlockIndex"].as_u64().unwrap_or(u64::MAX);
+        match kind.as_str() {
+            "contentBlockStart" => {
+                let tool = &payload["start"]["toolUse"];
+                out.tool_calls.push((
+                    text_of(&tool["toolUseId"]).to_owned(),
+                    text_of(&tool["name"]).to_owned(),
+                    String::new(),
+                ));
+                slots.push((index, out.tool_calls.len() - 1));
+            }
+            "contentBlockDelta" => {
+                let delta = &payload["delta"];
+                out.text.push_str(text_of(&delta["text"]));
+                let reasoning = &delta["reasoningContent"];
+                out.thinking.push_str(text_of(&reasoning["text"]));
+                for key in ["signature", "redactedContent"] {
+                    if let Some(s) = reasoning[key].as_str() {
+                        out.signatures.push(s.to_owned());
+                    }
+                }
+                if let Some(input) = delta["toolUse"]["input"].as_str() {
+                    let slot = slots.iter().rev().find(|(i, _)| *i == index);
+                    let (_, slot) = slot.expect("tool delta after its start");
+                    out.tool_calls[*slot].2.push_str(input);
+                }
+            }
+            "messageStop" => out.stop = payload["stopReason"].as_str().map(str::to_owned),
+            "metadata" => {
+                out.usage = payload.get("usage").cloned();
+                out.terminated = true;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+pub fn assemble_bedrock_body(body: &Value) -> Assembled {
+    let mut out = Assembled {
+        terminated: true,
+        ..Assembled::default()
+    };
+    if body.get("output").is_none() {
+        out.error = Some(body.clone());
+        return out;
+    }
+    for block in body["output"]["message"]["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        out.text.push_str(text_of(&block["text"]));
+        let reasoning = &block["reasoningContent"];
+        out.thinking
+            .push_str(text_of(&reasoning["reasoningText"]["text"]));
+        if let Some(s) = reasoning["reasoningText"]["signature"].as_str() {
+            out.signatures.push(s.to_owned());
+        }
+        if let Some(s) = reasoning["redactedContent"].as_str() {
+            out.signatures.push(s.to_owned());
+        }
+        if let Some(tool) = block.get("toolUse") {
+            out.tool_calls.push((
+                text_of(&tool["toolUseId"]).to_owned(),
+                text_of(&tool["name"]).to_owned(),
+                tool["input"].to_string(),
+            ));
+        }
+    }
+    out.stop = body["stopReason"].as_str().map(str::to_owned);
+    out.usage = body.get("usage").cloned();
+    out
+}
+
+/// Normalised usage from a Bedrock usage object (input already excludes cache).
+pub fn bedrock_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
+    let either = |a: &str, b: &str| usage[a].as_u64().or(usage[b].as_u64());
+    [
+        usage["inputTokens"].as_u64(),
+        either("cacheReadInputTokens", "cacheReadInputTokenCount"),
+        either("cacheWriteInputTokens", "cacheWriteInputTokenCount"),
+        usage["outputTokens"].as_u64(),
+        None,
+    ]
 }
 
 /// Signatures of `thinking_blocks` entries (the data of redacted ones).

@@ -4,25 +4,12 @@
 
 use std::borrow::Cow;
 
-use sha2::{Digest, Sha256};
-
-fn allowed(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '_' || c == '-'
-}
+use crate::formats::identifier;
 
 /// The id as Anthropic accepts it. Valid ids are unchanged; otherwise invalid characters
 /// become `_` and a short digest of the original is appended, so distinct ids stay distinct.
 pub fn sanitize(id: &str) -> Cow<'_, str> {
-    if !id.is_empty() && id.chars().all(allowed) {
-        return Cow::Borrowed(id);
-    }
-    let digest = Sha256::digest(id.as_bytes());
-    let suffix: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
-    let cleaned: String = id
-        .chars()
-        .map(|c| if allowed(c) { c } else { '_' })
-        .collect();
-    Cow::Owned(format!("toolu_{cleaned}_{suffix}"))
+    identifier::sanitize(id, "toolu_", usize::MAX)
 }
 
 /// Id for the `ordinal`th tool call of a response: the provider's id sanitised, or a
@@ -38,6 +25,7 @@ pub fn response_tool_id(id: &str, ordinal: usize) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::identifier::allowed;
 
     #[test]
     fn valid_ids_are_kept() {

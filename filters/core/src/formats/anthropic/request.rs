@@ -3,16 +3,15 @@
 use serde_json::{json, Map, Value};
 
 use super::ids::sanitize;
+use crate::formats::claude::{output_budget, OutputBudget};
+pub use crate::formats::claude::{DEFAULT_MAX_TOKENS, MIN_THINKING_BUDGET};
+pub use crate::formats::fields::arguments_to_input;
 use crate::formats::fields::{wrong_type, FieldError, Fields};
 use crate::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
 };
 
-/// `max_tokens` is required by Anthropic; this is used when the client gave none.
-pub const DEFAULT_MAX_TOKENS: u64 = 4096;
-/// Anthropic's smallest thinking budget.
-pub const MIN_THINKING_BUDGET: u64 = 1024;
 /// Anthropic's temperature range is 0–1.
 const MAX_TEMPERATURE: f64 = 1.0;
 /// With thinking enabled, Anthropic only accepts `top_p` from this value up.
@@ -327,23 +326,10 @@ pub fn encode(request: &Request, model: &str) -> Result<Value, FieldError> {
     let mut body = Map::new();
     body.insert("model".into(), json!(model));
 
-    let forced_tool = matches!(
-        request.tool_choice,
-        Some(ToolChoice::Required | ToolChoice::Tool(_))
-    ) && !request.tools.is_empty();
-    let requested_budget = request
-        .reasoning
-        .and_then(Reasoning::budget_tokens)
-        .filter(|_| !forced_tool);
-    let max_tokens = request.max_output_tokens.unwrap_or_else(|| {
-        requested_budget.map_or(DEFAULT_MAX_TOKENS, |b| {
-            b.max(MIN_THINKING_BUDGET)
-                .saturating_add(DEFAULT_MAX_TOKENS)
-        })
-    });
-    let budget = requested_budget
-        .map(|b| b.max(MIN_THINKING_BUDGET).min(max_tokens.saturating_sub(1)))
-        .filter(|b| *b >= MIN_THINKING_BUDGET);
+    let OutputBudget {
+        max_tokens,
+        thinking: budget,
+    } = output_budget(request);
     body.insert("max_tokens".into(), json!(max_tokens));
     if let Some(budget) = budget {
         body.insert(
@@ -532,18 +518,6 @@ fn tool_result_content(content: &[ToolResultPart]) -> Option<Value> {
         (_, 0) => None,
         ([ToolResultPart::Text(text)], _) => Some(json!(text)),
         _ => Some(Value::Array(blocks)),
-    }
-}
-
-/// Tool arguments as Anthropic's `input` object: empty text is `{}`; text that is not a
-/// JSON object is passed on as a string rather than replaced by an invented object.
-pub fn arguments_to_input(arguments: &str) -> Value {
-    if arguments.trim().is_empty() {
-        return json!({});
-    }
-    match serde_json::from_str::<Value>(arguments) {
-        Ok(value @ Value::Object(_)) => value,
-        _ => Value::String(arguments.to_owned()),
     }
 }
 
