@@ -117,6 +117,9 @@ pub struct ResponseTranslator {
     tool_names: ToolNameMap,
     /// The provider's error type from a response header, for formats that put it there.
     error_type: Option<String>,
+    /// Id and model for answers that name none (Bedrock's).
+    fallback_id: String,
+    fallback_model: String,
 }
 
 #[derive(Debug)]
@@ -173,6 +176,8 @@ impl ResponseTranslator {
             error: None,
             tool_names: ToolNameMap::default(),
             error_type: None,
+            fallback_id: String::new(),
+            fallback_model: String::new(),
         };
         if streaming {
             let stream = translator.new_stream(DEFAULT_MAX_EVENT_BYTES);
@@ -209,6 +214,15 @@ impl ResponseTranslator {
     /// [`feed`](Self::feed).
     pub fn with_error_type(mut self, error_type: Option<String>) -> ResponseTranslator {
         self.error_type = error_type;
+        self
+    }
+
+    /// Id and model to report when the provider's answer names none (Bedrock names neither;
+    /// the shell passes Envoy's request id and the upstream model). Builder: call before the
+    /// first [`feed`](Self::feed).
+    pub fn with_fallback_identity(mut self, id: &str, model: &str) -> ResponseTranslator {
+        id.clone_into(&mut self.fallback_id);
+        model.clone_into(&mut self.fallback_model);
         self
     }
 
@@ -327,6 +341,7 @@ impl ResponseTranslator {
         }
         match codec::decode_response(self.provider, &body) {
             Ok(mut response) => {
+                self.fill_identity(&mut response.id, &mut response.model);
                 for part in &mut response.content {
                     if let ContentPart::ToolCall { name, .. } = part {
                         self.tool_names.restore(name);
@@ -408,12 +423,13 @@ impl ResponseTranslator {
         let mut canonical = Vec::new();
         stream.decoder.on_frame(frame, &mut canonical);
         for event in &mut canonical {
-            if let StreamEvent::BlockStart {
-                block: BlockStart::ToolCall { name, .. },
-                ..
-            } = event
-            {
-                self.tool_names.restore(name);
+            match event {
+                StreamEvent::BlockStart {
+                    block: BlockStart::ToolCall { name, .. },
+                    ..
+                } => self.tool_names.restore(name),
+                StreamEvent::Start { id, model, .. } => self.fill_identity(id, model),
+                _ => {}
             }
         }
         self.observe(&canonical);
@@ -455,6 +471,15 @@ impl ResponseTranslator {
     /// the provider sends (OpenRouter, for one, sends `[DONE]` after an error chunk).
     fn translation_failed(&self, stream: &Stream) -> bool {
         matches!(stream.output, Output::Translate(_)) && self.outcome == Outcome::Failed
+    }
+
+    fn fill_identity(&self, id: &mut String, model: &mut String) {
+        if id.is_empty() {
+            id.clone_from(&self.fallback_id);
+        }
+        if model.is_empty() {
+            model.clone_from(&self.fallback_model);
+        }
     }
 
     fn observe(&mut self, events: &[StreamEvent]) {

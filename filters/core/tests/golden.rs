@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 
-use WireFormat::{Anthropic, OpenAi};
+use WireFormat::{Anthropic, Bedrock, OpenAi};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -29,7 +29,19 @@ enum Kind {
 
 /// Every golden case and the formats it is translated to.
 const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
-    (Kind::Request, OpenAi, "minimal", &[Anthropic, OpenAi]),
+    (
+        Kind::Request,
+        OpenAi,
+        "minimal",
+        &[Anthropic, OpenAi, Bedrock],
+    ),
+    (Kind::Request, OpenAi, "mcp-tools-images", &[Bedrock]),
+    (
+        Kind::Request,
+        OpenAi,
+        "tool-choice-none-history",
+        &[Bedrock],
+    ),
     (
         Kind::Request,
         OpenAi,
@@ -75,7 +87,37 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
     ),
     (Kind::Stream, OpenAi, "error-event", &[Anthropic]),
     (Kind::Stream, OpenAi, "truncated", &[Anthropic]),
+    (
+        Kind::Response,
+        Bedrock,
+        "thinking-text-tool",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Bedrock, "guardrail-intervened", &[OpenAi]),
+    (
+        Kind::Response,
+        Bedrock,
+        "error-429-throttling",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Stream,
+        Bedrock,
+        "thinking-text-tool",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Stream,
+        Bedrock,
+        "throttled-mid-stream",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Stream, Bedrock, "truncated-mid-frame", &[OpenAi]),
 ];
+
+/// The Bedrock model requests are translated for: a Claude inference profile, whose id
+/// needs percent-encoding in the path.
+const BEDROCK_MODEL: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 impl Kind {
     fn dir(self) -> &'static str {
@@ -86,10 +128,13 @@ impl Kind {
         }
     }
 
-    fn ext(self) -> &'static str {
-        match self {
-            Kind::Stream => "sse",
-            Kind::Request | Kind::Response => "json",
+    /// Extension of an input of `source`: provider streams are SSE, except Bedrock's binary
+    /// event streams.
+    fn ext(self, source: WireFormat) -> &'static str {
+        match (self, source) {
+            (Kind::Stream, Bedrock) => "bin",
+            (Kind::Stream, _) => "sse",
+            (Kind::Request | Kind::Response, _) => "json",
         }
     }
 }
@@ -159,15 +204,24 @@ fn summary(translator: &ResponseTranslator) -> Value {
 }
 
 fn run_case(kind: Kind, source: WireFormat, name: &str, target: WireFormat) {
-    let input = read(&case_path(kind, source, name, &format!(".{}", kind.ext())));
+    let input = read(&case_path(
+        kind,
+        source,
+        name,
+        &format!(".{}", kind.ext(source)),
+    ));
     let expected =
         |suffix: &str| case_path(kind, source, name, &format!(".{}{suffix}", target.as_str()));
     match kind {
         Kind::Request => {
+            let (base_path, upstream_model) = match target {
+                Bedrock => ("", BEDROCK_MODEL),
+                OpenAi | Anthropic => ("/v1", "upstream-model"),
+            };
             let provider = ProviderTarget {
                 format: target,
-                base_path: "/v1",
-                upstream_model: "upstream-model",
+                base_path,
+                upstream_model,
             };
             let upstream = translate_request(source, &provider, &input)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -214,14 +268,14 @@ fn golden_cases() {
 #[test]
 fn every_fixture_is_covered() {
     for kind in [Kind::Request, Kind::Response, Kind::Stream] {
-        for source in [OpenAi, Anthropic] {
+        for source in [OpenAi, Anthropic, Bedrock] {
             let dir = testdata().join(kind.dir()).join(source.as_str());
-            for path in files(&dir, &format!(".{}", kind.ext())) {
+            for path in files(&dir, &format!(".{}", kind.ext(source))) {
                 let file = path
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                let stem = file.trim_end_matches(&format!(".{}", kind.ext()));
+                let stem = file.trim_end_matches(&format!(".{}", kind.ext(source)));
                 if stem.contains('.') {
                     continue; // an expectation (`<case>.<target>…`)
                 }

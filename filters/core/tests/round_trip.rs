@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tollgate_core::formats::{anthropic, openai, WireFormat};
+use tollgate_core::formats::{anthropic, bedrock, openai, WireFormat};
 use tollgate_core::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
@@ -304,4 +304,179 @@ fn streamed_signed_thinking_survives_a_trip_through_an_openai_client() {
              "input": {"city": "Lisbon"}},
         ])
     );
+}
+
+// === Bedrock ===
+
+const CLAUDE_ON_BEDROCK: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
+
+#[test]
+fn bedrock_round_trip_keeps_tools_images_thinking_and_cache_markers() {
+    let ephemeral = Some(json!({"type": "ephemeral"}));
+    let request = Request {
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: ephemeral.clone(),
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::Text {
+                        text: "Weather where these were taken?".into(),
+                        cache_control: ephemeral.clone(),
+                    },
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url("s3://photos/porto.jpeg".into()),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::Thinking {
+                        text: "Two cities.".into(),
+                        signature: Some("EqQBCkYIBxgCKkBs1gn+ZcVJ0==".into()),
+                    },
+                    ContentPart::RedactedThinking {
+                        data: "EmwKAhgBEgy3va3pzix".into(),
+                    },
+                    ContentPart::text("Checking."),
+                    call("tooluse_01", r#"{"city":"Lisbon"}"#),
+                    call("tooluse_02", r#"{"city":"Porto"}"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    result("tooluse_01", "21C"),
+                    ContentPart::ToolResult {
+                        call_id: "tooluse_02".into(),
+                        content: vec![
+                            ToolResultPart::Text("timeout".into()),
+                            ToolResultPart::Image(base64_image()),
+                        ],
+                        is_error: true,
+                        cache_control: ephemeral.clone(),
+                    },
+                    ContentPart::text("Thanks"),
+                ],
+            },
+        ],
+        tools: vec![ToolDefinition {
+            strict: None,
+            cache_control: ephemeral.clone(),
+            ..tool("get_weather")
+        }],
+        max_output_tokens: Some(4000),
+        stop_sequences: vec!["END".into()],
+        reasoning: Some(Reasoning::Budget(2048)),
+        ..Request::default()
+    };
+    let wire = bedrock::request::encode(&request, CLAUDE_ON_BEDROCK).unwrap();
+    let back = bedrock::request::decode(&wire).unwrap();
+    assert_eq!(back, request);
+}
+
+#[test]
+fn bedrock_round_trip_keeps_nova_sampling_and_effort() {
+    let request = Request {
+        messages: vec![Message {
+            role: Role::User,
+            content: vec![ContentPart::text("Hi")],
+        }],
+        tools: vec![ToolDefinition {
+            strict: None,
+            ..tool("get_weather")
+        }],
+        tool_choice: Some(ToolChoice::Tool("get_weather".into())),
+        max_output_tokens: Some(300),
+        temperature: Some(0.5),
+        top_p: Some(0.9),
+        top_k: Some(20),
+        reasoning: Some(Reasoning::Effort(ReasoningEffort::High)),
+        ..Request::default()
+    };
+    let wire = bedrock::request::encode(&request, "us.amazon.nova-premier-v1:0").unwrap();
+    assert_eq!(bedrock::request::decode(&wire).unwrap(), request);
+}
+
+/// MCP-style tool names cannot reach Bedrock as they are; the client must still see its
+/// own names in the answer, streamed or not.
+#[test]
+fn rewritten_tool_names_come_back_to_the_client() {
+    let client_body = json!({
+        "model": "claude",
+        "messages": [{"role": "user", "content": "file it"}],
+        "tools": [{"type": "function", "function": {"name": "github/create_issue", "parameters": {"type": "object"}}}],
+        "stream": true,
+    });
+    let target = ProviderTarget {
+        format: WireFormat::Bedrock,
+        base_path: "",
+        upstream_model: CLAUDE_ON_BEDROCK,
+    };
+    let upstream = translate_request(
+        WireFormat::OpenAi,
+        &target,
+        client_body.to_string().as_bytes(),
+    )
+    .unwrap();
+    let sent: Value = serde_json::from_slice(&upstream.body).unwrap();
+    let provider_name = sent["toolConfig"]["tools"][0]["toolSpec"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(provider_name, "github/create_issue");
+
+    let answer = json!({
+        "output": {"message": {"role": "assistant", "content": [
+            {"toolUse": {"toolUseId": "tooluse_1", "name": provider_name, "input": {"title": "t"}}}]}},
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 3, "outputTokens": 4, "totalTokens": 7},
+    });
+    let translator = Run::body(WireFormat::OpenAi, WireFormat::Bedrock, 200)
+        .translator()
+        .with_tool_names(upstream.tool_names.clone())
+        .with_fallback_identity("req-1", CLAUDE_ON_BEDROCK);
+    let mut translator = translator;
+    let out = translator.feed(answer.to_string().as_bytes(), true);
+    let body: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "github/create_issue"
+    );
+    assert_eq!(body["id"], "req-1");
+    assert_eq!(body["model"], CLAUDE_ON_BEDROCK);
+
+    let mut frames = Vec::new();
+    let mut encoder = bedrock::stream::FrameEncoder::new();
+    for event in [
+        tollgate_core::model::StreamEvent::BlockStart {
+            index: 0,
+            block: tollgate_core::model::BlockStart::ToolCall {
+                id: "tooluse_1".into(),
+                name: provider_name,
+            },
+        },
+        tollgate_core::model::StreamEvent::Finish {
+            reason: tollgate_core::model::StopReason::ToolUse,
+            stop_sequence: None,
+        },
+        tollgate_core::model::StreamEvent::End,
+    ] {
+        encoder.encode(&event, &mut frames);
+    }
+    let mut translator = Run::stream(WireFormat::OpenAi, WireFormat::Bedrock, false)
+        .translator()
+        .with_tool_names(upstream.tool_names);
+    let out = translator.feed(&frames, true);
+    let streamed = assemble_stream(WireFormat::OpenAi, &out);
+    assert_eq!(streamed.tool_calls[0].1, "github/create_issue");
+    assert!(streamed.terminated);
 }
