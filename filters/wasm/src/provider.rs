@@ -8,8 +8,12 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
+use tollgate_core::formats::codec;
+use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
-use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
+use tollgate_core::translate::{
+    is_stream_response, translate_request, ProviderTarget, ResponseTranslator,
+};
 use tollgate_core::usage_record::UsageRecord;
 use tollgate_core::{headers, log_fields};
 
@@ -20,6 +24,8 @@ pub struct ProviderFilter {
     client_format: WireFormat,
     record: UsageRecord,
     client_wants_stream_usage: bool,
+    /// Tool names the provider saw in place of the client's.
+    tool_names: ToolNameMap,
     translator: Option<ResponseTranslator>,
 }
 
@@ -31,6 +37,7 @@ impl ProviderFilter {
             client_format: WireFormat::OpenAi,
             record,
             client_wants_stream_usage: false,
+            tool_names: ToolNameMap::default(),
             translator: None,
         }
     }
@@ -107,6 +114,7 @@ impl HttpContext for ProviderFilter {
         self.set_http_request_body(0, body_size, &upstream.body);
         self.record.stream = upstream.stream;
         self.client_wants_stream_usage = upstream.client_wants_stream_usage;
+        self.tool_names = upstream.tool_names;
         Action::Continue
     }
 
@@ -118,17 +126,27 @@ impl HttpContext for ProviderFilter {
         self.record.status = status;
         // A provider that answers a stream request with JSON (an error, typically) is
         // translated as a whole body.
-        let is_event_stream = self
+        let is_stream = self
             .get_http_response_header("content-type")
-            .is_some_and(|t| t.starts_with("text/event-stream"));
+            .is_some_and(|t| is_stream_response(self.config.format, &t));
+        // Bedrock names its error types in a header, and its answers carry no id or model.
+        let error_type = codec::error_type_header(self.config.format)
+            .and_then(|name| self.get_http_response_header(name));
+        let request_id = self
+            .get_http_request_header("x-request-id")
+            .unwrap_or_default();
+        let upstream_model = self.record.upstream_model.clone().unwrap_or_default();
         let translator = ResponseTranslator::new(
             self.client_format,
             self.config.format,
-            self.record.stream && is_event_stream,
+            self.record.stream && is_stream,
             self.client_wants_stream_usage,
             status,
         )
-        .with_created(now_unix_secs(self));
+        .with_created(now_unix_secs(self))
+        .with_tool_names(std::mem::take(&mut self.tool_names))
+        .with_error_type(error_type)
+        .with_fallback_identity(&request_id, &upstream_model);
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
         if let Some(model) = &self.record.upstream_model {
             self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
@@ -136,6 +154,10 @@ impl HttpContext for ProviderFilter {
         // The body may change size; Envoy re-frames it.
         self.set_http_response_header("content-length", None);
         let buffers = translator.buffers_whole_body();
+        if !buffers {
+            // The client's stream framing, which differs from the provider's for Bedrock.
+            self.set_http_response_header("content-type", Some(translator.content_type()));
+        }
         self.translator = Some(translator);
         if buffers && !end_of_stream {
             // Status and content type depend on the whole body: hold the headers.

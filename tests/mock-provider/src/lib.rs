@@ -1,7 +1,8 @@
 //! Loopback mock of LLM providers that speaks their real wire formats.
 //!
-//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`) and
-//! Anthropic Messages (`/v1/messages`). It backs the end-to-end tests, the `make run` demo
+//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`),
+//! Anthropic Messages (`/v1/messages`) and Bedrock Converse (`/model/{id}/converse`,
+//! `/model/{id}/converse-stream`, SigV4-verified). It backs the end-to-end tests, the `make run` demo
 //! and the benchmark, so the hot path stays cheap: no logging, no sleeps unless a request
 //! asks for them, and the request journal is one short mutex push.
 //!
@@ -11,14 +12,17 @@
 //! what reached the upstream through `GET /__mock/requests` ([`journal`]).
 
 mod anthropic;
+mod bedrock;
 mod completion;
 mod control;
 mod error;
+mod eventstream;
 mod ids;
 mod journal;
 mod openai;
 mod prompt;
 mod reply;
+mod sigv4;
 mod sse;
 
 use std::future::Future;
@@ -38,6 +42,9 @@ use crate::error::ApiError;
 use crate::journal::Journal;
 use crate::openai::OpenAi;
 
+pub use crate::bedrock::BedrockAuth;
+pub use crate::sigv4::Credentials as AwsCredentials;
+
 /// Largest request body accepted; generous so guardrail tests can send big prompts.
 const BODY_LIMIT: usize = 64 * 1024 * 1024;
 
@@ -47,6 +54,7 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct ExpectedKeys {
     pub openai: Option<String>,
     pub anthropic: Option<String>,
+    pub bedrock: BedrockAuth,
 }
 
 /// All routes of the mock, ready to serve.
@@ -56,6 +64,7 @@ pub fn router(keys: ExpectedKeys) -> Router {
         .route("/v1/chat/completions", post(completion::complete::<OpenAi>))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
+        .route("/model/{model}/{action}", post(bedrock::converse))
         .with_state(Arc::new(keys))
         .merge(journal::routes(journal.clone()))
         .route("/__mock/health", get(|| async { "ok" }))

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use mock_provider::ExpectedKeys;
+use mock_provider::{AwsCredentials, BedrockAuth, ExpectedKeys};
 use tokio::net::TcpListener;
 
 /// Default expected key for both formats, shared with the `make run` demo.
@@ -24,6 +24,16 @@ struct Args {
     /// Expected `x-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
     #[arg(long)]
     anthropic_key: Option<String>,
+    /// AWS access key id Bedrock SigV4 signatures must use (with --aws-secret-access-key;
+    /// unset accepts any Authorization).
+    #[arg(long, requires = "aws_secret_access_key")]
+    aws_access_key_id: Option<String>,
+    /// AWS secret access key Bedrock SigV4 signatures are verified with.
+    #[arg(long, requires = "aws_access_key_id")]
+    aws_secret_access_key: Option<String>,
+    /// Bedrock API key accepted as `Authorization: Bearer` (unset accepts any).
+    #[arg(long)]
+    bedrock_api_key: Option<String>,
 }
 
 #[tokio::main]
@@ -35,6 +45,15 @@ async fn main() -> ExitCode {
     let keys = ExpectedKeys {
         openai: args.openai_key.or_else(|| demo_key.clone()),
         anthropic: args.anthropic_key.or(demo_key),
+        bedrock: BedrockAuth {
+            sigv4: args.aws_access_key_id.zip(args.aws_secret_access_key).map(
+                |(access_key_id, secret_access_key)| AwsCredentials {
+                    access_key_id,
+                    secret_access_key,
+                },
+            ),
+            api_key: args.bedrock_api_key,
+        },
     };
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,

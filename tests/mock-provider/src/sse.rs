@@ -1,4 +1,5 @@
-//! Server-sent events: framing, fault truncation and a body that really streams.
+//! Stream events: SSE framing, fault truncation and a body that really streams (also used
+//! for Bedrock's binary event-stream frames, which only differ in framing).
 
 use std::convert::Infallible;
 use std::fmt::Display;
@@ -28,6 +29,11 @@ impl Event {
     }
 
     fn framed(frame: String) -> Self {
+        Self::binary(frame.into_bytes())
+    }
+
+    /// An already framed event (a Bedrock event-stream message).
+    pub fn binary(frame: Vec<u8>) -> Self {
         Event {
             frame: Bytes::from(frame),
             content: false,
@@ -63,6 +69,15 @@ pub fn cut_after_content(mut events: Vec<Event>, n: usize) -> Vec<Event> {
 /// A `text/event-stream` response sending each event as its own body frame, so hyper
 /// writes it as its own chunk; with `delay`, sleeps between events.
 pub fn response(events: Vec<Event>, delay: Option<Duration>) -> Response {
+    streamed("text/event-stream; charset=utf-8", events, delay)
+}
+
+/// [`response`] with another content type.
+pub fn streamed(
+    content_type: &'static str,
+    events: Vec<Event>,
+    delay: Option<Duration>,
+) -> Response {
     let frames = futures_util::stream::iter(events.into_iter().enumerate()).then(
         move |(index, event)| async move {
             if let Some(delay) = delay.filter(|_| index > 0) {
@@ -72,10 +87,7 @@ pub fn response(events: Vec<Event>, delay: Option<Duration>) -> Response {
         },
     );
     (
-        [
-            (CONTENT_TYPE, "text/event-stream; charset=utf-8"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
+        [(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache")],
         Body::from_stream(frames),
     )
         .into_response()

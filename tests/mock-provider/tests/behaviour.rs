@@ -493,3 +493,156 @@ async fn health_models_and_unknown_routes() {
     .await;
     assert_eq!(unknown.json()["error"]["type"], "not_found_error");
 }
+
+// === Bedrock ===
+
+const CONVERSE: &str = "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse";
+const CONVERSE_STREAM: &str =
+    "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse-stream";
+
+fn converse_body(text: &str) -> Value {
+    json!({"messages": [{"role": "user", "content": [{"text": text}]}]})
+}
+
+fn error_type(response: &support::Response) -> &str {
+    response
+        .header("x-amzn-errortype")
+        .and_then(|t| t.split(':').next())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn bedrock_requires_a_credential_and_verifies_signatures() {
+    let keys = ExpectedKeys {
+        bedrock: mock_provider::BedrockAuth {
+            sigv4: Some(mock_provider::AwsCredentials {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: "secret".into(),
+            }),
+            api_key: Some("bedrock-api-key".into()),
+        },
+        ..ExpectedKeys::default()
+    };
+    let addr = support::start_with(keys).await;
+    let body = converse_body("hi");
+    let unsigned = post_json(addr, CONVERSE, &[], &body).await;
+    assert_eq!(unsigned.status, 403);
+    assert_eq!(error_type(&unsigned), "MissingAuthenticationTokenException");
+    assert_eq!(
+        unsigned.json(),
+        json!({"message": "Missing Authentication Token"})
+    );
+
+    let forged =
+        "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/us-east-1/bedrock/aws4_request, \
+        SignedHeaders=content-type;host;x-amz-date, Signature=0000";
+    let headers = [
+        ("authorization", forged),
+        ("x-amz-date", "20260101T000000Z"),
+    ];
+    let bad = post_json(addr, CONVERSE, &headers, &body).await;
+    assert_eq!(bad.status, 403);
+    assert_eq!(error_type(&bad), "InvalidSignatureException");
+    assert!(bad.json()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("The request signature we calculated"));
+
+    let wrong_key = post_json(addr, CONVERSE, &[("authorization", "Bearer other")], &body).await;
+    assert_eq!(error_type(&wrong_key), "UnrecognizedClientException");
+    let api_key = [("authorization", "Bearer bedrock-api-key")];
+    let ok = post_json(addr, CONVERSE, &api_key, &body).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(ok.json()["output"]["message"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("You said: hi"));
+    assert!(ok.header("x-amzn-requestid").is_some());
+}
+
+#[tokio::test]
+async fn bedrock_rejects_what_bedrock_rejects() {
+    let addr = support::start().await;
+    let auth = [("authorization", "Bearer any")];
+    let cases = [
+        (
+            json!({"messages": [{"role": "user", "content": [{"text": " "}]}]}),
+            "is blank",
+        ),
+        (
+            json!({"messages": [
+                {"role": "user", "content": [{"text": "q"}]},
+                {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t", "name": "f", "input": {}}}]},
+                {"role": "user", "content": [{"toolResult": {"toolUseId": "t", "content": [{"text": "r"}]}}]}]}),
+            "toolConfig field must be defined",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": [{"text": "a"}]}, {"role": "user", "content": [{"text": "b"}]}]}),
+            "must alternate",
+        ),
+        (
+            json!({"messages": [{"role": "user", "content": [{"text": "a"}]}],
+                   "toolConfig": {"tools": [{"toolSpec": {"name": "fs/read", "inputSchema": {"json": {}}}}]}}),
+            "regular expression pattern",
+        ),
+        (
+            json!({"model": "x", "messages": [{"role": "user", "content": [{"text": "a"}]}]}),
+            "extraneous key [model]",
+        ),
+    ];
+    for (body, message) in cases {
+        let response = post_json(addr, CONVERSE, &auth, &body).await;
+        assert_eq!(response.status, 400, "{body}");
+        assert_eq!(error_type(&response), "ValidationException");
+        let text = response.json()["message"].as_str().unwrap().to_owned();
+        assert!(text.contains(message), "{text}");
+    }
+}
+
+#[tokio::test]
+async fn bedrock_streams_frames_and_fails_mid_stream_with_an_exception() {
+    let addr = support::start().await;
+    let headers = [
+        ("authorization", "Bearer any"),
+        ("x-mock-stream-error", "after:2"),
+    ];
+    let response = post_json(
+        addr,
+        CONVERSE_STREAM,
+        &headers,
+        &converse_body("one two three"),
+    )
+    .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/vnd.amazon.eventstream")
+    );
+    let frames = support::parse_event_stream(&response.body).unwrap();
+    let kinds: Vec<&str> = frames.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "messageStart",
+            "contentBlockDelta",
+            "contentBlockDelta",
+            "throttlingException"
+        ]
+    );
+    assert!(frames[1].1["p"].is_string(), "payloads are padded");
+
+    let headers = [
+        ("authorization", "Bearer any"),
+        ("x-mock-cached-tokens", "7"),
+    ];
+    let response = post_json(addr, CONVERSE_STREAM, &headers, &converse_body("hi")).await;
+    let frames = support::parse_event_stream(&response.body).unwrap();
+    let (kind, metadata) = frames.last().unwrap();
+    assert_eq!(kind, "metadata");
+    assert_eq!(metadata["usage"]["cacheReadInputTokens"], 7);
+    let usage = &metadata["usage"];
+    assert_eq!(
+        usage["totalTokens"].as_u64(),
+        Some(usage["inputTokens"].as_u64().unwrap() + 7 + usage["outputTokens"].as_u64().unwrap())
+    );
+}

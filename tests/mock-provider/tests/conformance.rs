@@ -252,6 +252,63 @@ async fn openai_matches_recordings() {
     conform(&OPENAI).await;
 }
 
+/// Bedrock's model is in the path; any bearer key passes a mock without configured keys.
+const BEDROCK_AUTH: (&str, &str) = ("authorization", "Bearer test-bedrock-api-key");
+const BEDROCK_TOOL_REQUEST: &str = r#"{"messages":[{"role":"user","content":[{"text":"What is the temperature in the capital of France?"}]}],
+    "toolConfig":{"tools":[{"toolSpec":{"name":"get_temperature","inputSchema":{"json":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}}}]}}"#;
+
+const BEDROCK: Format = Format {
+    path: "/model/us.amazon.nova-micro-v1%3A0/converse",
+    kind: openai_kind, // unused: Bedrock streams are binary
+    cases: &[
+        Case {
+            name: "converse text",
+            recording: "bedrock/converse-text.json",
+            request: RequestBody::Recorded("bedrock/converse-text.request.json"),
+            headers: &[BEDROCK_AUTH],
+            status: 200,
+            same_values: &[("", "/stopReason"), ("", "/output/message/role")],
+        },
+        Case {
+            name: "missing messages",
+            recording: "bedrock/converse-error-400.json",
+            request: RequestBody::Inline(r#"{"inferenceConfig":{}}"#),
+            headers: &[BEDROCK_AUTH],
+            status: 400,
+            same_values: &[],
+        },
+    ],
+};
+
+const BEDROCK_STREAM: Format = Format {
+    path: "/model/us.amazon.nova-micro-v1%3A0/converse-stream",
+    kind: openai_kind, // unused: Bedrock streams are binary
+    cases: &[
+        Case {
+            name: "converse-stream text",
+            recording: "bedrock/converse-stream-text.bin",
+            request: RequestBody::Recorded("bedrock/converse-stream-text.request.json"),
+            headers: &[BEDROCK_AUTH],
+            status: 200,
+            same_values: &[("messageStop", "/stopReason"), ("messageStart", "/role")],
+        },
+        Case {
+            name: "converse-stream tool use",
+            recording: "bedrock/converse-stream-tool-use.bin",
+            request: RequestBody::Inline(BEDROCK_TOOL_REQUEST),
+            headers: &[BEDROCK_AUTH, ("x-mock-tool", "get_temperature")],
+            status: 200,
+            same_values: &[("messageStop", "/stopReason")],
+        },
+    ],
+};
+
+#[tokio::test]
+async fn bedrock_matches_recordings() {
+    conform(&BEDROCK).await;
+    conform(&BEDROCK_STREAM).await;
+}
+
 #[tokio::test]
 async fn anthropic_matches_recordings() {
     conform(&ANTHROPIC).await;
@@ -346,6 +403,10 @@ async fn check_case(
         ));
         return;
     }
+    if case.recording.ends_with(".bin") {
+        check_event_stream(&response, case, fixtures, errors);
+        return;
+    }
     let recorded = read(fixtures, case.recording);
     if !case.recording.ends_with(".sse") {
         let (mock, recorded) = (response.json(), parse_json(&recorded));
@@ -383,6 +444,72 @@ async fn check_case(
     for (kind, pointer) in case.same_values {
         match (mock.of_kind(kind).next(), recorded.of_kind(kind).next()) {
             (Some(mock), Some(recorded)) => check_same_value(mock, recorded, pointer, errors),
+            _ => errors.push(format!("no {kind} event in both streams")),
+        }
+    }
+}
+
+/// Bedrock event streams: the mock's frames must carry valid checksums; its event kinds must
+/// appear in the recording's order (the recording may have more blocks, e.g. text before a
+/// tool call); every payload must have the shape of the same event in some recording.
+fn check_event_stream(
+    response: &support::Response,
+    case: &Case,
+    fixtures: &Path,
+    errors: &mut Vec<String>,
+) {
+    if response.header("content-type") != Some("application/vnd.amazon.eventstream") {
+        errors.push(format!(
+            "content-type {:?}",
+            response.header("content-type")
+        ));
+    }
+    let mock = match support::parse_event_stream(&response.body) {
+        Ok(frames) => frames,
+        Err(error) => return errors.push(format!("mock frames: {error}")),
+    };
+    let bytes =
+        |path: &Path| std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let recorded = support::parse_event_stream(&bytes(&fixtures.join(case.recording)))
+        .unwrap_or_else(|e| panic!("{}: {e}", case.recording));
+    let mut all_recorded = Vec::new();
+    for entry in std::fs::read_dir(fixtures.join("bedrock"))
+        .unwrap()
+        .flatten()
+    {
+        if entry.path().extension().is_some_and(|e| e == "bin") {
+            all_recorded.extend(support::parse_event_stream(&bytes(&entry.path())).unwrap());
+        }
+    }
+    let pattern = |frames: &[(String, Value)]| {
+        let mut kinds: Vec<String> = frames.iter().map(|(k, _)| k.clone()).collect();
+        kinds.dedup();
+        kinds
+    };
+    let (mock_kinds, recorded_kinds) = (pattern(&mock), pattern(&recorded));
+    let mut rest = recorded_kinds.iter();
+    if !mock_kinds.iter().all(|kind| rest.any(|r| r == kind)) {
+        errors.push(format!(
+            "event order\n  mock:      {mock_kinds:?}\n  recording: {recorded_kinds:?}"
+        ));
+    }
+    for (kind, payload) in &mock {
+        let same_kind: Vec<&Value> = all_recorded
+            .iter()
+            .filter(|(k, _)| k == kind)
+            .map(|(_, v)| v)
+            .collect();
+        check_shape(payload, &same_kind, kind, errors);
+    }
+    for (kind, pointer) in case.same_values {
+        let first = |frames: &[(String, Value)]| {
+            frames
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, v)| v.clone())
+        };
+        match (first(&mock), first(&recorded)) {
+            (Some(mock), Some(recorded)) => check_same_value(&mock, &recorded, pointer, errors),
             _ => errors.push(format!("no {kind} event in both streams")),
         }
     }

@@ -18,6 +18,7 @@ pub async fn start() -> SocketAddr {
     start_with(ExpectedKeys {
         openai: Some(OPENAI_KEY.into()),
         anthropic: Some(ANTHROPIC_KEY.into()),
+        bedrock: Default::default(),
     })
     .await
 }
@@ -194,4 +195,49 @@ pub fn parse_sse(text: &str) -> Vec<SseEvent> {
             event
         })
         .collect()
+}
+
+/// `(event type, payload JSON)` of each event-stream frame, checking both checksums: a
+/// small reader of its own, independent of the mock's writer.
+pub fn parse_event_stream(bytes: &[u8]) -> Result<Vec<(String, Value)>, String> {
+    let be = |b: &[u8]| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize;
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < 16 {
+            return Err(format!("{} trailing bytes", rest.len()));
+        }
+        let (total, headers_len) = (be(rest), be(&rest[4..]));
+        if total > rest.len() || headers_len + 16 > total {
+            return Err(format!("bad lengths at {at}"));
+        }
+        if crc32fast::hash(&rest[..8]) as usize != be(&rest[8..]) {
+            return Err(format!("prelude checksum at {at}"));
+        }
+        if crc32fast::hash(&rest[..total - 4]) as usize != be(&rest[total - 4..]) {
+            return Err(format!("message checksum at {at}"));
+        }
+        let mut headers = &rest[12..12 + headers_len];
+        let mut kind = String::new();
+        while !headers.is_empty() {
+            let name_len = headers[0] as usize;
+            let name = String::from_utf8_lossy(&headers[1..1 + name_len]).into_owned();
+            if headers[1 + name_len] != 7 {
+                return Err(format!("non-string header {name}"));
+            }
+            let at_value = 2 + name_len;
+            let value_len = u16::from_be_bytes([headers[at_value], headers[at_value + 1]]) as usize;
+            let value = String::from_utf8_lossy(&headers[at_value + 2..at_value + 2 + value_len]);
+            if name == ":event-type" || name == ":exception-type" {
+                kind = value.into_owned();
+            }
+            headers = &headers[at_value + 2 + value_len..];
+        }
+        let payload = &rest[12 + headers_len..total - 4];
+        let payload = serde_json::from_slice(payload).map_err(|e| format!("payload: {e}"))?;
+        frames.push((kind, payload));
+        at += total;
+    }
+    Ok(frames)
 }
