@@ -55,6 +55,14 @@ pub enum Problem {
     BaseUrl { value: String, reason: UrlError },
     #[error("a credential needs exactly one of `env: VAR` or `file: /path/to/key`")]
     CredentialSource,
+    #[error("base_url is required for kind {0}")]
+    BaseUrlRequired(&'static str),
+    #[error("region is required for kind bedrock (e.g. us-east-1)")]
+    RegionRequired,
+    #[error("region applies to kind bedrock only")]
+    RegionNotApplicable,
+    #[error("{0:?} is not an AWS region name such as us-east-1")]
+    BadRegion(String),
     #[error("{0:?} is not an environment variable name (letters, digits and _, not starting with a digit)")]
     EnvName(String),
     #[error("invalid duration {value:?}: {reason}")]

@@ -37,7 +37,11 @@ pub struct Provider {
     pub name: String,
     pub format: WireFormat,
     pub base_url: BaseUrl,
+    /// The provider's secret, injected as a header. `None` means no credential, except for
+    /// Bedrock, which then signs requests with SigV4 from Envoy's AWS credential chain.
     pub credential: Option<Credential>,
+    /// AWS region, for Bedrock only: the default host and the SigV4 scope.
+    pub region: Option<String>,
     /// Route timeout for requests to this provider; zero disables it.
     pub timeout: Duration,
 }

@@ -47,7 +47,10 @@ pub struct Provider {
     pub name: String,
     /// The provider's wire format; later kinds may map several vendors onto one format.
     pub kind: WireFormat,
-    pub base_url: String,
+    /// Required, except for `bedrock`, whose URL follows from `region`.
+    pub base_url: Option<String>,
+    /// AWS region of a `bedrock` provider.
+    pub region: Option<String>,
     pub credential: Option<Credential>,
     pub timeout: Option<String>,
 }

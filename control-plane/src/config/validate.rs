@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tollgate_core::config::VirtualKeyConfig;
+use tollgate_core::formats::WireFormat;
 use tollgate_core::keys::parse_hex_digest;
 
 use super::diagnostics::{Diagnostic, Location, Problem, Severity};
@@ -216,11 +217,8 @@ impl Validator<'_> {
             let name_path = field(&path, "name");
             self.identifier(&name_path, "provider name", &raw.name);
             let first = self.unique(&mut names, "provider", &raw.name, &name_path);
-            let url_path = field(&path, "base_url");
-            let base_url = BaseUrl::parse(&raw.base_url).map_err(|reason| {
-                let value = raw.base_url.clone();
-                self.report(&url_path, Problem::BaseUrl { value, reason });
-            });
+            let region = self.region(&path, raw.kind, raw.region);
+            let base_url = self.base_url(&path, raw.kind, raw.base_url, region.as_deref());
             let credential = raw
                 .credential
                 .and_then(|c| self.credential(&field(&path, "credential"), c));
@@ -241,11 +239,59 @@ impl Validator<'_> {
                     format: raw.kind,
                     base_url,
                     credential,
+                    region,
                     timeout,
                 });
             }
         }
         providers
+    }
+
+    /// Bedrock needs a region (its host and its signing scope); no other kind has one.
+    fn region(&mut self, path: &str, kind: WireFormat, raw: Option<String>) -> Option<String> {
+        let region_path = field(path, "region");
+        match (kind, raw) {
+            (WireFormat::Bedrock, None) => {
+                self.report(path, Problem::RegionRequired);
+                None
+            }
+            (WireFormat::Bedrock, Some(region)) if !is_region(&region) => {
+                self.report(&region_path, Problem::BadRegion(region));
+                None
+            }
+            (WireFormat::Bedrock, region) => region,
+            (_, Some(_)) => {
+                self.report(&region_path, Problem::RegionNotApplicable);
+                None
+            }
+            (_, None) => None,
+        }
+    }
+
+    /// The provider's URL; Bedrock's defaults to its regional runtime endpoint (a
+    /// `base_url` then overrides it, e.g. to test against a mock).
+    fn base_url(
+        &mut self,
+        path: &str,
+        kind: WireFormat,
+        raw: Option<String>,
+        region: Option<&str>,
+    ) -> Result<BaseUrl, ()> {
+        let value = match (raw, kind, region) {
+            (Some(value), _, _) => value,
+            (None, WireFormat::Bedrock, Some(region)) => {
+                format!("https://bedrock-runtime.{region}.amazonaws.com")
+            }
+            // The missing region is already reported.
+            (None, WireFormat::Bedrock, None) => return Err(()),
+            (None, kind, _) => {
+                self.report(path, Problem::BaseUrlRequired(kind.as_str()));
+                return Err(());
+            }
+        };
+        BaseUrl::parse(&value).map_err(|reason| {
+            self.report(&field(path, "base_url"), Problem::BaseUrl { value, reason });
+        })
     }
 
     fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {
@@ -394,6 +440,15 @@ pub fn is_token(s: &str) -> bool {
 /// Free text that is copied into request headers (team, owner).
 fn is_label(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(char::is_control)
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`: lower-case letters, digits and dashes.
+fn is_region(s: &str) -> bool {
+    s.len() <= 32
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.contains('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 fn is_env_name(s: &str) -> bool {

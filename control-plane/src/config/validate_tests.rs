@@ -217,11 +217,11 @@ fn syntax_and_type_errors_are_located() {
             ),
         ),
         (
-            "version: 1\nproviders:\n  - name: p\n    kind: gemini\n    base_url: x\nmodels: []\n",
+            "version: 1\nproviders:\n  - name: p\n    kind: nosuch\n    base_url: x\nmodels: []\n",
             error(
                 "providers[0].kind",
                 4,
-                "unknown variant `gemini`, expected `openai` or `anthropic`",
+                "unknown variant `nosuch`, expected one of `openai`, `anthropic`, `bedrock`",
             ),
         ),
         (
@@ -249,7 +249,7 @@ fn syntax_and_type_errors_are_located() {
             error(
                 "providers[0].bogus",
                 4,
-                "unknown field `bogus`, expected one of `name`, `kind`, `base_url`, \
+                "unknown field `bogus`, expected one of `name`, `kind`, `base_url`, `region`, \
                  `credential`, `timeout`",
             ),
         ),
@@ -361,4 +361,54 @@ fn bad_hash_hints_never_echo_the_value() {
     );
     assert!(hash_hint("tg-abc").contains("plaintext"));
     assert!(!hash_hint("short").contains("short"));
+}
+
+#[test]
+fn bedrock_needs_a_region_and_defaults_its_url() {
+    let text = format!(
+        "version: 1
+providers:
+  - {{name: b, kind: bedrock, region: eu-west-3}}
+models: [{{alias: a, provider: b, model: 'us.anthropic.claude-sonnet-4-5-20250929-v1:0'}}]
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let provider = &load(&text, None).unwrap().config.providers[0];
+    assert_eq!(provider.region.as_deref(), Some("eu-west-3"));
+    assert_eq!(
+        provider.base_url.authority(),
+        "bedrock-runtime.eu-west-3.amazonaws.com"
+    );
+    assert!(provider.base_url.tls && provider.base_url.path.is_empty());
+    assert_eq!(provider.credential, None, "SigV4 from Envoy's chain");
+
+    let bad = "version: 1
+providers:
+  - {name: b, kind: bedrock}
+  - {name: c, kind: bedrock, region: US_EAST}
+  - {name: o, kind: openai, region: us-east-1, base_url: 'https://x.example'}
+  - {name: n, kind: anthropic}
+models: []
+";
+    assert_eq!(
+        errors(bad),
+        [
+            error(
+                "providers[0]",
+                3,
+                "region is required for kind bedrock (e.g. us-east-1)"
+            ),
+            error(
+                "providers[1].region",
+                4,
+                "\"US_EAST\" is not an AWS region name such as us-east-1"
+            ),
+            error(
+                "providers[2].region",
+                5,
+                "region applies to kind bedrock only"
+            ),
+            error("providers[3]", 6, "base_url is required for kind anthropic"),
+        ]
+    );
 }

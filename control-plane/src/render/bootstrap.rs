@@ -1,6 +1,7 @@
 //! The Envoy bootstrap: one listener running the gateway filter, one cluster per
-//! provider running that provider's filter and credential injector, and one static
-//! secret per provider credential.
+//! provider running that provider's filter and credential injector (or, for Bedrock
+//! without an API key, Envoy's AWS SigV4 signer), and one static secret per provider
+//! credential.
 
 use std::fmt::Display;
 use std::path::Path;
@@ -33,6 +34,10 @@ const CREDENTIAL_INJECTOR: &str =
     "type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector";
 const GENERIC_CREDENTIAL: &str =
     "type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic";
+const AWS_REQUEST_SIGNING: &str =
+    "type.googleapis.com/envoy.extensions.filters.http.aws_request_signing.v3.AwsRequestSigning";
+/// SigV4 service name of the Bedrock runtime.
+const BEDROCK_SIGNING_SERVICE: &str = "bedrock";
 const UPSTREAM_TLS: &str =
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 const STDOUT_LOG: &str =
@@ -252,6 +257,8 @@ fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) 
     let mut http_filters = vec![provider_filter];
     if provider.credential.is_some() {
         http_filters.push(credential_injector(provider));
+    } else if let Some(signer) = aws_signer(provider) {
+        http_filters.push(signer);
     }
     http_filters.push(json!({
         "name": "envoy.filters.http.upstream_codec",
@@ -323,6 +330,11 @@ fn credential_injector(provider: &Provider) -> Value {
             generic["header_value_prefix"] = json!("Bearer ");
         }
         WireFormat::Anthropic => generic["header"] = json!("x-api-key"),
+        // A Bedrock API key is a bearer token.
+        WireFormat::Bedrock => {
+            generic["header"] = json!("authorization");
+            generic["header_value_prefix"] = json!("Bearer ");
+        }
     }
     json!({
         "name": "envoy.filters.http.credential_injector",
@@ -332,4 +344,25 @@ fn credential_injector(provider: &Provider) -> Value {
             "credential": {"name": "envoy.http.injected_credentials.generic", "typed_config": generic},
         },
     })
+}
+
+/// Envoy's SigV4 signer for a Bedrock provider without an API key. It runs after the
+/// provider filter, so it signs the translated body and the final path and host
+/// (`use_unsigned_payload: false` hashes the body). Credentials come from Envoy's default
+/// AWS chain (environment, profile file, container and instance metadata): they never
+/// enter this configuration or the wasm filter.
+fn aws_signer(provider: &Provider) -> Option<Value> {
+    if provider.format != WireFormat::Bedrock {
+        return None;
+    }
+    let region = provider.region.as_deref()?;
+    Some(json!({
+        "name": "envoy.filters.http.aws_request_signing",
+        "typed_config": {
+            "@type": AWS_REQUEST_SIGNING,
+            "service_name": BEDROCK_SIGNING_SERVICE,
+            "region": region,
+            "use_unsigned_payload": false,
+        },
+    }))
 }
