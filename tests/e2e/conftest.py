@@ -21,6 +21,12 @@ ENVOY = os.environ.get("TOLLGATE_ENVOY", "")
 WASM = os.environ.get("TOLLGATE_WASM", "")
 BIN = Path(os.environ.get("TOLLGATE_BIN", "target/debug"))
 
+# Dummy AWS credentials: Envoy signs Bedrock requests with them (its default credential
+# chain reads the environment) and the mock verifies the signatures with them.
+AWS_ACCESS_KEY_ID = "AKIDTOLLGATEE2E"
+AWS_SECRET_ACCESS_KEY = "e2e-secret-" + secrets.token_hex(16)
+BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+
 # Virtual keys used by the tests (plaintext here, only hashes go into the config).
 KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
 KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
@@ -84,7 +90,18 @@ class Stack:
         self.workdir = workdir
         self.provider_key = "sk-mock-" + secrets.token_hex(12)
         self.mock_port, self.port, self.admin_port = free_port(), free_port(), free_port()
-        self.env = dict(os.environ, MOCK_PROVIDER_KEY=self.provider_key)
+        self.bedrock_api_key = "bedrock-api-key-" + secrets.token_hex(12)
+        self.env = dict(
+            os.environ,
+            MOCK_PROVIDER_KEY=self.provider_key,
+            MOCK_BEDROCK_API_KEY=self.bedrock_api_key,
+            AWS_ACCESS_KEY_ID=AWS_ACCESS_KEY_ID,
+            AWS_SECRET_ACCESS_KEY=AWS_SECRET_ACCESS_KEY,
+            # No instance metadata on loopback: keeps Envoy's credential chain from probing it.
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+        for var in ("AWS_SESSION_TOKEN", "AWS_PROFILE"):
+            self.env.pop(var, None)
         self.processes = []
         self.access_log = workdir / "access.log"
 
@@ -111,9 +128,20 @@ providers:
     kind: anthropic
     base_url: http://127.0.0.1:{self.mock_port}/v1
     credential: {{env: MOCK_PROVIDER_KEY}}
+  - name: mock-bedrock
+    kind: bedrock
+    region: us-east-1
+    base_url: http://127.0.0.1:{self.mock_port}
+  - name: mock-bedrock-key
+    kind: bedrock
+    region: us-east-1
+    base_url: http://127.0.0.1:{self.mock_port}
+    credential: {{env: MOCK_BEDROCK_API_KEY}}
 models:
   - {{alias: gpt, provider: mock-openai, model: mock-gpt-upstream}}
   - {{alias: claude, provider: mock-anthropic, model: mock-claude-upstream}}
+  - {{alias: bedrock, provider: mock-bedrock, model: "{BEDROCK_MODEL}"}}
+  - {{alias: bedrock-key, provider: mock-bedrock-key, model: "{BEDROCK_MODEL}"}}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}
@@ -123,7 +151,8 @@ keys:
         mock = Process(
             "mock-provider",
             [BIN / "mock-provider", "--listen", f"127.0.0.1:{self.mock_port}", "--openai-key", self.provider_key,
-             "--anthropic-key", self.provider_key],
+             "--anthropic-key", self.provider_key, "--aws-access-key-id", AWS_ACCESS_KEY_ID,
+             "--aws-secret-access-key", AWS_SECRET_ACCESS_KEY, "--bedrock-api-key", self.bedrock_api_key],
             self.workdir, self.env,
         )
         self.processes.append(mock)

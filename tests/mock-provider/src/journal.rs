@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
 
 use crate::completion::json_response;
 use crate::BODY_LIMIT;
@@ -64,6 +65,11 @@ impl Entry {
             "query": self.query,
             "headers": headers_json(&self.headers),
             "body": body_json(&self.body),
+            // The exact bytes' digest, e.g. to compare with a signed `x-amz-content-sha256`.
+            "body_sha256": Sha256::digest(&self.body)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>(),
         })
     }
 }
