@@ -48,9 +48,14 @@ fn encode_path_segment(segment: &str) -> String {
     out
 }
 
-/// Headers an upstream Converse request needs besides authentication.
+/// Headers an upstream Converse request needs besides authentication. The client's
+/// `accept` (OpenAI SDKs send `application/json` for streams too) is replaced with one that
+/// fits both operations, since the same request may go to `converse-stream`.
 pub fn upstream_headers() -> Vec<(&'static str, String)> {
-    vec![("content-type", "application/json".to_owned())]
+    vec![
+        ("content-type", "application/json".to_owned()),
+        ("accept", "*/*".to_owned()),
+    ]
 }
 
 /// A tool name as Bedrock accepts it.

@@ -396,3 +396,34 @@ fn decode_reads_the_recorded_request_shape() {
         Err(FieldError::Missing { .. })
     ));
 }
+
+#[test]
+fn tool_arguments_become_input_objects() {
+    let with_arguments = |arguments: &str| Request {
+        messages: vec![
+            text(Role::User, "q"),
+            Message {
+                role: Role::Assistant,
+                content: vec![ContentPart::ToolCall {
+                    id: "c".into(),
+                    name: "f".into(),
+                    arguments: arguments.into(),
+                }],
+            },
+        ],
+        tools: vec![tool("f")],
+        ..Request::default()
+    };
+    let input = |arguments: &str| {
+        encode_ok(&with_arguments(arguments), CLAUDE)["messages"][1]["content"][0]["toolUse"]
+            ["input"]
+            .clone()
+    };
+    assert_eq!(input(""), json!({}), "empty arguments are an empty object");
+    assert_eq!(input(r#"{"a":1}"#), json!({"a": 1}));
+    assert_eq!(
+        input(r#"{"a":"#),
+        json!(r#"{"a":"#),
+        "malformed text is kept, not invented"
+    );
+}
