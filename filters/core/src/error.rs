@@ -124,6 +124,9 @@ impl GatewayError {
                     "code": self.code,
                 }
             }),
+            WireFormat::Gemini => {
+                crate::formats::codec::encode_error(format, &crate::model::ApiError::from(self))
+            }
         }
     }
 

@@ -32,7 +32,8 @@ pub struct ProviderTarget<'a> {
 /// A request ready for the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamRequest {
-    /// Full path: `{base_path}/chat/completions` or `{base_path}/messages`.
+    /// Full path: `{base_path}/chat/completions`, `{base_path}/messages`, or for Gemini
+    /// `{base_path}/models/{model}:generateContent` (`:streamGenerateContent?alt=sse`).
     pub path: String,
     /// Provider-format JSON with the model replaced.
     pub body: Vec<u8>,
@@ -68,7 +69,7 @@ pub fn translate_request(
         path: format!(
             "{}{}",
             target.base_path,
-            codec::endpoint_path(target.format)
+            codec::endpoint_path(target.format, target.upstream_model, stream)
         ),
         body: upstream.to_string().into_bytes(),
         headers: codec::upstream_headers(target.format),

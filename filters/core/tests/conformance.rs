@@ -2,10 +2,11 @@
 //!
 //! Runs over the shared fixtures (`$TOLLGATE_SHARED_FIXTURES`, or `shared/fixtures` next to
 //! the repository). The recordings are read at run time and never copied into the repository.
-//! Every OpenAI and Anthropic response is translated to the other client format and back;
-//! text, reasoning, tool-call arguments and normalised usage must survive, with the expected
-//! numbers read from the recording itself. Every request recording must translate to the
-//! other format and back without error.
+//! Every OpenAI and Anthropic response is translated to the other client format and back,
+//! every Gemini response to both client formats and back; text, reasoning, tool-call
+//! arguments and normalised usage must survive, with the expected numbers read from the
+//! recording itself. Every request recording must translate to the other format and back
+//! without error.
 
 mod common;
 
@@ -17,10 +18,14 @@ use tollgate_core::formats::WireFormat;
 use tollgate_core::model::Usage;
 use tollgate_core::translate::{translate_request, Outcome, ProviderTarget};
 
-fn other(format: WireFormat) -> WireFormat {
+/// The client formats a provider format's recordings are translated to (and back from);
+/// requests go through the first.
+fn targets(format: WireFormat) -> &'static [WireFormat] {
     match format {
-        WireFormat::OpenAi => WireFormat::Anthropic,
-        WireFormat::Anthropic => WireFormat::OpenAi,
+        WireFormat::OpenAi => &[WireFormat::Anthropic],
+        WireFormat::Anthropic => &[WireFormat::OpenAi],
+        // Provider-only: both client formats.
+        WireFormat::Gemini => &[WireFormat::OpenAi, WireFormat::Anthropic],
     }
 }
 
@@ -29,6 +34,7 @@ fn format_dirs(root: &Path) -> Vec<(WireFormat, PathBuf)> {
         (WireFormat::OpenAi, root.join("openai")),
         (WireFormat::OpenAi, root.join("openai/compat")),
         (WireFormat::Anthropic, root.join("anthropic")),
+        (WireFormat::Gemini, root.join("gemini")),
     ]
 }
 
@@ -38,6 +44,7 @@ fn numbers(format: WireFormat, usage: &Value) -> [Option<u64>; 5] {
     match format {
         WireFormat::OpenAi => openai_usage_numbers(usage),
         WireFormat::Anthropic => anthropic_usage_numbers(usage),
+        WireFormat::Gemini => gemini_usage_numbers(usage),
     }
 }
 
@@ -54,8 +61,8 @@ fn canonical_numbers(usage: Option<&Usage>) -> [Option<u64>; 5] {
 }
 
 /// What survives a trip through `format`'s usage object: unknown counters become 0 in
-/// Anthropic's, reasoning has no Anthropic field, and OpenAI has no cache-write field of its
-/// own (OpenRouter's spelling is used, so it survives).
+/// Anthropic's and Gemini's, reasoning has no Anthropic field, and OpenAI has no cache-write
+/// field of its own (OpenRouter's spelling is used, so it survives).
 fn representable(format: WireFormat, n: [Option<u64>; 5]) -> [Option<u64>; 5] {
     match format {
         WireFormat::OpenAi => [n[0].or(Some(0)), n[1], n[2], n[3].or(Some(0)), n[4]],
@@ -65,6 +72,14 @@ fn representable(format: WireFormat, n: [Option<u64>; 5]) -> [Option<u64>; 5] {
             Some(n[2].unwrap_or(0)),
             Some(n[3].unwrap_or(0)),
             None,
+        ],
+        // Omitted counts are zeros; no cache-write field (writes count as prompt tokens).
+        WireFormat::Gemini => [
+            Some(n[0].unwrap_or(0) + n[2].unwrap_or(0)),
+            Some(n[1].unwrap_or(0)),
+            None,
+            Some(n[3].unwrap_or(0)),
+            Some(n[4].unwrap_or(0)),
         ],
     }
 }
@@ -80,11 +95,15 @@ fn assert_same_content(context: &str, expected: &Assembled, actual: &Assembled) 
 
 // === streams ===
 
-fn check_stream(source: WireFormat, path: &Path) {
-    let name = path.display().to_string();
-    let body = read(path);
-    let target = other(source);
-    let recorded = assemble_stream(source, &body);
+fn check_stream(source: WireFormat, name: &str, body: &[u8]) {
+    for &target in targets(source) {
+        check_stream_through(source, target, name, body);
+    }
+    check_stream_passthrough(source, name, body);
+}
+
+fn check_stream_through(source: WireFormat, target: WireFormat, name: &str, body: &[u8]) {
+    let recorded = assemble_stream(source, body);
     let expected = recorded
         .usage
         .as_ref()
@@ -92,7 +111,7 @@ fn check_stream(source: WireFormat, path: &Path) {
     let failed = recorded.error.is_some();
 
     // Provider `source` → client `target`.
-    let (out, translator) = Run::stream(target, source, true).one_shot(&body);
+    let (out, translator) = Run::stream(target, source, true).one_shot(body);
     let translated = assemble_stream(target, &out);
     let context = format!("{name} as {target:?}");
     assert_same_content(&context, &recorded, &translated);
@@ -145,9 +164,16 @@ fn check_stream(source: WireFormat, path: &Path) {
     // ... and back to a `source` client.
     let (back, translator) = Run::stream(source, target, true).one_shot(&out);
     let returned = assemble_stream(source, &back);
-    let context = format!("{name} round trip");
+    let context = format!("{name} round trip through {target:?}");
     assert_same_content(&context, &recorded, &returned);
     assert_eq!(returned.error.is_some(), failed, "{context}: error");
+    if source == WireFormat::Gemini {
+        // Thought signatures ride in tool-call ids and thinking blocks, and come back whole.
+        assert_eq!(
+            returned.signatures, recorded.signatures,
+            "{context}: signatures"
+        );
+    }
     if !failed {
         assert_eq!(translator.outcome(), Outcome::Completed, "{context}");
         let usage = returned.usage.as_ref().expect("usage after round trip");
@@ -158,19 +184,26 @@ fn check_stream(source: WireFormat, path: &Path) {
             "{context}: usage"
         );
     }
+}
 
-    // Same format: forwarded, usage counted, the usage-only chunk stripped unless asked for.
-    let (asked, translator) = Run::stream(source, source, true).one_shot(&body);
+/// Same format: forwarded, usage counted, the usage-only chunk stripped unless asked for.
+fn check_stream_passthrough(source: WireFormat, name: &str, body: &[u8]) {
+    let recorded = assemble_stream(source, body);
+    let expected = recorded
+        .usage
+        .as_ref()
+        .map_or([None; 5], |u| numbers(source, u));
+    let (asked, translator) = Run::stream(source, source, true).one_shot(body);
     assert_eq!(asked, body, "{name}: passthrough must be byte-exact");
     assert_eq!(
         canonical_numbers(translator.usage()),
         expected,
         "{name}: passthrough usage"
     );
-    let (unasked, _) = Run::stream(source, source, false).one_shot(&body);
+    let (unasked, _) = Run::stream(source, source, false).one_shot(body);
     let forwarded = assemble_stream(source, &unasked);
     assert_same_content(&format!("{name} passthrough"), &recorded, &forwarded);
-    let usage_only_chunk = sse_json(&body).iter().any(|(_, v)| {
+    let usage_only_chunk = sse_json(body).iter().any(|(_, v)| {
         v["choices"].as_array().is_some_and(|c| c.is_empty()) && v["usage"].is_object()
     });
     if source == WireFormat::OpenAi && usage_only_chunk {
@@ -192,11 +225,95 @@ fn recorded_streams_translate_both_ways() {
     let mut checked = 0;
     for (format, dir) in format_dirs(&root) {
         for path in files(&dir, ".sse") {
-            check_stream(format, &path);
+            check_stream(format, &path.display().to_string(), &read(&path));
             checked += 1;
         }
     }
-    assert!(checked >= 15, "only {checked} stream recordings found");
+    assert!(checked >= 20, "only {checked} stream recordings found");
+}
+
+/// Vertex streams function-call arguments as JSON-path pieces when a client opts in. The
+/// recording is payload-only (one chunk per line); it is framed as Gemini frames its
+/// events (`data: …` and CRLF CRLF) and must assemble into the two whole calls it spells.
+#[test]
+fn vertex_streamed_arguments_assemble_into_whole_calls() {
+    let Some(root) = shared_fixtures() else {
+        return;
+    };
+    let path =
+        root.join("gemini/payload-chunks/vertex-stream-function-call-partial-args.chunks.jsonl");
+    let body = frame_payload_chunks(&path);
+    let name = path.display().to_string();
+    let last: Value = read_json_lines(&path).pop().expect("payloads");
+    let expected = gemini_usage_numbers(&last["usageMetadata"]);
+    let (same, translator) =
+        Run::stream(WireFormat::Gemini, WireFormat::Gemini, true).one_shot(&body);
+    assert_eq!(same, body, "{name}: passthrough must be byte-exact");
+    assert_eq!(
+        canonical_numbers(translator.usage()),
+        expected,
+        "{name}: passthrough usage"
+    );
+    for &client in targets(WireFormat::Gemini) {
+        let (out, translator) = Run::stream(client, WireFormat::Gemini, true).one_shot(&body);
+        let translated = assemble_stream(client, &out);
+        let context = format!("{name} as {client:?}");
+        assert_eq!(translator.outcome(), Outcome::Completed, "{context}");
+        assert!(translated.terminated, "{context}");
+        assert_eq!(
+            translated.calls(),
+            [
+                (
+                    "getWeather".to_owned(),
+                    r#"{"location":"Boston"}"#.to_owned()
+                ),
+                (
+                    "getWeather".to_owned(),
+                    r#"{"location":"San Francisco"}"#.to_owned()
+                ),
+            ],
+            "{context}"
+        );
+        assert_eq!(
+            canonical_numbers(translator.usage()),
+            expected,
+            "{context}: usage"
+        );
+        let stop = translated.stop.as_deref();
+        assert!(
+            matches!(stop, Some("tool_calls" | "tool_use")),
+            "{context}: {stop:?}"
+        );
+        // Back to a Gemini client: the signature is on the first call again.
+        let (back, _) = Run::stream(WireFormat::Gemini, client, true).one_shot(&out);
+        let returned = assemble_stream(WireFormat::Gemini, &back);
+        assert_eq!(
+            returned.signatures,
+            [first_signature(&path)],
+            "{context}: signature"
+        );
+    }
+}
+
+fn read_json_lines(path: &Path) -> Vec<Value> {
+    String::from_utf8(read(path))
+        .expect("UTF-8")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("payload is JSON"))
+        .collect()
+}
+
+/// The `thoughtSignature` the recording puts on its first call.
+fn first_signature(path: &Path) -> String {
+    read_json_lines(path)
+        .iter()
+        .find_map(|c| {
+            c["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .expect("a signature in the recording")
 }
 
 // === non-streaming bodies ===
@@ -212,10 +329,15 @@ fn status_of(path: &Path) -> u16 {
 }
 
 fn check_body(source: WireFormat, path: &Path) {
+    for &target in targets(source) {
+        check_body_through(source, target, path);
+    }
+}
+
+fn check_body_through(source: WireFormat, target: WireFormat, path: &Path) {
     let name = path.display().to_string();
     let body = read(path);
     let status = status_of(path);
-    let target = other(source);
     let recorded = assemble_body(source, &body);
 
     let (out, translator) = Run::body(target, source, status).one_shot(&body);
@@ -272,7 +394,14 @@ fn check_body(source: WireFormat, path: &Path) {
 
     let (back, _) = Run::body(source, target, 200).one_shot(&out);
     let returned = assemble_body(source, &back);
-    assert_same_content(&format!("{name} round trip"), &recorded, &returned);
+    let context = format!("{name} round trip through {target:?}");
+    assert_same_content(&context, &recorded, &returned);
+    if source == WireFormat::Gemini {
+        assert_eq!(
+            returned.signatures, recorded.signatures,
+            "{context}: signatures"
+        );
+    }
 
     let (same, translator) = Run::body(source, source, 200).one_shot(&body);
     assert_eq!(same, body, "{name}: passthrough");
@@ -298,7 +427,7 @@ fn recorded_bodies_translate_both_ways() {
             checked += 1;
         }
     }
-    assert!(checked >= 12, "only {checked} body recordings found");
+    assert!(checked >= 15, "only {checked} body recordings found");
 }
 
 // === requests ===
@@ -307,7 +436,7 @@ fn check_request(source: WireFormat, path: &Path) {
     let name = path.display().to_string();
     let body = read(path);
     let original: Value = serde_json::from_slice(&body).expect("request JSON");
-    let target = other(source);
+    let target = targets(source)[0];
     let to_target = ProviderTarget {
         format: target,
         base_path: "/v1",
@@ -322,10 +451,9 @@ fn check_request(source: WireFormat, path: &Path) {
         original["stream"] == true,
         "{name}: stream"
     );
-    let tools = |v: &Value| v["tools"].as_array().map_or(0, Vec::len);
     assert_eq!(
-        tools(&translated),
-        tools(&original),
+        tools(target, &translated),
+        tools(source, &original),
         "{name}: tool definitions"
     );
     assert!(
@@ -351,10 +479,22 @@ fn check_request(source: WireFormat, path: &Path) {
         .unwrap_or_else(|e| panic!("{name} → {target:?} → {source:?}: {e}"));
     let returned: Value = serde_json::from_slice(&returned.body).expect("returned JSON");
     assert_eq!(
-        tools(&returned),
-        tools(&original),
+        tools(source, &returned),
+        tools(source, &original),
         "{name}: tools after round trip"
     );
+}
+
+/// Number of function tools a request body of `format` declares.
+fn tools(format: WireFormat, body: &Value) -> usize {
+    let tools = body["tools"].as_array().into_iter().flatten();
+    match format {
+        WireFormat::Gemini => tools
+            .filter_map(|t| t["functionDeclarations"].as_array())
+            .map(Vec::len)
+            .sum(),
+        WireFormat::OpenAi | WireFormat::Anthropic => tools.count(),
+    }
 }
 
 #[test]
@@ -369,5 +509,5 @@ fn recorded_requests_translate_both_ways() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} request recordings found");
+    assert!(checked >= 17, "only {checked} request recordings found");
 }

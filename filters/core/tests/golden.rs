@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 
-use WireFormat::{Anthropic, OpenAi};
+use WireFormat::{Anthropic, Gemini, OpenAi};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -29,21 +29,37 @@ enum Kind {
 
 /// Every golden case and the formats it is translated to.
 const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
-    (Kind::Request, OpenAi, "minimal", &[Anthropic, OpenAi]),
+    (
+        Kind::Request,
+        OpenAi,
+        "minimal",
+        &[Anthropic, OpenAi, Gemini],
+    ),
     (
         Kind::Request,
         OpenAi,
         "tools-multiturn",
-        &[Anthropic, OpenAi],
+        &[Anthropic, OpenAi, Gemini],
     ),
-    (Kind::Request, OpenAi, "reasoning-history", &[Anthropic]),
+    (
+        Kind::Request,
+        OpenAi,
+        "reasoning-history",
+        &[Anthropic, Gemini],
+    ),
+    (Kind::Request, OpenAi, "gemini-history", &[Gemini]),
     (
         Kind::Request,
         Anthropic,
         "tools-multiturn",
-        &[OpenAi, Anthropic],
+        &[OpenAi, Anthropic, Gemini],
     ),
-    (Kind::Request, Anthropic, "structured-output", &[OpenAi]),
+    (
+        Kind::Request,
+        Anthropic,
+        "structured-output",
+        &[OpenAi, Gemini],
+    ),
     (Kind::Response, Anthropic, "thinking-text-tool", &[OpenAi]),
     (Kind::Response, Anthropic, "stop-sequence", &[OpenAi]),
     (Kind::Response, Anthropic, "error-529-overloaded", &[OpenAi]),
@@ -75,6 +91,35 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
     ),
     (Kind::Stream, OpenAi, "error-event", &[Anthropic]),
     (Kind::Stream, OpenAi, "truncated", &[Anthropic]),
+    (
+        Kind::Response,
+        Gemini,
+        "thinking-text-calls",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Gemini, "blocked-prompt", &[OpenAi]),
+    (Kind::Response, Gemini, "max-tokens", &[OpenAi]),
+    (
+        Kind::Response,
+        Gemini,
+        "error-429-resource-exhausted",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Gemini,
+        "error-400-api-key-invalid",
+        &[OpenAi],
+    ),
+    (
+        Kind::Stream,
+        Gemini,
+        "thoughts-text-calls",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Stream, Gemini, "error-after-200", &[OpenAi]),
+    (Kind::Stream, Gemini, "truncated", &[OpenAi]),
+    (Kind::Stream, Gemini, "vertex-partial-args", &[OpenAi]),
 ];
 
 impl Kind {
@@ -214,7 +259,7 @@ fn golden_cases() {
 #[test]
 fn every_fixture_is_covered() {
     for kind in [Kind::Request, Kind::Response, Kind::Stream] {
-        for source in [OpenAi, Anthropic] {
+        for source in [OpenAi, Anthropic, Gemini] {
             let dir = testdata().join(kind.dir()).join(source.as_str());
             for path in files(&dir, &format!(".{}", kind.ext())) {
                 let file = path

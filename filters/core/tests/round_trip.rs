@@ -1,13 +1,13 @@
 //! Round trips: canonical → provider format → canonical for requests with tools, images and
 //! thinking, and the multi-turn trip that matters most for reasoning models: an Anthropic
-//! answer with signed thinking goes to an OpenAI client, comes back in its next request, and
-//! must reach Anthropic again with the thinking and signature untouched.
+//! (or Gemini) answer with signed thinking goes to an OpenAI client, comes back in its next
+//! request, and must reach the provider again with the thinking and signatures untouched.
 
 mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tollgate_core::formats::{anthropic, openai, WireFormat};
+use tollgate_core::formats::{anthropic, gemini, openai, WireFormat};
 use tollgate_core::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
@@ -302,6 +302,159 @@ fn streamed_signed_thinking_survives_a_trip_through_an_openai_client() {
             {"type": "text", "text": "Checking the weather – one moment ☀️"},
             {"type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
              "input": {"city": "Lisbon"}},
+        ])
+    );
+}
+
+#[test]
+fn gemini_round_trip_keeps_tools_images_thinking_and_signatures() {
+    let signature = "EpwICpkIAXLI2nx+/w==";
+    let signed_id = gemini::ids::pack("call_1", Some(signature));
+    let request = Request {
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: None,
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::text("Weather where these were taken?"),
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url("https://example.com/a.png".into()),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::Thinking {
+                        text: "Two cities.".into(),
+                        signature: Some("dGhpbms=".into()),
+                    },
+                    ContentPart::text("Checking."),
+                    call(&signed_id, r#"{"city":"Lisbon"}"#),
+                    call("call_2", r#"{"city":"Porto"}"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    result(&signed_id, "21C"),
+                    ContentPart::ToolResult {
+                        call_id: "call_2".into(),
+                        content: vec![ToolResultPart::Text("timeout".into())],
+                        is_error: true,
+                        cache_control: None,
+                    },
+                    ContentPart::text("Thanks"),
+                ],
+            },
+        ],
+        tools: vec![ToolDefinition {
+            strict: None,
+            ..tool("get_weather")
+        }],
+        tool_choice: Some(ToolChoice::Tool("get_weather".into())),
+        max_output_tokens: Some(4000),
+        temperature: Some(1.5),
+        top_p: Some(0.9),
+        top_k: Some(40),
+        stop_sequences: vec!["END".into()],
+        candidate_count: Some(1),
+        reasoning: Some(Reasoning::Budget(2048)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema: json!({"type": "object", "additionalProperties": false}),
+            strict: None,
+        }),
+        ..Request::default()
+    };
+    let wire = gemini::request::encode(&request).unwrap();
+    let back = gemini::request::decode(&wire).unwrap();
+    // Gemini gets no ids: calls come back with ids of their own, signature still inside, and
+    // the results still answer the same calls.
+    let renamed = |id: &str| match id {
+        "call_2" => "call_gemini_1".to_owned(),
+        _ => gemini::ids::pack("call_gemini_0", Some(signature)),
+    };
+    let mut expected = request.clone();
+    for part in expected.messages.iter_mut().flat_map(|m| &mut m.content) {
+        match part {
+            ContentPart::ToolCall { id, .. } => *id = renamed(id),
+            ContentPart::ToolResult { call_id, .. } => *call_id = renamed(call_id),
+            _ => {}
+        }
+    }
+    assert_eq!(back, expected);
+}
+
+/// Sends the next OpenAI turn (the assistant message plus both tool results) to Gemini and
+/// returns the model turn Gemini receives.
+fn next_turn_to_gemini(assistant: Value) -> Value {
+    let calls = assistant["tool_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut messages = vec![
+        json!({"role": "user", "content": "Weather in Lisbon and Porto?"}),
+        assistant,
+    ];
+    for call in &calls {
+        messages.push(json!({"role": "tool", "tool_call_id": call["id"], "content": "20C"}));
+    }
+    let next = json!({"model": "flash", "messages": messages});
+    let target = ProviderTarget {
+        format: WireFormat::Gemini,
+        base_path: "/v1beta",
+        upstream_model: "gemini-2.5-flash",
+    };
+    let upstream =
+        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        upstream.path,
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    );
+    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    assert_eq!(
+        body["contents"][2]["parts"].as_array().map(Vec::len),
+        Some(calls.len()),
+        "one functionResponse per call"
+    );
+    body["contents"][1].clone()
+}
+
+#[test]
+fn gemini_signatures_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("responses/gemini/thinking-text-calls.json");
+    let original = read_json(&path);
+    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Gemini, 200).one_shot(&read(&path));
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let turn = next_turn_to_gemini(assistant_from_body(&answer));
+    assert_eq!(turn["role"], "model");
+    assert_eq!(turn["parts"], original["candidates"][0]["content"]["parts"]);
+}
+
+#[test]
+fn streamed_gemini_signatures_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("streams/gemini/thoughts-text-calls.sse");
+    let (out, _) =
+        Run::stream(WireFormat::OpenAi, WireFormat::Gemini, false).one_shot(&read(&path));
+    let turn = next_turn_to_gemini(assistant_from_stream(&out));
+    assert_eq!(
+        turn["parts"],
+        json!([
+            {"text": "**Weighing the cities**\n\nLisbon first.", "thought": true},
+            {"text": "I will check the weather – ☀️ or 🌧?",
+             "thoughtSignature": "CiQBcsjafE7nZGlPh0Fbx2pUVbD3oC+Rq2Ukhy8RbqqtGz0="},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Lisbon"}},
+             "thoughtSignature": "EpwICpkIAXLI2nxlU6gsWZaZ+/YkX1orzuM8vSUFwaAt1JRxEC2hJzPA"},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Porto"}}},
         ])
     );
 }

@@ -4,15 +4,17 @@
 use serde_json::Value;
 
 use super::fields::FieldError;
-use super::{anthropic, openai, WireFormat};
+use super::{anthropic, gemini, openai, WireFormat};
 use crate::model::{ApiError, Request, Response, StreamEvent};
 use crate::sse::SseEvent;
 
-/// Path of the chat endpoint below a provider's base path.
-pub fn endpoint_path(format: WireFormat) -> &'static str {
+/// Path of the chat endpoint below a provider's base path; some formats name the model
+/// and whether the answer streams in the path.
+pub fn endpoint_path(format: WireFormat, model: &str, stream: bool) -> String {
     match format {
-        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH,
-        WireFormat::Anthropic => anthropic::MESSAGES_PATH,
+        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH.to_owned(),
+        WireFormat::Anthropic => anthropic::MESSAGES_PATH.to_owned(),
+        WireFormat::Gemini => gemini::endpoint_path(model, stream),
     }
 }
 
@@ -21,6 +23,7 @@ pub fn upstream_headers(format: WireFormat) -> Vec<(&'static str, String)> {
     match format {
         WireFormat::OpenAi => openai::upstream_headers(),
         WireFormat::Anthropic => anthropic::upstream_headers(),
+        WireFormat::Gemini => gemini::upstream_headers(),
     }
 }
 
@@ -28,6 +31,7 @@ pub fn decode_request(format: WireFormat, body: &Value) -> Result<Request, Field
     match format {
         WireFormat::OpenAi => openai::request::decode(body),
         WireFormat::Anthropic => anthropic::request::decode(body),
+        WireFormat::Gemini => gemini::request::decode(body),
     }
 }
 
@@ -39,6 +43,8 @@ pub fn encode_request(
     match format {
         WireFormat::OpenAi => Ok(openai::request::encode(request, model)),
         WireFormat::Anthropic => anthropic::request::encode(request, model),
+        // The model is part of the path (`endpoint_path`).
+        WireFormat::Gemini => gemini::request::encode(request),
     }
 }
 
@@ -47,6 +53,8 @@ pub fn prepare_passthrough(format: WireFormat, body: &mut Value, model: &str, st
     match format {
         WireFormat::OpenAi => openai::request::prepare_passthrough(body, model, stream),
         WireFormat::Anthropic => anthropic::request::prepare_passthrough(body, model),
+        // Model and streaming are in the path; the body names neither.
+        WireFormat::Gemini => {}
     }
 }
 
@@ -54,6 +62,7 @@ pub fn decode_response(format: WireFormat, body: &[u8]) -> Result<Response, ApiE
     match format {
         WireFormat::OpenAi => openai::response::decode(body),
         WireFormat::Anthropic => anthropic::response::decode(body),
+        WireFormat::Gemini => gemini::response::decode(body),
     }
 }
 
@@ -62,6 +71,7 @@ pub fn encode_response(format: WireFormat, response: &Response, created: u64) ->
     match format {
         WireFormat::OpenAi => openai::response::encode(response, created),
         WireFormat::Anthropic => anthropic::response::encode(response),
+        WireFormat::Gemini => gemini::response::encode(response),
     }
 }
 
@@ -70,6 +80,7 @@ pub fn decode_error(format: WireFormat, body: &[u8], status: u16) -> ApiError {
     match format {
         WireFormat::OpenAi => openai::error::decode(body, status),
         WireFormat::Anthropic => anthropic::error::decode(body, status),
+        WireFormat::Gemini => gemini::error::decode(body, status),
     }
 }
 
@@ -78,6 +89,7 @@ pub fn encode_error(format: WireFormat, err: &ApiError) -> Value {
     match format {
         WireFormat::OpenAi => openai::error::encode(err),
         WireFormat::Anthropic => anthropic::error::encode(err),
+        WireFormat::Gemini => gemini::error::encode(err),
     }
 }
 
@@ -93,6 +105,7 @@ pub fn stream_error(format: WireFormat, err: &ApiError) -> Vec<u8> {
 pub enum StreamDecoder {
     OpenAi(openai::stream::ChunkDecoder),
     Anthropic(anthropic::stream::EventDecoder),
+    Gemini(gemini::stream::ChunkDecoder),
 }
 
 impl StreamDecoder {
@@ -102,6 +115,7 @@ impl StreamDecoder {
             WireFormat::Anthropic => {
                 StreamDecoder::Anthropic(anthropic::stream::EventDecoder::new())
             }
+            WireFormat::Gemini => StreamDecoder::Gemini(gemini::stream::ChunkDecoder::new()),
         }
     }
 
@@ -109,6 +123,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_event(event, out),
             StreamDecoder::Anthropic(d) => d.on_event(event, out),
+            StreamDecoder::Gemini(d) => d.on_event(event, out),
         }
     }
 
@@ -118,6 +133,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_end(out),
             StreamDecoder::Anthropic(d) => d.on_end(out),
+            StreamDecoder::Gemini(d) => d.on_end(out),
         }
     }
 }
@@ -127,6 +143,7 @@ impl StreamDecoder {
 pub enum StreamEncoder {
     OpenAi(openai::stream::ChunkEncoder),
     Anthropic(anthropic::stream::EventEncoder),
+    Gemini(gemini::stream::ChunkEncoder),
 }
 
 impl StreamEncoder {
@@ -140,6 +157,7 @@ impl StreamEncoder {
             WireFormat::Anthropic => {
                 StreamEncoder::Anthropic(anthropic::stream::EventEncoder::new())
             }
+            WireFormat::Gemini => StreamEncoder::Gemini(gemini::stream::ChunkEncoder::new()),
         }
     }
 
@@ -147,6 +165,7 @@ impl StreamEncoder {
         match self {
             StreamEncoder::OpenAi(e) => e.encode(event, out),
             StreamEncoder::Anthropic(e) => e.encode(event, out),
+            StreamEncoder::Gemini(e) => e.encode(event, out),
         }
     }
 }

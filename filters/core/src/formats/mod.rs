@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 pub mod anthropic;
 pub mod codec;
 pub mod fields;
+pub mod gemini;
 pub mod openai;
 
 /// A wire format spoken by a client or a provider.
@@ -19,6 +20,8 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Google Gemini `generateContent` (AI Studio and Vertex AI); provider side only.
+    Gemini,
 }
 
 impl WireFormat {
@@ -27,6 +30,7 @@ impl WireFormat {
         match self {
             WireFormat::OpenAi => "openai",
             WireFormat::Anthropic => "anthropic",
+            WireFormat::Gemini => "gemini",
         }
     }
 
@@ -34,6 +38,7 @@ impl WireFormat {
         match name {
             "openai" => Some(WireFormat::OpenAi),
             "anthropic" => Some(WireFormat::Anthropic),
+            "gemini" => Some(WireFormat::Gemini),
             _ => None,
         }
     }

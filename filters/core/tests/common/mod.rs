@@ -170,6 +170,7 @@ pub fn assemble_stream(format: WireFormat, bytes: &[u8]) -> Assembled {
     match format {
         WireFormat::OpenAi => assemble_openai_stream(bytes),
         WireFormat::Anthropic => assemble_anthropic_stream(bytes),
+        WireFormat::Gemini => assemble_gemini_stream(bytes),
     }
 }
 
@@ -178,6 +179,7 @@ pub fn assemble_body(format: WireFormat, bytes: &[u8]) -> Assembled {
     match format {
         WireFormat::OpenAi => assemble_openai_body(&body),
         WireFormat::Anthropic => assemble_anthropic_body(&body),
+        WireFormat::Gemini => assemble_gemini_body(&body),
     }
 }
 
@@ -449,4 +451,91 @@ pub fn anthropic_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
         }),
         None => read(usage),
     }
+}
+
+/// Gemini streams have no end marker: a stream is complete when a chunk gave a finish
+/// reason and no error followed. Usage is cumulative, so the last report is the usage.
+pub fn assemble_gemini_stream(bytes: &[u8]) -> Assembled {
+    let mut out = Assembled::default();
+    for (_, data) in sse_events(bytes) {
+        let chunk: Value = serde_json::from_str(&data).expect("chunk is JSON");
+        add_gemini_response(&chunk, &mut out);
+    }
+    out.terminated = out.stop.is_some() && out.error.is_none();
+    out
+}
+
+pub fn assemble_gemini_body(body: &Value) -> Assembled {
+    let mut out = Assembled {
+        terminated: true,
+        ..Assembled::default()
+    };
+    add_gemini_response(body, &mut out);
+    out
+}
+
+/// Adds one `GenerateContentResponse` (first candidate only). Gemini pairs calls with
+/// responses by name and usually gives no id, so a call's "id" here is its `id` or, without
+/// one, its name.
+fn add_gemini_response(response: &Value, out: &mut Assembled) {
+    if let Some(error) = response.get("error") {
+        out.error = Some(error.clone());
+        return;
+    }
+    if response["usageMetadata"]["promptTokenCount"].is_u64() {
+        out.usage = Some(response["usageMetadata"].clone());
+    }
+    if let Some(reason) = response["promptFeedback"]["blockReason"].as_str() {
+        out.stop = Some(reason.to_owned());
+    }
+    let candidate = &response["candidates"][0];
+    for part in candidate["content"]["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(signature) = part["thoughtSignature"].as_str() {
+            out.signatures.push(signature.to_owned());
+        }
+        let call = &part["functionCall"];
+        if call.is_object() {
+            let name = text_of(&call["name"]).to_owned();
+            let id = call["id"]
+                .as_str()
+                .map_or_else(|| name.clone(), str::to_owned);
+            out.tool_calls.push((id, name, call["args"].to_string()));
+        } else if part["thought"] == true {
+            out.thinking.push_str(text_of(&part["text"]));
+        } else {
+            out.text.push_str(text_of(&part["text"]));
+        }
+    }
+    if let Some(reason) = candidate["finishReason"].as_str() {
+        out.stop = Some(reason.to_owned());
+    }
+}
+
+/// Normalised usage read from a Gemini `usageMetadata`: the prompt count includes cached
+/// tokens, thoughts are outside the candidates count, and omitted counts are zeros.
+pub fn gemini_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
+    let count = |key: &str| usage[key].as_u64().unwrap_or(0);
+    let cached = count("cachedContentTokenCount");
+    let thoughts = count("thoughtsTokenCount");
+    [
+        Some(count("promptTokenCount") + count("toolUsePromptTokenCount") - cached),
+        Some(cached),
+        None,
+        Some(count("candidatesTokenCount") + thoughts),
+        Some(thoughts),
+    ]
+}
+
+/// An SSE body from a payload-only recording (one JSON payload per line, framing removed):
+/// each payload becomes a `data:` event with Gemini's CRLF separators.
+pub fn frame_payload_chunks(path: &std::path::Path) -> Vec<u8> {
+    let text = String::from_utf8(read(path)).expect("payload chunks are UTF-8");
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .flat_map(|line| format!("data: {line}\r\n\r\n").into_bytes())
+        .collect()
 }
