@@ -37,6 +37,18 @@ pub trait WireFormat {
     /// The event a provider sends when it fails after the stream began.
     fn stream_error() -> Event;
     fn error_body(error: &ApiError) -> String;
+
+    /// Adds what the URL says to a decoded request. Formats that keep the model and
+    /// streaming in the body have nothing to add.
+    fn route(_request: &mut Self::Request, _route: Route) {}
+}
+
+/// What a URL says about a call, for formats that put the model and streaming there rather
+/// than in the body (Gemini).
+#[derive(Debug)]
+pub struct Route {
+    pub model: String,
+    pub stream: bool,
 }
 
 pub async fn complete<F: WireFormat>(
@@ -44,20 +56,34 @@ pub async fn complete<F: WireFormat>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond::<F>(&keys, &headers, &body).unwrap_or_else(|error| error_response::<F>(&error))
+    complete_routed::<F>(&keys, &headers, &body, None)
+}
+
+/// The pipeline for a request, with what its URL says when the format puts it there.
+pub fn complete_routed<F: WireFormat>(
+    keys: &ExpectedKeys,
+    headers: &HeaderMap,
+    body: &[u8],
+    route: Option<Route>,
+) -> Response {
+    respond::<F>(keys, headers, body, route).unwrap_or_else(|error| error_response::<F>(&error))
 }
 
 fn respond<F: WireFormat>(
     keys: &ExpectedKeys,
     headers: &HeaderMap,
     body: &[u8],
+    route: Option<Route>,
 ) -> Result<Response, ApiError> {
     F::authorize(headers, F::expected_key(keys))?;
     let controls = Controls::from_headers(headers)?;
     if let Some(status) = controls.status {
         return Err(ApiError::injected(status));
     }
-    let request: F::Request = serde_json::from_slice(body).map_err(F::undecodable)?;
+    let mut request: F::Request = serde_json::from_slice(body).map_err(F::undecodable)?;
+    if let Some(route) = route {
+        F::route(&mut request, route);
+    }
     let prompt = F::prompt(&request)?;
     let reply = reply::plan(F::NAME, &prompt, &controls, body.len())?;
     if !prompt.stream {

@@ -1,12 +1,14 @@
 //! Loopback mock of LLM providers that speaks their real wire formats.
 //!
-//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`) and
-//! Anthropic Messages (`/v1/messages`). It backs the end-to-end tests, the `make run` demo
+//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`),
+//! Anthropic Messages (`/v1/messages`) and Gemini `generateContent` on AI Studio
+//! (`/v1beta/models/{model}:…`) and Vertex AI (`/v1/projects/…/publishers/google/models/…`). It backs the end-to-end tests, the `make run` demo
 //! and the benchmark, so the hot path stays cheap: no logging, no sleeps unless a request
 //! asks for them, and the request journal is one short mutex push.
 //!
 //! Replies are deterministic. What to answer is planned once, format-neutrally, in
-//! [`reply`]; [`openai`] and [`anthropic`] only decode requests and encode that plan.
+//! [`reply`]; [`openai`], [`anthropic`] and [`gemini`] only decode requests and encode
+//! that plan.
 //! Tests program faults per request with `x-mock-*` headers ([`control`]) and inspect
 //! what reached the upstream through `GET /__mock/requests` ([`journal`]).
 
@@ -14,6 +16,7 @@ mod anthropic;
 mod completion;
 mod control;
 mod error;
+mod gemini;
 mod ids;
 mod journal;
 mod openai;
@@ -35,6 +38,7 @@ use tokio::net::TcpListener;
 
 use crate::anthropic::Anthropic;
 use crate::error::ApiError;
+use crate::gemini::Gemini;
 use crate::journal::Journal;
 use crate::openai::OpenAi;
 
@@ -47,6 +51,10 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct ExpectedKeys {
     pub openai: Option<String>,
     pub anthropic: Option<String>,
+    /// AI Studio's `x-goog-api-key`.
+    pub gemini: Option<String>,
+    /// Vertex AI's OAuth access token (`Authorization: Bearer`).
+    pub vertex: Option<String>,
 }
 
 /// All routes of the mock, ready to serve.
@@ -56,6 +64,11 @@ pub fn router(keys: ExpectedKeys) -> Router {
         .route("/v1/chat/completions", post(completion::complete::<OpenAi>))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
+        .route("/v1beta/models/{call}", post(gemini::ai_studio))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
+            post(gemini::vertex),
+        )
         .with_state(Arc::new(keys))
         .merge(journal::routes(journal.clone()))
         .route("/__mock/health", get(|| async { "ok" }))
@@ -83,11 +96,14 @@ pub async fn serve(
         .await
 }
 
-/// 404 in the caller's dialect: Anthropic clients always send `anthropic-version`.
+/// 404 in the caller's dialect: Anthropic clients always send `anthropic-version`, Google
+/// clients call Google-shaped paths.
 async fn unknown_route(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let error = ApiError::not_found(format!("Invalid URL ({method} {})", uri.path()));
     if headers.contains_key(anthropic::VERSION_HEADER) {
         completion::error_response::<Anthropic>(&error)
+    } else if gemini::is_google_call(&uri, &headers) {
+        completion::error_response::<Gemini>(&error)
     } else {
         completion::error_response::<OpenAi>(&error)
     }

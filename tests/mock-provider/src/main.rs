@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 /// Default expected key for both formats, shared with the `make run` demo.
 const DEMO_KEY_ENV: &str = "TOLLGATE_DEMO_PROVIDER_KEY";
 
-/// Loopback mock of the OpenAI and Anthropic APIs, speaking their real wire formats.
+/// Loopback mock of the OpenAI, Anthropic and Gemini (AI Studio, Vertex) APIs, speaking
+/// their real wire formats.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -24,6 +25,13 @@ struct Args {
     /// Expected `x-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
     #[arg(long)]
     anthropic_key: Option<String>,
+    /// Expected `x-goog-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
+    #[arg(long)]
+    gemini_key: Option<String>,
+    /// Expected Vertex AI `Authorization: Bearer` token (default: $TOLLGATE_DEMO_PROVIDER_KEY;
+    /// unset accepts any token).
+    #[arg(long)]
+    vertex_token: Option<String>,
 }
 
 #[tokio::main]
@@ -34,7 +42,9 @@ async fn main() -> ExitCode {
         .filter(|key| !key.is_empty());
     let keys = ExpectedKeys {
         openai: args.openai_key.or_else(|| demo_key.clone()),
-        anthropic: args.anthropic_key.or(demo_key),
+        anthropic: args.anthropic_key.or_else(|| demo_key.clone()),
+        gemini: args.gemini_key.or_else(|| demo_key.clone()),
+        vertex: args.vertex_token.or(demo_key),
     };
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,

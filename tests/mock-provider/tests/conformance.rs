@@ -45,6 +45,8 @@ enum RequestBody {
 /// The format-specific parts: where to send, and how to name a stream event's kind.
 struct Format {
     path: &'static str,
+    /// `(case name, path)` for cases sent elsewhere (formats with the model in the path).
+    case_paths: &'static [(&'static str, &'static str)],
     kind: fn(&SseEvent) -> String,
     cases: &'static [Case],
 }
@@ -58,6 +60,7 @@ const ANTHROPIC_MINIMAL: &str =
 
 const OPENAI: Format = Format {
     path: "/v1/chat/completions",
+    case_paths: &[],
     kind: openai_kind,
     cases: &[
         Case {
@@ -136,6 +139,7 @@ const OPENAI: Format = Format {
 
 const ANTHROPIC: Format = Format {
     path: "/v1/messages",
+    case_paths: &[],
     kind: anthropic_kind,
     cases: &[
         Case {
@@ -247,6 +251,126 @@ const ANTHROPIC: Format = Format {
     ],
 };
 
+const GEMINI_KEY: (&str, &str) = ("x-goog-api-key", "test-gemini-key");
+const VERTEX_AUTH: (&str, &str) = ("authorization", "Bearer test-vertex-token");
+const GEMINI_MINIMAL: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+
+const GEMINI: Format = Format {
+    path: "/v1beta/models/gemini-2.5-flash:generateContent",
+    case_paths: &[
+        (
+            "function call",
+            "/v1beta/models/gemini-3-flash-preview:generateContent",
+        ),
+        (
+            "text stream",
+            "/v1beta/models/gemini-2.0-flash-exp:streamGenerateContent?alt=sse",
+        ),
+        (
+            "function call stream",
+            "/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse",
+        ),
+        (
+            "vertex text",
+            "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+        ),
+        (
+            "vertex function call stream",
+            "/v1/projects/p/locations/global/publishers/google/models/gemini-3-pro-preview:streamGenerateContent?alt=sse",
+        ),
+    ],
+    kind: gemini_kind,
+    cases: &[
+        Case {
+            name: "text",
+            recording: "gemini/generate-content-text.json",
+            request: RequestBody::Recorded("gemini/generate-content-text.request.json"),
+            headers: &[GEMINI_KEY, ("x-mock-reasoning-tokens", "34")],
+            status: 200,
+            same_values: &[
+                ("", "/candidates/0/finishReason"),
+                ("", "/candidates/0/content/role"),
+                ("", "/candidates/0/index"),
+            ],
+        },
+        Case {
+            name: "function call",
+            recording: "gemini/generate-content-function-call.json",
+            request: RequestBody::Recorded("gemini/generate-content-function-call.request.json"),
+            headers: &[
+                GEMINI_KEY,
+                ("x-mock-tool", "generate_topic"),
+                ("x-mock-reasoning-tokens", "190"),
+            ],
+            status: 200,
+            same_values: &[
+                ("", "/candidates/0/finishReason"),
+                ("", "/candidates/0/content/parts/0/functionCall/args"),
+            ],
+        },
+        Case {
+            name: "text stream",
+            recording: "gemini/stream-text.sse",
+            request: RequestBody::Recorded("gemini/stream-text.request.json"),
+            headers: &[GEMINI_KEY],
+            status: 200,
+            same_values: &[
+                ("finish", "/candidates/0/finishReason"),
+                ("text", "/candidates/0/content/role"),
+            ],
+        },
+        Case {
+            name: "function call stream",
+            recording: "gemini/stream-function-call.sse",
+            request: RequestBody::Recorded("gemini/stream-function-call.request.json"),
+            headers: &[
+                GEMINI_KEY,
+                ("x-mock-tool", "get_country"),
+                ("x-mock-reasoning-tokens", "202"),
+            ],
+            status: 200,
+            same_values: &[
+                ("finish", "/candidates/0/finishReason"),
+                ("finish", "/candidates/0/content/parts/0"),
+                ("function_call", "/candidates/0/content/parts/0/functionCall/args"),
+            ],
+        },
+        Case {
+            name: "unknown model",
+            recording: "gemini/error-404-model-not-found.json",
+            request: RequestBody::Inline(GEMINI_MINIMAL),
+            headers: &[GEMINI_KEY, ("x-mock-status", "404")],
+            status: 404,
+            same_values: &[("", "/error/status"), ("", "/error/code")],
+        },
+        Case {
+            name: "vertex text",
+            recording: "gemini/generate-content-text.json",
+            request: RequestBody::Recorded("gemini/generate-content-text.request.json"),
+            headers: &[VERTEX_AUTH, ("x-mock-reasoning-tokens", "34")],
+            status: 200,
+            same_values: &[("", "/candidates/0/finishReason")],
+        },
+        Case {
+            name: "vertex function call stream",
+            recording: "gemini/stream-function-call.sse",
+            request: RequestBody::Recorded("gemini/stream-function-call.request.json"),
+            headers: &[
+                VERTEX_AUTH,
+                ("x-mock-tool", "get_country"),
+                ("x-mock-reasoning-tokens", "202"),
+            ],
+            status: 200,
+            same_values: &[("finish", "/candidates/0/finishReason")],
+        },
+    ],
+};
+
+#[tokio::test]
+async fn gemini_matches_recordings() {
+    conform(&GEMINI).await;
+}
+
 #[tokio::test]
 async fn openai_matches_recordings() {
     conform(&OPENAI).await;
@@ -326,7 +450,10 @@ async fn send(
     };
     let mut headers = case.headers.to_vec();
     headers.push(("content-type", "application/json"));
-    support::request(addr, "POST", format.path, &headers, &body).await
+    let path = (format.case_paths.iter())
+        .find(|(name, _)| *name == case.name)
+        .map_or(format.path, |(_, path)| path);
+    support::request(addr, "POST", path, &headers, &body).await
 }
 
 async fn check_case(
@@ -459,6 +586,25 @@ fn anthropic_kind(event: &SseEvent) -> String {
         Some(subtype) => format!("{name}:{subtype}"),
         None => name,
     }
+}
+
+/// Gemini chunks have no event names; the kind is what the first candidate carries.
+fn gemini_kind(event: &SseEvent) -> String {
+    let chunk = event.json();
+    let candidate = &chunk["candidates"][0];
+    let kind = if chunk.get("error").is_some() {
+        "error"
+    } else if candidate.get("finishReason").is_some() {
+        "finish"
+    } else if candidate["content"]["parts"][0]
+        .get("functionCall")
+        .is_some()
+    {
+        "function_call"
+    } else {
+        "text"
+    };
+    kind.into()
 }
 
 /// Checks `mock` against every value the recording has at the same position: its type
