@@ -76,6 +76,13 @@ pub enum Problem {
     KeyWithoutModels(String),
     #[error("no keys are configured, so every request will be rejected with 401")]
     NoKeys,
+    #[error("a vertex base_url ends in /v1/projects/PROJECT/locations/REGION/publishers/google, \
+             e.g. https://us-central1-aiplatform.googleapis.com/v1/projects/my-project/locations/us-central1/publishers/google \
+             (its path here is {0:?})")]
+    VertexPath(String),
+    #[error("a gemini base_url names the API version, e.g. https://generativelanguage.googleapis.com/v1beta; \
+             without it requests go to /models/… and fail")]
+    GeminiWithoutVersion,
 }
 
 impl Problem {
@@ -84,6 +91,7 @@ impl Problem {
             Problem::ProviderWithoutModels(_)
             | Problem::KeyWithoutModels(_)
             | Problem::NoKeys
+            | Problem::GeminiWithoutVersion
             | Problem::Repeated(_) => Severity::Warning,
             _ => Severity::Error,
         }

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tollgate_core::config::VirtualKeyConfig;
-use tollgate_core::formats::WireFormat;
+
+use super::kind::ProviderKind;
 
 pub use super::parse::{BaseUrl, Host};
 
@@ -35,7 +36,7 @@ pub enum AccessLog {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provider {
     pub name: String,
-    pub format: WireFormat,
+    pub kind: ProviderKind,
     pub base_url: BaseUrl,
     pub credential: Option<Credential>,
     /// Route timeout for requests to this provider; zero disables it.

@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
-use tollgate_core::formats::WireFormat;
+
+use super::kind::ProviderKind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,8 +46,8 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     pub name: String,
-    /// The provider's wire format; later kinds may map several vendors onto one format.
-    pub kind: WireFormat,
+    /// The vendor API; it decides the wire format and how the credential is sent.
+    pub kind: ProviderKind,
     pub base_url: String,
     pub credential: Option<Credential>,
     pub timeout: Option<String>,

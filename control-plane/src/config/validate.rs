@@ -10,6 +10,7 @@ use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::keys::parse_hex_digest;
 
 use super::diagnostics::{Diagnostic, Location, Problem, Severity};
+use super::kind::{is_vertex_publisher_path, ProviderKind};
 use super::model::{AccessLog, Config, Credential, Model, Provider, SecretSource};
 use super::parse::{parse_duration, BaseUrl};
 use super::raw;
@@ -221,6 +222,9 @@ impl Validator<'_> {
                 let value = raw.base_url.clone();
                 self.report(&url_path, Problem::BaseUrl { value, reason });
             });
+            if let Ok(url) = &base_url {
+                self.base_url_for_kind(&url_path, raw.kind, url);
+            }
             let credential = raw
                 .credential
                 .and_then(|c| self.credential(&field(&path, "credential"), c));
@@ -238,7 +242,7 @@ impl Validator<'_> {
             if let (true, Ok(base_url)) = (first, base_url) {
                 providers.push(Provider {
                     name: raw.name,
-                    format: raw.kind,
+                    kind: raw.kind,
                     base_url,
                     credential,
                     timeout,
@@ -246,6 +250,20 @@ impl Validator<'_> {
             }
         }
         providers
+    }
+
+    /// What a kind needs of its base URL beyond being a URL: the Gemini endpoints sit
+    /// below an API version (AI Studio) or a publisher path (Vertex AI).
+    fn base_url_for_kind(&mut self, path: &str, kind: ProviderKind, url: &BaseUrl) {
+        match kind {
+            ProviderKind::Vertex if !is_vertex_publisher_path(&url.path) => {
+                self.report(path, Problem::VertexPath(url.path.clone()));
+            }
+            ProviderKind::Gemini if url.path.is_empty() => {
+                self.report(path, Problem::GeminiWithoutVersion);
+            }
+            _ => {}
+        }
     }
 
     fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {

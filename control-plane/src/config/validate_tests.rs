@@ -217,11 +217,11 @@ fn syntax_and_type_errors_are_located() {
             ),
         ),
         (
-            "version: 1\nproviders:\n  - name: p\n    kind: gemini\n    base_url: x\nmodels: []\n",
+            "version: 1\nproviders:\n  - name: p\n    kind: palm\n    base_url: x\nmodels: []\n",
             error(
                 "providers[0].kind",
                 4,
-                "unknown variant `gemini`, expected `openai` or `anthropic`",
+                "unknown variant `palm`, expected one of `openai`, `anthropic`, `gemini`, `vertex`",
             ),
         ),
         (
@@ -300,6 +300,58 @@ models: []
             error("providers[0].credential", 3, message),
             error("providers[1].credential", 4, message),
         ]
+    );
+}
+
+#[test]
+fn google_kinds_need_their_api_paths() {
+    let text = "version: 1
+providers:
+  - {name: studio, kind: gemini, base_url: 'https://generativelanguage.googleapis.com/v1beta'}
+  - {name: vertex, kind: vertex, base_url: 'https://us-central1-aiplatform.googleapis.com/v1/projects/p-1/locations/us-central1/publishers/google/'}
+  - {name: bad, kind: vertex, base_url: 'https://us-central1-aiplatform.googleapis.com/v1'}
+  - {name: bare, kind: gemini, base_url: 'https://generativelanguage.googleapis.com'}
+models:
+  - {alias: a, provider: studio, model: gemini-2.5-flash}
+  - {alias: b, provider: vertex, model: gemini-2.5-pro}
+  - {alias: c, provider: bad, model: gemini-2.5-pro}
+  - {alias: d, provider: bare, model: gemini-2.5-pro}
+";
+    let found = load(text, None).expect_err("the vertex path is wrong");
+    let found: Vec<_> = found
+        .iter()
+        .map(|d| (d.path.as_str(), d.location.unwrap().line, d.severity()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("keys", 1, Severity::Warning),
+            ("providers[2].base_url", 5, Severity::Error),
+            ("providers[3].base_url", 6, Severity::Warning),
+        ]
+    );
+    let message = Problem::VertexPath("/v1".into()).to_string();
+    assert!(
+        message.contains("/publishers/google") && message.contains("\"/v1\""),
+        "{message}"
+    );
+
+    let good = text.replace(
+        "aiplatform.googleapis.com/v1'",
+        "aiplatform.googleapis.com/v1/projects/p/locations/l/publishers/google'",
+    );
+    let config = load(&good, None).unwrap().config;
+    let kinds: Vec<_> = config
+        .providers
+        .iter()
+        .map(|p| (p.kind, p.kind.format()))
+        .collect();
+    use tollgate_core::formats::WireFormat;
+    assert_eq!(kinds[0], (ProviderKind::Gemini, WireFormat::Gemini));
+    assert_eq!(kinds[1], (ProviderKind::Vertex, WireFormat::Gemini));
+    assert_eq!(
+        config.providers[1].base_url.path,
+        "/v1/projects/p-1/locations/us-central1/publishers/google"
     );
 }
 

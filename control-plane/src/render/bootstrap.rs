@@ -317,12 +317,10 @@ fn credential_injector(provider: &Provider) -> Value {
         "@type": GENERIC_CREDENTIAL,
         "credential": {"name": secret_name(&provider.name)},
     });
-    match provider.format {
-        WireFormat::OpenAi => {
-            generic["header"] = json!("authorization");
-            generic["header_value_prefix"] = json!("Bearer ");
-        }
-        WireFormat::Anthropic => generic["header"] = json!("x-api-key"),
+    let header = provider.kind.credential_header();
+    generic["header"] = json!(header.name);
+    if let Some(prefix) = header.prefix {
+        generic["header_value_prefix"] = json!(prefix);
     }
     json!({
         "name": "envoy.filters.http.credential_injector",

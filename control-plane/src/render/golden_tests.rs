@@ -27,11 +27,16 @@ fn testdata() -> PathBuf {
 }
 
 /// Credential files present, relative to the config directory.
-const FILES: [&str; 1] = ["secrets/anthropic.key"];
+const FILES: [&str; 2] = ["secrets/anthropic.key", "secrets/vertex.token"];
 
 fn environment(config_dir: &Path) -> FixedEnvironment {
-    let vars = ["OPENAI_API_KEY", "TOLLGATE_DEMO_PROVIDER_KEY", "LOCAL_KEY"]
-        .map(|v| (v.to_string(), "secret-from-test-env".to_string()));
+    let vars = [
+        "OPENAI_API_KEY",
+        "TOLLGATE_DEMO_PROVIDER_KEY",
+        "LOCAL_KEY",
+        "GEMINI_API_KEY",
+    ]
+    .map(|v| (v.to_string(), "secret-from-test-env".to_string()));
     FixedEnvironment {
         vars: HashMap::from(vars),
         files: HashSet::from(FILES.map(|f| config_dir.join(f))),

@@ -70,7 +70,7 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
     ProviderConfig {
         version: CONFIG_VERSION,
         name: provider.name.clone(),
-        format: provider.format,
+        format: provider.kind.format(),
         host: provider.base_url.authority(),
         base_path: provider.base_url.path.clone(),
         models: config
