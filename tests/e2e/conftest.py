@@ -111,9 +111,19 @@ providers:
     kind: anthropic
     base_url: http://127.0.0.1:{self.mock_port}/v1
     credential: {{env: MOCK_PROVIDER_KEY}}
+  - name: mock-gemini
+    kind: gemini
+    base_url: http://127.0.0.1:{self.mock_port}/v1beta
+    credential: {{env: MOCK_PROVIDER_KEY}}
+  - name: mock-vertex
+    kind: vertex
+    base_url: http://127.0.0.1:{self.mock_port}/v1/projects/e2e/locations/us-central1/publishers/google
+    credential: {{env: MOCK_PROVIDER_KEY}}
 models:
   - {{alias: gpt, provider: mock-openai, model: mock-gpt-upstream}}
   - {{alias: claude, provider: mock-anthropic, model: mock-claude-upstream}}
+  - {{alias: gemini, provider: mock-gemini, model: gemini-3-flash-preview}}
+  - {{alias: vertex-gemini, provider: mock-vertex, model: gemini-2.5-pro}}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}
@@ -123,7 +133,8 @@ keys:
         mock = Process(
             "mock-provider",
             [BIN / "mock-provider", "--listen", f"127.0.0.1:{self.mock_port}", "--openai-key", self.provider_key,
-             "--anthropic-key", self.provider_key],
+             "--anthropic-key", self.provider_key, "--gemini-key", self.provider_key,
+             "--vertex-token", self.provider_key],
             self.workdir, self.env,
         )
         self.processes.append(mock)
