@@ -178,6 +178,10 @@ impl ChunkDecoder {
         } else if let Some(usage) = usage {
             out.push(StreamEvent::Usage(usage));
         }
+        if self.finished {
+            // Content after the finish reason would break the event order; only usage counts.
+            return;
+        }
         let candidate = chunk
             .candidates
             .into_iter()

@@ -91,6 +91,23 @@ fn thoughts_text_and_a_signed_call() {
 }
 
 #[test]
+fn after_the_finish_only_usage_counts() {
+    let events = decode_all(&[
+        r#"{"candidates":[{"content":{"parts":[{"text":"Hi"}]},"finishReason":"STOP"}],"usageMetadata":{"promptTokenCount":2}}"#,
+        r#"{"candidates":[{"content":{"parts":[{"text":" again"}]}}],"usageMetadata":{"promptTokenCount":2,"candidatesTokenCount":1}}"#,
+    ]);
+    let after_finish: Vec<&StreamEvent> = events
+        .iter()
+        .skip_while(|e| !matches!(e, StreamEvent::Finish { .. }))
+        .skip(1)
+        .collect();
+    assert!(
+        matches!(after_finish.as_slice(), [StreamEvent::Usage(u), StreamEvent::End] if u.output_tokens == Some(1)),
+        "{events:?}"
+    );
+}
+
+#[test]
 fn no_finish_reason_means_no_end() {
     let events = decode_all(&[r#"{"candidates":[{"content":{"parts":[{"text":"Hel"}]}}]}"#]);
     assert!(!events.contains(&StreamEvent::End), "{events:?}");
