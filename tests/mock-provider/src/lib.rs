@@ -2,9 +2,10 @@
 //!
 //! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`),
 //! Anthropic Messages (`/v1/messages`) and Gemini `generateContent` on AI Studio
-//! (`/v1beta/models/{model}:…`) and Vertex AI (`/v1/projects/…/publishers/google/models/…`). It backs the end-to-end tests, the `make run` demo
-//! and the benchmark, so the hot path stays cheap: no logging, no sleeps unless a request
-//! asks for them, and the request journal is one short mutex push.
+//! (`/v1beta/models/{model}:…`) and Vertex AI (`/v1/projects/…/publishers/google/models/…`).
+//! It backs the end-to-end tests, the `make run` demo and the benchmark, so the hot path
+//! stays cheap: no logging, no sleeps unless a request asks for them, and the request
+//! journal is one short mutex push.
 //!
 //! Replies are deterministic. What to answer is planned once, format-neutrally, in
 //! [`reply`]; [`openai`], [`anthropic`] and [`gemini`] only decode requests and encode
