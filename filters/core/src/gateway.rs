@@ -20,6 +20,8 @@ pub enum Endpoint {
     ChatCompletions,
     /// `GET /v1/models`
     Models,
+    /// `POST /v1/messages` (Anthropic Messages)
+    Messages,
 }
 
 impl Endpoint {
@@ -30,6 +32,7 @@ impl Endpoint {
         let (endpoint, allowed) = match path {
             "/v1/chat/completions" | "/chat/completions" => (Endpoint::ChatCompletions, "POST"),
             "/v1/models" | "/models" => (Endpoint::Models, "GET"),
+            "/v1/messages" => (Endpoint::Messages, "POST"),
             _ => {
                 return Err(GatewayError::new(
                     ErrorKind::NotFound,
@@ -50,12 +53,15 @@ impl Endpoint {
 
     /// The wire format clients of this endpoint speak, for errors and translation.
     pub fn client_format(self) -> WireFormat {
-        WireFormat::OpenAi
+        match self {
+            Endpoint::Messages => WireFormat::Anthropic,
+            Endpoint::ChatCompletions | Endpoint::Models => WireFormat::OpenAi,
+        }
     }
 
     /// Whether the endpoint needs the request body before it can be routed.
     pub fn needs_body(self) -> bool {
-        matches!(self, Endpoint::ChatCompletions)
+        matches!(self, Endpoint::ChatCompletions | Endpoint::Messages)
     }
 }
 
@@ -166,7 +172,8 @@ impl<'de> Deserialize<'de> for Shape {
     }
 }
 
-/// Checks a chat request's envelope and that the key may use its model.
+/// Checks a chat request's envelope (OpenAI Chat Completions or Anthropic Messages: both
+/// carry `model`, `messages` and `stream`) and that the key may use its model.
 pub fn admit_chat(
     gateway: &CompiledGateway,
     key: &VirtualKey,

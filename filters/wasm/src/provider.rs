@@ -75,6 +75,12 @@ impl HttpContext for ProviderFilter {
         self.set_http_request_header(":authority", Some(&self.config.host));
         // Responses are parsed for translation and usage, so they must not be compressed.
         self.set_http_request_header("accept-encoding", None);
+        if self.client_format != self.config.format {
+            // Version headers of the client's API mean nothing to another provider.
+            for name in ["anthropic-version", "anthropic-beta"] {
+                self.set_http_request_header(name, None);
+            }
+        }
         if end_of_stream {
             let e = GatewayError::invalid_request("The request has no body");
             return self.fail(&e);
