@@ -114,6 +114,7 @@ providers:
 models:
   - {{alias: gpt, provider: mock-openai, model: mock-gpt-upstream}}
   - {{alias: claude, provider: mock-anthropic, model: mock-claude-upstream}}
+  - {{alias: embed, provider: mock-openai, model: mock-embed-upstream}}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}

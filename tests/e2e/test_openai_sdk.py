@@ -71,4 +71,4 @@ def test_bad_key_is_401(gateway):
 
 def test_models_list(gateway):
     models = client(gateway).models.list()
-    assert sorted(m.id for m in models.data) == ["claude", "gpt"]
+    assert sorted(m.id for m in models.data) == ["claude", "embed", "gpt"]

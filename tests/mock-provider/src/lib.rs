@@ -13,6 +13,7 @@
 mod anthropic;
 mod completion;
 mod control;
+mod embeddings;
 mod error;
 mod ids;
 mod journal;
@@ -55,6 +56,7 @@ pub fn router(keys: ExpectedKeys) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(completion::complete::<OpenAi>))
         .route("/v1/models", get(openai::list_models))
+        .route("/v1/embeddings", post(embeddings::embed))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
         .with_state(Arc::new(keys))
         .merge(journal::routes(journal.clone()))

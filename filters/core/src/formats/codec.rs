@@ -5,7 +5,9 @@ use serde_json::Value;
 
 use super::fields::FieldError;
 use super::{anthropic, openai, WireFormat};
-use crate::model::{ApiError, Request, Response, StreamEvent};
+use crate::model::{
+    ApiError, EmbeddingsRequest, EmbeddingsResponse, Request, Response, StreamEvent,
+};
 use crate::sse::SseEvent;
 
 /// Path of the chat endpoint below a provider's base path.
@@ -148,5 +150,46 @@ impl StreamEncoder {
             StreamEncoder::OpenAi(e) => e.encode(event, out),
             StreamEncoder::Anthropic(e) => e.encode(event, out),
         }
+    }
+}
+
+// === embeddings ===
+// Formats without an embeddings API fall to the wildcard arms; a format that gains one adds
+// its arms here.
+
+/// Path of the embeddings endpoint below a provider's base path, when the format has one.
+pub fn embeddings_path(format: WireFormat) -> Option<&'static str> {
+    match format {
+        WireFormat::OpenAi => Some(openai::embeddings::EMBEDDINGS_PATH),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+pub fn encode_embeddings_request(
+    format: WireFormat,
+    request: &EmbeddingsRequest,
+    model: &str,
+) -> Result<Value, FieldError> {
+    match format {
+        WireFormat::OpenAi => Ok(openai::embeddings::encode_request(request, model)),
+        #[allow(unreachable_patterns)]
+        _ => Err(FieldError::unsupported(
+            "model",
+            "is served by a provider without embeddings",
+        )),
+    }
+}
+
+pub fn decode_embeddings_response(
+    format: WireFormat,
+    body: &[u8],
+) -> Result<EmbeddingsResponse, ApiError> {
+    match format {
+        WireFormat::OpenAi => openai::embeddings::decode_response(body),
+        #[allow(unreachable_patterns)]
+        _ => Err(ApiError::bad_upstream(
+            "this provider format has no embeddings",
+        )),
     }
 }

@@ -3,6 +3,7 @@
 //! are accepted on input: usage on the finish chunk, `reasoning_content`/`reasoning` deltas,
 //! numeric error codes, empty tool-call ids, SSE comments.
 
+pub mod embeddings;
 pub mod error;
 pub mod request;
 pub mod response;
