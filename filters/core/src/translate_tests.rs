@@ -11,6 +11,7 @@ fn target(format: WireFormat) -> ProviderTarget<'static> {
         format,
         base_path: "/v1",
         upstream_model: "up",
+        api_version: None,
     }
 }
 

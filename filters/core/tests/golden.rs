@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 
-use WireFormat::{Anthropic, OpenAi};
+use WireFormat::{Anthropic, Cohere, OpenAi};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -168,6 +168,7 @@ fn run_case(kind: Kind, source: WireFormat, name: &str, target: WireFormat) {
                 format: target,
                 base_path: "/v1",
                 upstream_model: "upstream-model",
+                api_version: None,
             };
             let upstream = translate_request(source, &provider, &input)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -214,7 +215,7 @@ fn golden_cases() {
 #[test]
 fn every_fixture_is_covered() {
     for kind in [Kind::Request, Kind::Response, Kind::Stream] {
-        for source in [OpenAi, Anthropic] {
+        for source in [OpenAi, Anthropic, Cohere] {
             let dir = testdata().join(kind.dir()).join(source.as_str());
             for path in files(&dir, &format!(".{}", kind.ext())) {
                 let file = path

@@ -249,6 +249,7 @@ fn next_turn_to_anthropic(assistant: Value, call_id: &str) -> Value {
         format: WireFormat::Anthropic,
         base_path: "/v1",
         upstream_model: "claude",
+        api_version: None,
     };
     let upstream =
         translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();

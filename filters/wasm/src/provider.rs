@@ -94,6 +94,7 @@ impl HttpContext for ProviderFilter {
             format: self.config.format,
             base_path: &self.config.base_path,
             upstream_model: &upstream_model,
+            api_version: self.config.api_version.as_deref(),
         };
         let upstream = match translate_request(self.client_format, &target, &body) {
             Ok(u) => u,
@@ -128,7 +129,8 @@ impl HttpContext for ProviderFilter {
             self.client_wants_stream_usage,
             status,
         )
-        .with_created(now_unix_secs(self));
+        .with_created(now_unix_secs(self))
+        .with_model(self.record.upstream_model.as_deref().unwrap_or_default());
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
         if let Some(model) = &self.record.upstream_model {
             self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
