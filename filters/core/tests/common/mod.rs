@@ -130,6 +130,7 @@ impl Run {
             self.status,
         )
         .with_created(1_700_000_000)
+        .with_model("upstream-model")
     }
 
     /// Feeds `pieces` in order (the last one with end of stream) and returns the output.
