@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::kind::ProviderKind;
 use super::parse::{DurationError, UrlError};
 use super::FILE_VERSION;
 
@@ -53,6 +54,24 @@ pub enum Problem {
     },
     #[error("invalid base_url {value:?}: {reason}")]
     BaseUrl { value: String, reason: UrlError },
+    #[error("kind {0} has no default address: set base_url")]
+    BaseUrlRequired(ProviderKind),
+    #[error(
+        "base_url is the Azure resource endpoint (https://NAME.openai.azure.com); \
+         leave out {0:?}: Tollgate adds /openai/… itself"
+    )]
+    AzureApiPath(String),
+    #[error("{0:?} is not an Azure api-version (YYYY-MM-DD or YYYY-MM-DD-preview)")]
+    ApiVersion(String),
+    #[error("`{field}` does not apply to kind {kind}")]
+    NotForKind {
+        field: &'static str,
+        kind: ProviderKind,
+    },
+    #[error(
+        "a provider of kind {0} needs a credential; without one its API refuses every request"
+    )]
+    NoCredential(ProviderKind),
     #[error("a credential needs exactly one of `env: VAR` or `file: /path/to/key`")]
     CredentialSource,
     #[error("{0:?} is not an environment variable name (letters, digits and _, not starting with a digit)")]
@@ -82,6 +101,7 @@ impl Problem {
     pub fn severity(&self) -> Severity {
         match self {
             Problem::ProviderWithoutModels(_)
+            | Problem::NoCredential(_)
             | Problem::KeyWithoutModels(_)
             | Problem::NoKeys
             | Problem::Repeated(_) => Severity::Warning,

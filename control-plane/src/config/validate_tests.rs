@@ -217,11 +217,13 @@ fn syntax_and_type_errors_are_located() {
             ),
         ),
         (
-            "version: 1\nproviders:\n  - name: p\n    kind: gemini\n    base_url: x\nmodels: []\n",
+            "version: 1\nproviders:\n  - name: p\n    kind: palm\n    base_url: x\nmodels: []\n",
             error(
                 "providers[0].kind",
                 4,
-                "unknown variant `gemini`, expected `openai` or `anthropic`",
+                "unknown variant `palm`, expected one of `openai`, `anthropic`, `cohere`, \
+                 `azure`, `mistral`, `groq`, `deepseek`, `together`, `fireworks`, \
+                 `openrouter`, `ollama`, `vllm`",
             ),
         ),
         (
@@ -250,7 +252,7 @@ fn syntax_and_type_errors_are_located() {
                 "providers[0].bogus",
                 4,
                 "unknown field `bogus`, expected one of `name`, `kind`, `base_url`, \
-                 `credential`, `timeout`",
+                 `api_version`, `credential`, `timeout`",
             ),
         ),
     ];
@@ -361,4 +363,135 @@ fn bad_hash_hints_never_echo_the_value() {
     );
     assert!(hash_hint("tg-abc").contains("plaintext"));
     assert!(!hash_hint("short").contains("short"));
+}
+
+#[test]
+fn presets_fill_in_base_urls_and_azure_needs_its_own() {
+    let text = format!(
+        "version: 1
+providers:
+  - {{name: co, kind: cohere, credential: {{env: CO}}}}
+  - {{name: gq, kind: groq, credential: {{env: GQ}}}}
+  - {{name: ds, kind: deepseek, base_url: 'https://proxy.example/deepseek', credential: {{env: DS}}}}
+  - {{name: local, kind: ollama}}
+  - {{name: az, kind: azure, base_url: 'https://res.openai.azure.com', api_version: 2024-10-21, credential: {{env: AZ}}}}
+  - {{name: az1, kind: azure, base_url: 'https://res.openai.azure.com', credential: {{env: AZ}}}}
+models:
+  - {{alias: a, provider: co, model: command-a-03-2025}}
+  - {{alias: b, provider: gq, model: llama}}
+  - {{alias: c, provider: ds, model: deepseek-chat}}
+  - {{alias: d, provider: local, model: llama3}}
+  - {{alias: e, provider: az, model: gpt4o-prod}}
+  - {{alias: f, provider: az1, model: gpt4o-prod}}
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let loaded = load(&text, None).unwrap();
+    assert_eq!(loaded.warnings, []);
+    let providers = &loaded.config.providers;
+    let summary: Vec<(String, String, String, Option<String>)> = providers
+        .iter()
+        .map(|p| {
+            (
+                p.base_url.authority(),
+                p.api_base_path(),
+                p.format().as_str().to_string(),
+                p.api_version.clone(),
+            )
+        })
+        .collect();
+    let row = |host: &str, path: &str, format: &str, version: Option<&str>| {
+        (
+            host.to_string(),
+            path.to_string(),
+            format.to_string(),
+            version.map(str::to_string),
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            row("api.cohere.com", "/v2", "cohere", None),
+            row("api.groq.com", "/openai/v1", "openai", None),
+            row("proxy.example", "/deepseek", "openai", None),
+            row("127.0.0.1:11434", "/v1", "openai", None),
+            row(
+                "res.openai.azure.com",
+                "/openai",
+                "openai",
+                Some("2024-10-21")
+            ),
+            row("res.openai.azure.com", "/openai/v1", "openai", None),
+        ]
+    );
+}
+
+#[test]
+fn kind_specific_settings_are_checked() {
+    let text = "version: 1
+providers:
+  - {name: a, kind: azure, credential: {env: A}}
+  - {name: b, kind: azure, base_url: 'https://r.openai.azure.com/openai/v1', credential: {env: A}}
+  - {name: c, kind: azure, base_url: 'https://r.openai.azure.com', api_version: latest, credential: {env: A}}
+  - {name: d, kind: mistral, api_version: 2024-10-21, credential: {env: A}}
+models: []
+";
+    assert_eq!(
+        errors(text),
+        [
+            error(
+                "providers[0].kind",
+                3,
+                "kind azure has no default address: set base_url"
+            ),
+            error(
+                "providers[1].base_url",
+                4,
+                "base_url is the Azure resource endpoint (https://NAME.openai.azure.com); \
+                 leave out \"/openai/v1\": Tollgate adds /openai/… itself"
+            ),
+            error(
+                "providers[2].api_version",
+                5,
+                "\"latest\" is not an Azure api-version (YYYY-MM-DD or YYYY-MM-DD-preview)"
+            ),
+            error(
+                "providers[3].api_version",
+                6,
+                "`api_version` does not apply to kind mistral"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn hosted_kinds_without_a_credential_are_warned_about() {
+    let text = format!(
+        "version: 1
+providers:
+  - {{name: co, kind: cohere}}
+  - {{name: local, kind: vllm}}
+  - {{name: compat, kind: openai, base_url: 'http://10.0.0.2:8000/v1'}}
+models:
+  - {{alias: a, provider: co, model: m}}
+  - {{alias: b, provider: local, model: m}}
+  - {{alias: c, provider: compat, model: m}}
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let warnings: Vec<(String, String)> = load(&text, None)
+        .unwrap()
+        .warnings
+        .into_iter()
+        .map(|d| (d.path, d.problem.to_string()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [(
+            "providers[0].kind".to_string(),
+            "a provider of kind cohere needs a credential; without one its API refuses every \
+             request"
+                .to_string()
+        )]
+    );
 }

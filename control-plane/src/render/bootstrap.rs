@@ -12,7 +12,7 @@ use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::{headers, log_fields};
 
-use crate::config::{AccessLog, Config, Host, Provider, SecretSource};
+use crate::config::{AccessLog, Config, CredentialHeader, Host, Provider, SecretSource};
 
 /// Envoy node identity; required for extension config discovery later.
 const NODE: &str = "tollgate";
@@ -317,12 +317,12 @@ fn credential_injector(provider: &Provider) -> Value {
         "@type": GENERIC_CREDENTIAL,
         "credential": {"name": secret_name(&provider.name)},
     });
-    match provider.format {
-        WireFormat::OpenAi => {
+    match provider.kind.credential_header() {
+        CredentialHeader::Bearer => {
             generic["header"] = json!("authorization");
             generic["header_value_prefix"] = json!("Bearer ");
         }
-        WireFormat::Anthropic => generic["header"] = json!("x-api-key"),
+        CredentialHeader::Plain(header) => generic["header"] = json!(header),
     }
     json!({
         "name": "envoy.filters.http.credential_injector",

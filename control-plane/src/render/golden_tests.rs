@@ -30,8 +30,15 @@ fn testdata() -> PathBuf {
 const FILES: [&str; 1] = ["secrets/anthropic.key"];
 
 fn environment(config_dir: &Path) -> FixedEnvironment {
-    let vars = ["OPENAI_API_KEY", "TOLLGATE_DEMO_PROVIDER_KEY", "LOCAL_KEY"]
-        .map(|v| (v.to_string(), "secret-from-test-env".to_string()));
+    let vars = [
+        "OPENAI_API_KEY",
+        "TOLLGATE_DEMO_PROVIDER_KEY",
+        "LOCAL_KEY",
+        "COHERE_API_KEY",
+        "AZURE_OPENAI_API_KEY",
+        "PRESET_KEY",
+    ]
+    .map(|v| (v.to_string(), "secret-from-test-env".to_string()));
     FixedEnvironment {
         vars: HashMap::from(vars),
         files: HashSet::from(FILES.map(|f| config_dir.join(f))),

@@ -7,6 +7,7 @@ use crate::error::GatewayError;
 use crate::formats::codec;
 use crate::formats::fields::parse_object;
 use crate::formats::openai::embeddings as client_shape;
+use crate::formats::path::PathContext;
 use crate::formats::WireFormat;
 use crate::model::{ApiError, Usage, VectorEncoding};
 use crate::translate::{ProviderTarget, UpstreamRequest};
@@ -34,7 +35,12 @@ pub fn translate_request(
             codec::encode_embeddings_request(target.format, &request, target.upstream_model)?;
         (encoded, request.encoding)
     };
-    let path = codec::embeddings_path(target.format).ok_or_else(|| {
+    let context = PathContext {
+        model: target.upstream_model,
+        stream: false,
+        api_version: target.api_version,
+    };
+    let path = codec::embeddings_path(target.format, &context).ok_or_else(|| {
         GatewayError::invalid_request("This model's provider does not offer embeddings")
             .with_param("model")
     })?;
@@ -110,6 +116,7 @@ mod tests {
             format,
             base_path: "/v1",
             upstream_model: "embed-upstream",
+            api_version: None,
         }
     }
 
@@ -123,6 +130,19 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&up.body).unwrap();
         assert_eq!(v["model"], "embed-upstream");
         assert_eq!(v["input"], serde_json::json!([[1, 2, 3]]));
+    }
+
+    #[test]
+    fn azure_deployments_address_embeddings_too() {
+        let azure = ProviderTarget {
+            api_version: Some("2024-10-21"),
+            ..target(WireFormat::OpenAi)
+        };
+        let up = translate_request(&azure, br#"{"model":"e","input":"x"}"#).unwrap();
+        assert_eq!(
+            up.request.path,
+            "/v1/deployments/embed-upstream/embeddings?api-version=2024-10-21"
+        );
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //!
 //! Runs over the shared fixtures (`$TOLLGATE_SHARED_FIXTURES`, or `shared/fixtures` next to
 //! the repository). The recordings are read at run time and never copied into the repository.
-//! Every OpenAI and Anthropic response is translated to the other client format and back;
-//! text, reasoning, tool-call arguments and normalised usage must survive, with the expected
-//! numbers read from the recording itself. Every request recording must translate to the
-//! other format and back without error.
+//! Every OpenAI, Anthropic and Cohere response is translated to each other client format
+//! and back; text, reasoning, tool-call arguments and normalised usage must survive, with the
+//! expected numbers read from the recording itself. Every request recording must translate
+//! to each other format and back without error.
 
 mod common;
 
@@ -17,11 +17,15 @@ use tollgate_core::formats::WireFormat;
 use tollgate_core::model::Usage;
 use tollgate_core::translate::{translate_request, Outcome, ProviderTarget};
 
-fn other(format: WireFormat) -> WireFormat {
-    match format {
-        WireFormat::OpenAi => WireFormat::Anthropic,
-        WireFormat::Anthropic => WireFormat::OpenAi,
-    }
+const FORMATS: [WireFormat; 3] = [
+    WireFormat::OpenAi,
+    WireFormat::Anthropic,
+    WireFormat::Cohere,
+];
+
+/// Every format other than `format`.
+fn others(format: WireFormat) -> impl Iterator<Item = WireFormat> {
+    FORMATS.into_iter().filter(move |f| *f != format)
 }
 
 fn format_dirs(root: &Path) -> Vec<(WireFormat, PathBuf)> {
@@ -29,6 +33,7 @@ fn format_dirs(root: &Path) -> Vec<(WireFormat, PathBuf)> {
         (WireFormat::OpenAi, root.join("openai")),
         (WireFormat::OpenAi, root.join("openai/compat")),
         (WireFormat::Anthropic, root.join("anthropic")),
+        (WireFormat::Cohere, root.join("cohere")),
     ]
 }
 
@@ -38,6 +43,7 @@ fn numbers(format: WireFormat, usage: &Value) -> [Option<u64>; 5] {
     match format {
         WireFormat::OpenAi => openai_usage_numbers(usage),
         WireFormat::Anthropic => anthropic_usage_numbers(usage),
+        WireFormat::Cohere => cohere_usage_numbers(usage),
     }
 }
 
@@ -55,7 +61,8 @@ fn canonical_numbers(usage: Option<&Usage>) -> [Option<u64>; 5] {
 
 /// What survives a trip through `format`'s usage object: unknown counters become 0 in
 /// Anthropic's, reasoning has no Anthropic field, and OpenAI has no cache-write field of its
-/// own (OpenRouter's spelling is used, so it survives).
+/// own (OpenRouter's spelling is used, so it survives). Cohere's has neither cache writes
+/// (they stay inside its input count) nor reasoning.
 fn representable(format: WireFormat, n: [Option<u64>; 5]) -> [Option<u64>; 5] {
     match format {
         WireFormat::OpenAi => [n[0].or(Some(0)), n[1], n[2], n[3].or(Some(0)), n[4]],
@@ -63,6 +70,13 @@ fn representable(format: WireFormat, n: [Option<u64>; 5]) -> [Option<u64>; 5] {
             Some(n[0].unwrap_or(0)),
             Some(n[1].unwrap_or(0)),
             Some(n[2].unwrap_or(0)),
+            Some(n[3].unwrap_or(0)),
+            None,
+        ],
+        WireFormat::Cohere => [
+            Some(n[0].unwrap_or(0) + n[2].unwrap_or(0)),
+            n[1],
+            None,
             Some(n[3].unwrap_or(0)),
             None,
         ],
@@ -80,22 +94,56 @@ fn assert_same_content(context: &str, expected: &Assembled, actual: &Assembled) 
 
 // === streams ===
 
-fn check_stream(source: WireFormat, path: &Path) {
+fn check_stream(source: WireFormat, path: &Path, body: &[u8]) {
     let name = path.display().to_string();
-    let body = read(path);
-    let target = other(source);
-    let recorded = assemble_stream(source, &body);
+    let recorded = assemble_stream(source, body);
     let expected = recorded
         .usage
         .as_ref()
         .map_or([None; 5], |u| numbers(source, u));
-    let failed = recorded.error.is_some();
+    for target in others(source) {
+        check_stream_through(source, target, &name, body, &recorded, expected);
+    }
 
-    // Provider `source` → client `target`.
-    let (out, translator) = Run::stream(target, source, true).one_shot(&body);
+    // Same format: forwarded, usage counted, the usage-only chunk stripped unless asked for.
+    let (asked, translator) = Run::stream(source, source, true).one_shot(body);
+    assert_eq!(asked, body, "{name}: passthrough must be byte-exact");
+    assert_eq!(
+        canonical_numbers(translator.usage()),
+        expected,
+        "{name}: passthrough usage"
+    );
+    let (unasked, _) = Run::stream(source, source, false).one_shot(body);
+    let forwarded = assemble_stream(source, &unasked);
+    assert_same_content(&format!("{name} passthrough"), &recorded, &forwarded);
+    let usage_only_chunk = sse_json(body).iter().any(|(_, v)| {
+        v["choices"].as_array().is_some_and(|c| c.is_empty()) && v["usage"].is_object()
+    });
+    if source == WireFormat::OpenAi && usage_only_chunk {
+        assert!(
+            forwarded.usage.is_none(),
+            "{name}: usage chunk must be stripped"
+        );
+        assert!(unasked.len() < body.len());
+    } else {
+        assert_eq!(unasked, body, "{name}: nothing to strip");
+    }
+}
+
+/// Provider `source` → client `target`, and that output back to a `source` client.
+fn check_stream_through(
+    source: WireFormat,
+    target: WireFormat,
+    name: &str,
+    body: &[u8],
+    recorded: &Assembled,
+    expected: [Option<u64>; 5],
+) {
+    let failed = recorded.error.is_some();
+    let (out, translator) = Run::stream(target, source, true).one_shot(body);
     let translated = assemble_stream(target, &out);
     let context = format!("{name} as {target:?}");
-    assert_same_content(&context, &recorded, &translated);
+    assert_same_content(&context, recorded, &translated);
     assert_eq!(
         canonical_numbers(translator.usage()),
         expected,
@@ -135,18 +183,17 @@ fn check_stream(source: WireFormat, path: &Path) {
             "{context}: stop"
         );
     }
-    if source == WireFormat::Anthropic {
+    if source == WireFormat::Anthropic && target == WireFormat::OpenAi {
         assert_eq!(
             translated.signatures, recorded.signatures,
             "{context}: signatures"
         );
     }
 
-    // ... and back to a `source` client.
     let (back, translator) = Run::stream(source, target, true).one_shot(&out);
     let returned = assemble_stream(source, &back);
-    let context = format!("{name} round trip");
-    assert_same_content(&context, &recorded, &returned);
+    let context = format!("{name} round trip through {target:?}");
+    assert_same_content(&context, recorded, &returned);
     assert_eq!(returned.error.is_some(), failed, "{context}: error");
     if !failed {
         assert_eq!(translator.outcome(), Outcome::Completed, "{context}");
@@ -158,30 +205,6 @@ fn check_stream(source: WireFormat, path: &Path) {
             "{context}: usage"
         );
     }
-
-    // Same format: forwarded, usage counted, the usage-only chunk stripped unless asked for.
-    let (asked, translator) = Run::stream(source, source, true).one_shot(&body);
-    assert_eq!(asked, body, "{name}: passthrough must be byte-exact");
-    assert_eq!(
-        canonical_numbers(translator.usage()),
-        expected,
-        "{name}: passthrough usage"
-    );
-    let (unasked, _) = Run::stream(source, source, false).one_shot(&body);
-    let forwarded = assemble_stream(source, &unasked);
-    assert_same_content(&format!("{name} passthrough"), &recorded, &forwarded);
-    let usage_only_chunk = sse_json(&body).iter().any(|(_, v)| {
-        v["choices"].as_array().is_some_and(|c| c.is_empty()) && v["usage"].is_object()
-    });
-    if source == WireFormat::OpenAi && usage_only_chunk {
-        assert!(
-            forwarded.usage.is_none(),
-            "{name}: usage chunk must be stripped"
-        );
-        assert!(unasked.len() < body.len());
-    } else {
-        assert_eq!(unasked, body, "{name}: nothing to strip");
-    }
 }
 
 #[test]
@@ -189,14 +212,17 @@ fn recorded_streams_translate_both_ways() {
     let Some(root) = shared_fixtures() else {
         return;
     };
-    let mut checked = 0;
-    for (format, dir) in format_dirs(&root) {
-        for path in files(&dir, ".sse") {
-            check_stream(format, &path);
-            checked += 1;
-        }
+    let streams = recorded_streams(&root);
+    for (format, path, body) in &streams {
+        check_stream(*format, path, body);
     }
-    assert!(checked >= 15, "only {checked} stream recordings found");
+    let cohere = streams.iter().filter(|(f, _, _)| *f == WireFormat::Cohere);
+    assert!(cohere.count() >= 4, "Cohere stream recordings missing");
+    assert!(
+        streams.len() >= 19,
+        "only {} stream recordings found",
+        streams.len()
+    );
 }
 
 // === non-streaming bodies ===
@@ -215,10 +241,33 @@ fn check_body(source: WireFormat, path: &Path) {
     let name = path.display().to_string();
     let body = read(path);
     let status = status_of(path);
-    let target = other(source);
     let recorded = assemble_body(source, &body);
+    for target in others(source) {
+        check_body_through(source, target, &name, &body, status, &recorded);
+    }
+    // Same format: the provider's body is the client's.
+    let (same, translator) = Run::body(source, source, status).one_shot(&body);
+    assert_eq!(same, body, "{name}: passthrough");
+    if status < 400 {
+        let expected = numbers(source, recorded.usage.as_ref().expect("usage in recording"));
+        assert_eq!(
+            canonical_numbers(translator.usage()),
+            expected,
+            "{name}: passthrough usage"
+        );
+    }
+}
 
-    let (out, translator) = Run::body(target, source, status).one_shot(&body);
+/// Provider `source` → client `target`, and that output back to a `source` client.
+fn check_body_through(
+    source: WireFormat,
+    target: WireFormat,
+    name: &str,
+    body: &[u8],
+    status: u16,
+    recorded: &Assembled,
+) {
+    let (out, translator) = Run::body(target, source, status).one_shot(body);
     let translated = assemble_body(target, &out);
     let context = format!("{name} as {target:?}");
     assert_eq!(translator.client_status(), status, "{context}: status");
@@ -242,16 +291,13 @@ fn check_body(source: WireFormat, path: &Path) {
         assert_eq!(
             message(&returned.error),
             message(&recorded.error),
-            "{name}: round trip"
+            "{context}: round trip"
         );
-        // Same format: the provider's body is the client's.
-        let (same, _) = Run::body(source, source, status).one_shot(&body);
-        assert_eq!(same, body, "{name}: passthrough");
         return;
     }
     let expected = numbers(source, recorded.usage.as_ref().expect("usage in recording"));
     assert_eq!(translator.outcome(), Outcome::Completed, "{context}");
-    assert_same_content(&context, &recorded, &translated);
+    assert_same_content(&context, recorded, &translated);
     assert_eq!(
         canonical_numbers(translator.usage()),
         expected,
@@ -263,24 +309,15 @@ fn check_body(source: WireFormat, path: &Path) {
         representable(target, expected),
         "{context}: usage object"
     );
-    if source == WireFormat::Anthropic {
+    if source == WireFormat::Anthropic && target == WireFormat::OpenAi {
         assert_eq!(
             translated.signatures, recorded.signatures,
             "{context}: signatures"
         );
     }
-
     let (back, _) = Run::body(source, target, 200).one_shot(&out);
     let returned = assemble_body(source, &back);
-    assert_same_content(&format!("{name} round trip"), &recorded, &returned);
-
-    let (same, translator) = Run::body(source, source, 200).one_shot(&body);
-    assert_eq!(same, body, "{name}: passthrough");
-    assert_eq!(
-        canonical_numbers(translator.usage()),
-        expected,
-        "{name}: passthrough usage"
-    );
+    assert_same_content(&format!("{context} round trip"), recorded, &returned);
 }
 
 #[test]
@@ -298,7 +335,7 @@ fn recorded_bodies_translate_both_ways() {
             checked += 1;
         }
     }
-    assert!(checked >= 12, "only {checked} body recordings found");
+    assert!(checked >= 14, "only {checked} body recordings found");
 }
 
 // === requests ===
@@ -306,14 +343,20 @@ fn recorded_bodies_translate_both_ways() {
 fn check_request(source: WireFormat, path: &Path) {
     let name = path.display().to_string();
     let body = read(path);
-    let original: Value = serde_json::from_slice(&body).expect("request JSON");
-    let target = other(source);
+    for target in others(source) {
+        check_request_through(source, target, &name, &body);
+    }
+}
+
+fn check_request_through(source: WireFormat, target: WireFormat, name: &str, body: &[u8]) {
+    let original: Value = serde_json::from_slice(body).expect("request JSON");
     let to_target = ProviderTarget {
         format: target,
         base_path: "/v1",
         upstream_model: "upstream-model",
+        api_version: None,
     };
-    let upstream = translate_request(source, &to_target, &body)
+    let upstream = translate_request(source, &to_target, body)
         .unwrap_or_else(|e| panic!("{name} → {target:?}: {e}"));
     let translated: Value = serde_json::from_slice(&upstream.body).expect("translated JSON");
     assert_eq!(translated["model"], "upstream-model", "{name}");
@@ -346,6 +389,7 @@ fn check_request(source: WireFormat, path: &Path) {
         format: source,
         base_path: "/v1",
         upstream_model: "back",
+        api_version: None,
     };
     let returned = translate_request(target, &to_source, &upstream.body)
         .unwrap_or_else(|e| panic!("{name} → {target:?} → {source:?}: {e}"));
@@ -369,5 +413,5 @@ fn recorded_requests_translate_both_ways() {
             checked += 1;
         }
     }
-    assert!(checked >= 10, "only {checked} request recordings found");
+    assert!(checked >= 13, "only {checked} request recordings found");
 }

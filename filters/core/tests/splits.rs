@@ -2,7 +2,7 @@
 //! must not depend on where a provider stream is cut.
 //!
 //! For every stream fixture (the in-tree ones and the shared recordings when present), in
-//! every direction (translated to the other client format, and same-format passthrough with
+//! every direction (translated to each other client format, and same-format passthrough with
 //! usage-chunk stripping), the output of feeding the stream byte by byte, and of feeding it
 //! in two pieces cut at a byte boundary, must equal the one-shot output byte for byte (so the
 //! event sequence is equal too), with the same usage and outcome.
@@ -27,16 +27,23 @@ const EXHAUSTIVE_BYTES: usize = 2560;
 /// Cuts tried on longer streams by default.
 const SAMPLED_CUTS: usize = 150;
 
+const FORMATS: [WireFormat; 3] = [
+    WireFormat::OpenAi,
+    WireFormat::Anthropic,
+    WireFormat::Cohere,
+];
+
 struct Fixture {
     provider: WireFormat,
     path: PathBuf,
+    body: Vec<u8>,
     /// Cut at every byte boundary whatever its size.
     exhaustive: bool,
 }
 
 fn stream_fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
-    for format in [WireFormat::OpenAi, WireFormat::Anthropic] {
+    for format in FORMATS {
         let dir = testdata().join("streams").join(format.as_str());
         for path in files(&dir, ".sse") {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
@@ -44,6 +51,7 @@ fn stream_fixtures() -> Vec<Fixture> {
                 // inputs only, not expectations
                 out.push(Fixture {
                     provider: format,
+                    body: read(&path),
                     path,
                     exhaustive: true,
                 });
@@ -51,17 +59,16 @@ fn stream_fixtures() -> Vec<Fixture> {
         }
     }
     if let Some(root) = shared_fixtures() {
-        for (format, dir) in [
-            (WireFormat::OpenAi, root.join("openai")),
-            (WireFormat::OpenAi, root.join("openai/compat")),
-            (WireFormat::Anthropic, root.join("anthropic")),
-        ] {
-            out.extend(files(&dir, ".sse").into_iter().map(|path| Fixture {
-                provider: format,
-                path,
-                exhaustive: false,
-            }));
-        }
+        out.extend(
+            recorded_streams(&root)
+                .into_iter()
+                .map(|(provider, path, body)| Fixture {
+                    provider,
+                    path,
+                    body,
+                    exhaustive: false,
+                }),
+        );
     }
     out
 }
@@ -109,22 +116,16 @@ fn check(fixture: &Fixture) {
     let Fixture {
         provider,
         path,
+        body,
         exhaustive,
     } = fixture;
     let provider = *provider;
-    let body = read(path);
-    let other = match provider {
-        WireFormat::OpenAi => WireFormat::Anthropic,
-        WireFormat::Anthropic => WireFormat::OpenAi,
-    };
-    let runs = [
-        Run::stream(other, provider, true),
-        Run::stream(provider, provider, false),
-    ];
-    let cuts = cuts(&body, *exhaustive);
+    // To every other client format, and same-format passthrough.
+    let runs = FORMATS.map(|client| Run::stream(client, provider, client != provider));
+    let cuts = cuts(body, *exhaustive);
     for run in runs {
         let context = format!("{} as {:?}", path.display(), run.client);
-        let (whole, reference) = run.one_shot(&body);
+        let (whole, reference) = run.one_shot(body);
         let same = |out: &[u8], t: &tollgate_core::translate::ResponseTranslator, how: &str| {
             assert!(out == whole, "{context}: {how} differs from one-shot");
             assert_eq!(t.usage(), reference.usage(), "{context}: {how} usage");

@@ -154,6 +154,7 @@ impl HttpContext for ProviderFilter {
             format: self.config.format,
             base_path: &self.config.base_path,
             upstream_model: &upstream_model,
+            api_version: self.config.api_version.as_deref(),
         };
         let translated = match self.operation {
             Operation::Chat => translate_request(self.client_format, &target, &body),
@@ -198,7 +199,8 @@ impl HttpContext for ProviderFilter {
                     self.client_wants_stream_usage,
                     status,
                 )
-                .with_created(now_unix_secs(self));
+                .with_created(now_unix_secs(self))
+                .with_model(self.record.upstream_model.as_deref().unwrap_or_default());
                 Answer::Chat(translator)
             }
         };

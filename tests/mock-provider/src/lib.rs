@@ -1,16 +1,19 @@
 //! Loopback mock of LLM providers that speaks their real wire formats.
 //!
-//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`) and
-//! Anthropic Messages (`/v1/messages`). It backs the end-to-end tests, the `make run` demo
+//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`),
+//! Anthropic Messages (`/v1/messages`), Cohere Chat v2 (`/v2/chat`) and Azure OpenAI
+//! (`/openai/deployments/{d}/chat/completions?api-version=…`, `/openai/v1/chat/completions`). It backs the end-to-end tests, the `make run` demo
 //! and the benchmark, so the hot path stays cheap: no logging, no sleeps unless a request
 //! asks for them, and the request journal is one short mutex push.
 //!
 //! Replies are deterministic. What to answer is planned once, format-neutrally, in
-//! [`reply`]; [`openai`] and [`anthropic`] only decode requests and encode that plan.
+//! [`reply`]; the format modules only decode requests and encode that plan.
 //! Tests program faults per request with `x-mock-*` headers ([`control`]) and inspect
 //! what reached the upstream through `GET /__mock/requests` ([`journal`]).
 
 mod anthropic;
+mod azure;
+mod cohere;
 mod completion;
 mod control;
 mod embeddings;
@@ -35,6 +38,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::anthropic::Anthropic;
+use crate::cohere::Cohere;
 use crate::error::ApiError;
 use crate::journal::Journal;
 use crate::openai::OpenAi;
@@ -48,6 +52,8 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct ExpectedKeys {
     pub openai: Option<String>,
     pub anthropic: Option<String>,
+    pub cohere: Option<String>,
+    pub azure: Option<String>,
 }
 
 /// All routes of the mock, ready to serve.
@@ -58,6 +64,12 @@ pub fn router(keys: ExpectedKeys) -> Router {
         .route("/v1/models", get(openai::list_models))
         .route("/v1/embeddings", post(embeddings::embed))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
+        .route("/v2/chat", post(completion::complete::<Cohere>))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure::deployment_chat),
+        )
+        .route("/openai/v1/chat/completions", post(azure::v1_chat))
         .with_state(Arc::new(keys))
         .merge(journal::routes(journal.clone()))
         .route("/__mock/health", get(|| async { "ok" }))

@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 /// Default expected key for both formats, shared with the `make run` demo.
 const DEMO_KEY_ENV: &str = "TOLLGATE_DEMO_PROVIDER_KEY";
 
-/// Loopback mock of the OpenAI and Anthropic APIs, speaking their real wire formats.
+/// Loopback mock of the OpenAI, Anthropic, Cohere and Azure OpenAI APIs, speaking their real
+/// wire formats.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -24,6 +25,14 @@ struct Args {
     /// Expected `x-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
     #[arg(long)]
     anthropic_key: Option<String>,
+    /// Expected Cohere `Authorization: Bearer` key (default: $TOLLGATE_DEMO_PROVIDER_KEY;
+    /// unset accepts any key).
+    #[arg(long)]
+    cohere_key: Option<String>,
+    /// Expected Azure OpenAI `api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts
+    /// any key).
+    #[arg(long)]
+    azure_key: Option<String>,
 }
 
 #[tokio::main]
@@ -34,7 +43,9 @@ async fn main() -> ExitCode {
         .filter(|key| !key.is_empty());
     let keys = ExpectedKeys {
         openai: args.openai_key.or_else(|| demo_key.clone()),
-        anthropic: args.anthropic_key.or(demo_key),
+        anthropic: args.anthropic_key.or_else(|| demo_key.clone()),
+        cohere: args.cohere_key.or_else(|| demo_key.clone()),
+        azure: args.azure_key.or(demo_key),
     };
     let listener = match TcpListener::bind(args.listen).await {
         Ok(listener) => listener,

@@ -4,17 +4,19 @@
 use serde_json::Value;
 
 use super::fields::FieldError;
-use super::{anthropic, openai, WireFormat};
+use super::path::PathContext;
+use super::{anthropic, cohere, openai, WireFormat};
 use crate::model::{
     ApiError, EmbeddingsRequest, EmbeddingsResponse, Request, Response, StreamEvent,
 };
 use crate::sse::SseEvent;
 
-/// Path of the chat endpoint below a provider's base path.
-pub fn endpoint_path(format: WireFormat) -> &'static str {
+/// Path (and query) of the chat endpoint below a provider's base path.
+pub fn endpoint_path(format: WireFormat, context: &PathContext) -> String {
     match format {
-        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH,
-        WireFormat::Anthropic => anthropic::MESSAGES_PATH,
+        WireFormat::OpenAi => openai::endpoint_path(context),
+        WireFormat::Anthropic => anthropic::MESSAGES_PATH.to_owned(),
+        WireFormat::Cohere => cohere::CHAT_PATH.to_owned(),
     }
 }
 
@@ -23,6 +25,7 @@ pub fn upstream_headers(format: WireFormat) -> Vec<(&'static str, String)> {
     match format {
         WireFormat::OpenAi => openai::upstream_headers(),
         WireFormat::Anthropic => anthropic::upstream_headers(),
+        WireFormat::Cohere => cohere::upstream_headers(),
     }
 }
 
@@ -30,6 +33,7 @@ pub fn decode_request(format: WireFormat, body: &Value) -> Result<Request, Field
     match format {
         WireFormat::OpenAi => openai::request::decode(body),
         WireFormat::Anthropic => anthropic::request::decode(body),
+        WireFormat::Cohere => cohere::request::decode(body),
     }
 }
 
@@ -41,6 +45,7 @@ pub fn encode_request(
     match format {
         WireFormat::OpenAi => Ok(openai::request::encode(request, model)),
         WireFormat::Anthropic => anthropic::request::encode(request, model),
+        WireFormat::Cohere => cohere::request::encode(request, model),
     }
 }
 
@@ -49,6 +54,7 @@ pub fn prepare_passthrough(format: WireFormat, body: &mut Value, model: &str, st
     match format {
         WireFormat::OpenAi => openai::request::prepare_passthrough(body, model, stream),
         WireFormat::Anthropic => anthropic::request::prepare_passthrough(body, model),
+        WireFormat::Cohere => cohere::request::prepare_passthrough(body, model),
     }
 }
 
@@ -56,6 +62,7 @@ pub fn decode_response(format: WireFormat, body: &[u8]) -> Result<Response, ApiE
     match format {
         WireFormat::OpenAi => openai::response::decode(body),
         WireFormat::Anthropic => anthropic::response::decode(body),
+        WireFormat::Cohere => cohere::response::decode(body),
     }
 }
 
@@ -64,6 +71,7 @@ pub fn encode_response(format: WireFormat, response: &Response, created: u64) ->
     match format {
         WireFormat::OpenAi => openai::response::encode(response, created),
         WireFormat::Anthropic => anthropic::response::encode(response),
+        WireFormat::Cohere => cohere::response::encode(response),
     }
 }
 
@@ -72,6 +80,7 @@ pub fn decode_error(format: WireFormat, body: &[u8], status: u16) -> ApiError {
     match format {
         WireFormat::OpenAi => openai::error::decode(body, status),
         WireFormat::Anthropic => anthropic::error::decode(body, status),
+        WireFormat::Cohere => cohere::error::decode(body, status),
     }
 }
 
@@ -80,6 +89,7 @@ pub fn encode_error(format: WireFormat, err: &ApiError) -> Value {
     match format {
         WireFormat::OpenAi => openai::error::encode(err),
         WireFormat::Anthropic => anthropic::error::encode(err),
+        WireFormat::Cohere => cohere::error::encode(err),
     }
 }
 
@@ -95,6 +105,7 @@ pub fn stream_error(format: WireFormat, err: &ApiError) -> Vec<u8> {
 pub enum StreamDecoder {
     OpenAi(openai::stream::ChunkDecoder),
     Anthropic(anthropic::stream::EventDecoder),
+    Cohere(cohere::stream::EventDecoder),
 }
 
 impl StreamDecoder {
@@ -104,6 +115,7 @@ impl StreamDecoder {
             WireFormat::Anthropic => {
                 StreamDecoder::Anthropic(anthropic::stream::EventDecoder::new())
             }
+            WireFormat::Cohere => StreamDecoder::Cohere(cohere::stream::EventDecoder::new()),
         }
     }
 
@@ -111,6 +123,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_event(event, out),
             StreamDecoder::Anthropic(d) => d.on_event(event, out),
+            StreamDecoder::Cohere(d) => d.on_event(event, out),
         }
     }
 
@@ -120,6 +133,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_end(out),
             StreamDecoder::Anthropic(d) => d.on_end(out),
+            StreamDecoder::Cohere(d) => d.on_end(out),
         }
     }
 }
@@ -129,6 +143,7 @@ impl StreamDecoder {
 pub enum StreamEncoder {
     OpenAi(openai::stream::ChunkEncoder),
     Anthropic(anthropic::stream::EventEncoder),
+    Cohere(cohere::stream::EventEncoder),
 }
 
 impl StreamEncoder {
@@ -142,6 +157,7 @@ impl StreamEncoder {
             WireFormat::Anthropic => {
                 StreamEncoder::Anthropic(anthropic::stream::EventEncoder::new())
             }
+            WireFormat::Cohere => StreamEncoder::Cohere(cohere::stream::EventEncoder::new()),
         }
     }
 
@@ -149,6 +165,7 @@ impl StreamEncoder {
         match self {
             StreamEncoder::OpenAi(e) => e.encode(event, out),
             StreamEncoder::Anthropic(e) => e.encode(event, out),
+            StreamEncoder::Cohere(e) => e.encode(event, out),
         }
     }
 }
@@ -158,9 +175,12 @@ impl StreamEncoder {
 // its arms here.
 
 /// Path of the embeddings endpoint below a provider's base path, when the format has one.
-pub fn embeddings_path(format: WireFormat) -> Option<&'static str> {
+pub fn embeddings_path(format: WireFormat, context: &PathContext) -> Option<String> {
     match format {
-        WireFormat::OpenAi => Some(openai::embeddings::EMBEDDINGS_PATH),
+        WireFormat::OpenAi => Some(openai::operation_path(
+            context,
+            openai::embeddings::EMBEDDINGS_PATH,
+        )),
         #[allow(unreachable_patterns)]
         _ => None,
     }

@@ -12,12 +12,16 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub const OPENAI_KEY: &str = "test-openai-key";
 pub const ANTHROPIC_KEY: &str = "test-anthropic-key";
+pub const COHERE_KEY: &str = "test-cohere-key";
+pub const AZURE_KEY: &str = "test-azure-key";
 
 /// Starts a mock expecting the test keys; it lives until the test's runtime ends.
 pub async fn start() -> SocketAddr {
     start_with(ExpectedKeys {
         openai: Some(OPENAI_KEY.into()),
         anthropic: Some(ANTHROPIC_KEY.into()),
+        cohere: Some(COHERE_KEY.into()),
+        azure: Some(AZURE_KEY.into()),
     })
     .await
 }
