@@ -12,8 +12,10 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
-pub use kind::{CredentialHeader, ProviderKind};
-pub use model::{AccessLog, BaseUrl, Config, Credential, Host, Model, Provider, SecretSource};
+pub use model::{
+    AccessLog, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider, ProviderKind,
+    SecretSource,
+};
 pub use parse::{DurationError, UrlError};
 pub use validate::{is_identifier, is_token, load, Loaded};
 

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use tollgate_core::config::VirtualKeyConfig;
+use tollgate_core::formats::WireFormat;
 
-use super::kind::ProviderKind;
-
+pub use super::kind::{CredentialHeader, ProviderKind};
 pub use super::parse::{BaseUrl, Host};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,7 +37,10 @@ pub enum AccessLog {
 pub struct Provider {
     pub name: String,
     pub kind: ProviderKind,
+    /// As written, or the kind's default.
     pub base_url: BaseUrl,
+    /// Azure OpenAI's `api-version` (classic deployment API); `None` everywhere else.
+    pub api_version: Option<String>,
     pub credential: Option<Credential>,
     /// Route timeout for requests to this provider; zero disables it.
     pub timeout: Duration,
@@ -66,6 +69,18 @@ pub struct Model {
     pub provider: String,
     /// Name the provider knows the model by.
     pub model: String,
+}
+
+impl Provider {
+    pub fn format(&self) -> WireFormat {
+        self.kind.format()
+    }
+
+    /// The path prefix of the provider's API, which the wire format's endpoints hang off.
+    pub fn api_base_path(&self) -> String {
+        self.kind
+            .api_base_path(&self.base_url.path, self.api_version.as_deref())
+    }
 }
 
 impl Config {

@@ -46,9 +46,12 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     pub name: String,
-    /// The vendor API; it decides the wire format and how the credential is sent.
+    /// Which API: its wire format, credential header and default address.
     pub kind: ProviderKind,
-    pub base_url: String,
+    /// Defaults per kind; required where the kind has no default (Azure).
+    pub base_url: Option<String>,
+    /// Azure OpenAI's `api-version`; without it Azure's v1 API is used.
+    pub api_version: Option<String>,
     pub credential: Option<Credential>,
     pub timeout: Option<String>,
 }

@@ -10,7 +10,9 @@ use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::keys::parse_hex_digest;
 
 use super::diagnostics::{Diagnostic, Location, Problem, Severity};
-use super::kind::{is_vertex_publisher_path, ProviderKind};
+use super::kind::{
+    is_api_version, is_vertex_publisher_path, ProviderKind, AZURE_API_PATH, AZURE_V1_PATH,
+};
 use super::model::{AccessLog, Config, Credential, Model, Provider, SecretSource};
 use super::parse::{parse_duration, BaseUrl};
 use super::raw;
@@ -217,13 +219,10 @@ impl Validator<'_> {
             let name_path = field(&path, "name");
             self.identifier(&name_path, "provider name", &raw.name);
             let first = self.unique(&mut names, "provider", &raw.name, &name_path);
-            let url_path = field(&path, "base_url");
-            let base_url = BaseUrl::parse(&raw.base_url).map_err(|reason| {
-                let value = raw.base_url.clone();
-                self.report(&url_path, Problem::BaseUrl { value, reason });
-            });
-            if let Ok(url) = &base_url {
-                self.base_url_for_kind(&url_path, raw.kind, url);
+            let base_url = self.base_url(&path, raw.kind, raw.base_url.as_deref());
+            let api_version = self.api_version(&path, raw.kind, raw.api_version);
+            if raw.credential.is_none() && raw.kind.needs_credential() {
+                self.report(&field(&path, "kind"), Problem::NoCredential(raw.kind));
             }
             let credential = raw
                 .credential
@@ -239,11 +238,12 @@ impl Validator<'_> {
                 }),
             };
             // Invalid entries are dropped here; the errors already make the load fail.
-            if let (true, Ok(base_url)) = (first, base_url) {
+            if let (true, Some(base_url)) = (first, base_url) {
                 providers.push(Provider {
                     name: raw.name,
                     kind: raw.kind,
                     base_url,
+                    api_version,
                     credential,
                     timeout,
                 });
@@ -252,18 +252,64 @@ impl Validator<'_> {
         providers
     }
 
-    /// What a kind needs of its base URL beyond being a URL: the Gemini endpoints sit
-    /// below an API version (AI Studio) or a publisher path (Vertex AI).
-    fn base_url_for_kind(&mut self, path: &str, kind: ProviderKind, url: &BaseUrl) {
+    /// The provider's `base_url`, or its kind's default; `None` after reporting why not.
+    fn base_url(&mut self, path: &str, kind: ProviderKind, text: Option<&str>) -> Option<BaseUrl> {
+        let Some(text) = text.or(kind.default_base_url()) else {
+            self.report(&field(path, "kind"), Problem::BaseUrlRequired(kind));
+            return None;
+        };
+        let url_path = field(path, "base_url");
+        let url = match BaseUrl::parse(text) {
+            Ok(url) => url,
+            Err(reason) => {
+                let value = text.to_string();
+                self.report(&url_path, Problem::BaseUrl { value, reason });
+                return None;
+            }
+        };
         match kind {
+            ProviderKind::Azure => {
+                let v1 = [AZURE_API_PATH, AZURE_V1_PATH].concat();
+                let extra = [v1.as_str(), AZURE_API_PATH]
+                    .into_iter()
+                    .find(|suffix| url.path.ends_with(suffix))
+                    .map(str::to_string);
+                if let Some(extra) = extra {
+                    self.report(&url_path, Problem::AzureApiPath(extra));
+                    return None;
+                }
+            }
+            // The Gemini endpoints sit below a publisher path (Vertex AI) or an API version
+            // (AI Studio).
             ProviderKind::Vertex if !is_vertex_publisher_path(&url.path) => {
-                self.report(path, Problem::VertexPath(url.path.clone()));
+                self.report(&url_path, Problem::VertexPath(url.path.clone()));
             }
             ProviderKind::Gemini if url.path.is_empty() => {
-                self.report(path, Problem::GeminiWithoutVersion);
+                self.report(&url_path, Problem::GeminiWithoutVersion);
             }
             _ => {}
         }
+        Some(url)
+    }
+
+    fn api_version(
+        &mut self,
+        path: &str,
+        kind: ProviderKind,
+        version: Option<String>,
+    ) -> Option<String> {
+        let version = version?;
+        let path = field(path, "api_version");
+        if !kind.takes_api_version() {
+            let field = "api_version";
+            self.report(&path, Problem::NotForKind { field, kind });
+            return None;
+        }
+        if !is_api_version(&version) {
+            self.report(&path, Problem::ApiVersion(version));
+            return None;
+        }
+        Some(version)
     }
 
     fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {

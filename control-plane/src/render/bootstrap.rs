@@ -12,7 +12,7 @@ use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::{headers, log_fields};
 
-use crate::config::{AccessLog, Config, Host, Provider, SecretSource};
+use crate::config::{AccessLog, Config, CredentialHeader, Host, Provider, SecretSource};
 
 /// Envoy node identity; required for extension config discovery later.
 const NODE: &str = "tollgate";
@@ -317,10 +317,12 @@ fn credential_injector(provider: &Provider) -> Value {
         "@type": GENERIC_CREDENTIAL,
         "credential": {"name": secret_name(&provider.name)},
     });
-    let header = provider.kind.credential_header();
-    generic["header"] = json!(header.name);
-    if let Some(prefix) = header.prefix {
-        generic["header_value_prefix"] = json!(prefix);
+    match provider.kind.credential_header() {
+        CredentialHeader::Bearer => {
+            generic["header"] = json!("authorization");
+            generic["header_value_prefix"] = json!("Bearer ");
+        }
+        CredentialHeader::Plain(header) => generic["header"] = json!(header),
     }
     json!({
         "name": "envoy.filters.http.credential_injector",

@@ -34,6 +34,9 @@ fn environment(config_dir: &Path) -> FixedEnvironment {
         "OPENAI_API_KEY",
         "TOLLGATE_DEMO_PROVIDER_KEY",
         "LOCAL_KEY",
+        "COHERE_API_KEY",
+        "AZURE_OPENAI_API_KEY",
+        "PRESET_KEY",
         "GEMINI_API_KEY",
     ]
     .map(|v| (v.to_string(), "secret-from-test-env".to_string()));

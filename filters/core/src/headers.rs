@@ -9,6 +9,8 @@ pub const ALIAS: &str = "x-tollgate-alias";
 /// Wire format the client spoke (`openai` or `anthropic`), so the provider filter knows
 /// what to translate from and back to.
 pub const CLIENT_FORMAT: &str = "x-tollgate-client-format";
+/// What the provider must do: `chat` or `embeddings` (see `gateway::Operation`).
+pub const OPERATION: &str = "x-tollgate-operation";
 /// Id of the virtual key that authenticated the request (never the key itself).
 pub const KEY_ID: &str = "x-tollgate-key-id";
 /// Team of the virtual key, for attribution.
@@ -20,4 +22,4 @@ pub const PROVIDER: &str = "x-tollgate-provider";
 pub const UPSTREAM_MODEL: &str = "x-tollgate-upstream-model";
 
 /// Every internal request header, for stripping.
-pub const INTERNAL_REQUEST: [&str; 4] = [ALIAS, CLIENT_FORMAT, KEY_ID, TEAM];
+pub const INTERNAL_REQUEST: [&str; 5] = [ALIAS, CLIENT_FORMAT, OPERATION, KEY_ID, TEAM];

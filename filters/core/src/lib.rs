@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod embeddings;
 pub mod error;
 pub mod formats;
 pub mod gateway;

@@ -13,6 +13,7 @@ use serde::de::IgnoredAny;
 use crate::error::GatewayError;
 use crate::formats::codec::{self, StreamDecoder, StreamEncoder};
 use crate::formats::fields::{parse_object, Fields};
+use crate::formats::path::PathContext;
 use crate::formats::WireFormat;
 use crate::model::{ApiError, StopReason, StreamEvent, Usage};
 use crate::sse::{SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
@@ -27,13 +28,16 @@ pub struct ProviderTarget<'a> {
     pub base_path: &'a str,
     /// Model name the provider knows.
     pub upstream_model: &'a str,
+    /// API version the provider is configured with (Azure OpenAI's `api-version`), which
+    /// some formats put into the endpoint path.
+    pub api_version: Option<&'a str>,
 }
 
 /// A request ready for the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamRequest {
-    /// Full path: `{base_path}/chat/completions`, `{base_path}/messages`, or for Gemini
-    /// `{base_path}/models/{model}:generateContent` (`:streamGenerateContent?alt=sse`).
+    /// Full path (and query, when the format needs one): the base path, then the format's
+    /// endpoint for this model and request, e.g. `{base_path}/chat/completions`.
     pub path: String,
     /// Provider-format JSON with the model replaced.
     pub body: Vec<u8>,
@@ -65,11 +69,16 @@ pub fn translate_request(
         let request = codec::decode_request(client, &value)?;
         codec::encode_request(target.format, &request, target.upstream_model)?
     };
+    let context = PathContext {
+        model: target.upstream_model,
+        stream,
+        api_version: target.api_version,
+    };
     Ok(UpstreamRequest {
         path: format!(
             "{}{}",
             target.base_path,
-            codec::endpoint_path(target.format, target.upstream_model, stream)
+            codec::endpoint_path(target.format, &context)
         ),
         body: upstream.to_string().into_bytes(),
         headers: codec::upstream_headers(target.format),
@@ -103,6 +112,8 @@ pub struct ResponseTranslator {
     /// The body is an event stream (the request streamed and the provider said yes).
     streaming: bool,
     created: u64,
+    /// Reported as the model when the provider's answer names none.
+    model: String,
     state: State,
     usage: Usage,
     stop_reason: Option<StopReason>,
@@ -157,6 +168,7 @@ impl ResponseTranslator {
             client_wants_stream_usage,
             streaming,
             created: 0,
+            model: String::new(),
             state: State::Buffering(Vec::new()),
             usage: Usage::default(),
             stop_reason: None,
@@ -176,6 +188,14 @@ impl ResponseTranslator {
     pub fn with_created(mut self, unix_secs: u64) -> ResponseTranslator {
         self.created = unix_secs;
         self.rebuild_stream(DEFAULT_MAX_EVENT_BYTES);
+        self
+    }
+
+    /// The model name to report when the provider's answer names none (Cohere never does;
+    /// the gateway knows which model it asked for). Builder: call before the first
+    /// [`feed`](Self::feed).
+    pub fn with_model(mut self, model: &str) -> ResponseTranslator {
+        self.model = model.to_owned();
         self
     }
 
@@ -295,7 +315,10 @@ impl ResponseTranslator {
                 .into_bytes();
         }
         match codec::decode_response(self.provider, &body) {
-            Ok(response) => {
+            Ok(mut response) => {
+                if response.model.is_empty() {
+                    response.model.clone_from(&self.model);
+                }
                 self.usage = response.usage;
                 self.stop_reason.clone_from(&response.stop_reason);
                 self.outcome = Outcome::Completed;
@@ -371,6 +394,13 @@ impl ResponseTranslator {
     fn on_event(&mut self, stream: &mut Stream, event: &SseEvent, out: &mut Vec<u8>) {
         let mut canonical = Vec::new();
         stream.decoder.on_event(event, &mut canonical);
+        for event in &mut canonical {
+            if let StreamEvent::Start { model, .. } = event {
+                if model.is_empty() {
+                    model.clone_from(&self.model);
+                }
+            }
+        }
         self.observe(&canonical);
         match &mut stream.output {
             Output::Forward { strip_usage_only } => {

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 
-use WireFormat::{Anthropic, Gemini, OpenAi};
+use WireFormat::{Anthropic, Cohere, Gemini, OpenAi};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -33,13 +33,13 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
         Kind::Request,
         OpenAi,
         "minimal",
-        &[Anthropic, OpenAi, Gemini],
+        &[Anthropic, OpenAi, Cohere, Gemini],
     ),
     (
         Kind::Request,
         OpenAi,
         "tools-multiturn",
-        &[Anthropic, OpenAi, Gemini],
+        &[Anthropic, OpenAi, Cohere, Gemini],
     ),
     (
         Kind::Request,
@@ -52,15 +52,26 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
         Kind::Request,
         Anthropic,
         "tools-multiturn",
-        &[OpenAi, Anthropic, Gemini],
+        &[OpenAi, Anthropic, Cohere, Gemini],
     ),
     (
         Kind::Request,
         Anthropic,
         "structured-output",
-        &[OpenAi, Gemini],
+        &[OpenAi, Cohere, Gemini],
     ),
-    (Kind::Response, Anthropic, "thinking-text-tool", &[OpenAi]),
+    (
+        Kind::Request,
+        Cohere,
+        "tools-multiturn",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Anthropic,
+        "thinking-text-tool",
+        &[OpenAi, Cohere],
+    ),
     (Kind::Response, Anthropic, "stop-sequence", &[OpenAi]),
     (Kind::Response, Anthropic, "error-529-overloaded", &[OpenAi]),
     (
@@ -72,6 +83,7 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
     (Kind::Response, OpenAi, "tool-calls-cached", &[Anthropic]),
     (Kind::Response, OpenAi, "reasoning-length", &[Anthropic]),
     (Kind::Response, OpenAi, "content-filter", &[Anthropic]),
+    (Kind::Response, OpenAi, "azure-content-filter", &[Anthropic]),
     (
         Kind::Response,
         OpenAi,
@@ -79,18 +91,74 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
         &[Anthropic],
     ),
     (Kind::Response, OpenAi, "error-429-rate-limit", &[Anthropic]),
-    (Kind::Stream, Anthropic, "thinking-text-tool", &[OpenAi]),
+    (
+        Kind::Response,
+        Cohere,
+        "thinking-text",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Cohere,
+        "tool-plan-parallel",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Cohere, "max-tokens-citations", &[OpenAi]),
+    (
+        Kind::Response,
+        Cohere,
+        "finish-timeout",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Cohere,
+        "error-429-trial-key",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Cohere, "error-401-invalid-token", &[OpenAi]),
+    (
+        Kind::Stream,
+        Anthropic,
+        "thinking-text-tool",
+        &[OpenAi, Cohere],
+    ),
     (Kind::Stream, Anthropic, "overloaded-mid-stream", &[OpenAi]),
     (Kind::Stream, Anthropic, "server-tool-redacted", &[OpenAi]),
-    (Kind::Stream, OpenAi, "parallel-tools-crlf", &[Anthropic]),
+    (
+        Kind::Stream,
+        OpenAi,
+        "parallel-tools-crlf",
+        &[Anthropic, Cohere],
+    ),
     (
         Kind::Stream,
         OpenAi,
         "reasoning-usage-on-finish",
         &[Anthropic],
     ),
-    (Kind::Stream, OpenAi, "error-event", &[Anthropic]),
+    (Kind::Stream, OpenAi, "error-event", &[Anthropic, Cohere]),
     (Kind::Stream, OpenAi, "truncated", &[Anthropic]),
+    (
+        Kind::Stream,
+        OpenAi,
+        "azure-content-filter",
+        &[Anthropic, Cohere],
+    ),
+    (
+        Kind::Stream,
+        Cohere,
+        "thinking-citations",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Stream,
+        Cohere,
+        "tool-plan-parallel",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Stream, Cohere, "error-finish", &[OpenAi, Anthropic]),
+    (Kind::Stream, Cohere, "truncated", &[OpenAi]),
     (
         Kind::Response,
         Gemini,
@@ -213,6 +281,7 @@ fn run_case(kind: Kind, source: WireFormat, name: &str, target: WireFormat) {
                 format: target,
                 base_path: "/v1",
                 upstream_model: "upstream-model",
+                api_version: None,
             };
             let upstream = translate_request(source, &provider, &input)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -259,7 +328,7 @@ fn golden_cases() {
 #[test]
 fn every_fixture_is_covered() {
     for kind in [Kind::Request, Kind::Response, Kind::Stream] {
-        for source in [OpenAi, Anthropic, Gemini] {
+        for source in [OpenAi, Anthropic, Cohere, Gemini] {
             let dir = testdata().join(kind.dir()).join(source.as_str());
             for path in files(&dir, &format!(".{}", kind.ext())) {
                 let file = path

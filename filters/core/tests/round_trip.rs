@@ -2,12 +2,14 @@
 //! thinking, and the multi-turn trip that matters most for reasoning models: an Anthropic
 //! (or Gemini) answer with signed thinking goes to an OpenAI client, comes back in its next
 //! request, and must reach the provider again with the thinking and signatures untouched.
+//! The same trip for Cohere tool calls: ids, tool plan and arguments come back to Cohere as
+//! it sent them.
 
 mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tollgate_core::formats::{anthropic, gemini, openai, WireFormat};
+use tollgate_core::formats::{anthropic, cohere, gemini, openai, WireFormat};
 use tollgate_core::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
@@ -249,6 +251,7 @@ fn next_turn_to_anthropic(assistant: Value, call_id: &str) -> Value {
         format: WireFormat::Anthropic,
         base_path: "/v1",
         upstream_model: "claude",
+        api_version: None,
     };
     let upstream =
         translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
@@ -304,6 +307,150 @@ fn streamed_signed_thinking_survives_a_trip_through_an_openai_client() {
              "input": {"city": "Lisbon"}},
         ])
     );
+}
+
+#[test]
+fn cohere_round_trip_keeps_tools_plans_images_and_sampling() {
+    let request = Request {
+        model: "m".into(),
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: None,
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::text("Weather?"),
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::text("I will check both cities."),
+                    call("get_weather_1", r#"{"city":"Lisbon"}"#),
+                    call("get_weather_2", r#"{"city":"Por"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("get_weather_1", "21C")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("get_weather_2", "18C")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![ContentPart::text("Thanks")],
+            },
+        ],
+        tools: vec![
+            ToolDefinition {
+                strict: None,
+                ..tool("get_weather")
+            },
+            ToolDefinition {
+                strict: None,
+                ..tool("get_forecast")
+            },
+        ],
+        tool_choice: Some(ToolChoice::Required),
+        max_output_tokens: Some(1000),
+        temperature: Some(0.5),
+        top_p: Some(0.9),
+        top_k: Some(40),
+        stop_sequences: vec!["END".into()],
+        seed: Some(7),
+        frequency_penalty: Some(0.25),
+        presence_penalty: Some(0.5),
+        reasoning: Some(Reasoning::Budget(3000)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema: json!({"type": "object"}),
+            strict: None,
+        }),
+        stream: true,
+        ..Request::default()
+    };
+    let wire = cohere::request::encode(&request, "m").unwrap();
+    let back = cohere::request::decode(&wire).unwrap();
+    assert_eq!(back, request);
+}
+
+/// Sends the next OpenAI turn (the assistant message plus a result for every call) to
+/// Cohere and returns the messages Cohere receives after the user's question.
+fn next_turn_to_cohere(assistant: Value) -> Vec<Value> {
+    let results: Vec<Value> = assistant["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"role": "tool", "tool_call_id": c["id"], "content": "sunny"}))
+        .collect();
+    let mut messages = vec![
+        json!({"role": "user", "content": "Weather in SF?"}),
+        assistant,
+    ];
+    messages.extend(results);
+    let next = json!({"model": "smart", "messages": messages});
+    let target = ProviderTarget {
+        format: WireFormat::Cohere,
+        base_path: "/v2",
+        upstream_model: "command-a",
+        api_version: None,
+    };
+    let upstream =
+        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
+    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    body["messages"].as_array().unwrap()[1..].to_vec()
+}
+
+#[test]
+fn cohere_tool_calls_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("responses/cohere/tool-plan-parallel.json");
+    let original = read_json(&path);
+    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Cohere, 200).one_shot(&read(&path));
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let messages = next_turn_to_cohere(assistant_from_body(&answer));
+    let sent = &original["message"];
+    assert_eq!(
+        messages[0],
+        json!({"role": "assistant", "tool_plan": sent["tool_plan"], "tool_calls": sent["tool_calls"]})
+    );
+    let answered: Vec<&Value> = messages[1..].iter().map(|m| &m["tool_call_id"]).collect();
+    let called: Vec<&Value> = sent["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(answered, called);
+}
+
+#[test]
+fn streamed_cohere_tool_calls_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("streams/cohere/tool-plan-parallel.sse");
+    let (out, _) =
+        Run::stream(WireFormat::OpenAi, WireFormat::Cohere, false).one_shot(&read(&path));
+    let mut assistant = assistant_from_stream(&out);
+    assistant.as_object_mut().unwrap().remove("thinking_blocks");
+    let messages = next_turn_to_cohere(assistant);
+    let arguments = |city: &str| format!("{{\n    \"city\": \"{city}\"\n}}");
+    assert_eq!(
+        messages[0],
+        json!({"role": "assistant", "tool_plan": "I will check the weather in both cities.",
+        "tool_calls": [
+            {"id": "get_weather_2fnrphbsnr66", "type": "function",
+             "function": {"name": "get_weather", "arguments": arguments("Lisbon")}},
+            {"id": "get_weather_9xk2m4q7w1za", "type": "function",
+             "function": {"name": "get_weather", "arguments": arguments("Porto")}},
+        ]})
+    );
+    assert_eq!(messages.len(), 3);
 }
 
 #[test]
@@ -413,6 +560,7 @@ fn next_turn_to_gemini(assistant: Value) -> Value {
         format: WireFormat::Gemini,
         base_path: "/v1beta",
         upstream_model: "gemini-2.5-flash",
+        api_version: None,
     };
     let upstream =
         translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();

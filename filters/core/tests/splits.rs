@@ -2,11 +2,11 @@
 //! must not depend on where a provider stream is cut.
 //!
 //! For every stream fixture (the in-tree ones and the shared recordings when present, the
-//! payload-only Gemini recording framed as SSE), in every direction (translated to the other
-//! client format, and same-format passthrough with usage-chunk stripping; Gemini, a provider
-//! format only, to both client formats), the output of feeding the stream byte by byte, and
-//! of feeding it in two pieces cut at a byte boundary, must equal the one-shot output byte
-//! for byte (so the event sequence is equal too), with the same usage and outcome.
+//! payload-only Cohere and Gemini recordings framed as SSE), in every direction (translated
+//! to each other client format, and same-format passthrough with usage-chunk stripping), the
+//! output of feeding the stream byte by byte, and of feeding it in two pieces cut at a byte
+//! boundary, must equal the one-shot output byte for byte (so the event sequence is equal
+//! too), with the same usage and outcome.
 //!
 //! Two-piece cuts are exhaustive (every byte boundary) for the in-tree fixtures and for
 //! recordings up to [`EXHAUSTIVE_BYTES`]; that costs O(n²), so longer recordings get a fixed
@@ -28,22 +28,24 @@ const EXHAUSTIVE_BYTES: usize = 2560;
 /// Cuts tried on longer streams by default.
 const SAMPLED_CUTS: usize = 150;
 
+const FORMATS: [WireFormat; 4] = [
+    WireFormat::OpenAi,
+    WireFormat::Anthropic,
+    WireFormat::Cohere,
+    WireFormat::Gemini,
+];
+
 struct Fixture {
     provider: WireFormat,
     path: PathBuf,
-    /// Payload-only recording (one JSON payload per line), framed as SSE before use.
-    payload_lines: bool,
+    body: Vec<u8>,
     /// Cut at every byte boundary whatever its size.
     exhaustive: bool,
 }
 
 fn stream_fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
-    for format in [
-        WireFormat::OpenAi,
-        WireFormat::Anthropic,
-        WireFormat::Gemini,
-    ] {
+    for format in FORMATS {
         let dir = testdata().join("streams").join(format.as_str());
         for path in files(&dir, ".sse") {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
@@ -51,34 +53,24 @@ fn stream_fixtures() -> Vec<Fixture> {
                 // inputs only, not expectations
                 out.push(Fixture {
                     provider: format,
+                    body: read(&path),
                     path,
-                    payload_lines: false,
                     exhaustive: true,
                 });
             }
         }
     }
     if let Some(root) = shared_fixtures() {
-        for (format, dir) in [
-            (WireFormat::OpenAi, root.join("openai")),
-            (WireFormat::OpenAi, root.join("openai/compat")),
-            (WireFormat::Anthropic, root.join("anthropic")),
-            (WireFormat::Gemini, root.join("gemini")),
-        ] {
-            out.extend(files(&dir, ".sse").into_iter().map(|path| Fixture {
-                provider: format,
-                path,
-                payload_lines: false,
-                exhaustive: false,
-            }));
-        }
-        let chunks = root.join("gemini/payload-chunks");
-        out.extend(files(&chunks, ".jsonl").into_iter().map(|path| Fixture {
-            provider: WireFormat::Gemini,
-            path,
-            payload_lines: true,
-            exhaustive: false,
-        }));
+        out.extend(
+            recorded_streams(&root)
+                .into_iter()
+                .map(|(provider, path, body)| Fixture {
+                    provider,
+                    path,
+                    body,
+                    exhaustive: false,
+                }),
+        );
     }
     out
 }
@@ -126,28 +118,16 @@ fn check(fixture: &Fixture) {
     let Fixture {
         provider,
         path,
-        payload_lines,
+        body,
         exhaustive,
     } = fixture;
     let provider = *provider;
-    let body = if *payload_lines {
-        frame_payload_chunks(path)
-    } else {
-        read(path)
-    };
-    let clients: &[WireFormat] = match provider {
-        WireFormat::OpenAi => &[WireFormat::Anthropic, WireFormat::OpenAi],
-        WireFormat::Anthropic => &[WireFormat::OpenAi, WireFormat::Anthropic],
-        WireFormat::Gemini => &[WireFormat::OpenAi, WireFormat::Anthropic],
-    };
-    let runs = clients.iter().map(|&client| {
-        // Same format forwards; the usage chunk is stripped when not asked for.
-        Run::stream(client, provider, client != provider)
-    });
-    let cuts = cuts(&body, *exhaustive);
+    // To every other client format, and same-format passthrough.
+    let runs = FORMATS.map(|client| Run::stream(client, provider, client != provider));
+    let cuts = cuts(body, *exhaustive);
     for run in runs {
         let context = format!("{} as {:?}", path.display(), run.client);
-        let (whole, reference) = run.one_shot(&body);
+        let (whole, reference) = run.one_shot(body);
         let same = |out: &[u8], t: &tollgate_core::translate::ResponseTranslator, how: &str| {
             assert!(out == whole, "{context}: {how} differs from one-shot");
             assert_eq!(t.usage(), reference.usage(), "{context}: {how} usage");
@@ -166,7 +146,7 @@ fn check(fixture: &Fixture) {
 #[test]
 fn output_does_not_depend_on_where_the_stream_is_cut() {
     let fixtures = stream_fixtures();
-    assert!(fixtures.len() >= 10, "stream fixtures missing");
+    assert!(fixtures.len() >= 16, "stream fixtures missing");
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism()

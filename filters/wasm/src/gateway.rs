@@ -6,7 +6,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::formats::WireFormat;
-use tollgate_core::gateway::{admit_chat, authenticate, list_models, Endpoint};
+use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
 use tollgate_core::{headers, log_fields};
 
 use crate::host::{log_field, reply_error, reply_json, request_body};
@@ -25,11 +25,6 @@ impl GatewayFilter {
             key_id: None,
             endpoint: None,
         }
-    }
-
-    fn client_format(&self) -> WireFormat {
-        self.endpoint
-            .map_or(WireFormat::OpenAi, Endpoint::client_format)
     }
 
     /// Removes everything a client could use to impersonate the gateway or leak its key
@@ -102,7 +97,10 @@ impl HttpContext for GatewayFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        let format = self.client_format();
+        let Some(endpoint) = self.endpoint else {
+            return Action::Continue;
+        };
+        let format = endpoint.client_format();
         let Some(key) = self
             .key_id
             .as_deref()
@@ -111,11 +109,15 @@ impl HttpContext for GatewayFilter {
             return Action::Continue;
         };
         let body = request_body(self, body_size);
-        match admit_chat(&self.config, key, &body) {
+        match admit(endpoint, &self.config, key, &body) {
             Ok(admission) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
                 self.set_http_request_header(headers::ALIAS, Some(&admission.alias));
                 self.set_http_request_header(headers::CLIENT_FORMAT, Some(format.as_str()));
+                self.set_http_request_header(
+                    headers::OPERATION,
+                    Some(endpoint.operation().as_str()),
+                );
                 Action::Continue
             }
             Err(e) => {

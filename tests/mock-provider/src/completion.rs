@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -37,6 +37,10 @@ pub trait WireFormat {
     /// The event a provider sends when it fails after the stream began.
     fn stream_error() -> Event;
     fn error_body(error: &ApiError) -> String;
+    /// Headers a rate-limit error carries.
+    fn retry_headers() -> &'static [(&'static str, &'static str)] {
+        &[("retry-after", "1")]
+    }
 
     /// Adds what the URL says to a decoded request. Formats that keep the model and
     /// streaming in the body have nothing to add.
@@ -97,13 +101,16 @@ fn respond<F: WireFormat>(
     Ok(sse::response(events, controls.chunk_delay))
 }
 
-/// `error` as `F` renders it. Rate limits carry `retry-after` like both real providers.
+/// `error` as `F` renders it. Rate limits carry the format's retry headers
+/// (`retry-after`, and Azure's millisecond variants).
 pub fn error_response<F: WireFormat>(error: &ApiError) -> Response {
     let mut response = json_response(error.status, F::error_body(error));
     if error.kind == ErrorKind::RateLimited {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        for (name, value) in F::retry_headers() {
+            response
+                .headers_mut()
+                .insert(*name, HeaderValue::from_static(value));
+        }
     }
     response
 }

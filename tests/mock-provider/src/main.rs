@@ -10,8 +10,8 @@ use tokio::net::TcpListener;
 /// Default expected key for both formats, shared with the `make run` demo.
 const DEMO_KEY_ENV: &str = "TOLLGATE_DEMO_PROVIDER_KEY";
 
-/// Loopback mock of the OpenAI, Anthropic and Gemini (AI Studio, Vertex) APIs, speaking
-/// their real wire formats.
+/// Loopback mock of the OpenAI, Anthropic, Cohere, Azure OpenAI and Gemini (AI Studio,
+/// Vertex) APIs, speaking their real wire formats.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -25,6 +25,14 @@ struct Args {
     /// Expected `x-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
     #[arg(long)]
     anthropic_key: Option<String>,
+    /// Expected Cohere `Authorization: Bearer` key (default: $TOLLGATE_DEMO_PROVIDER_KEY;
+    /// unset accepts any key).
+    #[arg(long)]
+    cohere_key: Option<String>,
+    /// Expected Azure OpenAI `api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts
+    /// any key).
+    #[arg(long)]
+    azure_key: Option<String>,
     /// Expected `x-goog-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
     #[arg(long)]
     gemini_key: Option<String>,
@@ -43,6 +51,8 @@ async fn main() -> ExitCode {
     let keys = ExpectedKeys {
         openai: args.openai_key.or_else(|| demo_key.clone()),
         anthropic: args.anthropic_key.or_else(|| demo_key.clone()),
+        cohere: args.cohere_key.or_else(|| demo_key.clone()),
+        azure: args.azure_key.or_else(|| demo_key.clone()),
         gemini: args.gemini_key.or_else(|| demo_key.clone()),
         vertex: args.vertex_token.or(demo_key),
     };

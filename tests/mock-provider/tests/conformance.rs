@@ -251,6 +251,59 @@ const ANTHROPIC: Format = Format {
     ],
 };
 
+const COHERE_AUTH: (&str, &str) = ("authorization", "Bearer test-cohere-key");
+
+const COHERE: Format = Format {
+    path: "/v2/chat",
+    case_paths: &[],
+    kind: cohere_kind,
+    cases: &[
+        Case {
+            name: "text chat",
+            recording: "cohere/chat-v2-text.json",
+            request: RequestBody::Recorded("cohere/chat-v2-text.request.json"),
+            headers: &[COHERE_AUTH],
+            status: 200,
+            same_values: &[("", "/finish_reason"), ("", "/message/role")],
+        },
+        Case {
+            name: "tool-call chat",
+            recording: "cohere/chat-v2-tool-calls.json",
+            request: RequestBody::Recorded("cohere/chat-v2-tool-calls.request.json"),
+            headers: &[COHERE_AUTH, ("x-mock-tool", "Person")],
+            status: 200,
+            same_values: &[("", "/finish_reason"), ("", "/message/tool_calls/0/type")],
+        },
+        Case {
+            name: "text stream",
+            recording: "cohere/chat-v2-stream-text.sse",
+            request: RequestBody::Recorded("cohere/chat-v2-stream-text.request.json"),
+            headers: &[COHERE_AUTH],
+            status: 200,
+            same_values: &[
+                ("message-start", "/delta/message"),
+                ("content-start", "/delta/message/content"),
+                ("message-end", "/delta/finish_reason"),
+            ],
+        },
+        Case {
+            name: "tool-call stream",
+            recording: "cohere/chat-v2-stream-tool-call.sse",
+            request: RequestBody::Recorded("cohere/chat-v2-stream-tool-call.request.json"),
+            headers: &[COHERE_AUTH, ("x-mock-tool", "Person")],
+            status: 200,
+            same_values: &[
+                (
+                    "tool-call-start",
+                    "/delta/message/tool_calls/function/arguments",
+                ),
+                ("tool-call-start", "/delta/message/tool_calls/type"),
+                ("message-end", "/delta/finish_reason"),
+            ],
+        },
+    ],
+};
+
 const GEMINI_KEY: (&str, &str) = ("x-goog-api-key", "test-gemini-key");
 const VERTEX_AUTH: (&str, &str) = ("authorization", "Bearer test-vertex-token");
 const GEMINI_MINIMAL: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
@@ -367,11 +420,6 @@ const GEMINI: Format = Format {
 };
 
 #[tokio::test]
-async fn gemini_matches_recordings() {
-    conform(&GEMINI).await;
-}
-
-#[tokio::test]
 async fn openai_matches_recordings() {
     conform(&OPENAI).await;
 }
@@ -379,6 +427,39 @@ async fn openai_matches_recordings() {
 #[tokio::test]
 async fn anthropic_matches_recordings() {
     conform(&ANTHROPIC).await;
+}
+
+#[tokio::test]
+async fn cohere_matches_recordings() {
+    conform(&COHERE).await;
+}
+
+#[tokio::test]
+async fn gemini_matches_recordings() {
+    conform(&GEMINI).await;
+}
+
+#[tokio::test]
+async fn cohere_events_repeat_their_name_as_type() {
+    let Some(fixtures) = fixtures() else { return };
+    let addr = support::start().await;
+    for case in COHERE
+        .cases
+        .iter()
+        .filter(|case| case.recording.ends_with(".sse"))
+    {
+        let response = send(addr, &COHERE, case, &fixtures).await;
+        let events = response.events();
+        assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
+        for event in &events[..events.len() - 1] {
+            assert_eq!(
+                event.name.as_deref(),
+                event.json()["type"].as_str(),
+                "{}",
+                event.data
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -571,6 +652,15 @@ fn openai_kind(event: &SseEvent) -> String {
         "other"
     };
     kind.into()
+}
+
+/// Cohere names its events; `[DONE]` comes bare.
+fn cohere_kind(event: &SseEvent) -> String {
+    match &event.name {
+        Some(name) => name.clone(),
+        None if event.data == "[DONE]" => "done".into(),
+        None => "<unnamed>".into(),
+    }
 }
 
 /// Anthropic names its events; block events also say which block or delta type.

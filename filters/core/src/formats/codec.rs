@@ -4,17 +4,20 @@
 use serde_json::Value;
 
 use super::fields::FieldError;
-use super::{anthropic, gemini, openai, WireFormat};
-use crate::model::{ApiError, Request, Response, StreamEvent};
+use super::path::PathContext;
+use super::{anthropic, cohere, gemini, openai, WireFormat};
+use crate::model::{
+    ApiError, EmbeddingsRequest, EmbeddingsResponse, Request, Response, StreamEvent,
+};
 use crate::sse::SseEvent;
 
-/// Path of the chat endpoint below a provider's base path; some formats name the model
-/// and whether the answer streams in the path.
-pub fn endpoint_path(format: WireFormat, model: &str, stream: bool) -> String {
+/// Path (and query) of the chat endpoint below a provider's base path.
+pub fn endpoint_path(format: WireFormat, context: &PathContext) -> String {
     match format {
-        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH.to_owned(),
+        WireFormat::OpenAi => openai::endpoint_path(context),
         WireFormat::Anthropic => anthropic::MESSAGES_PATH.to_owned(),
-        WireFormat::Gemini => gemini::endpoint_path(model, stream),
+        WireFormat::Cohere => cohere::CHAT_PATH.to_owned(),
+        WireFormat::Gemini => gemini::endpoint_path(context),
     }
 }
 
@@ -23,6 +26,7 @@ pub fn upstream_headers(format: WireFormat) -> Vec<(&'static str, String)> {
     match format {
         WireFormat::OpenAi => openai::upstream_headers(),
         WireFormat::Anthropic => anthropic::upstream_headers(),
+        WireFormat::Cohere => cohere::upstream_headers(),
         WireFormat::Gemini => gemini::upstream_headers(),
     }
 }
@@ -31,6 +35,7 @@ pub fn decode_request(format: WireFormat, body: &Value) -> Result<Request, Field
     match format {
         WireFormat::OpenAi => openai::request::decode(body),
         WireFormat::Anthropic => anthropic::request::decode(body),
+        WireFormat::Cohere => cohere::request::decode(body),
         WireFormat::Gemini => gemini::request::decode(body),
     }
 }
@@ -43,6 +48,7 @@ pub fn encode_request(
     match format {
         WireFormat::OpenAi => Ok(openai::request::encode(request, model)),
         WireFormat::Anthropic => anthropic::request::encode(request, model),
+        WireFormat::Cohere => cohere::request::encode(request, model),
         // The model is part of the path (`endpoint_path`).
         WireFormat::Gemini => gemini::request::encode(request),
     }
@@ -53,6 +59,7 @@ pub fn prepare_passthrough(format: WireFormat, body: &mut Value, model: &str, st
     match format {
         WireFormat::OpenAi => openai::request::prepare_passthrough(body, model, stream),
         WireFormat::Anthropic => anthropic::request::prepare_passthrough(body, model),
+        WireFormat::Cohere => cohere::request::prepare_passthrough(body, model),
         // Model and streaming are in the path; the body names neither.
         WireFormat::Gemini => {}
     }
@@ -62,6 +69,7 @@ pub fn decode_response(format: WireFormat, body: &[u8]) -> Result<Response, ApiE
     match format {
         WireFormat::OpenAi => openai::response::decode(body),
         WireFormat::Anthropic => anthropic::response::decode(body),
+        WireFormat::Cohere => cohere::response::decode(body),
         WireFormat::Gemini => gemini::response::decode(body),
     }
 }
@@ -71,6 +79,7 @@ pub fn encode_response(format: WireFormat, response: &Response, created: u64) ->
     match format {
         WireFormat::OpenAi => openai::response::encode(response, created),
         WireFormat::Anthropic => anthropic::response::encode(response),
+        WireFormat::Cohere => cohere::response::encode(response),
         WireFormat::Gemini => gemini::response::encode(response),
     }
 }
@@ -80,6 +89,7 @@ pub fn decode_error(format: WireFormat, body: &[u8], status: u16) -> ApiError {
     match format {
         WireFormat::OpenAi => openai::error::decode(body, status),
         WireFormat::Anthropic => anthropic::error::decode(body, status),
+        WireFormat::Cohere => cohere::error::decode(body, status),
         WireFormat::Gemini => gemini::error::decode(body, status),
     }
 }
@@ -89,6 +99,7 @@ pub fn encode_error(format: WireFormat, err: &ApiError) -> Value {
     match format {
         WireFormat::OpenAi => openai::error::encode(err),
         WireFormat::Anthropic => anthropic::error::encode(err),
+        WireFormat::Cohere => cohere::error::encode(err),
         WireFormat::Gemini => gemini::error::encode(err),
     }
 }
@@ -105,6 +116,7 @@ pub fn stream_error(format: WireFormat, err: &ApiError) -> Vec<u8> {
 pub enum StreamDecoder {
     OpenAi(openai::stream::ChunkDecoder),
     Anthropic(anthropic::stream::EventDecoder),
+    Cohere(cohere::stream::EventDecoder),
     Gemini(gemini::stream::ChunkDecoder),
 }
 
@@ -115,6 +127,7 @@ impl StreamDecoder {
             WireFormat::Anthropic => {
                 StreamDecoder::Anthropic(anthropic::stream::EventDecoder::new())
             }
+            WireFormat::Cohere => StreamDecoder::Cohere(cohere::stream::EventDecoder::new()),
             WireFormat::Gemini => StreamDecoder::Gemini(gemini::stream::ChunkDecoder::new()),
         }
     }
@@ -123,6 +136,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_event(event, out),
             StreamDecoder::Anthropic(d) => d.on_event(event, out),
+            StreamDecoder::Cohere(d) => d.on_event(event, out),
             StreamDecoder::Gemini(d) => d.on_event(event, out),
         }
     }
@@ -133,6 +147,7 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_end(out),
             StreamDecoder::Anthropic(d) => d.on_end(out),
+            StreamDecoder::Cohere(d) => d.on_end(out),
             StreamDecoder::Gemini(d) => d.on_end(out),
         }
     }
@@ -143,6 +158,7 @@ impl StreamDecoder {
 pub enum StreamEncoder {
     OpenAi(openai::stream::ChunkEncoder),
     Anthropic(anthropic::stream::EventEncoder),
+    Cohere(cohere::stream::EventEncoder),
     Gemini(gemini::stream::ChunkEncoder),
 }
 
@@ -157,6 +173,7 @@ impl StreamEncoder {
             WireFormat::Anthropic => {
                 StreamEncoder::Anthropic(anthropic::stream::EventEncoder::new())
             }
+            WireFormat::Cohere => StreamEncoder::Cohere(cohere::stream::EventEncoder::new()),
             WireFormat::Gemini => StreamEncoder::Gemini(gemini::stream::ChunkEncoder::new()),
         }
     }
@@ -165,7 +182,52 @@ impl StreamEncoder {
         match self {
             StreamEncoder::OpenAi(e) => e.encode(event, out),
             StreamEncoder::Anthropic(e) => e.encode(event, out),
+            StreamEncoder::Cohere(e) => e.encode(event, out),
             StreamEncoder::Gemini(e) => e.encode(event, out),
         }
+    }
+}
+
+// === embeddings ===
+// Formats without an embeddings API fall to the wildcard arms; a format that gains one adds
+// its arms here.
+
+/// Path of the embeddings endpoint below a provider's base path, when the format has one.
+pub fn embeddings_path(format: WireFormat, context: &PathContext) -> Option<String> {
+    match format {
+        WireFormat::OpenAi => Some(openai::operation_path(
+            context,
+            openai::embeddings::EMBEDDINGS_PATH,
+        )),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+pub fn encode_embeddings_request(
+    format: WireFormat,
+    request: &EmbeddingsRequest,
+    model: &str,
+) -> Result<Value, FieldError> {
+    match format {
+        WireFormat::OpenAi => Ok(openai::embeddings::encode_request(request, model)),
+        #[allow(unreachable_patterns)]
+        _ => Err(FieldError::unsupported(
+            "model",
+            "is served by a provider without embeddings",
+        )),
+    }
+}
+
+pub fn decode_embeddings_response(
+    format: WireFormat,
+    body: &[u8],
+) -> Result<EmbeddingsResponse, ApiError> {
+    match format {
+        WireFormat::OpenAi => openai::embeddings::decode_response(body),
+        #[allow(unreachable_patterns)]
+        _ => Err(ApiError::bad_upstream(
+            "this provider format has no embeddings",
+        )),
     }
 }

@@ -1,15 +1,19 @@
 //! Provider wire formats. Each submodule converts one format to and from the canonical
-//! model in [`crate::model`]; no module knows about any other format. [`codec`] is the one
-//! place that dispatches on [`WireFormat`], so a new format is a new submodule plus one arm
-//! per function there.
+//! model in [`crate::model`]; no module knows about any other format (what several share
+//! lives in [`fields`], [`openai_shapes`] and [`path`]). [`codec`] is the one place that
+//! dispatches on [`WireFormat`], so a new format is a new submodule plus one arm per
+//! function there.
 
 use serde::{Deserialize, Serialize};
 
 pub mod anthropic;
 pub mod codec;
+pub mod cohere;
 pub mod fields;
 pub mod gemini;
 pub mod openai;
+pub mod openai_shapes;
+pub mod path;
 
 /// A wire format spoken by a client or a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -20,6 +24,8 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Cohere Chat API v2.
+    Cohere,
     /// Google Gemini `generateContent` (AI Studio and Vertex AI); provider side only.
     Gemini,
 }
@@ -30,6 +36,7 @@ impl WireFormat {
         match self {
             WireFormat::OpenAi => "openai",
             WireFormat::Anthropic => "anthropic",
+            WireFormat::Cohere => "cohere",
             WireFormat::Gemini => "gemini",
         }
     }
@@ -38,6 +45,7 @@ impl WireFormat {
         match name {
             "openai" => Some(WireFormat::OpenAi),
             "anthropic" => Some(WireFormat::Anthropic),
+            "cohere" => Some(WireFormat::Cohere),
             "gemini" => Some(WireFormat::Gemini),
             _ => None,
         }

@@ -30,6 +30,7 @@ pub mod response;
 pub mod stream;
 pub mod usage;
 
+use super::path::{encode_component, PathContext};
 use crate::model::StopReason;
 
 /// Headers an upstream `generateContent` request needs besides authentication.
@@ -39,31 +40,25 @@ pub fn upstream_headers() -> Vec<(&'static str, String)> {
 
 /// Path of the endpoint below the provider's base path. The model is part of the path;
 /// streams ask for server-sent events (`alt=sse`; without it Gemini streams a JSON array).
-/// A model given as a resource name (`models/…`, `tunedModels/…`) is used as it is.
-pub fn endpoint_path(model: &str, stream: bool) -> String {
-    let resource = if model.starts_with("models/") || model.starts_with("tunedModels/") {
-        escape_path(model)
+/// The API version is part of the base path (`/v1beta`, `/v1`), so the context's is unused.
+pub fn endpoint_path(context: &PathContext) -> String {
+    let method = if context.stream {
+        "streamGenerateContent?alt=sse"
     } else {
-        format!("models/{}", escape_path(model))
+        "generateContent"
     };
-    if stream {
-        format!("/{resource}:streamGenerateContent?alt=sse")
-    } else {
-        format!("/{resource}:generateContent")
-    }
+    model_method_path(context.model, method)
 }
 
-/// Percent-encodes what cannot stand in a path segment (`:` would end the resource name).
-fn escape_path(model: &str) -> String {
-    let mut out = String::with_capacity(model.len());
-    for byte in model.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~/@".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+/// `/{model resource}:{method}`. A model given as a resource name (`models/…`,
+/// `tunedModels/…`) keeps its collection; the name itself is one escaped segment, so a
+/// `:` cannot end it early and a `/` cannot add segments.
+pub fn model_method_path(model: &str, method: &str) -> String {
+    let (collection, name) = ["models/", "tunedModels/"]
+        .into_iter()
+        .find_map(|prefix| Some((prefix, model.strip_prefix(prefix)?)))
+        .unwrap_or(("models/", model));
+    format!("/{collection}{}:{method}", encode_component(name))
 }
 
 /// `finishReason` → canonical stop reason. `STOP` is also what Gemini says after function
@@ -109,23 +104,39 @@ pub fn encode_finish_reason(reason: &StopReason) -> &'static str {
 mod tests {
     use super::*;
 
+    fn path(model: &str, stream: bool) -> String {
+        endpoint_path(&PathContext {
+            model,
+            stream,
+            api_version: None,
+        })
+    }
+
     #[test]
     fn paths_carry_model_and_stream() {
         assert_eq!(
-            endpoint_path("gemini-2.5-flash", false),
+            path("gemini-2.5-flash", false),
             "/models/gemini-2.5-flash:generateContent"
         );
         assert_eq!(
-            endpoint_path("gemini-2.5-flash", true),
+            path("gemini-2.5-flash", true),
             "/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         );
         assert_eq!(
-            endpoint_path("tunedModels/my-model-1", false),
+            path("models/gemini-2.5-flash", false),
+            "/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            path("tunedModels/my-model-1", false),
             "/tunedModels/my-model-1:generateContent"
         );
         assert_eq!(
-            endpoint_path("odd:name?x", false),
+            path("odd:name?x", false),
             "/models/odd%3Aname%3Fx:generateContent"
+        );
+        assert_eq!(
+            path("../../files", false),
+            "/models/..%2F..%2Ffiles:generateContent"
         );
     }
 
