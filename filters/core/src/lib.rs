@@ -18,6 +18,7 @@ pub mod headers;
 pub mod keys;
 pub mod log_fields;
 pub mod model;
+pub mod route_context;
 pub mod sse;
 pub mod translate;
 pub mod usage_record;

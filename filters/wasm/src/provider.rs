@@ -11,6 +11,7 @@ use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
 use tollgate_core::model::VectorEncoding;
+use tollgate_core::route_context::RouteContext;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 use tollgate_core::usage_record::UsageRecord;
 use tollgate_core::{embeddings, headers, log_fields};
@@ -102,18 +103,13 @@ impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         // The gateway filter set these after authenticating; they must not leave Envoy.
         let alias = self.take_internal_header(headers::ALIAS);
-        let client_format = self.take_internal_header(headers::CLIENT_FORMAT);
-        let operation = self.take_internal_header(headers::OPERATION);
-        self.record.key_id = self.take_internal_header(headers::KEY_ID);
-        self.record.team = self.take_internal_header(headers::TEAM);
-        self.client_format = client_format
-            .as_deref()
-            .and_then(WireFormat::parse)
-            .unwrap_or(WireFormat::OpenAi);
-        self.operation = operation
-            .as_deref()
-            .and_then(Operation::parse)
-            .unwrap_or(Operation::Chat);
+        let context = self.take_internal_header(headers::CONTEXT);
+        if let Some(context) = context.as_deref().and_then(RouteContext::decode) {
+            self.client_format = context.client_format;
+            self.operation = context.operation;
+            self.record.key_id = Some(context.key_id);
+            self.record.team = context.team;
+        }
 
         let Some(upstream_model) = alias.as_deref().and_then(|a| self.config.models.get(a)) else {
             // Only reachable when Envoy's routes and this filter's config disagree.
