@@ -1,13 +1,15 @@
 """The official Anthropic Python SDK against /v1/messages, with only base_url and api_key
-changed, to an Anthropic-format provider (passthrough) and to an OpenAI-format one
-(translated both ways)."""
+changed, to an Anthropic-format provider (passthrough) and to OpenAI-format and Gemini
+ones (translated both ways)."""
+
+import json
 
 import anthropic
 import pytest
 
 from conftest import KEY_ALL
 
-ALIASES = ["claude", "gpt"]
+ALIASES = ["claude", "gemini", "gpt"]
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
@@ -66,6 +68,11 @@ def test_tool_use_round_trip(gateway, alias):
     if alias == "gpt":
         tool_msg = next(m for m in upstream["messages"] if m["role"] == "tool")
         assert tool_msg["content"] == "Sunny, 21C" or tool_msg["content"][0]["text"] == "Sunny, 21C"
+    elif alias == "gemini":
+        # Gemini pairs results with calls by name; the mock (a Gemini 3 model) also refused
+        # the turn had the call's thought signature not come back through the tool_use id.
+        response = upstream["contents"][-1]["parts"][0]["functionResponse"]
+        assert response["name"] == "get_weather" and "Sunny, 21C" in json.dumps(response["response"])
     else:
         result = upstream["messages"][-1]["content"][0]
         assert result["type"] == "tool_result" and result["tool_use_id"] == call.id
