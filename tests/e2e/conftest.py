@@ -26,7 +26,7 @@ KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
 KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
 
 # Every alias the stack serves, and the api-version its Azure provider is configured with.
-ALIASES = ["azure", "azure-v1", "claude", "cohere", "embed", "gemini", "gpt", "vertex-gemini"]
+ALIASES = ["azure", "azure-v1", "claude", "cohere", "embed", "gemini", "gemini-embed", "gpt", "vertex-gemini"]
 AZURE_API_VERSION = "2024-10-21"
 
 
@@ -150,6 +150,7 @@ models:
   - {{alias: azure, provider: mock-azure, model: mock-gpt-deployment}}
   - {{alias: azure-v1, provider: mock-azure-v1, model: mock-gpt-deployment}}
   - {{alias: gemini, provider: mock-gemini, model: gemini-3-flash-preview}}
+  - {{alias: gemini-embed, provider: mock-gemini, model: gemini-embedding-001}}
   - {{alias: vertex-gemini, provider: mock-vertex, model: gemini-2.5-pro}}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}

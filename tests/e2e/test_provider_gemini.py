@@ -239,3 +239,21 @@ def test_usage_is_recorded(gateway, stream):
     assert usage["reasoning_tokens"] == 5
     assert usage["output_tokens"] > 5
     assert usage["input_tokens"] > 0
+
+
+def test_embeddings_go_to_batch_embed_contents_and_come_back_in_order(gateway):
+    texts = ["first text", "the second, longer text"]
+    result = client(gateway).embeddings.create(model="gemini-embed", input=texts, dimensions=4)
+    # The SDK asks for base64 by default; the gateway encodes Gemini's floats that way.
+    assert [d.index for d in result.data] == [0, 1]
+    # The mock's first component is the length of the text it received.
+    assert [d.embedding[0] for d in result.data] == [len(t) for t in texts]
+    assert all(len(d.embedding) == 4 for d in result.data)
+    assert result.model == "gemini-embedding-001"
+    entry = only_upstream_request(gateway)
+    assert entry["path"] == "/v1beta/models/gemini-embedding-001:batchEmbedContents"
+    assert_gemini_credentials(gateway, entry)
+    requests = entry["body"]["requests"]
+    assert [r["content"]["parts"][0]["text"] for r in requests] == texts
+    assert {r["model"] for r in requests} == {"models/gemini-embedding-001"}
+    assert {r["outputDimensionality"] for r in requests} == {4}

@@ -75,10 +75,12 @@ impl TranslatedResponse {
     }
 }
 
-/// Translates a provider's whole embeddings answer for an OpenAI client.
+/// Translates a provider's whole embeddings answer for an OpenAI client. `model` (the
+/// upstream model) is named in the answer when the provider names none (Gemini).
 pub fn translate_response(
     provider: WireFormat,
     encoding: VectorEncoding,
+    model: &str,
     status: u16,
     body: &[u8],
 ) -> TranslatedResponse {
@@ -96,13 +98,18 @@ pub fn translate_response(
         };
     }
     match codec::decode_embeddings_response(provider, body) {
-        Ok(response) => TranslatedResponse {
-            status,
-            body: client_shape::encode_response(&response, encoding)
-                .to_string()
-                .into_bytes(),
-            usage: Some(response.usage),
-        },
+        Ok(mut response) => {
+            if response.model.is_empty() {
+                response.model = model.to_owned();
+            }
+            TranslatedResponse {
+                status,
+                body: client_shape::encode_response(&response, encoding)
+                    .to_string()
+                    .into_bytes(),
+                usage: Some(response.usage),
+            }
+        }
         Err(error) => TranslatedResponse::error(&error, error.class.status()),
     }
 }
@@ -146,6 +153,47 @@ mod tests {
     }
 
     #[test]
+    fn gemini_embeds_in_one_batch_call() {
+        let body = br#"{"model":"e","input":["a","b"],"dimensions":3,"encoding_format":"base64"}"#;
+        let up = translate_request(&target(WireFormat::Gemini), body).unwrap();
+        assert_eq!(up.encoding, VectorEncoding::Base64);
+        assert_eq!(
+            up.request.path,
+            "/v1/models/embed-upstream:batchEmbedContents"
+        );
+        let v: serde_json::Value = serde_json::from_slice(&up.request.body).unwrap();
+        assert_eq!(v["requests"].as_array().map(Vec::len), Some(2));
+        assert_eq!(v["requests"][1]["content"]["parts"][0]["text"], "b");
+        assert_eq!(v["requests"][1]["outputDimensionality"], 3);
+    }
+
+    #[test]
+    fn gemini_answers_name_the_upstream_model_and_keep_the_order() {
+        let body = br#"{"embeddings":[{"values":[1.0,-2.0]},{"values":[0.5]}]}"#;
+        let out = translate_response(
+            WireFormat::Gemini,
+            VectorEncoding::Float,
+            "gemini-embedding-001",
+            200,
+            body,
+        );
+        assert_eq!(out.status, 200);
+        let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(v["model"], "gemini-embedding-001");
+        assert_eq!(v["data"][0]["embedding"], serde_json::json!([1.0, -2.0]));
+        assert_eq!(v["data"][1]["index"], 1);
+        assert_eq!(out.usage.unwrap().input_tokens, None);
+
+        let error = br#"{"error":{"code":400,"message":"bad model","status":"INVALID_ARGUMENT"}}"#;
+        let out = translate_response(WireFormat::Gemini, VectorEncoding::Float, "m", 400, error);
+        let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
+        assert_eq!(
+            (out.status, &v["error"]["message"]),
+            (400, &serde_json::json!("bad model"))
+        );
+    }
+
+    #[test]
     fn providers_without_embeddings_are_a_clear_400() {
         let err = translate_request(
             &target(WireFormat::Anthropic),
@@ -166,7 +214,7 @@ mod tests {
     #[test]
     fn response_passthrough_keeps_bytes_and_reads_usage() {
         let body = br#"{"object":"list","model":"m","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"usage":{"prompt_tokens":3,"total_tokens":3}}"#;
-        let out = translate_response(WireFormat::OpenAi, VectorEncoding::Float, 200, body);
+        let out = translate_response(WireFormat::OpenAi, VectorEncoding::Float, "m", 200, body);
         assert_eq!(out.body, body.to_vec());
         assert_eq!(out.usage.unwrap().input_tokens, Some(3));
     }
@@ -176,6 +224,7 @@ mod tests {
         let out = translate_response(
             WireFormat::OpenAi,
             VectorEncoding::Float,
+            "m",
             429,
             br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#,
         );

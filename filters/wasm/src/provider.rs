@@ -82,6 +82,7 @@ impl ProviderFilter {
                 let translated = embeddings::translate_response(
                     self.config.format,
                     *encoding,
+                    self.record.upstream_model.as_deref().unwrap_or_default(),
                     self.record.status,
                     body,
                 );

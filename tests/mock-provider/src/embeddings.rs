@@ -1,5 +1,6 @@
-//! OpenAI `/v1/embeddings`: deterministic vectors derived from each input's bytes, so tests
-//! can check that every input reached the provider and came back in order.
+//! OpenAI `/v1/embeddings` and Gemini's `:batchEmbedContents` (AI Studio): deterministic
+//! vectors derived from each input's bytes, so tests can check that every input reached the
+//! provider and came back in order.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 use crate::completion::{error_response, json_response, WireFormat};
 use crate::control::Controls;
 use crate::error::ApiError;
+use crate::gemini::{camel, unknown_field, Gemini};
 use crate::openai::OpenAi;
 use crate::ExpectedKeys;
 
@@ -70,6 +72,92 @@ fn respond(keys: &ExpectedKeys, headers: &HeaderMap, body: &[u8]) -> Result<Resp
         "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     });
+    Ok(json_response(StatusCode::OK, body.to_string()))
+}
+
+// === Gemini ===
+
+/// Fields of an `EmbedContentRequest` (camelCase; snake_case is accepted too).
+const GEMINI_REQUEST_FIELDS: &[&str] = &[
+    "model",
+    "content",
+    "taskType",
+    "title",
+    "outputDimensionality",
+];
+
+/// `POST /v1beta/models/{model}:batchEmbedContents`. Like Google, it refuses unknown fields
+/// and requests naming another model than the URL, and reports no token counts.
+pub fn gemini_batch(
+    keys: &ExpectedKeys,
+    model: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Response {
+    gemini_respond(keys, model, headers, body)
+        .unwrap_or_else(|error| error_response::<Gemini>(&error))
+}
+
+fn gemini_respond(
+    keys: &ExpectedKeys,
+    model: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    Gemini::authorize(headers, Gemini::expected_key(keys))?;
+    if let Some(status) = Controls::from_headers(headers)?.status {
+        return Err(ApiError::injected(status));
+    }
+    let body: Value = serde_json::from_slice(body).map_err(Gemini::undecodable)?;
+    let batch = body.as_object().ok_or_else(|| {
+        ApiError::invalid_request("Invalid JSON payload received. Expected an object.")
+    })?;
+    if let Some(name) = batch.keys().find(|k| k.as_str() != "requests") {
+        return Err(unknown_field(name, None));
+    }
+    let requests = (batch.get("requests").and_then(Value::as_array))
+        .filter(|requests| !requests.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid_request(
+                "* BatchEmbedContentsRequest.requests: requests is not specified",
+            )
+        })?;
+    let resource = format!("models/{model}");
+    let mut embeddings = Vec::with_capacity(requests.len());
+    for (i, request) in requests.iter().enumerate() {
+        let at = format!("requests[{i}]");
+        let fields = request.as_object().into_iter().flatten();
+        if let Some((name, _)) = fields
+            .clone()
+            .find(|(k, _)| !GEMINI_REQUEST_FIELDS.contains(&camel(k).as_str()))
+        {
+            return Err(unknown_field(name, Some(&at)));
+        }
+        let field = |name: &str| {
+            fields
+                .clone()
+                .find(|(k, _)| camel(k) == name)
+                .map(|(_, v)| v)
+        };
+        if field("model").and_then(Value::as_str) != Some(resource.as_str()) {
+            return Err(ApiError::invalid_request(format!(
+                "* BatchEmbedContentsRequest.{at}.model: must be {resource}, the model of the batch"
+            )));
+        }
+        let parts = field("content").and_then(|c| c["parts"].as_array());
+        let text: String = (parts.into_iter().flatten())
+            .filter_map(|part| part["text"].as_str())
+            .collect();
+        if text.is_empty() {
+            return Err(ApiError::invalid_request(format!(
+                "* BatchEmbedContentsRequest.{at}.content: text is not specified"
+            )));
+        }
+        let dimensions = (field("outputDimensionality").and_then(Value::as_u64))
+            .map_or(DEFAULT_DIMENSIONS, |d| d.clamp(1, 4096) as usize);
+        embeddings.push(json!({"values": vector(&text, dimensions)}));
+    }
+    let body = json!({ "embeddings": embeddings });
     Ok(json_response(StatusCode::OK, body.to_string()))
 }
 

@@ -4,6 +4,8 @@
 //!   `:streamGenerateContent?alt=sse`, key in `x-goog-api-key`.
 //! - Vertex AI: `POST /v1/projects/{project}/locations/{location}/publishers/google/models/{model}:…`,
 //!   OAuth access token as `Authorization: Bearer`.
+//! - AI Studio's `:batchEmbedContents` is served by [`crate::embeddings`]; Vertex serves
+//!   embeddings through `:predict`, which the mock does not implement.
 //!
 //! The model and streaming come from the URL. Shapes follow the recordings in the shared
 //! fixtures (`gemini/*.json`, `*.sse`): `alt=sse` streams are `data:` events with CRLF
@@ -37,6 +39,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::completion::{complete_routed, error_response, is_expected_key, Route, WireFormat};
+use crate::embeddings;
 use crate::error::{ApiError, ErrorKind};
 use crate::prompt::{Prompt, ToolSpec};
 use crate::reply::{Reply, ReplyContent, Usage};
@@ -330,6 +333,9 @@ pub async fn ai_studio(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(model) = call.strip_suffix(":batchEmbedContents") {
+        return embeddings::gemini_batch(&keys, model, &headers, &body);
+    }
     handle::<Gemini>(&keys, &call, &query, &headers, &body)
 }
 
@@ -385,7 +391,7 @@ pub fn is_google_call(uri: &Uri, headers: &HeaderMap) -> bool {
 }
 
 /// The camelCase spelling of a protobuf JSON field name.
-fn camel(name: &str) -> String {
+pub fn camel(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut upper = false;
     for c in name.chars() {
@@ -401,7 +407,7 @@ fn camel(name: &str) -> String {
     out
 }
 
-fn unknown_field(name: &str, at: Option<&str>) -> ApiError {
+pub fn unknown_field(name: &str, at: Option<&str>) -> ApiError {
     let at = at.map(|at| format!(" at '{at}'")).unwrap_or_default();
     ApiError::invalid_request(format!(
         "Invalid JSON payload received. Unknown name \"{name}\"{at}: Cannot find field."

@@ -286,3 +286,58 @@ async fn injected_statuses_and_unknown_google_paths_use_googles_error_object() {
     assert_eq!(lost.status, 404);
     assert_eq!(error_status(&lost), "NOT_FOUND");
 }
+
+#[tokio::test]
+async fn batch_embeddings_give_one_vector_per_request_in_order() {
+    let addr = support::start().await;
+    const EMBED: &str = "/v1beta/models/gemini-embedding-001:batchEmbedContents";
+    let request = |text: &str| {
+        json!({"model": "models/gemini-embedding-001", "content": {"parts": [{"text": text}]},
+               "task_type": "RETRIEVAL_QUERY", "outputDimensionality": 3})
+    };
+    let body = json!({"requests": [request("ab"), request("xyz")]});
+    let ok = gemini(addr, EMBED, &[], body).await;
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let answer = ok.json();
+    // The first component is the text's length, then its bytes (as f32).
+    let values: Vec<f64> = answer["embeddings"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let expected = [2.0, f64::from(97.0f32 / 255.0), f64::from(98.0f32 / 255.0)];
+    assert_eq!(values, expected);
+    assert_eq!(answer["embeddings"][1]["values"][0], 3.0);
+    assert!(answer.get("usageMetadata").is_none());
+
+    let other_model =
+        json!({"requests": [{"model": "models/other", "content": {"parts": [{"text": "a"}]}}]});
+    let refused = gemini(addr, EMBED, &[], other_model).await;
+    assert_eq!(
+        (refused.status, error_status(&refused)),
+        (400, "INVALID_ARGUMENT".into())
+    );
+    let unknown = json!({"requests": [{"model": "models/gemini-embedding-001",
+        "content": {"parts": [{"text": "a"}]}, "input": "a"}]});
+    let refused = gemini(addr, EMBED, &[], unknown).await;
+    assert!(refused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Unknown name \"input\""));
+    let keyless = post_json(addr, EMBED, &[], &json!({"requests": [request("a")]})).await;
+    assert_eq!(keyless.status, 403);
+
+    // Vertex embeds through `:predict`, which the mock does not serve.
+    let vertex = post_json(
+        addr,
+        "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-embedding-001:batchEmbedContents",
+        &[("authorization", &format!("Bearer {VERTEX_TOKEN}"))],
+        &json!({"requests": [request("a")]}),
+    )
+    .await;
+    assert_eq!(
+        (vertex.status, error_status(&vertex)),
+        (404, "NOT_FOUND".into())
+    );
+}

@@ -199,6 +199,10 @@ pub fn embeddings_path(format: WireFormat, context: &PathContext) -> Option<Stri
             context,
             openai::embeddings::EMBEDDINGS_PATH,
         )),
+        WireFormat::Gemini => Some(gemini::model_method_path(
+            context.model,
+            gemini::embeddings::METHOD,
+        )),
         #[allow(unreachable_patterns)]
         _ => None,
     }
@@ -211,6 +215,7 @@ pub fn encode_embeddings_request(
 ) -> Result<Value, FieldError> {
     match format {
         WireFormat::OpenAi => Ok(openai::embeddings::encode_request(request, model)),
+        WireFormat::Gemini => Ok(gemini::embeddings::encode_request(request, model)),
         #[allow(unreachable_patterns)]
         _ => Err(FieldError::unsupported(
             "model",
@@ -225,6 +230,7 @@ pub fn decode_embeddings_response(
 ) -> Result<EmbeddingsResponse, ApiError> {
     match format {
         WireFormat::OpenAi => openai::embeddings::decode_response(body),
+        WireFormat::Gemini => gemini::embeddings::decode_response(body),
         #[allow(unreachable_patterns)]
         _ => Err(ApiError::bad_upstream(
             "this provider format has no embeddings",

@@ -23,6 +23,7 @@
 //! - Usage: `promptTokenCount` includes cached tokens; thoughts are not in
 //!   `candidatesTokenCount`, so output = candidates + thoughts (see [`usage`]).
 
+pub mod embeddings;
 pub mod error;
 pub mod ids;
 pub mod request;
@@ -50,15 +51,26 @@ pub fn endpoint_path(context: &PathContext) -> String {
     model_method_path(context.model, method)
 }
 
-/// `/{model resource}:{method}`. A model given as a resource name (`models/…`,
-/// `tunedModels/…`) keeps its collection; the name itself is one escaped segment, so a
-/// `:` cannot end it early and a `/` cannot add segments.
+/// `/{model resource}:{method}`, the resource's name escaped as one path segment, so a `:`
+/// cannot end it early and a `/` cannot add segments.
 pub fn model_method_path(model: &str, method: &str) -> String {
-    let (collection, name) = ["models/", "tunedModels/"]
+    let (collection, name) = split_resource(model);
+    format!("/{collection}{}:{method}", encode_component(name))
+}
+
+/// The model as a resource name, as request bodies name it: `models/{model}`, or the name
+/// as given when it already is one (`models/…`, `tunedModels/…`).
+pub fn model_resource(model: &str) -> String {
+    let (collection, name) = split_resource(model);
+    format!("{collection}{name}")
+}
+
+/// `(collection with its slash, name)` of a model given bare or as a resource name.
+fn split_resource(model: &str) -> (&'static str, &str) {
+    ["models/", "tunedModels/"]
         .into_iter()
         .find_map(|prefix| Some((prefix, model.strip_prefix(prefix)?)))
-        .unwrap_or(("models/", model));
-    format!("/{collection}{}:{method}", encode_component(name))
+        .unwrap_or(("models/", model))
 }
 
 /// `finishReason` → canonical stop reason. `STOP` is also what Gemini says after function
