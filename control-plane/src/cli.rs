@@ -191,7 +191,7 @@ fn validate(arg: ConfigArg) -> Result<u8, CliError> {
         println!(
             "  provider {} ({}): {}{state}",
             provider.name,
-            provider.format.as_str(),
+            provider.kind,
             aliases.join(", ")
         );
     }

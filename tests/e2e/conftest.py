@@ -31,6 +31,13 @@ BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
 KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
 
+# Every alias the stack serves, and the api-version its Azure provider is configured with.
+ALIASES = [
+    "azure", "azure-v1", "bedrock", "bedrock-key", "claude", "cohere", "embed", "gemini", "gemini-embed", "gpt",
+    "vertex-gemini",
+]
+AZURE_API_VERSION = "2024-10-21"
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -89,11 +96,16 @@ class Stack:
     def __init__(self, workdir: Path):
         self.workdir = workdir
         self.provider_key = "sk-mock-" + secrets.token_hex(12)
+        # Cohere and Azure get keys of their own, to show each provider receives its own.
+        self.cohere_key = "co-mock-" + secrets.token_hex(12)
+        self.azure_key = "az-mock-" + secrets.token_hex(12)
         self.mock_port, self.port, self.admin_port = free_port(), free_port(), free_port()
         self.bedrock_api_key = "bedrock-api-key-" + secrets.token_hex(12)
         self.env = dict(
             os.environ,
             MOCK_PROVIDER_KEY=self.provider_key,
+            MOCK_COHERE_KEY=self.cohere_key,
+            MOCK_AZURE_KEY=self.azure_key,
             MOCK_BEDROCK_API_KEY=self.bedrock_api_key,
             AWS_ACCESS_KEY_ID=AWS_ACCESS_KEY_ID,
             AWS_SECRET_ACCESS_KEY=AWS_SECRET_ACCESS_KEY,
@@ -128,6 +140,27 @@ providers:
     kind: anthropic
     base_url: http://127.0.0.1:{self.mock_port}/v1
     credential: {{env: MOCK_PROVIDER_KEY}}
+  - name: mock-cohere
+    kind: cohere
+    base_url: http://127.0.0.1:{self.mock_port}/v2
+    credential: {{env: MOCK_COHERE_KEY}}
+  - name: mock-azure
+    kind: azure
+    base_url: http://127.0.0.1:{self.mock_port}
+    api_version: {AZURE_API_VERSION}
+    credential: {{env: MOCK_AZURE_KEY}}
+  - name: mock-azure-v1
+    kind: azure
+    base_url: http://127.0.0.1:{self.mock_port}
+    credential: {{env: MOCK_AZURE_KEY}}
+  - name: mock-gemini
+    kind: gemini
+    base_url: http://127.0.0.1:{self.mock_port}/v1beta
+    credential: {{env: MOCK_PROVIDER_KEY}}
+  - name: mock-vertex
+    kind: vertex
+    base_url: http://127.0.0.1:{self.mock_port}/v1/projects/e2e/locations/us-central1/publishers/google
+    credential: {{env: MOCK_PROVIDER_KEY}}
   - name: mock-bedrock
     kind: bedrock
     region: us-east-1
@@ -140,6 +173,13 @@ providers:
 models:
   - {{alias: gpt, provider: mock-openai, model: mock-gpt-upstream}}
   - {{alias: claude, provider: mock-anthropic, model: mock-claude-upstream}}
+  - {{alias: embed, provider: mock-openai, model: mock-embed-upstream}}
+  - {{alias: cohere, provider: mock-cohere, model: mock-command-upstream}}
+  - {{alias: azure, provider: mock-azure, model: mock-gpt-deployment}}
+  - {{alias: azure-v1, provider: mock-azure-v1, model: mock-gpt-deployment}}
+  - {{alias: gemini, provider: mock-gemini, model: gemini-3-flash-preview}}
+  - {{alias: gemini-embed, provider: mock-gemini, model: gemini-embedding-001}}
+  - {{alias: vertex-gemini, provider: mock-vertex, model: gemini-2.5-pro}}
   - {{alias: bedrock, provider: mock-bedrock, model: "{BEDROCK_MODEL}"}}
   - {{alias: bedrock-key, provider: mock-bedrock-key, model: "{BEDROCK_MODEL}"}}
 keys:
@@ -151,8 +191,10 @@ keys:
         mock = Process(
             "mock-provider",
             [BIN / "mock-provider", "--listen", f"127.0.0.1:{self.mock_port}", "--openai-key", self.provider_key,
-             "--anthropic-key", self.provider_key, "--aws-access-key-id", AWS_ACCESS_KEY_ID,
-             "--aws-secret-access-key", AWS_SECRET_ACCESS_KEY, "--bedrock-api-key", self.bedrock_api_key],
+             "--anthropic-key", self.provider_key, "--cohere-key", self.cohere_key, "--azure-key", self.azure_key,
+             "--gemini-key", self.provider_key, "--vertex-token", self.provider_key,
+             "--aws-access-key-id", AWS_ACCESS_KEY_ID, "--aws-secret-access-key", AWS_SECRET_ACCESS_KEY,
+             "--bedrock-api-key", self.bedrock_api_key],
             self.workdir, self.env,
         )
         self.processes.append(mock)

@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 # Credentials referenced by the shipped configs; validation only needs them to exist.
 DUMMY_ENV = {
     "OPENAI_API_KEY": "x", "ANTHROPIC_API_KEY": "x", "TOLLGATE_DEMO_PROVIDER_KEY": "x", "MOCK_PROVIDER_KEY": "x",
-    "MOCK_BEDROCK_API_KEY": "x",
+    "COHERE_API_KEY": "x", "AZURE_OPENAI_API_KEY": "x", "GROQ_API_KEY": "x", "MOCK_COHERE_KEY": "x",
+    "MOCK_AZURE_KEY": "x", "MOCK_BEDROCK_API_KEY": "x",
 }
 
 

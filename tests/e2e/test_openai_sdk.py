@@ -3,7 +3,7 @@
 import openai
 import pytest
 
-from conftest import KEY_ALL
+from conftest import ALIASES as ALL_ALIASES, KEY_ALL
 
 # `gpt` is served by an OpenAI-format provider (passthrough), `claude` by an
 # Anthropic-format provider (translated both ways).
@@ -71,4 +71,4 @@ def test_bad_key_is_401(gateway):
 
 def test_models_list(gateway):
     models = client(gateway).models.list()
-    assert sorted(m.id for m in models.data) == ["bedrock", "bedrock-key", "claude", "gpt"]
+    assert sorted(m.id for m in models.data) == ALL_ALIASES

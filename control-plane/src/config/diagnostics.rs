@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use super::kind::ProviderKind;
 use super::parse::{DurationError, UrlError};
 use super::FILE_VERSION;
 
@@ -53,14 +54,35 @@ pub enum Problem {
     },
     #[error("invalid base_url {value:?}: {reason}")]
     BaseUrl { value: String, reason: UrlError },
+    #[error("kind {0} has no default address: set base_url")]
+    BaseUrlRequired(ProviderKind),
+    #[error(
+        "base_url is the Azure resource endpoint (https://NAME.openai.azure.com); \
+         leave out {0:?}: Tollgate adds /openai/… itself"
+    )]
+    AzureApiPath(String),
+    #[error("a vertex base_url ends in /v1/projects/PROJECT/locations/REGION/publishers/google, \
+             e.g. https://us-central1-aiplatform.googleapis.com/v1/projects/my-project/locations/us-central1/publishers/google \
+             (its path here is {0:?})")]
+    VertexPath(String),
+    #[error("a gemini base_url names the API version, e.g. https://generativelanguage.googleapis.com/v1beta; \
+             without it requests go to /models/… and fail")]
+    GeminiWithoutVersion,
+    #[error("{0:?} is not an Azure api-version (YYYY-MM-DD or YYYY-MM-DD-preview)")]
+    ApiVersion(String),
+    #[error("`{field}` does not apply to kind {kind}")]
+    NotForKind {
+        field: &'static str,
+        kind: ProviderKind,
+    },
+    #[error(
+        "a provider of kind {0} needs a credential; without one its API refuses every request"
+    )]
+    NoCredential(ProviderKind),
     #[error("a credential needs exactly one of `env: VAR` or `file: /path/to/key`")]
     CredentialSource,
-    #[error("base_url is required for kind {0}")]
-    BaseUrlRequired(&'static str),
     #[error("region is required for kind bedrock (e.g. us-east-1)")]
     RegionRequired,
-    #[error("region applies to kind bedrock only")]
-    RegionNotApplicable,
     #[error("{0:?} is not an AWS region name such as us-east-1")]
     BadRegion(String),
     #[error("{0:?} is not an environment variable name (letters, digits and _, not starting with a digit)")]
@@ -90,8 +112,10 @@ impl Problem {
     pub fn severity(&self) -> Severity {
         match self {
             Problem::ProviderWithoutModels(_)
+            | Problem::NoCredential(_)
             | Problem::KeyWithoutModels(_)
             | Problem::NoKeys
+            | Problem::GeminiWithoutVersion
             | Problem::Repeated(_) => Severity::Warning,
             _ => Severity::Error,
         }

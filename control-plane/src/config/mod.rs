@@ -2,6 +2,7 @@
 //! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
 
 mod diagnostics;
+mod kind;
 mod model;
 mod parse;
 mod raw;
@@ -11,7 +12,10 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
-pub use model::{AccessLog, BaseUrl, Config, Credential, Host, Model, Provider, SecretSource};
+pub use model::{
+    AccessLog, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider, ProviderKind,
+    SecretSource,
+};
 pub use parse::{DurationError, UrlError};
 pub use validate::{is_identifier, is_token, load, Loaded};
 

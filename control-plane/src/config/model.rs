@@ -8,6 +8,7 @@ use std::time::Duration;
 use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::formats::WireFormat;
 
+pub use super::kind::{CredentialHeader, ProviderKind};
 pub use super::parse::{BaseUrl, Host};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +36,11 @@ pub enum AccessLog {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provider {
     pub name: String,
-    pub format: WireFormat,
+    pub kind: ProviderKind,
+    /// As written, or the kind's default.
     pub base_url: BaseUrl,
+    /// Azure OpenAI's `api-version` (classic deployment API); `None` everywhere else.
+    pub api_version: Option<String>,
     /// The provider's secret, injected as a header. `None` means no credential, except for
     /// Bedrock, which then signs requests with SigV4 from Envoy's AWS credential chain.
     pub credential: Option<Credential>,
@@ -69,6 +73,18 @@ pub struct Model {
     pub provider: String,
     /// Name the provider knows the model by.
     pub model: String,
+}
+
+impl Provider {
+    pub fn format(&self) -> WireFormat {
+        self.kind.format()
+    }
+
+    /// The path prefix of the provider's API, which the wire format's endpoints hang off.
+    pub fn api_base_path(&self) -> String {
+        self.kind
+            .api_base_path(&self.base_url.path, self.api_version.as_deref())
+    }
 }
 
 impl Config {

@@ -9,7 +9,8 @@ use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
-use tollgate_core::formats::WireFormat;
+
+use super::kind::ProviderKind;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,10 +46,13 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Provider {
     pub name: String,
-    /// The provider's wire format; later kinds may map several vendors onto one format.
-    pub kind: WireFormat,
-    /// Required, except for `bedrock`, whose URL follows from `region`.
+    /// Which API: its wire format, credential header and default address.
+    pub kind: ProviderKind,
+    /// Defaults per kind; required where the kind has no default (Azure, Vertex;
+    /// Bedrock's follows from `region`).
     pub base_url: Option<String>,
+    /// Azure OpenAI's `api-version`; without it Azure's v1 API is used.
+    pub api_version: Option<String>,
     /// AWS region of a `bedrock` provider.
     pub region: Option<String>,
     pub credential: Option<Credential>,

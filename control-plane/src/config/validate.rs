@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tollgate_core::config::VirtualKeyConfig;
-use tollgate_core::formats::WireFormat;
 use tollgate_core::keys::parse_hex_digest;
 
 use super::diagnostics::{Diagnostic, Location, Problem, Severity};
+use super::kind::{
+    bedrock_runtime_url, is_api_version, is_vertex_publisher_path, ProviderKind, AZURE_API_PATH,
+    AZURE_V1_PATH,
+};
 use super::model::{AccessLog, Config, Credential, Model, Provider, SecretSource};
 use super::parse::{parse_duration, BaseUrl};
 use super::raw;
@@ -218,7 +221,16 @@ impl Validator<'_> {
             self.identifier(&name_path, "provider name", &raw.name);
             let first = self.unique(&mut names, "provider", &raw.name, &name_path);
             let region = self.region(&path, raw.kind, raw.region);
-            let base_url = self.base_url(&path, raw.kind, raw.base_url, region.as_deref());
+            let regional_url = region.as_deref().map(bedrock_runtime_url);
+            let base_url = match raw.base_url.as_deref().or(regional_url.as_deref()) {
+                // Bedrock's address follows from its region, whose absence is reported.
+                None if raw.kind.takes_region() => None,
+                text => self.base_url(&path, raw.kind, text),
+            };
+            let api_version = self.api_version(&path, raw.kind, raw.api_version);
+            if raw.credential.is_none() && raw.kind.needs_credential() {
+                self.report(&field(&path, "kind"), Problem::NoCredential(raw.kind));
+            }
             let credential = raw
                 .credential
                 .and_then(|c| self.credential(&field(&path, "credential"), c));
@@ -233,11 +245,12 @@ impl Validator<'_> {
                 }),
             };
             // Invalid entries are dropped here; the errors already make the load fail.
-            if let (true, Ok(base_url)) = (first, base_url) {
+            if let (true, Some(base_url)) = (first, base_url) {
                 providers.push(Provider {
                     name: raw.name,
-                    format: raw.kind,
+                    kind: raw.kind,
                     base_url,
+                    api_version,
                     credential,
                     region,
                     timeout,
@@ -248,50 +261,85 @@ impl Validator<'_> {
     }
 
     /// Bedrock needs a region (its host and its signing scope); no other kind has one.
-    fn region(&mut self, path: &str, kind: WireFormat, raw: Option<String>) -> Option<String> {
+    fn region(&mut self, path: &str, kind: ProviderKind, raw: Option<String>) -> Option<String> {
         let region_path = field(path, "region");
-        match (kind, raw) {
-            (WireFormat::Bedrock, None) => {
+        match (kind.takes_region(), raw) {
+            (true, None) => {
                 self.report(path, Problem::RegionRequired);
                 None
             }
-            (WireFormat::Bedrock, Some(region)) if !is_region(&region) => {
+            (true, Some(region)) if !is_region(&region) => {
                 self.report(&region_path, Problem::BadRegion(region));
                 None
             }
-            (WireFormat::Bedrock, region) => region,
-            (_, Some(_)) => {
-                self.report(&region_path, Problem::RegionNotApplicable);
+            (true, region) => region,
+            (false, Some(_)) => {
+                let field = "region";
+                self.report(&region_path, Problem::NotForKind { field, kind });
                 None
             }
-            (_, None) => None,
+            (false, None) => None,
         }
     }
 
-    /// The provider's URL; Bedrock's defaults to its regional runtime endpoint (a
-    /// `base_url` then overrides it, e.g. to test against a mock).
-    fn base_url(
-        &mut self,
-        path: &str,
-        kind: WireFormat,
-        raw: Option<String>,
-        region: Option<&str>,
-    ) -> Result<BaseUrl, ()> {
-        let value = match (raw, kind, region) {
-            (Some(value), _, _) => value,
-            (None, WireFormat::Bedrock, Some(region)) => {
-                format!("https://bedrock-runtime.{region}.amazonaws.com")
-            }
-            // The missing region is already reported.
-            (None, WireFormat::Bedrock, None) => return Err(()),
-            (None, kind, _) => {
-                self.report(path, Problem::BaseUrlRequired(kind.as_str()));
-                return Err(());
+    /// The provider's `base_url`, or its kind's default; `None` after reporting why not.
+    fn base_url(&mut self, path: &str, kind: ProviderKind, text: Option<&str>) -> Option<BaseUrl> {
+        let Some(text) = text.or(kind.default_base_url()) else {
+            self.report(&field(path, "kind"), Problem::BaseUrlRequired(kind));
+            return None;
+        };
+        let url_path = field(path, "base_url");
+        let url = match BaseUrl::parse(text) {
+            Ok(url) => url,
+            Err(reason) => {
+                let value = text.to_string();
+                self.report(&url_path, Problem::BaseUrl { value, reason });
+                return None;
             }
         };
-        BaseUrl::parse(&value).map_err(|reason| {
-            self.report(&field(path, "base_url"), Problem::BaseUrl { value, reason });
-        })
+        match kind {
+            ProviderKind::Azure => {
+                let v1 = [AZURE_API_PATH, AZURE_V1_PATH].concat();
+                let extra = [v1.as_str(), AZURE_API_PATH]
+                    .into_iter()
+                    .find(|suffix| url.path.ends_with(suffix))
+                    .map(str::to_string);
+                if let Some(extra) = extra {
+                    self.report(&url_path, Problem::AzureApiPath(extra));
+                    return None;
+                }
+            }
+            // The Gemini endpoints sit below a publisher path (Vertex AI) or an API version
+            // (AI Studio).
+            ProviderKind::Vertex if !is_vertex_publisher_path(&url.path) => {
+                self.report(&url_path, Problem::VertexPath(url.path.clone()));
+            }
+            ProviderKind::Gemini if url.path.is_empty() => {
+                self.report(&url_path, Problem::GeminiWithoutVersion);
+            }
+            _ => {}
+        }
+        Some(url)
+    }
+
+    fn api_version(
+        &mut self,
+        path: &str,
+        kind: ProviderKind,
+        version: Option<String>,
+    ) -> Option<String> {
+        let version = version?;
+        let path = field(path, "api_version");
+        if !kind.takes_api_version() {
+            let field = "api_version";
+            self.report(&path, Problem::NotForKind { field, kind });
+            return None;
+        }
+        if !is_api_version(&version) {
+            self.report(&path, Problem::ApiVersion(version));
+            return None;
+        }
+        Some(version)
     }
 
     fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {

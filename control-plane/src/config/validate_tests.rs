@@ -217,11 +217,13 @@ fn syntax_and_type_errors_are_located() {
             ),
         ),
         (
-            "version: 1\nproviders:\n  - name: p\n    kind: nosuch\n    base_url: x\nmodels: []\n",
+            "version: 1\nproviders:\n  - name: p\n    kind: palm\n    base_url: x\nmodels: []\n",
             error(
                 "providers[0].kind",
                 4,
-                "unknown variant `nosuch`, expected one of `openai`, `anthropic`, `bedrock`",
+                "unknown variant `palm`, expected one of `openai`, `anthropic`, `cohere`, \
+                 `azure`, `gemini`, `vertex`, `bedrock`, `mistral`, `groq`, `deepseek`, \
+                 `together`, `fireworks`, `openrouter`, `ollama`, `vllm`",
             ),
         ),
         (
@@ -249,8 +251,8 @@ fn syntax_and_type_errors_are_located() {
             error(
                 "providers[0].bogus",
                 4,
-                "unknown field `bogus`, expected one of `name`, `kind`, `base_url`, `region`, \
-                 `credential`, `timeout`",
+                "unknown field `bogus`, expected one of `name`, `kind`, `base_url`, \
+                 `api_version`, `region`, `credential`, `timeout`",
             ),
         ),
     ];
@@ -300,6 +302,75 @@ models: []
             error("providers[0].credential", 3, message),
             error("providers[1].credential", 4, message),
         ]
+    );
+}
+
+#[test]
+fn google_kinds_need_their_api_paths() {
+    let text = "version: 1
+providers:
+  - {name: studio, kind: gemini, base_url: 'https://generativelanguage.googleapis.com/v1beta', credential: {env: G}}
+  - {name: vertex, kind: vertex, base_url: 'https://us-central1-aiplatform.googleapis.com/v1/projects/p-1/locations/us-central1/publishers/google/', credential: {env: V}}
+  - {name: bad, kind: vertex, base_url: 'https://us-central1-aiplatform.googleapis.com/v1', credential: {env: V}}
+  - {name: bare, kind: gemini, base_url: 'https://generativelanguage.googleapis.com', credential: {env: G}}
+  - {name: preset, kind: gemini, credential: {env: G}}
+  - {name: nowhere, kind: vertex, credential: {env: V}}
+models:
+  - {alias: a, provider: studio, model: gemini-2.5-flash}
+  - {alias: b, provider: vertex, model: gemini-2.5-pro}
+  - {alias: c, provider: bad, model: gemini-2.5-pro}
+  - {alias: d, provider: bare, model: gemini-2.5-pro}
+  - {alias: e, provider: preset, model: gemini-2.5-pro}
+";
+    let found = load(text, None).expect_err("the vertex paths are wrong");
+    let found: Vec<_> = found
+        .iter()
+        .map(|d| (d.path.as_str(), d.location.unwrap().line, d.severity()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("keys", 1, Severity::Warning),
+            ("providers[2].base_url", 5, Severity::Error),
+            ("providers[3].base_url", 6, Severity::Warning),
+            ("providers[5].kind", 8, Severity::Error),
+        ]
+    );
+    let message = Problem::VertexPath("/v1".into()).to_string();
+    assert!(
+        message.contains("/publishers/google") && message.contains("\"/v1\""),
+        "{message}"
+    );
+
+    let good = text
+        .replace(
+            "aiplatform.googleapis.com/v1'",
+            "aiplatform.googleapis.com/v1/projects/p/locations/l/publishers/google'",
+        )
+        .replace(
+            "{name: nowhere, kind: vertex, credential: {env: V}}",
+            "{name: nowhere, kind: vertex, base_url: 'https://global-aiplatform.googleapis.com/v1/projects/p/locations/global/publishers/google', credential: {env: V}}",
+        );
+    let config = load(&good, None).unwrap().config;
+    let kinds: Vec<_> = config
+        .providers
+        .iter()
+        .map(|p| (p.kind, p.kind.format()))
+        .collect();
+    use tollgate_core::formats::WireFormat;
+    assert_eq!(kinds[0], (ProviderKind::Gemini, WireFormat::Gemini));
+    assert_eq!(kinds[1], (ProviderKind::Vertex, WireFormat::Gemini));
+    assert_eq!(
+        config.providers[1].base_url.path,
+        "/v1/projects/p-1/locations/us-central1/publishers/google"
+    );
+    let preset = &config.providers[4];
+    assert_eq!(
+        (preset.base_url.authority(), preset.api_base_path()),
+        (
+            "generativelanguage.googleapis.com".to_string(),
+            "/v1beta".to_string()
+        )
     );
 }
 
@@ -387,7 +458,7 @@ providers:
   - {name: b, kind: bedrock}
   - {name: c, kind: bedrock, region: US_EAST}
   - {name: o, kind: openai, region: us-east-1, base_url: 'https://x.example'}
-  - {name: n, kind: anthropic}
+  - {name: n, kind: vertex, credential: {env: V}}
 models: []
 ";
     assert_eq!(
@@ -406,9 +477,144 @@ models: []
             error(
                 "providers[2].region",
                 5,
-                "region applies to kind bedrock only"
+                "`region` does not apply to kind openai"
             ),
-            error("providers[3]", 6, "base_url is required for kind anthropic"),
+            error(
+                "providers[3].kind",
+                6,
+                "kind vertex has no default address: set base_url"
+            ),
         ]
+    );
+}
+
+#[test]
+fn presets_fill_in_base_urls_and_azure_needs_its_own() {
+    let text = format!(
+        "version: 1
+providers:
+  - {{name: co, kind: cohere, credential: {{env: CO}}}}
+  - {{name: gq, kind: groq, credential: {{env: GQ}}}}
+  - {{name: ds, kind: deepseek, base_url: 'https://proxy.example/deepseek', credential: {{env: DS}}}}
+  - {{name: local, kind: ollama}}
+  - {{name: az, kind: azure, base_url: 'https://res.openai.azure.com', api_version: 2024-10-21, credential: {{env: AZ}}}}
+  - {{name: az1, kind: azure, base_url: 'https://res.openai.azure.com', credential: {{env: AZ}}}}
+models:
+  - {{alias: a, provider: co, model: command-a-03-2025}}
+  - {{alias: b, provider: gq, model: llama}}
+  - {{alias: c, provider: ds, model: deepseek-chat}}
+  - {{alias: d, provider: local, model: llama3}}
+  - {{alias: e, provider: az, model: gpt4o-prod}}
+  - {{alias: f, provider: az1, model: gpt4o-prod}}
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let loaded = load(&text, None).unwrap();
+    assert_eq!(loaded.warnings, []);
+    let providers = &loaded.config.providers;
+    let summary: Vec<(String, String, String, Option<String>)> = providers
+        .iter()
+        .map(|p| {
+            (
+                p.base_url.authority(),
+                p.api_base_path(),
+                p.format().as_str().to_string(),
+                p.api_version.clone(),
+            )
+        })
+        .collect();
+    let row = |host: &str, path: &str, format: &str, version: Option<&str>| {
+        (
+            host.to_string(),
+            path.to_string(),
+            format.to_string(),
+            version.map(str::to_string),
+        )
+    };
+    assert_eq!(
+        summary,
+        [
+            row("api.cohere.com", "/v2", "cohere", None),
+            row("api.groq.com", "/openai/v1", "openai", None),
+            row("proxy.example", "/deepseek", "openai", None),
+            row("127.0.0.1:11434", "/v1", "openai", None),
+            row(
+                "res.openai.azure.com",
+                "/openai",
+                "openai",
+                Some("2024-10-21")
+            ),
+            row("res.openai.azure.com", "/openai/v1", "openai", None),
+        ]
+    );
+}
+
+#[test]
+fn kind_specific_settings_are_checked() {
+    let text = "version: 1
+providers:
+  - {name: a, kind: azure, credential: {env: A}}
+  - {name: b, kind: azure, base_url: 'https://r.openai.azure.com/openai/v1', credential: {env: A}}
+  - {name: c, kind: azure, base_url: 'https://r.openai.azure.com', api_version: latest, credential: {env: A}}
+  - {name: d, kind: mistral, api_version: 2024-10-21, credential: {env: A}}
+models: []
+";
+    assert_eq!(
+        errors(text),
+        [
+            error(
+                "providers[0].kind",
+                3,
+                "kind azure has no default address: set base_url"
+            ),
+            error(
+                "providers[1].base_url",
+                4,
+                "base_url is the Azure resource endpoint (https://NAME.openai.azure.com); \
+                 leave out \"/openai/v1\": Tollgate adds /openai/… itself"
+            ),
+            error(
+                "providers[2].api_version",
+                5,
+                "\"latest\" is not an Azure api-version (YYYY-MM-DD or YYYY-MM-DD-preview)"
+            ),
+            error(
+                "providers[3].api_version",
+                6,
+                "`api_version` does not apply to kind mistral"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn hosted_kinds_without_a_credential_are_warned_about() {
+    let text = format!(
+        "version: 1
+providers:
+  - {{name: co, kind: cohere}}
+  - {{name: local, kind: vllm}}
+  - {{name: compat, kind: openai, base_url: 'http://10.0.0.2:8000/v1'}}
+models:
+  - {{alias: a, provider: co, model: m}}
+  - {{alias: b, provider: local, model: m}}
+  - {{alias: c, provider: compat, model: m}}
+keys: [{{id: k, sha256: {HASH_A}, models: ['*']}}]
+"
+    );
+    let warnings: Vec<(String, String)> = load(&text, None)
+        .unwrap()
+        .warnings
+        .into_iter()
+        .map(|d| (d.path, d.problem.to_string()))
+        .collect();
+    assert_eq!(
+        warnings,
+        [(
+            "providers[0].kind".to_string(),
+            "a provider of kind cohere needs a credential; without one its API refuses every \
+             request"
+                .to_string()
+        )]
     );
 }

@@ -13,7 +13,7 @@ use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::{headers, log_fields};
 
-use crate::config::{AccessLog, Config, Host, Provider, SecretSource};
+use crate::config::{AccessLog, Config, CredentialHeader, Host, Provider, SecretSource};
 
 /// Envoy node identity; required for extension config discovery later.
 const NODE: &str = "tollgate";
@@ -324,17 +324,12 @@ fn credential_injector(provider: &Provider) -> Value {
         "@type": GENERIC_CREDENTIAL,
         "credential": {"name": secret_name(&provider.name)},
     });
-    match provider.format {
-        WireFormat::OpenAi => {
+    match provider.kind.credential_header() {
+        CredentialHeader::Bearer => {
             generic["header"] = json!("authorization");
             generic["header_value_prefix"] = json!("Bearer ");
         }
-        WireFormat::Anthropic => generic["header"] = json!("x-api-key"),
-        // A Bedrock API key is a bearer token.
-        WireFormat::Bedrock => {
-            generic["header"] = json!("authorization");
-            generic["header_value_prefix"] = json!("Bearer ");
-        }
+        CredentialHeader::Plain(header) => generic["header"] = json!(header),
     }
     json!({
         "name": "envoy.filters.http.credential_injector",
@@ -352,9 +347,7 @@ fn credential_injector(provider: &Provider) -> Value {
 /// AWS chain (environment, profile file, container and instance metadata): they never
 /// enter this configuration or the wasm filter.
 fn aws_signer(provider: &Provider) -> Option<Value> {
-    if provider.format != WireFormat::Bedrock {
-        return None;
-    }
+    // Only Bedrock has a region.
     let region = provider.region.as_deref()?;
     Some(json!({
         "name": "envoy.filters.http.aws_request_signing",

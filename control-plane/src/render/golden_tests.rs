@@ -27,13 +27,17 @@ fn testdata() -> PathBuf {
 }
 
 /// Credential files present, relative to the config directory.
-const FILES: [&str; 1] = ["secrets/anthropic.key"];
+const FILES: [&str; 2] = ["secrets/anthropic.key", "secrets/vertex.token"];
 
 fn environment(config_dir: &Path) -> FixedEnvironment {
     let vars = [
         "OPENAI_API_KEY",
         "TOLLGATE_DEMO_PROVIDER_KEY",
         "LOCAL_KEY",
+        "COHERE_API_KEY",
+        "AZURE_OPENAI_API_KEY",
+        "PRESET_KEY",
+        "GEMINI_API_KEY",
         "BEDROCK_API_KEY",
     ]
     .map(|v| (v.to_string(), "secret-from-test-env".to_string()));

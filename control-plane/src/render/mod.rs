@@ -70,13 +70,14 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
     ProviderConfig {
         version: CONFIG_VERSION,
         name: provider.name.clone(),
-        format: provider.format,
+        format: provider.format(),
         host: provider.base_url.authority(),
-        base_path: provider.base_url.path.clone(),
+        base_path: provider.api_base_path(),
         models: config
             .models_of(&provider.name)
             .map(|m| (m.alias.clone(), m.model.clone()))
             .collect(),
+        api_version: provider.api_version.clone(),
     }
 }
 

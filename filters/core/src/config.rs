@@ -80,6 +80,11 @@ pub struct ProviderConfig {
     pub base_path: String,
     /// Alias → upstream model name, for the aliases this provider serves.
     pub models: BTreeMap<String, String>,
+    /// API version sent with every request, for providers whose endpoint path carries one
+    /// (Azure OpenAI's classic `…/deployments/{model}/chat/completions?api-version=…`).
+    /// Absent for every other provider, and for Azure's v1 API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
 }
 
 /// Why a filter configuration was refused.
@@ -192,9 +197,26 @@ mod tests {
             host: "api.anthropic.com".into(),
             base_path: "/v1".into(),
             models: BTreeMap::from([("claude".into(), "claude-sonnet-4-5".into())]),
+            api_version: None,
         });
         let json = serde_json::to_vec(&config).unwrap();
         assert_eq!(FilterConfig::from_json(&json).unwrap(), config);
+    }
+
+    #[test]
+    fn api_version_is_optional_and_camel_case() {
+        let json = r#"{"role":"provider","version":1,"name":"azure","format":"openai",
+            "host":"r.openai.azure.com","basePath":"/openai","models":{},"apiVersion":"2024-10-21"}"#;
+        let FilterConfig::Provider(p) = FilterConfig::from_json(json.as_bytes()).unwrap() else {
+            panic!("expected provider role")
+        };
+        assert_eq!(p.api_version.as_deref(), Some("2024-10-21"));
+        let without = ProviderConfig {
+            api_version: None,
+            ..p
+        };
+        let text = serde_json::to_string(&without).unwrap();
+        assert!(!text.contains("apiVersion"), "{text}");
     }
 
     #[test]

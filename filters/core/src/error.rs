@@ -4,9 +4,8 @@
 //! and carries a message written for the client. Messages never contain secrets: callers
 //! name fields and aliases, never key material or provider credentials.
 
-use serde_json::json;
-
-use crate::formats::WireFormat;
+use crate::formats::{codec, WireFormat};
+use crate::model::ApiError;
 
 /// What went wrong, from the client's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,31 +39,6 @@ impl ErrorKind {
             ErrorKind::TooLarge => 413,
             ErrorKind::BadUpstream => 502,
             ErrorKind::Internal => 500,
-        }
-    }
-
-    /// OpenAI's `error.type` for this kind.
-    fn openai_type(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRequest | ErrorKind::NotFound | ErrorKind::MethodNotAllowed => {
-                "invalid_request_error"
-            }
-            ErrorKind::TooLarge => "invalid_request_error",
-            ErrorKind::Authentication => "authentication_error",
-            ErrorKind::PermissionDenied => "permission_error",
-            ErrorKind::BadUpstream | ErrorKind::Internal => "api_error",
-        }
-    }
-
-    /// Anthropic's `error.type` for this kind.
-    fn anthropic_type(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRequest | ErrorKind::MethodNotAllowed => "invalid_request_error",
-            ErrorKind::Authentication => "authentication_error",
-            ErrorKind::PermissionDenied => "permission_error",
-            ErrorKind::NotFound => "not_found_error",
-            ErrorKind::TooLarge => "request_too_large",
-            ErrorKind::BadUpstream | ErrorKind::Internal => "api_error",
         }
     }
 }
@@ -109,23 +83,10 @@ impl GatewayError {
         self.kind.status()
     }
 
-    /// The error as a JSON value in the given client format.
+    /// The error as a JSON value in the given client format: that format's own error body
+    /// for the provider-neutral form of this error.
     pub fn to_value(&self, format: WireFormat) -> serde_json::Value {
-        match format {
-            WireFormat::Anthropic => json!({
-                "type": "error",
-                "error": {"type": self.kind.anthropic_type(), "message": self.message},
-            }),
-            WireFormat::Bedrock => json!({"message": self.message}),
-            WireFormat::OpenAi => json!({
-                "error": {
-                    "message": self.message,
-                    "type": self.kind.openai_type(),
-                    "param": self.param,
-                    "code": self.code,
-                }
-            }),
-        }
+        codec::encode_error(format, &ApiError::from(self))
     }
 
     /// The error body in the given client format.

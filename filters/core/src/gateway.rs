@@ -20,6 +20,10 @@ pub enum Endpoint {
     ChatCompletions,
     /// `GET /v1/models`
     Models,
+    /// `POST /v1/messages` (Anthropic Messages)
+    Messages,
+    /// `POST /v1/embeddings`
+    Embeddings,
 }
 
 impl Endpoint {
@@ -30,6 +34,8 @@ impl Endpoint {
         let (endpoint, allowed) = match path {
             "/v1/chat/completions" | "/chat/completions" => (Endpoint::ChatCompletions, "POST"),
             "/v1/models" | "/models" => (Endpoint::Models, "GET"),
+            "/v1/messages" => (Endpoint::Messages, "POST"),
+            "/v1/embeddings" | "/embeddings" => (Endpoint::Embeddings, "POST"),
             _ => {
                 return Err(GatewayError::new(
                     ErrorKind::NotFound,
@@ -50,12 +56,52 @@ impl Endpoint {
 
     /// The wire format clients of this endpoint speak, for errors and translation.
     pub fn client_format(self) -> WireFormat {
-        WireFormat::OpenAi
+        match self {
+            Endpoint::Messages => WireFormat::Anthropic,
+            Endpoint::ChatCompletions | Endpoint::Models | Endpoint::Embeddings => {
+                WireFormat::OpenAi
+            }
+        }
+    }
+
+    /// What the provider filter must do with the request (sent as `x-tollgate-operation`).
+    pub fn operation(self) -> Operation {
+        match self {
+            Endpoint::Embeddings => Operation::Embeddings,
+            Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Models => Operation::Chat,
+        }
     }
 
     /// Whether the endpoint needs the request body before it can be routed.
     pub fn needs_body(self) -> bool {
-        matches!(self, Endpoint::ChatCompletions)
+        matches!(
+            self,
+            Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Embeddings
+        )
+    }
+}
+
+/// The kind of work a routed request asks of its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Chat,
+    Embeddings,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::Embeddings => "embeddings",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Operation> {
+        match name {
+            "chat" => Some(Operation::Chat),
+            "embeddings" => Some(Operation::Embeddings),
+            _ => None,
+        }
     }
 }
 
@@ -105,9 +151,10 @@ pub struct Admission {
 /// The fields the gateway needs before routing; the provider filter parses the rest.
 /// Unknown fields and message contents are skipped without being materialised.
 #[derive(Deserialize)]
-struct ChatEnvelope {
+struct Envelope {
     model: Option<serde_json::Value>,
     messages: Option<Shape>,
+    input: Option<Shape>,
     stream: Option<serde_json::Value>,
 }
 
@@ -166,13 +213,26 @@ impl<'de> Deserialize<'de> for Shape {
     }
 }
 
-/// Checks a chat request's envelope and that the key may use its model.
-pub fn admit_chat(
+/// Checks that a chat request has a non-empty `messages` array.
+fn check_messages(messages: Option<Shape>) -> Result<(), GatewayError> {
+    let problem = match messages {
+        Some(Shape::Array(len)) if len > 0 => return Ok(()),
+        Some(Shape::Array(_)) => "'messages' must not be empty",
+        Some(_) => "'messages' must be an array",
+        None => "Missing required parameter: 'messages'",
+    };
+    Err(GatewayError::invalid_request(problem).with_param("messages"))
+}
+
+/// Checks a request's envelope (`model`, then `messages` for chat endpoints or `input` for
+/// embeddings, and `stream`) and that the key may use its model.
+pub fn admit(
+    endpoint: Endpoint,
     gateway: &CompiledGateway,
     key: &VirtualKey,
     body: &[u8],
 ) -> Result<Admission, GatewayError> {
-    let envelope: ChatEnvelope = serde_json::from_slice(body).map_err(|e| {
+    let envelope: Envelope = serde_json::from_slice(body).map_err(|e| {
         // serde_json's message names a position and an expectation, never the input text.
         GatewayError::invalid_request(format!("The request body is not valid JSON: {e}"))
     })?;
@@ -191,25 +251,15 @@ pub fn admit_chat(
             )
         }
     };
-    match envelope.messages {
-        Some(Shape::Array(len)) if len > 0 => {}
-        Some(Shape::Array(_)) => {
+    if endpoint.operation() == Operation::Embeddings {
+        if envelope.input.is_none() {
             return Err(
-                GatewayError::invalid_request("'messages' must not be empty")
-                    .with_param("messages"),
-            )
+                GatewayError::invalid_request("Missing required parameter: 'input'")
+                    .with_param("input"),
+            );
         }
-        Some(_) => {
-            return Err(
-                GatewayError::invalid_request("'messages' must be an array").with_param("messages")
-            )
-        }
-        None => {
-            return Err(
-                GatewayError::invalid_request("Missing required parameter: 'messages'")
-                    .with_param("messages"),
-            )
-        }
+    } else {
+        check_messages(envelope.messages)?;
     }
     let stream = match envelope.stream {
         None | Some(serde_json::Value::Null) => false,
@@ -345,7 +395,7 @@ mod tests {
         let key = gw.keys.verify("tg-one").unwrap();
         let body = br#"{"model":"gpt","messages":[{"role":"user","content":"hi"}],"stream":true,"extra":{"x":[1,2]}}"#;
         assert_eq!(
-            admit_chat(&gw, key, body),
+            admit(Endpoint::ChatCompletions, &gw, key, body),
             Ok(Admission {
                 alias: "gpt".into(),
                 provider: "openai".into(),
@@ -358,7 +408,11 @@ mod tests {
     fn refuses_bad_requests_with_the_right_status() {
         let gw = gateway();
         let key = gw.keys.verify("tg-one").unwrap();
-        let status = |body: &[u8]| admit_chat(&gw, key, body).unwrap_err().status();
+        let status = |body: &[u8]| {
+            admit(Endpoint::ChatCompletions, &gw, key, body)
+                .unwrap_err()
+                .status()
+        };
         assert_eq!(status(b"{not json"), 400);
         assert_eq!(
             status(br#"{"messages":[{"role":"user","content":"x"}]}"#),
@@ -376,10 +430,34 @@ mod tests {
     }
 
     #[test]
+    fn embeddings_need_input_not_messages() {
+        let gw = gateway();
+        let key = gw.keys.verify("tg-one").unwrap();
+        let admit_embeddings = |body: &[u8]| admit(Endpoint::Embeddings, &gw, key, body);
+        assert_eq!(
+            admit_embeddings(br#"{"model":"gpt","input":"hello"}"#)
+                .unwrap()
+                .alias,
+            "gpt"
+        );
+        let missing = admit_embeddings(br#"{"model":"gpt","messages":[{}]}"#).unwrap_err();
+        assert_eq!(
+            (missing.status(), missing.param.as_deref()),
+            (400, Some("input"))
+        );
+        assert_eq!(Endpoint::Embeddings.operation(), Operation::Embeddings);
+        assert_eq!(
+            Operation::parse(Operation::Embeddings.as_str()),
+            Some(Operation::Embeddings)
+        );
+    }
+
+    #[test]
     fn json_errors_do_not_echo_the_body() {
         let gw = gateway();
         let key = gw.keys.verify("tg-one").unwrap();
-        let err = admit_chat(
+        let err = admit(
+            Endpoint::ChatCompletions,
             &gw,
             key,
             br#"{"model":"gpt","messages":[{"content":"secret-sk-123"#,

@@ -6,13 +6,8 @@
 
 /// Model alias chosen by the client; Envoy routes on it to the provider's cluster.
 pub const ALIAS: &str = "x-tollgate-alias";
-/// Wire format the client spoke (`openai` or `anthropic`), so the provider filter knows
-/// what to translate from and back to.
-pub const CLIENT_FORMAT: &str = "x-tollgate-client-format";
-/// Id of the virtual key that authenticated the request (never the key itself).
-pub const KEY_ID: &str = "x-tollgate-key-id";
-/// Team of the virtual key, for attribution.
-pub const TEAM: &str = "x-tollgate-team";
+/// Client format, operation, key id and team, packed (see `route_context`).
+pub const CONTEXT: &str = "x-tollgate-context";
 
 /// Response header: provider that served the request.
 pub const PROVIDER: &str = "x-tollgate-provider";
@@ -20,4 +15,34 @@ pub const PROVIDER: &str = "x-tollgate-provider";
 pub const UPSTREAM_MODEL: &str = "x-tollgate-upstream-model";
 
 /// Every internal request header, for stripping.
-pub const INTERNAL_REQUEST: [&str; 4] = [ALIAS, CLIENT_FORMAT, KEY_ID, TEAM];
+pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
+
+/// Whether a client header must be removed before the request goes on: the virtual key and
+/// anything claiming to come from the gateway itself.
+pub fn is_client_credential_or_internal(name: &str) -> bool {
+    name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("x-api-key")
+        || INTERNAL_REQUEST
+            .iter()
+            .any(|h| name.eq_ignore_ascii_case(h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_keys_and_spoofed_internal_headers_only() {
+        for name in [
+            "authorization",
+            "X-Api-Key",
+            "x-tollgate-alias",
+            "X-Tollgate-Context",
+        ] {
+            assert!(is_client_credential_or_internal(name), "{name}");
+        }
+        for name in ["content-type", "x-tollgate", "anthropic-version", "é"] {
+            assert!(!is_client_credential_or_internal(name), "{name}");
+        }
+    }
+}

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod embeddings;
 pub mod error;
 pub mod eventstream;
 pub mod formats;
@@ -19,6 +20,7 @@ pub mod headers;
 pub mod keys;
 pub mod log_fields;
 pub mod model;
+pub mod route_context;
 pub mod sse;
 pub mod translate;
 pub mod usage_record;

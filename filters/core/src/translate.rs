@@ -13,6 +13,7 @@ use serde::de::IgnoredAny;
 use crate::error::GatewayError;
 use crate::formats::codec::{self, StreamDecoder, StreamEncoder};
 use crate::formats::fields::{parse_object, Fields};
+use crate::formats::path::PathContext;
 use crate::formats::tool_names::ToolNameMap;
 use crate::formats::WireFormat;
 use crate::framing::{Frame, FrameParser};
@@ -29,12 +30,16 @@ pub struct ProviderTarget<'a> {
     pub base_path: &'a str,
     /// Model name the provider knows.
     pub upstream_model: &'a str,
+    /// API version the provider is configured with (Azure OpenAI's `api-version`), which
+    /// some formats put into the endpoint path.
+    pub api_version: Option<&'a str>,
 }
 
 /// A request ready for the provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamRequest {
-    /// Full path: `{base_path}` and the format's endpoint (which may name the model).
+    /// Full path (and query, when the format needs one): the base path, then the format's
+    /// endpoint for this model and request, e.g. `{base_path}/chat/completions`.
     pub path: String,
     /// Provider-format JSON with the model replaced.
     pub body: Vec<u8>,
@@ -70,11 +75,16 @@ pub fn translate_request(
         let body = codec::encode_request(target.format, &request, target.upstream_model)?;
         (body, codec::tool_names(target.format, &request))
     };
+    let context = PathContext {
+        model: target.upstream_model,
+        stream,
+        api_version: target.api_version,
+    };
     Ok(UpstreamRequest {
         path: format!(
             "{}{}",
             target.base_path,
-            codec::endpoint_path(target.format, target.upstream_model, stream)
+            codec::endpoint_path(target.format, &context)
         ),
         body: upstream.to_string().into_bytes(),
         headers: codec::upstream_headers(target.format),
@@ -109,6 +119,8 @@ pub struct ResponseTranslator {
     /// The body is an event stream (the request streamed and the provider said yes).
     streaming: bool,
     created: u64,
+    /// Reported as the model when the provider's answer names none.
+    model: String,
     state: State,
     usage: Usage,
     stop_reason: Option<StopReason>,
@@ -117,9 +129,8 @@ pub struct ResponseTranslator {
     tool_names: ToolNameMap,
     /// The provider's error type from a response header, for formats that put it there.
     error_type: Option<String>,
-    /// Id and model for answers that name none (Bedrock's).
+    /// Reported as the answer's id when the provider's answer names none (Bedrock's).
     fallback_id: String,
-    fallback_model: String,
 }
 
 #[derive(Debug)]
@@ -169,6 +180,7 @@ impl ResponseTranslator {
             client_wants_stream_usage,
             streaming,
             created: 0,
+            model: String::new(),
             state: State::Buffering(Vec::new()),
             usage: Usage::default(),
             stop_reason: None,
@@ -177,7 +189,6 @@ impl ResponseTranslator {
             tool_names: ToolNameMap::default(),
             error_type: None,
             fallback_id: String::new(),
-            fallback_model: String::new(),
         };
         if streaming {
             let stream = translator.new_stream(DEFAULT_MAX_EVENT_BYTES);
@@ -192,6 +203,14 @@ impl ResponseTranslator {
     pub fn with_created(mut self, unix_secs: u64) -> ResponseTranslator {
         self.created = unix_secs;
         self.rebuild_stream(DEFAULT_MAX_EVENT_BYTES);
+        self
+    }
+
+    /// The model name to report when the provider's answer names none (Cohere and Bedrock
+    /// never do; the gateway knows which model it asked for). Builder: call before the first
+    /// [`feed`](Self::feed).
+    pub fn with_model(mut self, model: &str) -> ResponseTranslator {
+        self.model = model.to_owned();
         self
     }
 
@@ -217,12 +236,10 @@ impl ResponseTranslator {
         self
     }
 
-    /// Id and model to report when the provider's answer names none (Bedrock names neither;
-    /// the shell passes Envoy's request id and the upstream model). Builder: call before the
-    /// first [`feed`](Self::feed).
-    pub fn with_fallback_identity(mut self, id: &str, model: &str) -> ResponseTranslator {
+    /// The id to report when the provider's answer names none (Bedrock never does; the
+    /// shell passes Envoy's request id). Builder: call before the first [`feed`](Self::feed).
+    pub fn with_fallback_id(mut self, id: &str) -> ResponseTranslator {
         id.clone_into(&mut self.fallback_id);
-        model.clone_into(&mut self.fallback_model);
         self
     }
 
@@ -478,7 +495,7 @@ impl ResponseTranslator {
             id.clone_from(&self.fallback_id);
         }
         if model.is_empty() {
-            model.clone_from(&self.fallback_model);
+            model.clone_from(&self.model);
         }
     }
 

@@ -4,13 +4,14 @@ use super::*;
 use crate::error::ErrorKind;
 use crate::model::ErrorClass;
 
-use WireFormat::{Anthropic, OpenAi};
+use WireFormat::{Anthropic, Cohere, OpenAi};
 
 fn target(format: WireFormat) -> ProviderTarget<'static> {
     ProviderTarget {
         format,
         base_path: "/v1",
         upstream_model: "up",
+        api_version: None,
     }
 }
 
@@ -64,6 +65,71 @@ fn cross_format_request_sets_provider_headers() {
     assert_eq!(up.path, "/v1/messages");
     assert!(up.stream);
     assert_eq!(body_of(&up)["max_tokens"], 4096);
+}
+
+#[test]
+fn azure_deployment_addressing_puts_the_model_and_version_in_the_path() {
+    let azure = ProviderTarget {
+        format: OpenAi,
+        base_path: "/openai",
+        upstream_model: "gpt4o-prod",
+        api_version: Some("2024-10-21"),
+    };
+    let body = br#"{"model":"alias","messages":[{"role":"user","content":"hi"}]}"#;
+    let up = translate_request(OpenAi, &azure, body).unwrap();
+    assert_eq!(
+        up.path,
+        "/openai/deployments/gpt4o-prod/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(body_of(&up)["model"], "gpt4o-prod");
+    // Azure's v1 API: a plain path below /openai/v1, the deployment in the body.
+    let v1 = ProviderTarget {
+        base_path: "/openai/v1",
+        api_version: None,
+        ..azure
+    };
+    let up = translate_request(
+        Anthropic,
+        &v1,
+        br#"{"model":"a","max_tokens":5,"messages":[]}"#,
+    )
+    .unwrap();
+    assert_eq!(up.path, "/openai/v1/chat/completions");
+    assert_eq!(body_of(&up)["model"], "gpt4o-prod");
+}
+
+#[test]
+fn cohere_requests_go_to_the_chat_endpoint() {
+    let cohere = ProviderTarget {
+        format: Cohere,
+        base_path: "/v2",
+        upstream_model: "command-a-03-2025",
+        api_version: None,
+    };
+    let body = br#"{"model":"a","stream":true,"messages":[{"role":"system","content":"s"},{"role":"user","content":"hi"}]}"#;
+    let up = translate_request(OpenAi, &cohere, body).unwrap();
+    assert_eq!(up.path, "/v2/chat");
+    assert!(up.stream);
+    let sent = body_of(&up);
+    assert_eq!(sent["model"], "command-a-03-2025");
+    assert_eq!(
+        sent["messages"][0],
+        json!({"role": "system", "content": "s"})
+    );
+    assert!(sent.get("stream_options").is_none());
+}
+
+#[test]
+fn model_named_by_the_gateway_when_the_provider_names_none() {
+    let body = br#"{"id":"r","message":{"role":"assistant","content":[{"type":"text","text":"Hi"}]},"finish_reason":"COMPLETE"}"#;
+    let mut t = ResponseTranslator::new(OpenAi, Cohere, false, false, 200).with_model("command-a");
+    let out: Value = serde_json::from_slice(&t.feed(body, true)).unwrap();
+    assert_eq!(out["model"], "command-a");
+    let stream = b"event: message-start\ndata: {\"id\":\"r\",\"type\":\"message-start\"}\n\n";
+    let mut t =
+        ResponseTranslator::new(Anthropic, Cohere, true, false, 200).with_model("command-a");
+    let out = String::from_utf8(t.feed(stream, false)).unwrap();
+    assert!(out.contains(r#""model":"command-a""#), "{out}");
 }
 
 #[test]
@@ -308,6 +374,14 @@ fn mutations(input: &[u8], count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+const COHERE_STREAM: &[u8] = b"event: message-start\ndata: {\"id\":\"m\",\"type\":\"message-start\",\"delta\":{\"message\":{\"role\":\"assistant\",\"content\":[],\"tool_calls\":[]}}}\n\n\
+event: tool-plan-delta\ndata: {\"type\":\"tool-plan-delta\",\"delta\":{\"message\":{\"tool_plan\":\"I will\"}}}\n\n\
+event: tool-call-start\ndata: {\"type\":\"tool-call-start\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":{\"id\":\"f_1\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}}}}\n\n\
+event: tool-call-delta\ndata: {\"type\":\"tool-call-delta\",\"index\":0,\"delta\":{\"message\":{\"tool_calls\":{\"function\":{\"arguments\":\"{}\"}}}}}\n\n\
+event: tool-call-end\ndata: {\"type\":\"tool-call-end\",\"index\":0}\n\n\
+event: message-end\ndata: {\"type\":\"message-end\",\"delta\":{\"finish_reason\":\"TOOL_CALL\",\"usage\":{\"tokens\":{\"input_tokens\":7,\"output_tokens\":9}}}}\n\n\
+data: [DONE]\n\n";
+
 const ANTHROPIC_STREAM: &[u8] = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":7}}}\n\n\
 event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"f\",\"input\":{}}}\n\n\
 event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"a\\\":1}\"}}\n\n\
@@ -317,9 +391,13 @@ event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
 
 #[test]
 fn mangled_provider_output_never_panics() {
-    for (provider, sample) in [(OpenAi, OPENAI_STREAM), (Anthropic, ANTHROPIC_STREAM)] {
+    for (provider, sample) in [
+        (OpenAi, OPENAI_STREAM),
+        (Anthropic, ANTHROPIC_STREAM),
+        (Cohere, COHERE_STREAM),
+    ] {
         for input in mutations(sample, 300) {
-            for client in [OpenAi, Anthropic] {
+            for client in [OpenAi, Anthropic, Cohere] {
                 for (stream, status) in [(true, 200), (false, 200), (false, 500)] {
                     let mut t = ResponseTranslator::new(client, provider, stream, true, status);
                     let (head, tail) = input.split_at(input.len() / 2);
@@ -337,13 +415,18 @@ fn mangled_provider_output_never_panics() {
 
 #[test]
 fn mangled_requests_never_panic() {
-    let bodies: [&[u8]; 2] = [
+    let bodies: [&[u8]; 3] = [
         br#"{"model":"m","stream":true,"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image_url","image_url":{"url":"data:image/png;base64,AA=="}}]},{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":"r"}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":{"type":"function","function":{"name":"f"}}}"#,
         br#"{"model":"m","max_tokens":9,"system":[{"type":"text","text":"s"}],"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"tool_use","id":"c","name":"f","input":{}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"c","content":[{"type":"text","text":"r"}]}]}],"thinking":{"type":"enabled","budget_tokens":2000},"tool_choice":{"type":"any"}}"#,
+        br#"{"model":"m","stream":true,"p":0.5,"messages":[{"role":"system","content":"s"},{"role":"user","content":[{"type":"text","text":"hi"}]},{"role":"assistant","tool_plan":"p","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"c","content":[{"type":"document","document":{"data":"r"}}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"tool_choice":"REQUIRED","thinking":{"type":"enabled","token_budget":900}}"#,
     ];
-    for (client, body) in [(OpenAi, bodies[0]), (Anthropic, bodies[1])] {
+    for (client, body) in [
+        (OpenAi, bodies[0]),
+        (Anthropic, bodies[1]),
+        (Cohere, bodies[2]),
+    ] {
         for input in mutations(body, 400) {
-            for provider in [OpenAi, Anthropic] {
+            for provider in [OpenAi, Anthropic, Cohere] {
                 if let Err(err) = translate_request(client, &target(provider), &input) {
                     assert_eq!(err.kind, ErrorKind::InvalidRequest);
                 }

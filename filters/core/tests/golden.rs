@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::translate::{translate_request, ProviderTarget, ResponseTranslator};
 
-use WireFormat::{Anthropic, Bedrock, OpenAi};
+use WireFormat::{Anthropic, Bedrock, Cohere, Gemini, OpenAi};
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -33,7 +33,7 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
         Kind::Request,
         OpenAi,
         "minimal",
-        &[Anthropic, OpenAi, Bedrock],
+        &[Anthropic, OpenAi, Cohere, Gemini, Bedrock],
     ),
     (Kind::Request, OpenAi, "mcp-tools-images", &[Bedrock]),
     (
@@ -46,17 +46,39 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
         Kind::Request,
         OpenAi,
         "tools-multiturn",
-        &[Anthropic, OpenAi],
+        &[Anthropic, OpenAi, Cohere, Gemini],
     ),
-    (Kind::Request, OpenAi, "reasoning-history", &[Anthropic]),
+    (
+        Kind::Request,
+        OpenAi,
+        "reasoning-history",
+        &[Anthropic, Gemini],
+    ),
+    (Kind::Request, OpenAi, "gemini-history", &[Gemini]),
     (
         Kind::Request,
         Anthropic,
         "tools-multiturn",
+        &[OpenAi, Anthropic, Cohere, Gemini],
+    ),
+    (
+        Kind::Request,
+        Anthropic,
+        "structured-output",
+        &[OpenAi, Cohere, Gemini],
+    ),
+    (
+        Kind::Request,
+        Cohere,
+        "tools-multiturn",
         &[OpenAi, Anthropic],
     ),
-    (Kind::Request, Anthropic, "structured-output", &[OpenAi]),
-    (Kind::Response, Anthropic, "thinking-text-tool", &[OpenAi]),
+    (
+        Kind::Response,
+        Anthropic,
+        "thinking-text-tool",
+        &[OpenAi, Cohere],
+    ),
     (Kind::Response, Anthropic, "stop-sequence", &[OpenAi]),
     (Kind::Response, Anthropic, "error-529-overloaded", &[OpenAi]),
     (
@@ -68,6 +90,7 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
     (Kind::Response, OpenAi, "tool-calls-cached", &[Anthropic]),
     (Kind::Response, OpenAi, "reasoning-length", &[Anthropic]),
     (Kind::Response, OpenAi, "content-filter", &[Anthropic]),
+    (Kind::Response, OpenAi, "azure-content-filter", &[Anthropic]),
     (
         Kind::Response,
         OpenAi,
@@ -75,18 +98,103 @@ const CASES: &[(Kind, WireFormat, &str, &[WireFormat])] = &[
         &[Anthropic],
     ),
     (Kind::Response, OpenAi, "error-429-rate-limit", &[Anthropic]),
-    (Kind::Stream, Anthropic, "thinking-text-tool", &[OpenAi]),
+    (
+        Kind::Response,
+        Cohere,
+        "thinking-text",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Cohere,
+        "tool-plan-parallel",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Cohere, "max-tokens-citations", &[OpenAi]),
+    (
+        Kind::Response,
+        Cohere,
+        "finish-timeout",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Cohere,
+        "error-429-trial-key",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Cohere, "error-401-invalid-token", &[OpenAi]),
+    (
+        Kind::Stream,
+        Anthropic,
+        "thinking-text-tool",
+        &[OpenAi, Cohere],
+    ),
     (Kind::Stream, Anthropic, "overloaded-mid-stream", &[OpenAi]),
     (Kind::Stream, Anthropic, "server-tool-redacted", &[OpenAi]),
-    (Kind::Stream, OpenAi, "parallel-tools-crlf", &[Anthropic]),
+    (
+        Kind::Stream,
+        OpenAi,
+        "parallel-tools-crlf",
+        &[Anthropic, Cohere],
+    ),
     (
         Kind::Stream,
         OpenAi,
         "reasoning-usage-on-finish",
         &[Anthropic],
     ),
-    (Kind::Stream, OpenAi, "error-event", &[Anthropic]),
+    (Kind::Stream, OpenAi, "error-event", &[Anthropic, Cohere]),
     (Kind::Stream, OpenAi, "truncated", &[Anthropic]),
+    (
+        Kind::Stream,
+        OpenAi,
+        "azure-content-filter",
+        &[Anthropic, Cohere],
+    ),
+    (
+        Kind::Stream,
+        Cohere,
+        "thinking-citations",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Stream,
+        Cohere,
+        "tool-plan-parallel",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Stream, Cohere, "error-finish", &[OpenAi, Anthropic]),
+    (Kind::Stream, Cohere, "truncated", &[OpenAi]),
+    (
+        Kind::Response,
+        Gemini,
+        "thinking-text-calls",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Response, Gemini, "blocked-prompt", &[OpenAi]),
+    (Kind::Response, Gemini, "max-tokens", &[OpenAi]),
+    (
+        Kind::Response,
+        Gemini,
+        "error-429-resource-exhausted",
+        &[OpenAi, Anthropic],
+    ),
+    (
+        Kind::Response,
+        Gemini,
+        "error-400-api-key-invalid",
+        &[OpenAi],
+    ),
+    (
+        Kind::Stream,
+        Gemini,
+        "thoughts-text-calls",
+        &[OpenAi, Anthropic],
+    ),
+    (Kind::Stream, Gemini, "error-after-200", &[OpenAi]),
+    (Kind::Stream, Gemini, "truncated", &[OpenAi]),
+    (Kind::Stream, Gemini, "vertex-partial-args", &[OpenAi]),
     (
         Kind::Response,
         Bedrock,
@@ -129,12 +237,11 @@ impl Kind {
     }
 
     /// Extension of an input of `source`: provider streams are SSE, except Bedrock's binary
-    /// event streams.
+    /// event streams ([`stream_suffix`]).
     fn ext(self, source: WireFormat) -> &'static str {
-        match (self, source) {
-            (Kind::Stream, Bedrock) => "bin",
-            (Kind::Stream, _) => "sse",
-            (Kind::Request | Kind::Response, _) => "json",
+        match self {
+            Kind::Stream => stream_suffix(source).trim_start_matches('.'),
+            Kind::Request | Kind::Response => "json",
         }
     }
 }
@@ -216,12 +323,13 @@ fn run_case(kind: Kind, source: WireFormat, name: &str, target: WireFormat) {
         Kind::Request => {
             let (base_path, upstream_model) = match target {
                 Bedrock => ("", BEDROCK_MODEL),
-                OpenAi | Anthropic => ("/v1", "upstream-model"),
+                OpenAi | Anthropic | Cohere | Gemini => ("/v1", "upstream-model"),
             };
             let provider = ProviderTarget {
                 format: target,
                 base_path,
                 upstream_model,
+                api_version: None,
             };
             let upstream = translate_request(source, &provider, &input)
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -268,7 +376,7 @@ fn golden_cases() {
 #[test]
 fn every_fixture_is_covered() {
     for kind in [Kind::Request, Kind::Response, Kind::Stream] {
-        for source in [OpenAi, Anthropic, Bedrock] {
+        for source in [OpenAi, Anthropic, Cohere, Gemini, Bedrock] {
             let dir = testdata().join(kind.dir()).join(source.as_str());
             for path in files(&dir, &format!(".{}", kind.ext(source))) {
                 let file = path

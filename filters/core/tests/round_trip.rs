@@ -1,13 +1,15 @@
 //! Round trips: canonical → provider format → canonical for requests with tools, images and
 //! thinking, and the multi-turn trip that matters most for reasoning models: an Anthropic
-//! answer with signed thinking goes to an OpenAI client, comes back in its next request, and
-//! must reach Anthropic again with the thinking and signature untouched.
+//! (or Gemini) answer with signed thinking goes to an OpenAI client, comes back in its next
+//! request, and must reach the provider again with the thinking and signatures untouched.
+//! The same trip for Cohere tool calls: ids, tool plan and arguments come back to Cohere as
+//! it sent them.
 
 mod common;
 
 use common::*;
 use serde_json::{json, Value};
-use tollgate_core::formats::{anthropic, bedrock, openai, WireFormat};
+use tollgate_core::formats::{anthropic, bedrock, cohere, gemini, openai, WireFormat};
 use tollgate_core::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
@@ -249,6 +251,7 @@ fn next_turn_to_anthropic(assistant: Value, call_id: &str) -> Value {
         format: WireFormat::Anthropic,
         base_path: "/v1",
         upstream_model: "claude",
+        api_version: None,
     };
     let upstream =
         translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
@@ -302,6 +305,304 @@ fn streamed_signed_thinking_survives_a_trip_through_an_openai_client() {
             {"type": "text", "text": "Checking the weather – one moment ☀️"},
             {"type": "tool_use", "id": "toolu_01T1x1fJ34qAmk2tNTrN7Up6", "name": "get_weather",
              "input": {"city": "Lisbon"}},
+        ])
+    );
+}
+
+#[test]
+fn cohere_round_trip_keeps_tools_plans_images_and_sampling() {
+    let request = Request {
+        model: "m".into(),
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: None,
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::text("Weather?"),
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::text("I will check both cities."),
+                    call("get_weather_1", r#"{"city":"Lisbon"}"#),
+                    call("get_weather_2", r#"{"city":"Por"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("get_weather_1", "21C")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![result("get_weather_2", "18C")],
+            },
+            Message {
+                role: Role::User,
+                content: vec![ContentPart::text("Thanks")],
+            },
+        ],
+        tools: vec![
+            ToolDefinition {
+                strict: None,
+                ..tool("get_weather")
+            },
+            ToolDefinition {
+                strict: None,
+                ..tool("get_forecast")
+            },
+        ],
+        tool_choice: Some(ToolChoice::Required),
+        max_output_tokens: Some(1000),
+        temperature: Some(0.5),
+        top_p: Some(0.9),
+        top_k: Some(40),
+        stop_sequences: vec!["END".into()],
+        seed: Some(7),
+        frequency_penalty: Some(0.25),
+        presence_penalty: Some(0.5),
+        reasoning: Some(Reasoning::Budget(3000)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema: json!({"type": "object"}),
+            strict: None,
+        }),
+        stream: true,
+        ..Request::default()
+    };
+    let wire = cohere::request::encode(&request, "m").unwrap();
+    let back = cohere::request::decode(&wire).unwrap();
+    assert_eq!(back, request);
+}
+
+/// Sends the next OpenAI turn (the assistant message plus a result for every call) to
+/// Cohere and returns the messages Cohere receives after the user's question.
+fn next_turn_to_cohere(assistant: Value) -> Vec<Value> {
+    let results: Vec<Value> = assistant["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"role": "tool", "tool_call_id": c["id"], "content": "sunny"}))
+        .collect();
+    let mut messages = vec![
+        json!({"role": "user", "content": "Weather in SF?"}),
+        assistant,
+    ];
+    messages.extend(results);
+    let next = json!({"model": "smart", "messages": messages});
+    let target = ProviderTarget {
+        format: WireFormat::Cohere,
+        base_path: "/v2",
+        upstream_model: "command-a",
+        api_version: None,
+    };
+    let upstream =
+        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
+    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    body["messages"].as_array().unwrap()[1..].to_vec()
+}
+
+#[test]
+fn cohere_tool_calls_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("responses/cohere/tool-plan-parallel.json");
+    let original = read_json(&path);
+    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Cohere, 200).one_shot(&read(&path));
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let messages = next_turn_to_cohere(assistant_from_body(&answer));
+    let sent = &original["message"];
+    assert_eq!(
+        messages[0],
+        json!({"role": "assistant", "tool_plan": sent["tool_plan"], "tool_calls": sent["tool_calls"]})
+    );
+    let answered: Vec<&Value> = messages[1..].iter().map(|m| &m["tool_call_id"]).collect();
+    let called: Vec<&Value> = sent["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(answered, called);
+}
+
+#[test]
+fn streamed_cohere_tool_calls_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("streams/cohere/tool-plan-parallel.sse");
+    let (out, _) =
+        Run::stream(WireFormat::OpenAi, WireFormat::Cohere, false).one_shot(&read(&path));
+    let mut assistant = assistant_from_stream(&out);
+    assistant.as_object_mut().unwrap().remove("thinking_blocks");
+    let messages = next_turn_to_cohere(assistant);
+    let arguments = |city: &str| format!("{{\n    \"city\": \"{city}\"\n}}");
+    assert_eq!(
+        messages[0],
+        json!({"role": "assistant", "tool_plan": "I will check the weather in both cities.",
+        "tool_calls": [
+            {"id": "get_weather_2fnrphbsnr66", "type": "function",
+             "function": {"name": "get_weather", "arguments": arguments("Lisbon")}},
+            {"id": "get_weather_9xk2m4q7w1za", "type": "function",
+             "function": {"name": "get_weather", "arguments": arguments("Porto")}},
+        ]})
+    );
+    assert_eq!(messages.len(), 3);
+}
+
+#[test]
+fn gemini_round_trip_keeps_tools_images_thinking_and_signatures() {
+    let signature = "EpwICpkIAXLI2nx+/w==";
+    let signed_id = gemini::ids::pack("call_1", Some(signature));
+    let request = Request {
+        system: vec![SystemPart {
+            text: "Be brief.".into(),
+            cache_control: None,
+        }],
+        messages: vec![
+            Message {
+                role: Role::User,
+                content: vec![
+                    ContentPart::text("Weather where these were taken?"),
+                    ContentPart::Image {
+                        source: base64_image(),
+                        cache_control: None,
+                    },
+                    ContentPart::Image {
+                        source: ImageSource::Url("https://example.com/a.png".into()),
+                        cache_control: None,
+                    },
+                ],
+            },
+            Message {
+                role: Role::Assistant,
+                content: vec![
+                    ContentPart::Thinking {
+                        text: "Two cities.".into(),
+                        signature: Some("dGhpbms=".into()),
+                    },
+                    ContentPart::text("Checking."),
+                    call(&signed_id, r#"{"city":"Lisbon"}"#),
+                    call("call_2", r#"{"city":"Porto"}"#),
+                ],
+            },
+            Message {
+                role: Role::User,
+                content: vec![
+                    result(&signed_id, "21C"),
+                    ContentPart::ToolResult {
+                        call_id: "call_2".into(),
+                        content: vec![ToolResultPart::Text("timeout".into())],
+                        is_error: true,
+                        cache_control: None,
+                    },
+                    ContentPart::text("Thanks"),
+                ],
+            },
+        ],
+        tools: vec![ToolDefinition {
+            strict: None,
+            ..tool("get_weather")
+        }],
+        tool_choice: Some(ToolChoice::Tool("get_weather".into())),
+        max_output_tokens: Some(4000),
+        temperature: Some(1.5),
+        top_p: Some(0.9),
+        top_k: Some(40),
+        stop_sequences: vec!["END".into()],
+        candidate_count: Some(1),
+        reasoning: Some(Reasoning::Budget(2048)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "response".into(),
+            schema: json!({"type": "object", "additionalProperties": false}),
+            strict: None,
+        }),
+        ..Request::default()
+    };
+    let wire = gemini::request::encode(&request).unwrap();
+    let back = gemini::request::decode(&wire).unwrap();
+    // Gemini gets no ids: calls come back with ids of their own, signature still inside, and
+    // the results still answer the same calls.
+    let renamed = |id: &str| match id {
+        "call_2" => "call_gemini_1".to_owned(),
+        _ => gemini::ids::pack("call_gemini_0", Some(signature)),
+    };
+    let mut expected = request.clone();
+    for part in expected.messages.iter_mut().flat_map(|m| &mut m.content) {
+        match part {
+            ContentPart::ToolCall { id, .. } => *id = renamed(id),
+            ContentPart::ToolResult { call_id, .. } => *call_id = renamed(call_id),
+            _ => {}
+        }
+    }
+    assert_eq!(back, expected);
+}
+
+/// Sends the next OpenAI turn (the assistant message plus both tool results) to Gemini and
+/// returns the model turn Gemini receives.
+fn next_turn_to_gemini(assistant: Value) -> Value {
+    let calls = assistant["tool_calls"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut messages = vec![
+        json!({"role": "user", "content": "Weather in Lisbon and Porto?"}),
+        assistant,
+    ];
+    for call in &calls {
+        messages.push(json!({"role": "tool", "tool_call_id": call["id"], "content": "20C"}));
+    }
+    let next = json!({"model": "flash", "messages": messages});
+    let target = ProviderTarget {
+        format: WireFormat::Gemini,
+        base_path: "/v1beta",
+        upstream_model: "gemini-2.5-flash",
+        api_version: None,
+    };
+    let upstream =
+        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
+    assert_eq!(
+        upstream.path,
+        "/v1beta/models/gemini-2.5-flash:generateContent"
+    );
+    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    assert_eq!(
+        body["contents"][2]["parts"].as_array().map(Vec::len),
+        Some(calls.len()),
+        "one functionResponse per call"
+    );
+    body["contents"][1].clone()
+}
+
+#[test]
+fn gemini_signatures_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("responses/gemini/thinking-text-calls.json");
+    let original = read_json(&path);
+    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Gemini, 200).one_shot(&read(&path));
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    let turn = next_turn_to_gemini(assistant_from_body(&answer));
+    assert_eq!(turn["role"], "model");
+    assert_eq!(turn["parts"], original["candidates"][0]["content"]["parts"]);
+}
+
+#[test]
+fn streamed_gemini_signatures_survive_a_trip_through_an_openai_client() {
+    let path = testdata().join("streams/gemini/thoughts-text-calls.sse");
+    let (out, _) =
+        Run::stream(WireFormat::OpenAi, WireFormat::Gemini, false).one_shot(&read(&path));
+    let turn = next_turn_to_gemini(assistant_from_stream(&out));
+    assert_eq!(
+        turn["parts"],
+        json!([
+            {"text": "**Weighing the cities**\n\nLisbon first.", "thought": true},
+            {"text": "I will check the weather – ☀️ or 🌧?",
+             "thoughtSignature": "CiQBcsjafE7nZGlPh0Fbx2pUVbD3oC+Rq2Ukhy8RbqqtGz0="},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Lisbon"}},
+             "thoughtSignature": "EpwICpkIAXLI2nxlU6gsWZaZ+/YkX1orzuM8vSUFwaAt1JRxEC2hJzPA"},
+            {"functionCall": {"name": "get_weather", "args": {"city": "Porto"}}},
         ])
     );
 }
@@ -420,6 +721,7 @@ fn rewritten_tool_names_come_back_to_the_client() {
         format: WireFormat::Bedrock,
         base_path: "",
         upstream_model: CLAUDE_ON_BEDROCK,
+        api_version: None,
     };
     let upstream = translate_request(
         WireFormat::OpenAi,
@@ -440,11 +742,11 @@ fn rewritten_tool_names_come_back_to_the_client() {
         "stopReason": "tool_use",
         "usage": {"inputTokens": 3, "outputTokens": 4, "totalTokens": 7},
     });
-    let translator = Run::body(WireFormat::OpenAi, WireFormat::Bedrock, 200)
+    let mut translator = Run::body(WireFormat::OpenAi, WireFormat::Bedrock, 200)
         .translator()
         .with_tool_names(upstream.tool_names.clone())
-        .with_fallback_identity("req-1", CLAUDE_ON_BEDROCK);
-    let mut translator = translator;
+        .with_model(CLAUDE_ON_BEDROCK)
+        .with_fallback_id("req-1");
     let out = translator.feed(answer.to_string().as_bytes(), true);
     let body: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(

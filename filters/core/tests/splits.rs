@@ -1,11 +1,12 @@
 //! Split invariance: Envoy hands bodies over in arbitrary chunks, so the translated output
 //! must not depend on where a provider stream is cut.
 //!
-//! For every stream fixture (the in-tree ones and the shared recordings when present), in
-//! every direction (translated to the other client format, and same-format passthrough with
-//! usage-chunk stripping), the output of feeding the stream byte by byte, and of feeding it
-//! in two pieces cut at a byte boundary, must equal the one-shot output byte for byte (so the
-//! event sequence is equal too), with the same usage and outcome.
+//! For every stream fixture (the in-tree ones and the shared recordings when present, the
+//! payload-only Cohere and Gemini recordings framed as SSE, Bedrock's binary event streams), in every direction (translated
+//! to each other client format, and same-format passthrough with usage-chunk stripping), the
+//! output of feeding the stream byte by byte, and of feeding it in two pieces cut at a byte
+//! boundary, must equal the one-shot output byte for byte (so the event sequence is equal
+//! too), with the same usage and outcome.
 //!
 //! Two-piece cuts are exhaustive (every byte boundary) for the in-tree fixtures and for
 //! recordings up to [`EXHAUSTIVE_BYTES`]; that costs O(n²), so longer recordings get a fixed
@@ -27,20 +28,25 @@ const EXHAUSTIVE_BYTES: usize = 2560;
 /// Cuts tried on longer streams by default.
 const SAMPLED_CUTS: usize = 150;
 
+const FORMATS: [WireFormat; 5] = [
+    WireFormat::OpenAi,
+    WireFormat::Anthropic,
+    WireFormat::Cohere,
+    WireFormat::Gemini,
+    WireFormat::Bedrock,
+];
+
 struct Fixture {
     provider: WireFormat,
     path: PathBuf,
+    body: Vec<u8>,
     /// Cut at every byte boundary whatever its size.
     exhaustive: bool,
 }
 
 fn stream_fixtures() -> Vec<Fixture> {
     let mut out = Vec::new();
-    for format in [
-        WireFormat::OpenAi,
-        WireFormat::Anthropic,
-        WireFormat::Bedrock,
-    ] {
+    for format in FORMATS {
         let dir = testdata().join("streams").join(format.as_str());
         for path in files(&dir, stream_suffix(format)) {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
@@ -48,6 +54,7 @@ fn stream_fixtures() -> Vec<Fixture> {
                 // inputs only, not expectations
                 out.push(Fixture {
                     provider: format,
+                    body: read(&path),
                     path,
                     exhaustive: true,
                 });
@@ -55,31 +62,18 @@ fn stream_fixtures() -> Vec<Fixture> {
         }
     }
     if let Some(root) = shared_fixtures() {
-        for (format, dir) in [
-            (WireFormat::OpenAi, root.join("openai")),
-            (WireFormat::OpenAi, root.join("openai/compat")),
-            (WireFormat::Anthropic, root.join("anthropic")),
-            (WireFormat::Bedrock, root.join("bedrock")),
-        ] {
-            out.extend(
-                files(&dir, stream_suffix(format))
-                    .into_iter()
-                    .map(|path| Fixture {
-                        provider: format,
-                        path,
-                        exhaustive: false,
-                    }),
-            );
-        }
+        out.extend(
+            recorded_streams(&root)
+                .into_iter()
+                .map(|(provider, path, body)| Fixture {
+                    provider,
+                    path,
+                    body,
+                    exhaustive: false,
+                }),
+        );
     }
     out
-}
-
-fn stream_suffix(format: WireFormat) -> &'static str {
-    match format {
-        WireFormat::Bedrock => ".bin",
-        WireFormat::OpenAi | WireFormat::Anthropic => ".sse",
-    }
 }
 
 fn exhaustive_requested() -> bool {
@@ -148,22 +142,16 @@ fn check(fixture: &Fixture) {
     let Fixture {
         provider,
         path,
+        body,
         exhaustive,
     } = fixture;
     let provider = *provider;
-    let body = read(path);
-    // Every client format (translated, asking for usage) and the provider's own
-    // (passthrough, usage-chunk stripping).
-    let mut runs: Vec<Run> = [WireFormat::OpenAi, WireFormat::Anthropic]
-        .into_iter()
-        .filter(|client| *client != provider)
-        .map(|client| Run::stream(client, provider, true))
-        .collect();
-    runs.push(Run::stream(provider, provider, false));
-    let cuts = cuts(&body, *exhaustive);
+    // To every other client format, and same-format passthrough.
+    let runs = FORMATS.map(|client| Run::stream(client, provider, client != provider));
+    let cuts = cuts(body, *exhaustive);
     for run in runs {
         let context = format!("{} as {:?}", path.display(), run.client);
-        let (whole, reference) = run.one_shot(&body);
+        let (whole, reference) = run.one_shot(body);
         let same = |out: &[u8], t: &tollgate_core::translate::ResponseTranslator, how: &str| {
             assert!(out == whole, "{context}: {how} differs from one-shot");
             assert_eq!(t.usage(), reference.usage(), "{context}: {how} usage");
@@ -182,7 +170,7 @@ fn check(fixture: &Fixture) {
 #[test]
 fn output_does_not_depend_on_where_the_stream_is_cut() {
     let fixtures = stream_fixtures();
-    assert!(fixtures.len() >= 7, "stream fixtures missing");
+    assert!(fixtures.len() >= 16, "stream fixtures missing");
     let next = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism()

@@ -5,17 +5,49 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::config::CompiledGateway;
+use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
-use tollgate_core::gateway::{admit_chat, authenticate, list_models, Endpoint};
+use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
+use tollgate_core::route_context::RouteContext;
 use tollgate_core::{headers, log_fields};
 
 use crate::host::{log_field, reply_error, reply_json, request_body};
 
 pub struct GatewayFilter {
     config: Rc<CompiledGateway>,
-    /// Index of the authenticated key in the config, kept for the body phase.
+    /// The authenticated key's id, kept for the body phase.
     key_id: Option<String>,
     endpoint: Option<Endpoint>,
+}
+
+/// The request headers the gateway reads, from one host call.
+#[derive(Default)]
+struct ClientHeaders {
+    method: String,
+    path: String,
+    authorization: Option<String>,
+    x_api_key: Option<String>,
+    /// Headers to remove before the request goes on (see `is_client_credential_or_internal`).
+    to_strip: Vec<String>,
+}
+
+impl ClientHeaders {
+    fn read(ctx: &dyn HttpContext) -> ClientHeaders {
+        let mut out = ClientHeaders::default();
+        for (name, value) in ctx.get_http_request_headers() {
+            if headers::is_client_credential_or_internal(&name) {
+                out.to_strip.push(name.clone());
+            }
+            match name.as_str() {
+                ":method" => out.method = value,
+                ":path" => out.path = value,
+                "authorization" => out.authorization = Some(value),
+                "x-api-key" => out.x_api_key = Some(value),
+                _ => {}
+            }
+        }
+        out
+    }
 }
 
 impl GatewayFilter {
@@ -26,31 +58,15 @@ impl GatewayFilter {
             endpoint: None,
         }
     }
-
-    fn client_format(&self) -> WireFormat {
-        self.endpoint
-            .map_or(WireFormat::OpenAi, Endpoint::client_format)
-    }
-
-    /// Removes everything a client could use to impersonate the gateway or leak its key
-    /// upstream: the virtual key itself and Tollgate's internal headers.
-    fn strip_client_credentials(&self) {
-        self.set_http_request_header("authorization", None);
-        self.set_http_request_header("x-api-key", None);
-        for name in headers::INTERNAL_REQUEST {
-            self.set_http_request_header(name, None);
-        }
-    }
 }
 
 impl Context for GatewayFilter {}
 
 impl HttpContext for GatewayFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
-        let method = self.get_http_request_header(":method").unwrap_or_default();
-        let path = self.get_http_request_header(":path").unwrap_or_default();
-        log_field(self, log_fields::CLIENT_PATH, &path);
-        let endpoint = match Endpoint::classify(&method, &path) {
+        let client = ClientHeaders::read(self);
+        log_field(self, log_fields::CLIENT_PATH, &client.path);
+        let endpoint = match Endpoint::classify(&client.method, &client.path) {
             Ok(e) => e,
             Err(e) => {
                 reply_error(self, &e, WireFormat::OpenAi);
@@ -59,37 +75,35 @@ impl HttpContext for GatewayFilter {
         };
         self.endpoint = Some(endpoint);
 
-        let authorization = self.get_http_request_header("authorization");
-        let x_api_key = self.get_http_request_header("x-api-key");
-        let key = match authenticate(&self.config, authorization.as_deref(), x_api_key.as_deref()) {
+        let presented = authenticate(
+            &self.config,
+            client.authorization.as_deref(),
+            client.x_api_key.as_deref(),
+        );
+        let key = match presented {
             Ok(key) => key,
             Err(e) => {
                 reply_error(self, &e, endpoint.client_format());
                 return Action::Pause;
             }
         };
-        let key_id = key.config.id.clone();
-        let team = key.config.team.clone();
-        log_field(self, log_fields::KEY_ID, &key_id);
-        if let Some(team) = &team {
+        log_field(self, log_fields::KEY_ID, &key.config.id);
+        if let Some(team) = &key.config.team {
             log_field(self, log_fields::TEAM, team);
         }
-
         if endpoint == Endpoint::Models {
             let body = list_models(&self.config, key);
             reply_json(self, 200, &body);
             return Action::Pause;
         }
-
-        self.strip_client_credentials();
-        self.set_http_request_header(headers::KEY_ID, Some(&key_id));
-        if let Some(team) = team {
-            self.set_http_request_header(headers::TEAM, Some(&team));
+        self.key_id = Some(key.config.id.clone());
+        // The virtual key and spoofed internal headers never go further.
+        for name in &client.to_strip {
+            self.set_http_request_header(name, None);
         }
-        self.key_id = Some(key_id);
 
         if end_of_stream && endpoint.needs_body() {
-            let e = tollgate_core::error::GatewayError::invalid_request("The request has no body");
+            let e = GatewayError::invalid_request("The request has no body");
             reply_error(self, &e, endpoint.client_format());
             return Action::Pause;
         }
@@ -102,7 +116,10 @@ impl HttpContext for GatewayFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        let format = self.client_format();
+        let Some(endpoint) = self.endpoint else {
+            return Action::Continue;
+        };
+        let format = endpoint.client_format();
         let Some(key) = self
             .key_id
             .as_deref()
@@ -111,11 +128,17 @@ impl HttpContext for GatewayFilter {
             return Action::Continue;
         };
         let body = request_body(self, body_size);
-        match admit_chat(&self.config, key, &body) {
+        match admit(endpoint, &self.config, key, &body) {
             Ok(admission) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
+                let context = RouteContext {
+                    client_format: format,
+                    operation: endpoint.operation(),
+                    key_id: key.config.id.clone(),
+                    team: key.config.team.clone(),
+                };
                 self.set_http_request_header(headers::ALIAS, Some(&admission.alias));
-                self.set_http_request_header(headers::CLIENT_FORMAT, Some(format.as_str()));
+                self.set_http_request_header(headers::CONTEXT, Some(&context.encode()));
                 Action::Continue
             }
             Err(e) => {

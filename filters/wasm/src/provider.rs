@@ -11,22 +11,44 @@ use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
 use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
+use tollgate_core::gateway::Operation;
+use tollgate_core::model::VectorEncoding;
+use tollgate_core::route_context::RouteContext;
 use tollgate_core::translate::{
     is_stream_response, translate_request, ProviderTarget, ResponseTranslator,
 };
 use tollgate_core::usage_record::UsageRecord;
-use tollgate_core::{headers, log_fields};
+use tollgate_core::{embeddings, headers, log_fields};
 
 use crate::host::{log_field, reply_error, request_body};
+
+/// How the provider's answer is turned into the client's.
+enum Answer {
+    /// Chat, streamed or whole: a push translator.
+    Chat(ResponseTranslator),
+    /// Embeddings: always translated whole, vectors in the client's encoding.
+    Embeddings(VectorEncoding),
+}
+
+impl Answer {
+    fn buffers_whole_body(&self) -> bool {
+        match self {
+            Answer::Chat(translator) => translator.buffers_whole_body(),
+            Answer::Embeddings(_) => true,
+        }
+    }
+}
 
 pub struct ProviderFilter {
     config: Rc<ProviderConfig>,
     client_format: WireFormat,
+    operation: Operation,
     record: UsageRecord,
     client_wants_stream_usage: bool,
     /// Tool names the provider saw in place of the client's.
     tool_names: ToolNameMap,
-    translator: Option<ResponseTranslator>,
+    embeddings_encoding: VectorEncoding,
+    answer: Option<Answer>,
 }
 
 impl ProviderFilter {
@@ -35,10 +57,12 @@ impl ProviderFilter {
         ProviderFilter {
             config,
             client_format: WireFormat::OpenAi,
+            operation: Operation::Chat,
             record,
             client_wants_stream_usage: false,
             tool_names: ToolNameMap::default(),
-            translator: None,
+            embeddings_encoding: VectorEncoding::Float,
+            answer: None,
         }
     }
 
@@ -52,6 +76,33 @@ impl ProviderFilter {
         reply_error(self, error, self.client_format);
         Action::Pause
     }
+
+    /// Translates a whole buffered body and replaces status, content type and body.
+    fn finish_whole_body(&mut self, answer: &mut Answer, body: &[u8], body_size: usize) {
+        let (status, content_type, out) = match answer {
+            Answer::Chat(translator) => {
+                let out = translator.feed(body, true);
+                self.record.usage = translator.usage().copied();
+                (translator.client_status(), translator.content_type(), out)
+            }
+            Answer::Embeddings(encoding) => {
+                let translated = embeddings::translate_response(
+                    self.config.format,
+                    *encoding,
+                    self.record.upstream_model.as_deref().unwrap_or_default(),
+                    self.record.status,
+                    body,
+                );
+                self.record.usage = translated.usage;
+                (translated.status, "application/json", translated.body)
+            }
+        };
+        self.set_http_response_header(":status", Some(&status.to_string()));
+        self.set_http_response_header("content-type", Some(content_type));
+        if out != body {
+            self.set_http_response_body(0, body_size, &out);
+        }
+    }
 }
 
 impl Context for ProviderFilter {}
@@ -60,13 +111,13 @@ impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         // The gateway filter set these after authenticating; they must not leave Envoy.
         let alias = self.take_internal_header(headers::ALIAS);
-        let client_format = self.take_internal_header(headers::CLIENT_FORMAT);
-        self.record.key_id = self.take_internal_header(headers::KEY_ID);
-        self.record.team = self.take_internal_header(headers::TEAM);
-        self.client_format = client_format
-            .as_deref()
-            .and_then(WireFormat::parse)
-            .unwrap_or(WireFormat::OpenAi);
+        let context = self.take_internal_header(headers::CONTEXT);
+        if let Some(context) = context.as_deref().and_then(RouteContext::decode) {
+            self.client_format = context.client_format;
+            self.operation = context.operation;
+            self.record.key_id = Some(context.key_id);
+            self.record.team = context.team;
+        }
 
         let Some(upstream_model) = alias.as_deref().and_then(|a| self.config.models.get(a)) else {
             // Only reachable when Envoy's routes and this filter's config disagree.
@@ -82,6 +133,12 @@ impl HttpContext for ProviderFilter {
         self.set_http_request_header(":authority", Some(&self.config.host));
         // Responses are parsed for translation and usage, so they must not be compressed.
         self.set_http_request_header("accept-encoding", None);
+        if self.client_format != self.config.format {
+            // Version headers of the client's API mean nothing to another provider.
+            for name in ["anthropic-version", "anthropic-beta"] {
+                self.set_http_request_header(name, None);
+            }
+        }
         if end_of_stream {
             let e = GatewayError::invalid_request("The request has no body");
             return self.fail(&e);
@@ -101,8 +158,16 @@ impl HttpContext for ProviderFilter {
             format: self.config.format,
             base_path: &self.config.base_path,
             upstream_model: &upstream_model,
+            api_version: self.config.api_version.as_deref(),
         };
-        let upstream = match translate_request(self.client_format, &target, &body) {
+        let translated = match self.operation {
+            Operation::Chat => translate_request(self.client_format, &target, &body),
+            Operation::Embeddings => embeddings::translate_request(&target, &body).map(|up| {
+                self.embeddings_encoding = up.encoding;
+                up.request
+            }),
+        };
+        let upstream = match translated {
             Ok(u) => u,
             Err(e) => return self.fail(&e),
         };
@@ -124,41 +189,47 @@ impl HttpContext for ProviderFilter {
             .and_then(|s| s.parse().ok())
             .unwrap_or(0u16);
         self.record.status = status;
-        // A provider that answers a stream request with JSON (an error, typically) is
-        // translated as a whole body.
-        let is_stream = self
-            .get_http_response_header("content-type")
-            .is_some_and(|t| is_stream_response(self.config.format, &t));
-        // Bedrock names its error types in a header, and its answers carry no id or model.
-        let error_type = codec::error_type_header(self.config.format)
-            .and_then(|name| self.get_http_response_header(name));
-        let request_id = self
-            .get_http_request_header("x-request-id")
-            .unwrap_or_default();
-        let upstream_model = self.record.upstream_model.clone().unwrap_or_default();
-        let translator = ResponseTranslator::new(
-            self.client_format,
-            self.config.format,
-            self.record.stream && is_stream,
-            self.client_wants_stream_usage,
-            status,
-        )
-        .with_created(now_unix_secs(self))
-        .with_tool_names(std::mem::take(&mut self.tool_names))
-        .with_error_type(error_type)
-        .with_fallback_identity(&request_id, &upstream_model);
+        let answer = match self.operation {
+            Operation::Embeddings => Answer::Embeddings(self.embeddings_encoding),
+            Operation::Chat => {
+                // A provider that answers a stream request with something other than its
+                // stream framing (JSON: an error, typically) is translated as a whole body.
+                let is_stream = self
+                    .get_http_response_header("content-type")
+                    .is_some_and(|t| is_stream_response(self.config.format, &t));
+                // Bedrock names its error types in a header, and its answers carry no id.
+                let error_type = codec::error_type_header(self.config.format)
+                    .and_then(|name| self.get_http_response_header(name));
+                let request_id = self
+                    .get_http_request_header("x-request-id")
+                    .unwrap_or_default();
+                let translator = ResponseTranslator::new(
+                    self.client_format,
+                    self.config.format,
+                    self.record.stream && is_stream,
+                    self.client_wants_stream_usage,
+                    status,
+                )
+                .with_created(now_unix_secs(self))
+                .with_model(self.record.upstream_model.as_deref().unwrap_or_default())
+                .with_tool_names(std::mem::take(&mut self.tool_names))
+                .with_error_type(error_type)
+                .with_fallback_id(&request_id);
+                Answer::Chat(translator)
+            }
+        };
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
         if let Some(model) = &self.record.upstream_model {
             self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
         }
         // The body may change size; Envoy re-frames it.
         self.set_http_response_header("content-length", None);
-        let buffers = translator.buffers_whole_body();
-        if !buffers {
+        let buffers = answer.buffers_whole_body();
+        if let (false, Answer::Chat(translator)) = (buffers, &answer) {
             // The client's stream framing, which differs from the provider's for Bedrock.
             self.set_http_response_header("content-type", Some(translator.content_type()));
         }
-        self.translator = Some(translator);
+        self.answer = Some(answer);
         if buffers && !end_of_stream {
             // Status and content type depend on the whole body: hold the headers.
             return Action::Pause;
@@ -167,35 +238,35 @@ impl HttpContext for ProviderFilter {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let Some(translator) = self.translator.as_ref() else {
-            return Action::Continue;
+        let buffers = match &self.answer {
+            Some(answer) => answer.buffers_whole_body(),
+            None => return Action::Continue,
         };
-        let buffers = translator.buffers_whole_body();
         if buffers && !end_of_stream {
             return Action::Pause;
         }
         // Taken out for the call so the host API (on `self`) stays usable; put back below.
-        let Some(mut translator) = self.translator.take() else {
+        let Some(mut answer) = self.answer.take() else {
             return Action::Continue;
         };
         let chunk = self
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
-        let out = translator.feed(&chunk, end_of_stream);
         if buffers {
-            let status = translator.client_status().to_string();
-            let content_type = translator.content_type();
-            self.set_http_response_header(":status", Some(&status));
-            self.set_http_response_header("content-type", Some(content_type));
-        }
-        if out != chunk {
-            self.set_http_response_body(0, body_size, &out);
+            self.finish_whole_body(&mut answer, &chunk, body_size);
+        } else if let Answer::Chat(translator) = &mut answer {
+            let out = translator.feed(&chunk, end_of_stream);
+            if out != chunk {
+                self.set_http_response_body(0, body_size, &out);
+            }
+            if end_of_stream {
+                self.record.usage = translator.usage().copied();
+            }
         }
         if end_of_stream {
-            self.record.usage = translator.usage().copied();
             log_field(self, log_fields::USAGE, &self.record.to_json());
         }
-        self.translator = Some(translator);
+        self.answer = Some(answer);
         Action::Continue
     }
 }

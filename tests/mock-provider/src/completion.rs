@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
@@ -37,6 +37,22 @@ pub trait WireFormat {
     /// The event a provider sends when it fails after the stream began.
     fn stream_error() -> Event;
     fn error_body(error: &ApiError) -> String;
+    /// Headers a rate-limit error carries.
+    fn retry_headers() -> &'static [(&'static str, &'static str)] {
+        &[("retry-after", "1")]
+    }
+
+    /// Adds what the URL says to a decoded request. Formats that keep the model and
+    /// streaming in the body have nothing to add.
+    fn route(_request: &mut Self::Request, _route: Route) {}
+}
+
+/// What a URL says about a call, for formats that put the model and streaming there rather
+/// than in the body (Gemini).
+#[derive(Debug)]
+pub struct Route {
+    pub model: String,
+    pub stream: bool,
 }
 
 pub async fn complete<F: WireFormat>(
@@ -44,20 +60,34 @@ pub async fn complete<F: WireFormat>(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    respond::<F>(&keys, &headers, &body).unwrap_or_else(|error| error_response::<F>(&error))
+    complete_routed::<F>(&keys, &headers, &body, None)
+}
+
+/// The pipeline for a request, with what its URL says when the format puts it there.
+pub fn complete_routed<F: WireFormat>(
+    keys: &ExpectedKeys,
+    headers: &HeaderMap,
+    body: &[u8],
+    route: Option<Route>,
+) -> Response {
+    respond::<F>(keys, headers, body, route).unwrap_or_else(|error| error_response::<F>(&error))
 }
 
 fn respond<F: WireFormat>(
     keys: &ExpectedKeys,
     headers: &HeaderMap,
     body: &[u8],
+    route: Option<Route>,
 ) -> Result<Response, ApiError> {
     F::authorize(headers, F::expected_key(keys))?;
     let controls = Controls::from_headers(headers)?;
     if let Some(status) = controls.status {
         return Err(ApiError::injected(status));
     }
-    let request: F::Request = serde_json::from_slice(body).map_err(F::undecodable)?;
+    let mut request: F::Request = serde_json::from_slice(body).map_err(F::undecodable)?;
+    if let Some(route) = route {
+        F::route(&mut request, route);
+    }
     let prompt = F::prompt(&request)?;
     let reply = reply::plan(F::NAME, &prompt, &controls, body.len())?;
     if !prompt.stream {
@@ -71,13 +101,16 @@ fn respond<F: WireFormat>(
     Ok(sse::response(events, controls.chunk_delay))
 }
 
-/// `error` as `F` renders it. Rate limits carry `retry-after` like both real providers.
+/// `error` as `F` renders it. Rate limits carry the format's retry headers
+/// (`retry-after`, and Azure's millisecond variants).
 pub fn error_response<F: WireFormat>(error: &ApiError) -> Response {
     let mut response = json_response(error.status, F::error_body(error));
     if error.kind == ErrorKind::RateLimited {
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        for (name, value) in F::retry_headers() {
+            response
+                .headers_mut()
+                .insert(*name, HeaderValue::from_static(value));
+        }
     }
     response
 }

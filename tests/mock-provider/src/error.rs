@@ -60,6 +60,10 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, ErrorKind::Authentication, message)
     }
 
+    pub fn permission_denied(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, ErrorKind::PermissionDenied, message)
+    }
+
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, ErrorKind::NotFound, message)
     }

@@ -1,22 +1,29 @@
 //! Loopback mock of LLM providers that speaks their real wire formats.
 //!
 //! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`),
-//! Anthropic Messages (`/v1/messages`) and Bedrock Converse (`/model/{id}/converse`,
-//! `/model/{id}/converse-stream`, SigV4-verified). It backs the end-to-end tests, the `make run` demo
-//! and the benchmark, so the hot path stays cheap: no logging, no sleeps unless a request
-//! asks for them, and the request journal is one short mutex push.
+//! Anthropic Messages (`/v1/messages`), Cohere Chat v2 (`/v2/chat`), Azure OpenAI
+//! (`/openai/deployments/{d}/chat/completions?api-version=…`, `/openai/v1/chat/completions`)
+//! and Gemini `generateContent` on AI Studio (`/v1beta/models/{model}:…`) and Vertex AI
+//! (`/v1/projects/…/publishers/google/models/…`), and Bedrock Converse
+//! (`/model/{id}/converse`, `/model/{id}/converse-stream`, SigV4-verified). It backs the end-to-end tests, the
+//! `make run` demo and the benchmark, so the hot path stays cheap: no logging, no sleeps
+//! unless a request asks for them, and the request journal is one short mutex push.
 //!
 //! Replies are deterministic. What to answer is planned once, format-neutrally, in
-//! [`reply`]; [`openai`] and [`anthropic`] only decode requests and encode that plan.
+//! [`reply`]; the format modules only decode requests and encode that plan.
 //! Tests program faults per request with `x-mock-*` headers ([`control`]) and inspect
 //! what reached the upstream through `GET /__mock/requests` ([`journal`]).
 
 mod anthropic;
+mod azure;
 mod bedrock;
+mod cohere;
 mod completion;
 mod control;
+mod embeddings;
 mod error;
 mod eventstream;
+mod gemini;
 mod ids;
 mod journal;
 mod openai;
@@ -38,7 +45,9 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::anthropic::Anthropic;
+use crate::cohere::Cohere;
 use crate::error::ApiError;
+use crate::gemini::Gemini;
 use crate::journal::Journal;
 use crate::openai::OpenAi;
 
@@ -54,6 +63,12 @@ const BODY_LIMIT: usize = 64 * 1024 * 1024;
 pub struct ExpectedKeys {
     pub openai: Option<String>,
     pub anthropic: Option<String>,
+    pub cohere: Option<String>,
+    pub azure: Option<String>,
+    /// AI Studio's `x-goog-api-key`.
+    pub gemini: Option<String>,
+    /// Vertex AI's OAuth access token (`Authorization: Bearer`).
+    pub vertex: Option<String>,
     pub bedrock: BedrockAuth,
 }
 
@@ -63,7 +78,19 @@ pub fn router(keys: ExpectedKeys) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(completion::complete::<OpenAi>))
         .route("/v1/models", get(openai::list_models))
+        .route("/v1/embeddings", post(embeddings::embed))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
+        .route("/v2/chat", post(completion::complete::<Cohere>))
+        .route(
+            "/openai/deployments/{deployment}/chat/completions",
+            post(azure::deployment_chat),
+        )
+        .route("/openai/v1/chat/completions", post(azure::v1_chat))
+        .route("/v1beta/models/{call}", post(gemini::ai_studio))
+        .route(
+            "/v1/projects/{project}/locations/{location}/publishers/google/models/{call}",
+            post(gemini::vertex),
+        )
         .route("/model/{model}/{action}", post(bedrock::converse))
         .with_state(Arc::new(keys))
         .merge(journal::routes(journal.clone()))
@@ -92,11 +119,14 @@ pub async fn serve(
         .await
 }
 
-/// 404 in the caller's dialect: Anthropic clients always send `anthropic-version`.
+/// 404 in the caller's dialect: Anthropic clients always send `anthropic-version`, Google
+/// clients call Google-shaped paths.
 async fn unknown_route(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     let error = ApiError::not_found(format!("Invalid URL ({method} {})", uri.path()));
     if headers.contains_key(anthropic::VERSION_HEADER) {
         completion::error_response::<Anthropic>(&error)
+    } else if gemini::is_google_call(&uri, &headers) {
+        completion::error_response::<Gemini>(&error)
     } else {
         completion::error_response::<OpenAi>(&error)
     }

@@ -10,7 +10,8 @@ use tokio::net::TcpListener;
 /// Default expected key for both formats, shared with the `make run` demo.
 const DEMO_KEY_ENV: &str = "TOLLGATE_DEMO_PROVIDER_KEY";
 
-/// Loopback mock of the OpenAI and Anthropic APIs, speaking their real wire formats.
+/// Loopback mock of the OpenAI, Anthropic, Cohere, Azure OpenAI and Gemini (AI Studio,
+/// Vertex) APIs, speaking their real wire formats.
 #[derive(Parser)]
 #[command(version)]
 struct Args {
@@ -24,6 +25,21 @@ struct Args {
     /// Expected `x-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
     #[arg(long)]
     anthropic_key: Option<String>,
+    /// Expected Cohere `Authorization: Bearer` key (default: $TOLLGATE_DEMO_PROVIDER_KEY;
+    /// unset accepts any key).
+    #[arg(long)]
+    cohere_key: Option<String>,
+    /// Expected Azure OpenAI `api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts
+    /// any key).
+    #[arg(long)]
+    azure_key: Option<String>,
+    /// Expected `x-goog-api-key` (default: $TOLLGATE_DEMO_PROVIDER_KEY; unset accepts any key).
+    #[arg(long)]
+    gemini_key: Option<String>,
+    /// Expected Vertex AI `Authorization: Bearer` token (default: $TOLLGATE_DEMO_PROVIDER_KEY;
+    /// unset accepts any token).
+    #[arg(long)]
+    vertex_token: Option<String>,
     /// AWS access key id Bedrock SigV4 signatures must use (with --aws-secret-access-key;
     /// unset accepts any Authorization).
     #[arg(long, requires = "aws_secret_access_key")]
@@ -44,7 +60,11 @@ async fn main() -> ExitCode {
         .filter(|key| !key.is_empty());
     let keys = ExpectedKeys {
         openai: args.openai_key.or_else(|| demo_key.clone()),
-        anthropic: args.anthropic_key.or(demo_key),
+        anthropic: args.anthropic_key.or_else(|| demo_key.clone()),
+        cohere: args.cohere_key.or_else(|| demo_key.clone()),
+        azure: args.azure_key.or_else(|| demo_key.clone()),
+        gemini: args.gemini_key.or_else(|| demo_key.clone()),
+        vertex: args.vertex_token.or(demo_key),
         bedrock: BedrockAuth {
             sigv4: args.aws_access_key_id.zip(args.aws_secret_access_key).map(
                 |(access_key_id, secret_access_key)| AwsCredentials {

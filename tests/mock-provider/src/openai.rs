@@ -45,9 +45,10 @@ struct StreamOptions {
     include_usage: Option<bool>,
 }
 
-/// `{"type":"function","function":{…}}`; other tool types have no `function`.
+/// `{"type":"function","function":{…}}`; other tool types have no `function`. Cohere v2
+/// took the same shape.
 #[derive(Deserialize)]
-struct Tool {
+pub struct Tool {
     function: Option<Function>,
 }
 
@@ -55,6 +56,18 @@ struct Tool {
 struct Function {
     name: String,
     parameters: Option<Value>,
+}
+
+/// The functions among `tools`, as the neutral view needs them.
+pub fn tool_specs<'a>(tools: impl IntoIterator<Item = &'a Tool>) -> Vec<ToolSpec<'a>> {
+    tools
+        .into_iter()
+        .filter_map(|tool| tool.function.as_ref())
+        .map(|function| ToolSpec {
+            name: &function.name,
+            schema: function.parameters.as_ref(),
+        })
+        .collect()
 }
 
 impl ChatRequest {
@@ -107,35 +120,7 @@ impl WireFormat for OpenAi {
                 "you must provide a model parameter",
             ));
         }
-        let messages =
-            match &request.messages {
-                None => {
-                    return Err(ApiError::invalid_request(
-                        "Missing required parameter: 'messages'.",
-                    )
-                    .with_param("messages")
-                    .with_code("missing_required_parameter"))
-                }
-                Some(messages) if messages.is_empty() => return Err(ApiError::invalid_request(
-                    "Invalid 'messages': empty array. Expected an array with minimum length 1, \
-                     but got an empty array instead.",
-                )
-                .with_param("messages")
-                .with_code("empty_array")),
-                Some(messages) => messages,
-            };
-        let tools = request.tools.iter().flatten();
-        Ok(Prompt {
-            last_user_text: prompt::last_user_text(messages),
-            tools: tools
-                .filter_map(|tool| tool.function.as_ref())
-                .map(|function| ToolSpec {
-                    name: &function.name,
-                    schema: function.parameters.as_ref(),
-                })
-                .collect(),
-            stream: request.stream.unwrap_or(false),
-        })
+        prompt_of(request)
     }
 
     fn undecodable(error: serde_json::Error) -> ApiError {
@@ -150,67 +135,11 @@ impl WireFormat for OpenAi {
     }
 
     fn message(request: &ChatRequest, reply: &Reply) -> String {
-        let message = match &reply.content {
-            ReplyContent::Text(text) => json!({
-                "role": "assistant", "content": text, "refusal": null, "annotations": [],
-            }),
-            ReplyContent::ToolCall(call) => json!({
-                "role": "assistant", "content": null, "refusal": null, "annotations": [],
-                "tool_calls": [{
-                    "id": call_id(reply), "type": "function",
-                    "function": {"name": call.name, "arguments": call.arguments},
-                }],
-            }),
-        };
-        json!({
-            "id": completion_id(reply),
-            "object": "chat.completion",
-            "created": unix_now(),
-            "model": request.model(),
-            "choices": [{
-                "index": 0, "message": message, "logprobs": null,
-                "finish_reason": finish_reason(reply),
-            }],
-            "usage": usage(&reply.usage),
-            "service_tier": "default",
-            "system_fingerprint": SYSTEM_FINGERPRINT,
-        })
-        .to_string()
+        completion(request, reply).to_string()
     }
 
     fn stream(request: &ChatRequest, reply: &Reply) -> Vec<Event> {
-        let chunks = Chunks {
-            id: completion_id(reply),
-            created: unix_now(),
-            model: request.model(),
-            include_usage: request.include_usage(),
-        };
-        let opening = match &reply.content {
-            ReplyContent::Text(_) => json!({"role": "assistant", "content": "", "refusal": null}),
-            ReplyContent::ToolCall(call) => json!({
-                "role": "assistant", "content": null, "refusal": null,
-                "tool_calls": [{
-                    "index": 0, "id": call_id(reply), "type": "function",
-                    "function": {"name": call.name, "arguments": ""},
-                }],
-            }),
-        };
-        let mut events = vec![chunks.delta(opening, None)];
-        events.extend(reply.content.deltas().map(|piece| {
-            let delta = match reply.content {
-                ReplyContent::Text(_) => json!({"content": piece}),
-                ReplyContent::ToolCall(_) => {
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
-                }
-            };
-            chunks.delta(delta, None).with_content()
-        }));
-        events.push(chunks.delta(json!({}), Some(finish_reason(reply))));
-        if chunks.include_usage {
-            events.push(chunks.chunk(json!([]), usage(&reply.usage)));
-        }
-        events.push(Event::data("[DONE]"));
-        events
+        events(stream_chunks(request, reply))
     }
 
     fn stream_error() -> Event {
@@ -222,19 +151,141 @@ impl WireFormat for OpenAi {
     }
 
     fn error_body(error: &ApiError) -> String {
-        let kind = match error.kind {
-            ErrorKind::RateLimited => "requests",
-            ErrorKind::Overloaded | ErrorKind::Server => "server_error",
-            ErrorKind::InvalidRequest
-            | ErrorKind::Authentication
-            | ErrorKind::PermissionDenied
-            | ErrorKind::NotFound => "invalid_request_error",
-        };
-        json!({"error": {
-            "message": error.message, "type": kind, "param": error.param, "code": error.code,
-        }})
-        .to_string()
+        error_object(error).to_string()
     }
+}
+
+/// `{"error": {message, type, param, code}}`.
+pub fn error_object(error: &ApiError) -> Value {
+    let kind = match error.kind {
+        ErrorKind::RateLimited => "requests",
+        ErrorKind::Overloaded | ErrorKind::Server => "server_error",
+        ErrorKind::InvalidRequest
+        | ErrorKind::Authentication
+        | ErrorKind::PermissionDenied
+        | ErrorKind::NotFound => "invalid_request_error",
+    };
+    json!({"error": {
+        "message": error.message, "type": kind, "param": error.param, "code": error.code,
+    }})
+}
+
+/// The neutral view of a Chat Completions request, `model` aside (Azure's deployment
+/// addressing does not need it).
+pub fn prompt_of(request: &ChatRequest) -> Result<Prompt<'_>, ApiError> {
+    let messages = match &request.messages {
+        None => {
+            return Err(
+                ApiError::invalid_request("Missing required parameter: 'messages'.")
+                    .with_param("messages")
+                    .with_code("missing_required_parameter"),
+            )
+        }
+        Some(messages) if messages.is_empty() => {
+            return Err(ApiError::invalid_request(
+                "Invalid 'messages': empty array. Expected an array with minimum length 1, \
+                     but got an empty array instead.",
+            )
+            .with_param("messages")
+            .with_code("empty_array"))
+        }
+        Some(messages) => messages,
+    };
+    Ok(Prompt {
+        last_user_text: prompt::last_user_text(messages),
+        tools: tool_specs(request.tools.iter().flatten()),
+        stream: request.stream.unwrap_or(false),
+    })
+}
+
+/// A `chat.completion` body.
+pub fn completion(request: &ChatRequest, reply: &Reply) -> Value {
+    let message = match &reply.content {
+        ReplyContent::Text(text) => json!({
+            "role": "assistant", "content": text, "refusal": null, "annotations": [],
+        }),
+        ReplyContent::ToolCall(call) => json!({
+            "role": "assistant", "content": null, "refusal": null, "annotations": [],
+            "tool_calls": [{
+                "id": call_id(reply), "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }],
+        }),
+    };
+    json!({
+        "id": completion_id(reply),
+        "object": "chat.completion",
+        "created": unix_now(),
+        "model": request.model(),
+        "choices": [{
+            "index": 0, "message": message, "logprobs": null,
+            "finish_reason": finish_reason(reply),
+        }],
+        "usage": usage(&reply.usage),
+        "service_tier": "default",
+        "system_fingerprint": SYSTEM_FINGERPRINT,
+    })
+}
+
+/// One `chat.completion.chunk`, and whether it carries a piece of the reply.
+pub struct Chunk {
+    pub json: Value,
+    pub content: bool,
+}
+
+/// A stream's chunks, without the closing `data: [DONE]`.
+pub fn stream_chunks(request: &ChatRequest, reply: &Reply) -> Vec<Chunk> {
+    let chunks = Chunks {
+        id: completion_id(reply),
+        created: unix_now(),
+        model: request.model(),
+        include_usage: request.include_usage(),
+    };
+    let opening = match &reply.content {
+        ReplyContent::Text(_) => json!({"role": "assistant", "content": "", "refusal": null}),
+        ReplyContent::ToolCall(call) => json!({
+            "role": "assistant", "content": null, "refusal": null,
+            "tool_calls": [{
+                "index": 0, "id": call_id(reply), "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }],
+        }),
+    };
+    let mut out = vec![chunks.delta(opening, None, false)];
+    out.extend(reply.content.deltas().map(|piece| {
+        let delta = match reply.content {
+            ReplyContent::Text(_) => json!({"content": piece}),
+            ReplyContent::ToolCall(_) => {
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+            }
+        };
+        chunks.delta(delta, None, true)
+    }));
+    out.push(chunks.delta(json!({}), Some(finish_reason(reply)), false));
+    if chunks.include_usage {
+        out.push(Chunk {
+            json: chunks.chunk(json!([]), usage(&reply.usage)),
+            content: false,
+        });
+    }
+    out
+}
+
+/// Chunks as SSE events, closed by `data: [DONE]`.
+pub fn events(chunks: Vec<Chunk>) -> Vec<Event> {
+    let mut events: Vec<Event> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let event = Event::data(chunk.json);
+            if chunk.content {
+                event.with_content()
+            } else {
+                event
+            }
+        })
+        .collect();
+    events.push(Event::data("[DONE]"));
+    events
 }
 
 /// The common fields of one stream's `chat.completion.chunk` objects.
@@ -246,15 +297,18 @@ struct Chunks<'a> {
 }
 
 impl Chunks<'_> {
-    fn delta(&self, delta: Value, finish_reason: Option<&str>) -> Event {
+    fn delta(&self, delta: Value, finish_reason: Option<&str>, content: bool) -> Chunk {
         let choice = json!({
             "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason,
         });
-        self.chunk(json!([choice]), Value::Null)
+        Chunk {
+            json: self.chunk(json!([choice]), Value::Null),
+            content,
+        }
     }
 
     /// `usage` is only sent when the client asked for it, and then on every chunk.
-    fn chunk(&self, choices: Value, usage: Value) -> Event {
+    fn chunk(&self, choices: Value, usage: Value) -> Value {
         let mut chunk = json!({
             "id": self.id,
             "object": "chat.completion.chunk",
@@ -268,7 +322,7 @@ impl Chunks<'_> {
         if self.include_usage {
             chunk["usage"] = usage;
         }
-        Event::data(chunk)
+        chunk
     }
 }
 

@@ -42,10 +42,13 @@ pub struct Part {
 
 /// The text of the last message with role `user`, or "" when there is none.
 pub fn last_user_text(messages: &[Message]) -> String {
+    // Only a conversation that ends with the user's turn has something to answer: after a
+    // tool result (OpenAI's `tool` role) the user's earlier words were already answered.
     let Some(content) = messages
         .iter()
         .rev()
-        .find(|message| message.role == "user")
+        .find(|message| !matches!(message.role.as_str(), "system" | "developer"))
+        .filter(|message| message.role == "user")
         .and_then(|message| message.content.as_ref())
     else {
         return String::new();
@@ -69,10 +72,19 @@ mod tests {
     }
 
     #[test]
+    fn a_tool_result_after_the_user_leaves_nothing_to_answer() {
+        let after_tool = messages(
+            r#"[{"role":"user","content":"use a tool"},{"role":"assistant","content":null},
+                {"role":"tool","tool_call_id":"c1","content":"sunny"}]"#,
+        );
+        assert_eq!(last_user_text(&after_tool), "");
+    }
+
+    #[test]
     fn takes_the_last_user_message_in_either_content_shape() {
         let plain = messages(
             r#"[{"role":"user","content":"first"},{"role":"assistant","content":null},
-                {"role":"user","content":"second"},{"role":"tool","content":"20.0"}]"#,
+                {"role":"user","content":"second"},{"role":"system","content":"late"}]"#,
         );
         assert_eq!(last_user_text(&plain), "second");
 

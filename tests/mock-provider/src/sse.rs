@@ -23,6 +23,11 @@ impl Event {
         Self::framed(format!("data: {data}\n\n"))
     }
 
+    /// `data: …` with CRLF line ends and no event name (Gemini's `alt=sse`).
+    pub fn data_crlf(data: impl Display) -> Self {
+        Self::framed(format!("data: {data}\r\n\r\n"))
+    }
+
     /// `event: name` + `data: …` (Anthropic, and OpenAI-compatible error events).
     pub fn named(name: &str, data: impl Display) -> Self {
         Self::framed(format!("event: {name}\ndata: {data}\n\n"))
@@ -122,6 +127,7 @@ mod tests {
     #[test]
     fn frames_events() {
         assert_eq!(&Event::data("[DONE]").frame[..], b"data: [DONE]\n\n");
+        assert_eq!(&Event::data_crlf("{}").frame[..], b"data: {}\r\n\r\n");
         assert_eq!(
             &Event::named("ping", "{}").frame[..],
             b"event: ping\ndata: {}\n\n"

@@ -45,6 +45,8 @@ enum RequestBody {
 /// The format-specific parts: where to send, and how to name a stream event's kind.
 struct Format {
     path: &'static str,
+    /// `(case name, path)` for cases sent elsewhere (formats with the model in the path).
+    case_paths: &'static [(&'static str, &'static str)],
     kind: fn(&SseEvent) -> String,
     cases: &'static [Case],
 }
@@ -58,6 +60,7 @@ const ANTHROPIC_MINIMAL: &str =
 
 const OPENAI: Format = Format {
     path: "/v1/chat/completions",
+    case_paths: &[],
     kind: openai_kind,
     cases: &[
         Case {
@@ -136,6 +139,7 @@ const OPENAI: Format = Format {
 
 const ANTHROPIC: Format = Format {
     path: "/v1/messages",
+    case_paths: &[],
     kind: anthropic_kind,
     cases: &[
         Case {
@@ -247,6 +251,174 @@ const ANTHROPIC: Format = Format {
     ],
 };
 
+const COHERE_AUTH: (&str, &str) = ("authorization", "Bearer test-cohere-key");
+
+const COHERE: Format = Format {
+    path: "/v2/chat",
+    case_paths: &[],
+    kind: cohere_kind,
+    cases: &[
+        Case {
+            name: "text chat",
+            recording: "cohere/chat-v2-text.json",
+            request: RequestBody::Recorded("cohere/chat-v2-text.request.json"),
+            headers: &[COHERE_AUTH],
+            status: 200,
+            same_values: &[("", "/finish_reason"), ("", "/message/role")],
+        },
+        Case {
+            name: "tool-call chat",
+            recording: "cohere/chat-v2-tool-calls.json",
+            request: RequestBody::Recorded("cohere/chat-v2-tool-calls.request.json"),
+            headers: &[COHERE_AUTH, ("x-mock-tool", "Person")],
+            status: 200,
+            same_values: &[("", "/finish_reason"), ("", "/message/tool_calls/0/type")],
+        },
+        Case {
+            name: "text stream",
+            recording: "cohere/chat-v2-stream-text.sse",
+            request: RequestBody::Recorded("cohere/chat-v2-stream-text.request.json"),
+            headers: &[COHERE_AUTH],
+            status: 200,
+            same_values: &[
+                ("message-start", "/delta/message"),
+                ("content-start", "/delta/message/content"),
+                ("message-end", "/delta/finish_reason"),
+            ],
+        },
+        Case {
+            name: "tool-call stream",
+            recording: "cohere/chat-v2-stream-tool-call.sse",
+            request: RequestBody::Recorded("cohere/chat-v2-stream-tool-call.request.json"),
+            headers: &[COHERE_AUTH, ("x-mock-tool", "Person")],
+            status: 200,
+            same_values: &[
+                (
+                    "tool-call-start",
+                    "/delta/message/tool_calls/function/arguments",
+                ),
+                ("tool-call-start", "/delta/message/tool_calls/type"),
+                ("message-end", "/delta/finish_reason"),
+            ],
+        },
+    ],
+};
+
+const GEMINI_KEY: (&str, &str) = ("x-goog-api-key", "test-gemini-key");
+const VERTEX_AUTH: (&str, &str) = ("authorization", "Bearer test-vertex-token");
+const GEMINI_MINIMAL: &str = r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}"#;
+
+const GEMINI: Format = Format {
+    path: "/v1beta/models/gemini-2.5-flash:generateContent",
+    case_paths: &[
+        (
+            "function call",
+            "/v1beta/models/gemini-3-flash-preview:generateContent",
+        ),
+        (
+            "text stream",
+            "/v1beta/models/gemini-2.0-flash-exp:streamGenerateContent?alt=sse",
+        ),
+        (
+            "function call stream",
+            "/v1beta/models/gemini-3-pro-preview:streamGenerateContent?alt=sse",
+        ),
+        (
+            "vertex text",
+            "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-2.5-flash:generateContent",
+        ),
+        (
+            "vertex function call stream",
+            "/v1/projects/p/locations/global/publishers/google/models/gemini-3-pro-preview:streamGenerateContent?alt=sse",
+        ),
+    ],
+    kind: gemini_kind,
+    cases: &[
+        Case {
+            name: "text",
+            recording: "gemini/generate-content-text.json",
+            request: RequestBody::Recorded("gemini/generate-content-text.request.json"),
+            headers: &[GEMINI_KEY, ("x-mock-reasoning-tokens", "34")],
+            status: 200,
+            same_values: &[
+                ("", "/candidates/0/finishReason"),
+                ("", "/candidates/0/content/role"),
+                ("", "/candidates/0/index"),
+            ],
+        },
+        Case {
+            name: "function call",
+            recording: "gemini/generate-content-function-call.json",
+            request: RequestBody::Recorded("gemini/generate-content-function-call.request.json"),
+            headers: &[
+                GEMINI_KEY,
+                ("x-mock-tool", "generate_topic"),
+                ("x-mock-reasoning-tokens", "190"),
+            ],
+            status: 200,
+            same_values: &[
+                ("", "/candidates/0/finishReason"),
+                ("", "/candidates/0/content/parts/0/functionCall/args"),
+            ],
+        },
+        Case {
+            name: "text stream",
+            recording: "gemini/stream-text.sse",
+            request: RequestBody::Recorded("gemini/stream-text.request.json"),
+            headers: &[GEMINI_KEY],
+            status: 200,
+            same_values: &[
+                ("finish", "/candidates/0/finishReason"),
+                ("text", "/candidates/0/content/role"),
+            ],
+        },
+        Case {
+            name: "function call stream",
+            recording: "gemini/stream-function-call.sse",
+            request: RequestBody::Recorded("gemini/stream-function-call.request.json"),
+            headers: &[
+                GEMINI_KEY,
+                ("x-mock-tool", "get_country"),
+                ("x-mock-reasoning-tokens", "202"),
+            ],
+            status: 200,
+            same_values: &[
+                ("finish", "/candidates/0/finishReason"),
+                ("finish", "/candidates/0/content/parts/0"),
+                ("function_call", "/candidates/0/content/parts/0/functionCall/args"),
+            ],
+        },
+        Case {
+            name: "unknown model",
+            recording: "gemini/error-404-model-not-found.json",
+            request: RequestBody::Inline(GEMINI_MINIMAL),
+            headers: &[GEMINI_KEY, ("x-mock-status", "404")],
+            status: 404,
+            same_values: &[("", "/error/status"), ("", "/error/code")],
+        },
+        Case {
+            name: "vertex text",
+            recording: "gemini/generate-content-text.json",
+            request: RequestBody::Recorded("gemini/generate-content-text.request.json"),
+            headers: &[VERTEX_AUTH, ("x-mock-reasoning-tokens", "34")],
+            status: 200,
+            same_values: &[("", "/candidates/0/finishReason")],
+        },
+        Case {
+            name: "vertex function call stream",
+            recording: "gemini/stream-function-call.sse",
+            request: RequestBody::Recorded("gemini/stream-function-call.request.json"),
+            headers: &[
+                VERTEX_AUTH,
+                ("x-mock-tool", "get_country"),
+                ("x-mock-reasoning-tokens", "202"),
+            ],
+            status: 200,
+            same_values: &[("finish", "/candidates/0/finishReason")],
+        },
+    ],
+};
+
 #[tokio::test]
 async fn openai_matches_recordings() {
     conform(&OPENAI).await;
@@ -259,6 +431,7 @@ const BEDROCK_TOOL_REQUEST: &str = r#"{"messages":[{"role":"user","content":[{"t
 
 const BEDROCK: Format = Format {
     path: "/model/us.amazon.nova-micro-v1%3A0/converse",
+    case_paths: &[],
     kind: openai_kind, // unused: Bedrock streams are binary
     cases: &[
         Case {
@@ -282,6 +455,7 @@ const BEDROCK: Format = Format {
 
 const BEDROCK_STREAM: Format = Format {
     path: "/model/us.amazon.nova-micro-v1%3A0/converse-stream",
+    case_paths: &[],
     kind: openai_kind, // unused: Bedrock streams are binary
     cases: &[
         Case {
@@ -312,6 +486,39 @@ async fn bedrock_matches_recordings() {
 #[tokio::test]
 async fn anthropic_matches_recordings() {
     conform(&ANTHROPIC).await;
+}
+
+#[tokio::test]
+async fn cohere_matches_recordings() {
+    conform(&COHERE).await;
+}
+
+#[tokio::test]
+async fn gemini_matches_recordings() {
+    conform(&GEMINI).await;
+}
+
+#[tokio::test]
+async fn cohere_events_repeat_their_name_as_type() {
+    let Some(fixtures) = fixtures() else { return };
+    let addr = support::start().await;
+    for case in COHERE
+        .cases
+        .iter()
+        .filter(|case| case.recording.ends_with(".sse"))
+    {
+        let response = send(addr, &COHERE, case, &fixtures).await;
+        let events = response.events();
+        assert_eq!(events.last().map(|e| e.data.as_str()), Some("[DONE]"));
+        for event in &events[..events.len() - 1] {
+            assert_eq!(
+                event.name.as_deref(),
+                event.json()["type"].as_str(),
+                "{}",
+                event.data
+            );
+        }
+    }
 }
 
 #[tokio::test]
@@ -383,7 +590,10 @@ async fn send(
     };
     let mut headers = case.headers.to_vec();
     headers.push(("content-type", "application/json"));
-    support::request(addr, "POST", format.path, &headers, &body).await
+    let path = (format.case_paths.iter())
+        .find(|(name, _)| *name == case.name)
+        .map_or(format.path, |(_, path)| path);
+    support::request(addr, "POST", path, &headers, &body).await
 }
 
 async fn check_case(
@@ -573,6 +783,15 @@ fn openai_kind(event: &SseEvent) -> String {
     kind.into()
 }
 
+/// Cohere names its events; `[DONE]` comes bare.
+fn cohere_kind(event: &SseEvent) -> String {
+    match &event.name {
+        Some(name) => name.clone(),
+        None if event.data == "[DONE]" => "done".into(),
+        None => "<unnamed>".into(),
+    }
+}
+
 /// Anthropic names its events; block events also say which block or delta type.
 fn anthropic_kind(event: &SseEvent) -> String {
     let name = event.name.clone().unwrap_or_else(|| "<unnamed>".into());
@@ -586,6 +805,25 @@ fn anthropic_kind(event: &SseEvent) -> String {
         Some(subtype) => format!("{name}:{subtype}"),
         None => name,
     }
+}
+
+/// Gemini chunks have no event names; the kind is what the first candidate carries.
+fn gemini_kind(event: &SseEvent) -> String {
+    let chunk = event.json();
+    let candidate = &chunk["candidates"][0];
+    let kind = if chunk.get("error").is_some() {
+        "error"
+    } else if candidate.get("finishReason").is_some() {
+        "finish"
+    } else if candidate["content"]["parts"][0]
+        .get("functionCall")
+        .is_some()
+    {
+        "function_call"
+    } else {
+        "text"
+    };
+    kind.into()
 }
 
 /// Checks `mock` against every value the recording has at the same position: its type

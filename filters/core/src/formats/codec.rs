@@ -4,25 +4,31 @@
 use serde_json::Value;
 
 use super::fields::FieldError;
+use super::path::PathContext;
 use super::tool_names::ToolNameMap;
-use super::{anthropic, bedrock, openai, WireFormat};
+use super::{anthropic, bedrock, cohere, gemini, openai, WireFormat};
 use crate::framing::{Frame, Framing};
-use crate::model::{ApiError, Request, Response, StreamEvent};
+use crate::model::{
+    ApiError, EmbeddingsRequest, EmbeddingsResponse, Request, Response, StreamEvent,
+};
 
-/// Path of the chat endpoint below a provider's base path, for `model` (the upstream name)
-/// and a streaming or non-streaming request.
-pub fn endpoint_path(format: WireFormat, model: &str, stream: bool) -> String {
+/// Path (and query) of the chat endpoint below a provider's base path.
+pub fn endpoint_path(format: WireFormat, context: &PathContext) -> String {
     match format {
-        WireFormat::OpenAi => openai::CHAT_COMPLETIONS_PATH.to_owned(),
+        WireFormat::OpenAi => openai::endpoint_path(context),
         WireFormat::Anthropic => anthropic::MESSAGES_PATH.to_owned(),
-        WireFormat::Bedrock => bedrock::endpoint_path(model, stream),
+        WireFormat::Cohere => cohere::CHAT_PATH.to_owned(),
+        WireFormat::Gemini => gemini::endpoint_path(context),
+        WireFormat::Bedrock => bedrock::endpoint_path(context),
     }
 }
 
 /// How the format frames a streamed answer.
 pub fn stream_framing(format: WireFormat) -> Framing {
     match format {
-        WireFormat::OpenAi | WireFormat::Anthropic => Framing::Sse,
+        WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Cohere | WireFormat::Gemini => {
+            Framing::Sse
+        }
         WireFormat::Bedrock => Framing::EventStream,
     }
 }
@@ -31,7 +37,9 @@ pub fn stream_framing(format: WireFormat) -> Framing {
 /// client names back.
 pub fn tool_names(format: WireFormat, request: &Request) -> ToolNameMap {
     match format {
-        WireFormat::OpenAi | WireFormat::Anthropic => ToolNameMap::default(),
+        WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Cohere | WireFormat::Gemini => {
+            ToolNameMap::default()
+        }
         WireFormat::Bedrock => {
             ToolNameMap::for_request(request, |name| bedrock::tool_name(name).into_owned())
         }
@@ -42,7 +50,9 @@ pub fn tool_names(format: WireFormat, request: &Request) -> ToolNameMap {
 /// bodies do not.
 pub fn error_type_header(format: WireFormat) -> Option<&'static str> {
     match format {
-        WireFormat::OpenAi | WireFormat::Anthropic => None,
+        WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Cohere | WireFormat::Gemini => {
+            None
+        }
         WireFormat::Bedrock => Some(bedrock::ERROR_TYPE_HEADER),
     }
 }
@@ -52,6 +62,8 @@ pub fn upstream_headers(format: WireFormat) -> Vec<(&'static str, String)> {
     match format {
         WireFormat::OpenAi => openai::upstream_headers(),
         WireFormat::Anthropic => anthropic::upstream_headers(),
+        WireFormat::Cohere => cohere::upstream_headers(),
+        WireFormat::Gemini => gemini::upstream_headers(),
         WireFormat::Bedrock => bedrock::upstream_headers(),
     }
 }
@@ -60,6 +72,8 @@ pub fn decode_request(format: WireFormat, body: &Value) -> Result<Request, Field
     match format {
         WireFormat::OpenAi => openai::request::decode(body),
         WireFormat::Anthropic => anthropic::request::decode(body),
+        WireFormat::Cohere => cohere::request::decode(body),
+        WireFormat::Gemini => gemini::request::decode(body),
         WireFormat::Bedrock => bedrock::request::decode(body),
     }
 }
@@ -72,6 +86,9 @@ pub fn encode_request(
     match format {
         WireFormat::OpenAi => Ok(openai::request::encode(request, model)),
         WireFormat::Anthropic => anthropic::request::encode(request, model),
+        WireFormat::Cohere => cohere::request::encode(request, model),
+        // The model is part of the path (`endpoint_path`).
+        WireFormat::Gemini => gemini::request::encode(request),
         WireFormat::Bedrock => bedrock::request::encode(request, model),
     }
 }
@@ -81,8 +98,9 @@ pub fn prepare_passthrough(format: WireFormat, body: &mut Value, model: &str, st
     match format {
         WireFormat::OpenAi => openai::request::prepare_passthrough(body, model, stream),
         WireFormat::Anthropic => anthropic::request::prepare_passthrough(body, model),
-        // The model is in the path; the body names neither model nor streaming.
-        WireFormat::Bedrock => {}
+        WireFormat::Cohere => cohere::request::prepare_passthrough(body, model),
+        // Model and streaming are in the path; the body names neither.
+        WireFormat::Gemini | WireFormat::Bedrock => {}
     }
 }
 
@@ -90,6 +108,8 @@ pub fn decode_response(format: WireFormat, body: &[u8]) -> Result<Response, ApiE
     match format {
         WireFormat::OpenAi => openai::response::decode(body),
         WireFormat::Anthropic => anthropic::response::decode(body),
+        WireFormat::Cohere => cohere::response::decode(body),
+        WireFormat::Gemini => gemini::response::decode(body),
         WireFormat::Bedrock => bedrock::response::decode(body),
     }
 }
@@ -99,6 +119,8 @@ pub fn encode_response(format: WireFormat, response: &Response, created: u64) ->
     match format {
         WireFormat::OpenAi => openai::response::encode(response, created),
         WireFormat::Anthropic => anthropic::response::encode(response),
+        WireFormat::Cohere => cohere::response::encode(response),
+        WireFormat::Gemini => gemini::response::encode(response),
         WireFormat::Bedrock => bedrock::response::encode(response),
     }
 }
@@ -113,6 +135,8 @@ pub fn decode_error(
     match format {
         WireFormat::OpenAi => openai::error::decode(body, status),
         WireFormat::Anthropic => anthropic::error::decode(body, status),
+        WireFormat::Cohere => cohere::error::decode(body, status),
+        WireFormat::Gemini => gemini::error::decode(body, status),
         WireFormat::Bedrock => bedrock::error::decode(body, status, error_type),
     }
 }
@@ -122,6 +146,8 @@ pub fn encode_error(format: WireFormat, err: &ApiError) -> Value {
     match format {
         WireFormat::OpenAi => openai::error::encode(err),
         WireFormat::Anthropic => anthropic::error::encode(err),
+        WireFormat::Cohere => cohere::error::encode(err),
+        WireFormat::Gemini => gemini::error::encode(err),
         WireFormat::Bedrock => bedrock::error::encode(err),
     }
 }
@@ -138,6 +164,8 @@ pub fn stream_error(format: WireFormat, err: &ApiError) -> Vec<u8> {
 pub enum StreamDecoder {
     OpenAi(openai::stream::ChunkDecoder),
     Anthropic(anthropic::stream::EventDecoder),
+    Cohere(cohere::stream::EventDecoder),
+    Gemini(gemini::stream::ChunkDecoder),
     Bedrock(bedrock::stream::MessageDecoder),
 }
 
@@ -148,6 +176,8 @@ impl StreamDecoder {
             WireFormat::Anthropic => {
                 StreamDecoder::Anthropic(anthropic::stream::EventDecoder::new())
             }
+            WireFormat::Cohere => StreamDecoder::Cohere(cohere::stream::EventDecoder::new()),
+            WireFormat::Gemini => StreamDecoder::Gemini(gemini::stream::ChunkDecoder::new()),
             WireFormat::Bedrock => StreamDecoder::Bedrock(bedrock::stream::MessageDecoder::new()),
         }
     }
@@ -157,10 +187,16 @@ impl StreamDecoder {
         match (self, frame) {
             (StreamDecoder::OpenAi(d), Frame::Sse(event)) => d.on_event(event, out),
             (StreamDecoder::Anthropic(d), Frame::Sse(event)) => d.on_event(event, out),
+            (StreamDecoder::Cohere(d), Frame::Sse(event)) => d.on_event(event, out),
+            (StreamDecoder::Gemini(d), Frame::Sse(event)) => d.on_event(event, out),
             (StreamDecoder::Bedrock(d), Frame::EventStream(message)) => d.on_message(message, out),
             // The translator parses with the decoder's own framing, so this cannot happen.
             (
-                StreamDecoder::OpenAi(_) | StreamDecoder::Anthropic(_) | StreamDecoder::Bedrock(_),
+                StreamDecoder::OpenAi(_)
+                | StreamDecoder::Anthropic(_)
+                | StreamDecoder::Cohere(_)
+                | StreamDecoder::Gemini(_)
+                | StreamDecoder::Bedrock(_),
                 _,
             ) => out.push(StreamEvent::Error(ApiError::bad_upstream(
                 "a stream frame of another framing reached the decoder",
@@ -174,6 +210,8 @@ impl StreamDecoder {
         match self {
             StreamDecoder::OpenAi(d) => d.on_end(out),
             StreamDecoder::Anthropic(d) => d.on_end(out),
+            StreamDecoder::Cohere(d) => d.on_end(out),
+            StreamDecoder::Gemini(d) => d.on_end(out),
             StreamDecoder::Bedrock(d) => d.on_end(out),
         }
     }
@@ -184,6 +222,8 @@ impl StreamDecoder {
 pub enum StreamEncoder {
     OpenAi(openai::stream::ChunkEncoder),
     Anthropic(anthropic::stream::EventEncoder),
+    Cohere(cohere::stream::EventEncoder),
+    Gemini(gemini::stream::ChunkEncoder),
     Bedrock(bedrock::stream::FrameEncoder),
 }
 
@@ -198,6 +238,8 @@ impl StreamEncoder {
             WireFormat::Anthropic => {
                 StreamEncoder::Anthropic(anthropic::stream::EventEncoder::new())
             }
+            WireFormat::Cohere => StreamEncoder::Cohere(cohere::stream::EventEncoder::new()),
+            WireFormat::Gemini => StreamEncoder::Gemini(gemini::stream::ChunkEncoder::new()),
             WireFormat::Bedrock => StreamEncoder::Bedrock(bedrock::stream::FrameEncoder::new()),
         }
     }
@@ -206,7 +248,59 @@ impl StreamEncoder {
         match self {
             StreamEncoder::OpenAi(e) => e.encode(event, out),
             StreamEncoder::Anthropic(e) => e.encode(event, out),
+            StreamEncoder::Cohere(e) => e.encode(event, out),
+            StreamEncoder::Gemini(e) => e.encode(event, out),
             StreamEncoder::Bedrock(e) => e.encode(event, out),
         }
+    }
+}
+
+// === embeddings ===
+// Formats without an embeddings API fall to the wildcard arms; a format that gains one adds
+// its arms here.
+
+/// Path of the embeddings endpoint below a provider's base path, when the format has one.
+pub fn embeddings_path(format: WireFormat, context: &PathContext) -> Option<String> {
+    match format {
+        WireFormat::OpenAi => Some(openai::operation_path(
+            context,
+            openai::embeddings::EMBEDDINGS_PATH,
+        )),
+        WireFormat::Gemini => Some(gemini::model_method_path(
+            context.model,
+            gemini::embeddings::METHOD,
+        )),
+        #[allow(unreachable_patterns)]
+        _ => None,
+    }
+}
+
+pub fn encode_embeddings_request(
+    format: WireFormat,
+    request: &EmbeddingsRequest,
+    model: &str,
+) -> Result<Value, FieldError> {
+    match format {
+        WireFormat::OpenAi => Ok(openai::embeddings::encode_request(request, model)),
+        WireFormat::Gemini => Ok(gemini::embeddings::encode_request(request, model)),
+        #[allow(unreachable_patterns)]
+        _ => Err(FieldError::unsupported(
+            "model",
+            "is served by a provider without embeddings",
+        )),
+    }
+}
+
+pub fn decode_embeddings_response(
+    format: WireFormat,
+    body: &[u8],
+) -> Result<EmbeddingsResponse, ApiError> {
+    match format {
+        WireFormat::OpenAi => openai::embeddings::decode_response(body),
+        WireFormat::Gemini => gemini::embeddings::decode_response(body),
+        #[allow(unreachable_patterns)]
+        _ => Err(ApiError::bad_upstream(
+            "this provider format has no embeddings",
+        )),
     }
 }

@@ -140,6 +140,10 @@ impl<'a> Fields<'a> {
         self.typed(key, "a non-negative integer", Value::as_u64)
     }
 
+    pub fn i64(&self, key: &str) -> Result<Option<i64>, FieldError> {
+        self.typed(key, "an integer", Value::as_i64)
+    }
+
     pub fn f64(&self, key: &str) -> Result<Option<f64>, FieldError> {
         self.typed(key, "a number", Value::as_f64)
     }

@@ -1,7 +1,8 @@
 //! Provider wire formats. Each submodule converts one format to and from the canonical
-//! model in [`crate::model`]; no module knows about any other format. [`codec`] is the one
-//! place that dispatches on [`WireFormat`], so a new format is a new submodule plus one arm
-//! per function there.
+//! model in [`crate::model`]; no module knows about any other format (what several share
+//! lives in [`fields`], [`openai_shapes`] and [`path`]). [`codec`] is the one place that
+//! dispatches on [`WireFormat`], so a new format is a new submodule plus one arm per
+//! function there.
 
 use serde::{Deserialize, Serialize};
 
@@ -9,9 +10,13 @@ pub mod anthropic;
 pub mod bedrock;
 pub mod claude;
 pub mod codec;
+pub mod cohere;
 pub mod fields;
+pub mod gemini;
 pub mod identifier;
 pub mod openai;
+pub mod openai_shapes;
+pub mod path;
 pub mod tool_names;
 
 /// A wire format spoken by a client or a provider.
@@ -23,6 +28,10 @@ pub enum WireFormat {
     OpenAi,
     /// Anthropic Messages.
     Anthropic,
+    /// Cohere Chat API v2.
+    Cohere,
+    /// Google Gemini `generateContent` (AI Studio and Vertex AI); provider side only.
+    Gemini,
     /// AWS Bedrock Converse / ConverseStream.
     Bedrock,
 }
@@ -33,6 +42,8 @@ impl WireFormat {
         match self {
             WireFormat::OpenAi => "openai",
             WireFormat::Anthropic => "anthropic",
+            WireFormat::Cohere => "cohere",
+            WireFormat::Gemini => "gemini",
             WireFormat::Bedrock => "bedrock",
         }
     }
@@ -41,6 +52,8 @@ impl WireFormat {
         match name {
             "openai" => Some(WireFormat::OpenAi),
             "anthropic" => Some(WireFormat::Anthropic),
+            "cohere" => Some(WireFormat::Cohere),
+            "gemini" => Some(WireFormat::Gemini),
             "bedrock" => Some(WireFormat::Bedrock),
             _ => None,
         }

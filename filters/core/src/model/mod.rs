@@ -7,12 +7,14 @@
 //! markers, stop reasons, usage with explicit unknowns), and each encoder documents what its
 //! format has to drop.
 
+pub mod embeddings;
 pub mod error;
 pub mod request;
 pub mod response;
 pub mod stream;
 pub mod usage;
 
+pub use embeddings::{EmbeddingsRequest, EmbeddingsResponse, VectorEncoding};
 pub use error::{ApiError, ErrorClass};
 pub use request::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,

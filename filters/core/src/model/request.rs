@@ -32,6 +32,12 @@ pub struct Request {
     pub top_p: Option<f64>,
     pub top_k: Option<u64>,
     pub stop_sequences: Vec<String>,
+    /// Sampling seed, for providers that offer best-effort determinism.
+    pub seed: Option<i64>,
+    /// OpenAI-style repetition penalties (-2–2 at OpenAI; providers with narrower ranges
+    /// clamp).
+    pub frequency_penalty: Option<f64>,
+    pub presence_penalty: Option<f64>,
     /// Number of alternative completions (OpenAI `n`); most providers only support 1.
     pub candidate_count: Option<u64>,
     pub reasoning: Option<Reasoning>,

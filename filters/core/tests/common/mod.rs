@@ -13,6 +13,72 @@ use tollgate_core::formats::WireFormat;
 use tollgate_core::sse::SseParser;
 use tollgate_core::translate::ResponseTranslator;
 
+/// A payload-only recording (one JSON event per line, SSE framing removed by the recorder)
+/// framed again the way Cohere sends it: `event: <type>` and `data: <line>`.
+pub fn frame_cohere_payloads(lines: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for line in String::from_utf8_lossy(lines).lines() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let event: Value = serde_json::from_str(line).expect("payload line is JSON");
+        let name = event["type"].as_str().unwrap_or("message");
+        out.extend_from_slice(format!("event: {name}\ndata: {line}\n\n").as_bytes());
+    }
+    out
+}
+
+/// A payload-only recording framed again the way Gemini sends it: `data: <line>` and CRLF
+/// separators.
+pub fn frame_gemini_payloads(lines: &[u8]) -> Vec<u8> {
+    String::from_utf8_lossy(lines)
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .flat_map(|line| format!("data: {line}\r\n\r\n").into_bytes())
+        .collect()
+}
+
+/// Suffix of stream recordings and fixtures: Bedrock's event streams are binary `.bin`
+/// files, the others SSE text.
+pub fn stream_suffix(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::Bedrock => ".bin",
+        WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Cohere | WireFormat::Gemini => {
+            ".sse"
+        }
+    }
+}
+
+/// Every recorded provider stream under the shared fixtures, as the provider sent it:
+/// `(format, path, body)`. Payload-only Cohere and Gemini recordings are framed again.
+pub fn recorded_streams(root: &std::path::Path) -> Vec<(WireFormat, PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (format, dir) in [
+        (WireFormat::OpenAi, "openai"),
+        (WireFormat::OpenAi, "openai/compat"),
+        (WireFormat::Anthropic, "anthropic"),
+        (WireFormat::Cohere, "cohere"),
+        (WireFormat::Gemini, "gemini"),
+        (WireFormat::Bedrock, "bedrock"),
+    ] {
+        for path in files(&root.join(dir), stream_suffix(format)) {
+            let body = read(&path);
+            out.push((format, path, body));
+        }
+    }
+    for path in files(&root.join("cohere/payload-chunks"), ".chunks.jsonl") {
+        let body = frame_cohere_payloads(&read(&path));
+        out.push((WireFormat::Cohere, path, body));
+    }
+    for path in files(&root.join("gemini/payload-chunks"), ".chunks.jsonl") {
+        let body = frame_gemini_payloads(&read(&path));
+        out.push((WireFormat::Gemini, path, body));
+    }
+    out
+}
+
 /// The shared recorded fixtures, when present.
 pub fn shared_fixtures() -> Option<PathBuf> {
     let dir = match std::env::var_os("TOLLGATE_SHARED_FIXTURES") {
@@ -93,6 +159,7 @@ impl Run {
             self.status,
         )
         .with_created(1_700_000_000)
+        .with_model("upstream-model")
     }
 
     /// Feeds `pieces` in order (the last one with end of stream) and returns the output.
@@ -171,6 +238,8 @@ pub fn assemble_stream(format: WireFormat, bytes: &[u8]) -> Assembled {
     match format {
         WireFormat::OpenAi => assemble_openai_stream(bytes),
         WireFormat::Anthropic => assemble_anthropic_stream(bytes),
+        WireFormat::Cohere => assemble_cohere_stream(bytes),
+        WireFormat::Gemini => assemble_gemini_stream(bytes),
         WireFormat::Bedrock => assemble_bedrock_stream(bytes),
     }
 }
@@ -180,6 +249,8 @@ pub fn assemble_body(format: WireFormat, bytes: &[u8]) -> Assembled {
     match format {
         WireFormat::OpenAi => assemble_openai_body(&body),
         WireFormat::Anthropic => assemble_anthropic_body(&body),
+        WireFormat::Cohere => assemble_cohere_body(&body),
+        WireFormat::Gemini => assemble_gemini_body(&body),
         WireFormat::Bedrock => assemble_bedrock_body(&body),
     }
 }
@@ -405,6 +476,61 @@ pub fn assemble_bedrock_stream(bytes: &[u8]) -> Assembled {
     out
 }
 
+/// A Cohere v2 stream. The tool plan is the text that accompanies tool calls, so it counts
+/// as text; `finish_reason` `ERROR`/`TIMEOUT` on `message-end` is an error.
+pub fn assemble_cohere_stream(bytes: &[u8]) -> Assembled {
+    let mut out = Assembled::default();
+    // Cohere tool-call index -> position in tool_calls
+    let mut slots: Vec<(u64, usize)> = Vec::new();
+    for (_, data) in sse_events(bytes) {
+        if data.trim() == "[DONE]" {
+            out.terminated = true;
+            continue;
+        }
+        let event: Value = serde_json::from_str(&data).expect("event is JSON");
+        let message = &event["delta"]["message"];
+        let index = event["index"].as_u64();
+        match event["type"].as_str().unwrap_or_default() {
+            "content-start" | "content-delta" => {
+                out.text.push_str(text_of(&message["content"]["text"]));
+                out.thinking
+                    .push_str(text_of(&message["content"]["thinking"]));
+            }
+            "tool-plan-delta" => out.text.push_str(text_of(&message["tool_plan"])),
+            "tool-call-start" => {
+                let call = &message["tool_calls"];
+                out.tool_calls.push((
+                    text_of(&call["id"]).to_owned(),
+                    text_of(&call["function"]["name"]).to_owned(),
+                    text_of(&call["function"]["arguments"]).to_owned(),
+                ));
+                slots.push((index.unwrap_or(u64::MAX), out.tool_calls.len() - 1));
+            }
+            "tool-call-delta" => {
+                let slot = slots.iter().rev().find(|(i, _)| Some(*i) == index);
+                let Some(&(_, slot)) = slot else {
+                    panic!("arguments for unknown tool call {index:?}");
+                };
+                out.tool_calls[slot]
+                    .2
+                    .push_str(text_of(&message["tool_calls"]["function"]["arguments"]));
+            }
+            "message-end" => {
+                let delta = &event["delta"];
+                let reason = text_of(&delta["finish_reason"]).to_owned();
+                if reason == "ERROR" || reason == "TIMEOUT" {
+                    out.error = Some(delta.clone());
+                } else {
+                    out.stop = Some(reason);
+                }
+                out.usage = delta.get("usage").cloned();
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 pub fn assemble_bedrock_body(body: &Value) -> Assembled {
     let mut out = Assembled {
         terminated: true,
@@ -438,6 +564,36 @@ pub fn assemble_bedrock_body(body: &Value) -> Assembled {
         }
     }
     out.stop = body["stopReason"].as_str().map(str::to_owned);
+    out.usage = body.get("usage").cloned();
+    out
+}
+
+pub fn assemble_cohere_body(body: &Value) -> Assembled {
+    let mut out = Assembled {
+        terminated: true,
+        ..Assembled::default()
+    };
+    let message = &body["message"];
+    if message.is_string() || body.get("finish_reason").is_none() {
+        out.error = Some(body.clone());
+        return out;
+    }
+    for block in message["content"].as_array().into_iter().flatten() {
+        match text_of(&block["type"]) {
+            "text" => out.text.push_str(text_of(&block["text"])),
+            "thinking" => out.thinking.push_str(text_of(&block["thinking"])),
+            _ => {}
+        }
+    }
+    out.text.push_str(text_of(&message["tool_plan"]));
+    for call in message["tool_calls"].as_array().into_iter().flatten() {
+        out.tool_calls.push((
+            text_of(&call["id"]).to_owned(),
+            text_of(&call["function"]["name"]).to_owned(),
+            text_of(&call["function"]["arguments"]).to_owned(),
+        ));
+    }
+    out.stop = body["finish_reason"].as_str().map(str::to_owned);
     out.usage = body.get("usage").cloned();
     out
 }
@@ -549,6 +705,20 @@ pub fn openai_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
     ]
 }
 
+/// The same from a Cohere usage object: `tokens` preferred per counter over
+/// `billed_units`; `cached_tokens` is inside `tokens.input_tokens`.
+pub fn cohere_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
+    let cached = usage["cached_tokens"].as_u64();
+    let input = match usage["tokens"]["input_tokens"].as_u64() {
+        Some(all) => Some(all - cached.unwrap_or(0)),
+        None => usage["billed_units"]["input_tokens"].as_u64(),
+    };
+    let output = usage["tokens"]["output_tokens"]
+        .as_u64()
+        .or(usage["billed_units"]["output_tokens"].as_u64());
+    [input, cached, None, output, None]
+}
+
 /// The same from an Anthropic usage object (summing compaction iterations).
 pub fn anthropic_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
     let read = |u: &Value| {
@@ -573,4 +743,81 @@ pub fn anthropic_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
         }),
         None => read(usage),
     }
+}
+
+/// Gemini streams have no end marker: a stream is complete when a chunk gave a finish
+/// reason and no error followed. Usage is cumulative, so the last report is the usage.
+pub fn assemble_gemini_stream(bytes: &[u8]) -> Assembled {
+    let mut out = Assembled::default();
+    for (_, data) in sse_events(bytes) {
+        let chunk: Value = serde_json::from_str(&data).expect("chunk is JSON");
+        add_gemini_response(&chunk, &mut out);
+    }
+    out.terminated = out.stop.is_some() && out.error.is_none();
+    out
+}
+
+pub fn assemble_gemini_body(body: &Value) -> Assembled {
+    let mut out = Assembled {
+        terminated: true,
+        ..Assembled::default()
+    };
+    add_gemini_response(body, &mut out);
+    out
+}
+
+/// Adds one `GenerateContentResponse` (first candidate only). Gemini pairs calls with
+/// responses by name and usually gives no id, so a call's "id" here is its `id` or, without
+/// one, its name.
+fn add_gemini_response(response: &Value, out: &mut Assembled) {
+    if let Some(error) = response.get("error") {
+        out.error = Some(error.clone());
+        return;
+    }
+    if response["usageMetadata"]["promptTokenCount"].is_u64() {
+        out.usage = Some(response["usageMetadata"].clone());
+    }
+    if let Some(reason) = response["promptFeedback"]["blockReason"].as_str() {
+        out.stop = Some(reason.to_owned());
+    }
+    let candidate = &response["candidates"][0];
+    for part in candidate["content"]["parts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        if let Some(signature) = part["thoughtSignature"].as_str() {
+            out.signatures.push(signature.to_owned());
+        }
+        let call = &part["functionCall"];
+        if call.is_object() {
+            let name = text_of(&call["name"]).to_owned();
+            let id = call["id"]
+                .as_str()
+                .map_or_else(|| name.clone(), str::to_owned);
+            out.tool_calls.push((id, name, call["args"].to_string()));
+        } else if part["thought"] == true {
+            out.thinking.push_str(text_of(&part["text"]));
+        } else {
+            out.text.push_str(text_of(&part["text"]));
+        }
+    }
+    if let Some(reason) = candidate["finishReason"].as_str() {
+        out.stop = Some(reason.to_owned());
+    }
+}
+
+/// Normalised usage read from a Gemini `usageMetadata`: the prompt count includes cached
+/// tokens, thoughts are outside the candidates count, and omitted counts are zeros.
+pub fn gemini_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
+    let count = |key: &str| usage[key].as_u64().unwrap_or(0);
+    let cached = count("cachedContentTokenCount");
+    let thoughts = count("thoughtsTokenCount");
+    [
+        Some(count("promptTokenCount") + count("toolUsePromptTokenCount") - cached),
+        Some(cached),
+        None,
+        Some(count("candidatesTokenCount") + thoughts),
+        Some(thoughts),
+    ]
 }

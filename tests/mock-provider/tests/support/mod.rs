@@ -12,12 +12,20 @@ use tokio::net::{TcpListener, TcpStream};
 
 pub const OPENAI_KEY: &str = "test-openai-key";
 pub const ANTHROPIC_KEY: &str = "test-anthropic-key";
+pub const COHERE_KEY: &str = "test-cohere-key";
+pub const AZURE_KEY: &str = "test-azure-key";
+pub const GEMINI_KEY: &str = "test-gemini-key";
+pub const VERTEX_TOKEN: &str = "test-vertex-token";
 
 /// Starts a mock expecting the test keys; it lives until the test's runtime ends.
 pub async fn start() -> SocketAddr {
     start_with(ExpectedKeys {
         openai: Some(OPENAI_KEY.into()),
         anthropic: Some(ANTHROPIC_KEY.into()),
+        cohere: Some(COHERE_KEY.into()),
+        azure: Some(AZURE_KEY.into()),
+        gemini: Some(GEMINI_KEY.into()),
+        vertex: Some(VERTEX_TOKEN.into()),
         bedrock: Default::default(),
     })
     .await

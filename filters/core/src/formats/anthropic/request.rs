@@ -315,7 +315,8 @@ fn decode_output_format(root: &Fields) -> Result<Option<ResponseFormat>, FieldEr
 /// left out while thinking. Unsigned
 /// thinking (from providers that do not sign) is left out: Anthropic rejects it. JSON-object
 /// mode has no Anthropic equivalent and is dropped (OpenAI already requires the prompt itself
-/// to ask for JSON); JSON-schema mode becomes `output_config.format`.
+/// to ask for JSON); JSON-schema mode becomes `output_config.format`. Anthropic has no seed
+/// and no repetition penalties; they are dropped.
 pub fn encode(request: &Request, model: &str) -> Result<Value, FieldError> {
     if request.candidate_count.is_some_and(|n| n > 1) {
         return Err(FieldError::unsupported(

@@ -14,6 +14,7 @@ pub mod usage;
 
 use std::borrow::Cow;
 
+use super::path::{encode_component, PathContext};
 use crate::formats::identifier;
 use crate::model::StopReason;
 
@@ -24,28 +25,18 @@ pub const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 /// Bedrock's limit on tool names and tool-use ids (`[a-zA-Z0-9_-]{1,64}`).
 const MAX_IDENTIFIER: usize = 64;
 
-/// Path of the Converse endpoint for `model`. Model ids, inference-profile ids and ARNs
-/// contain `:` and `/`, so the id is percent-encoded as one path segment.
-pub fn endpoint_path(model: &str, stream: bool) -> String {
-    let action = if stream {
+/// Path of the Converse endpoint for the context's model. Model ids, inference-profile ids
+/// and ARNs contain `:` and `/`, so the id is percent-encoded as one path segment with the
+/// shared [`encode_component`]. SigV4 encodes each segment once more in its canonical URI
+/// (every AWS service but S3 does); Envoy's `aws_request_signing` does that when it signs,
+/// so the wire path is encoded once, exactly as AWS SDKs send it.
+pub fn endpoint_path(context: &PathContext) -> String {
+    let action = if context.stream {
         "converse-stream"
     } else {
         "converse"
     };
-    format!("/model/{}/{action}", encode_path_segment(model))
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_path_segment(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    format!("/model/{}/{action}", encode_component(context.model))
 }
 
 /// Headers an upstream Converse request needs besides authentication. The client's
@@ -126,12 +117,19 @@ mod tests {
 
     #[test]
     fn model_ids_and_arns_are_one_encoded_segment() {
+        let path = |model, stream| {
+            endpoint_path(&PathContext {
+                model,
+                stream,
+                api_version: None,
+            })
+        };
         assert_eq!(
-            endpoint_path("us.anthropic.claude-sonnet-4-5-20250929-v1:0", false),
+            path("us.anthropic.claude-sonnet-4-5-20250929-v1:0", false),
             "/model/us.anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse"
         );
         assert_eq!(
-            endpoint_path(
+            path(
                 "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.amazon.nova-micro-v1:0",
                 true
             ),

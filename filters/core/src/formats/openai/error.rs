@@ -139,6 +139,29 @@ mod tests {
     }
 
     #[test]
+    fn azure_bodies() {
+        // Azure's own errors put the status in `code`, as a string.
+        let err = decode(
+            br#"{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation have exceeded the rate limit."}}"#,
+            429,
+        );
+        assert_eq!(err.class, ErrorClass::RateLimited);
+        let err = decode(
+            br#"{"error":{"code":"401","message":"Access denied due to invalid subscription key."}}"#,
+            401,
+        );
+        assert_eq!(err.class, ErrorClass::Authentication);
+        // A prompt blocked by its content filter: the code survives for OpenAI clients.
+        let err = decode(
+            br#"{"error":{"message":"The response was filtered","type":null,"param":"prompt","code":"content_filter","status":400,"innererror":{"code":"ResponsibleAIPolicyViolation"}}}"#,
+            400,
+        );
+        assert_eq!(err.class, ErrorClass::InvalidRequest);
+        assert_eq!(err.code.as_deref(), Some("content_filter"));
+        assert_eq!(err.param.as_deref(), Some("prompt"));
+    }
+
+    #[test]
     fn unreadable_body_uses_status() {
         let err = decode(b"<html>bad gateway</html>", 502);
         assert_eq!(err.class, ErrorClass::Server);

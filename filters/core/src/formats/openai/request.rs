@@ -7,9 +7,13 @@
 use serde_json::{json, Map, Value};
 
 use crate::formats::fields::{string_or_strings, wrong_type, FieldError, Fields};
+use crate::formats::openai_shapes::{
+    decode_function_tool, decode_image_part, decode_tool_calls, encode_user_turn, function_tool,
+    tool_call, tool_definition,
+};
 use crate::model::{
-    ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
-    SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
+    ContentPart, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role, SystemPart,
+    ToolChoice, ToolDefinition, ToolResultPart,
 };
 
 /// OpenAI allows at most this many stop sequences.
@@ -67,6 +71,9 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
         temperature: root.f64("temperature")?,
         top_p: root.f64("top_p")?,
         stop_sequences: string_or_strings(&root, "stop")?,
+        seed: root.i64("seed")?,
+        frequency_penalty: root.f64("frequency_penalty")?,
+        presence_penalty: root.f64("presence_penalty")?,
         candidate_count: root.u64("n")?,
         parallel_tool_calls: root.bool("parallel_tool_calls")?,
         user: root.str("user")?.map(str::to_owned),
@@ -83,7 +90,9 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
         decode_message(&Fields::new(message, path)?, &mut request)?;
     }
     for (path, tool) in root.items("tools")? {
-        request.tools.push(decode_tool(&Fields::new(tool, path)?)?);
+        request
+            .tools
+            .push(decode_function_tool(&Fields::new(tool, path)?)?);
     }
     Ok(request)
 }
@@ -183,7 +192,7 @@ fn user_content(message: &Fields) -> Result<Vec<ContentPart>, FieldError> {
                         cache_control: cache_control(&part),
                     },
                     "image_url" => ContentPart::Image {
-                        source: image_source(&part)?,
+                        source: decode_image_part(&part)?,
                         cache_control: cache_control(&part),
                     },
                     "input_audio" | "file" => {
@@ -215,45 +224,6 @@ fn cache_control(part: &Fields) -> Option<Value> {
     part.get("cache_control").cloned()
 }
 
-fn image_source(part: &Fields) -> Result<ImageSource, FieldError> {
-    let url = match part.get("image_url") {
-        Some(Value::String(url)) => url.as_str(),
-        Some(Value::Object(_)) => part
-            .object("image_url")?
-            .ok_or_else(|| part.missing("image_url"))?
-            .required_str("url")?,
-        Some(_) => return Err(wrong_type(&part.path("image_url"), "an object")),
-        None => return Err(part.missing("image_url")),
-    };
-    parse_image_url(url).ok_or_else(|| {
-        FieldError::unsupported(
-            part.path("image_url.url"),
-            "must be an http(s) URL or a base64 data URL",
-        )
-    })
-}
-
-/// `data:<media type>;base64,<data>` becomes inline bytes; http(s) URLs stay URLs.
-pub fn parse_image_url(url: &str) -> Option<ImageSource> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (meta, data) = rest.split_once(',')?;
-        let media_type = meta.strip_suffix(";base64")?;
-        return Some(ImageSource::Base64 {
-            media_type: media_type.to_owned(),
-            data: data.to_owned(),
-        });
-    }
-    (url.starts_with("https://") || url.starts_with("http://"))
-        .then(|| ImageSource::Url(url.to_owned()))
-}
-
-fn image_url(source: &ImageSource) -> String {
-    match source {
-        ImageSource::Base64 { media_type, data } => format!("data:{media_type};base64,{data}"),
-        ImageSource::Url(url) => url.clone(),
-    }
-}
-
 fn assistant_content(message: &Fields) -> Result<Vec<ContentPart>, FieldError> {
     let mut parts = Vec::new();
     if message.has("thinking_blocks") {
@@ -269,23 +239,7 @@ fn assistant_content(message: &Fields) -> Result<Vec<ContentPart>, FieldError> {
     for (text, _) in text_parts(message, "content")? {
         parts.push(ContentPart::text(text));
     }
-    for (path, call) in message.items("tool_calls")? {
-        let call = Fields::new(call, path)?;
-        let function = call
-            .object("function")?
-            .ok_or_else(|| call.missing("function"))?;
-        let arguments = match function.get("arguments") {
-            None => String::new(),
-            Some(Value::String(text)) => text.clone(),
-            // Some clients send the object itself; its JSON text is what OpenAI meant.
-            Some(other) => other.to_string(),
-        };
-        parts.push(ContentPart::ToolCall {
-            id: call.str("id")?.unwrap_or_default().to_owned(),
-            name: function.required_str("name")?.to_owned(),
-            arguments,
-        });
-    }
+    parts.extend(decode_tool_calls(message)?);
     Ok(parts)
 }
 
@@ -303,30 +257,6 @@ fn thinking_block(block: &Fields) -> Result<ContentPart, FieldError> {
             "must be 'thinking' or 'redacted_thinking'",
         )),
     }
-}
-
-fn decode_tool(tool: &Fields) -> Result<ToolDefinition, FieldError> {
-    if let Some(kind) = tool.str("type")? {
-        if kind != "function" {
-            return Err(FieldError::unsupported(
-                tool.path("type"),
-                "must be 'function'",
-            ));
-        }
-    }
-    let function = tool
-        .object("function")?
-        .ok_or_else(|| tool.missing("function"))?;
-    Ok(ToolDefinition {
-        name: function.required_str("name")?.to_owned(),
-        description: function.str("description")?.map(str::to_owned),
-        parameters: function
-            .get("parameters")
-            .cloned()
-            .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
-        strict: function.bool("strict")?,
-        cache_control: None,
-    })
 }
 
 fn decode_tool_choice(root: &Fields) -> Result<Option<ToolChoice>, FieldError> {
@@ -448,6 +378,15 @@ pub fn encode(request: &Request, model: &str) -> Value {
             .collect();
         body.insert("stop".into(), json!(stop));
     }
+    if let Some(seed) = request.seed {
+        body.insert("seed".into(), json!(seed));
+    }
+    if let Some(penalty) = request.frequency_penalty {
+        body.insert("frequency_penalty".into(), json!(penalty));
+    }
+    if let Some(penalty) = request.presence_penalty {
+        body.insert("presence_penalty".into(), json!(penalty));
+    }
     if let Some(n) = request.candidate_count {
         body.insert("n".into(), json!(n));
     }
@@ -492,7 +431,7 @@ fn encode_messages(request: &Request) -> Vec<Value> {
     }
     for message in &request.messages {
         match message.role {
-            Role::User => encode_user(message, &mut messages),
+            Role::User => encode_user_turn(message, &mut messages),
             Role::Assistant => {
                 if let Some(assistant) = encode_assistant(message) {
                     messages.push(assistant);
@@ -501,44 +440,6 @@ fn encode_messages(request: &Request) -> Vec<Value> {
         }
     }
     messages
-}
-
-/// A user turn becomes its tool results as `tool` messages (OpenAI wants them right after
-/// the assistant's calls), then one user message with the rest. Images inside tool results
-/// cannot go into a `tool` message, so they join that user message.
-fn encode_user(message: &Message, out: &mut Vec<Value>) {
-    let mut parts = Vec::new();
-    for part in &message.content {
-        match part {
-            ContentPart::ToolResult {
-                call_id, content, ..
-            } => {
-                let mut text = String::new();
-                for item in content {
-                    match item {
-                        ToolResultPart::Text(t) => text.push_str(t),
-                        ToolResultPart::Image(source) => parts.push(image_part(source)),
-                    }
-                }
-                out.push(json!({"role": "tool", "tool_call_id": call_id, "content": text}));
-            }
-            ContentPart::Text { text, .. } => parts.push(json!({"type": "text", "text": text})),
-            ContentPart::Image { source, .. } => parts.push(image_part(source)),
-            ContentPart::ToolCall { .. }
-            | ContentPart::Thinking { .. }
-            | ContentPart::RedactedThinking { .. } => {}
-        }
-    }
-    let content = match parts.as_slice() {
-        [] => return,
-        [only] if only["type"] == "text" => only["text"].clone(),
-        _ => Value::Array(parts),
-    };
-    out.push(json!({"role": "user", "content": content}));
-}
-
-fn image_part(source: &ImageSource) -> Value {
-    json!({"type": "image_url", "image_url": {"url": image_url(source)}})
 }
 
 fn encode_assistant(message: &Message) -> Option<Value> {
@@ -551,11 +452,7 @@ fn encode_assistant(message: &Message) -> Option<Value> {
                 id,
                 name,
                 arguments,
-            } => calls.push(json!({
-                "id": id,
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            })),
+            } => calls.push(tool_call(id, name, arguments)),
             _ => {}
         }
     }
@@ -577,16 +474,11 @@ fn encode_assistant(message: &Message) -> Option<Value> {
 }
 
 fn encode_tool(tool: &ToolDefinition) -> Value {
-    let mut function = Map::new();
-    function.insert("name".into(), json!(tool.name));
-    if let Some(description) = &tool.description {
-        function.insert("description".into(), json!(description));
-    }
-    function.insert("parameters".into(), tool.parameters.clone());
+    let mut function = function_tool(tool);
     if let Some(strict) = tool.strict {
         function.insert("strict".into(), json!(strict));
     }
-    json!({"type": "function", "function": function})
+    tool_definition(function)
 }
 
 fn encode_tool_choice(choice: &ToolChoice) -> Value {
@@ -690,23 +582,6 @@ mod tests {
             ..Request::default()
         };
         assert!(encode(&request, "m").get("tool_choice").is_none());
-    }
-
-    #[test]
-    fn data_urls_become_base64_images() {
-        assert_eq!(
-            parse_image_url("data:image/png;base64,AAAA"),
-            Some(ImageSource::Base64 {
-                media_type: "image/png".into(),
-                data: "AAAA".into()
-            })
-        );
-        assert_eq!(
-            parse_image_url("https://x/y.png"),
-            Some(ImageSource::Url("https://x/y.png".into()))
-        );
-        assert_eq!(parse_image_url("data:text/plain,hello"), None);
-        assert_eq!(parse_image_url("file:///etc/passwd"), None);
     }
 
     #[test]

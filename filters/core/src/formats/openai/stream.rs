@@ -33,6 +33,17 @@ struct WireChunk {
     error: Option<Value>,
 }
 
+impl WireChunk {
+    /// Azure OpenAI opens streams with a chunk that has no choices, an empty id and model,
+    /// and only its `prompt_filter_results`; the answer's id and model come with the next
+    /// chunk, so this one must not start the answer. (Passthrough still forwards it.)
+    fn is_annotation_only(&self) -> bool {
+        self.choices.as_ref().is_none_or(Vec::is_empty)
+            && self.usage.is_none()
+            && self.error.is_none()
+    }
+}
+
 #[derive(Debug, Deserialize)]
 struct WireChoice {
     #[serde(default, deserialize_with = "lenient_count")]
@@ -135,6 +146,9 @@ impl ChunkDecoder {
             return;
         };
         if !self.started {
+            if chunk.is_annotation_only() {
+                return;
+            }
             self.started = true;
             out.push(StreamEvent::Start {
                 id: chunk.id.clone().unwrap_or_default(),
@@ -609,6 +623,31 @@ mod tests {
             .iter()
             .any(|e| matches!(e, StreamEvent::BlockStart { .. })));
         assert!(matches!(events.last(), Some(StreamEvent::End)));
+    }
+
+    #[test]
+    fn azure_prompt_filter_chunk_does_not_start_the_answer() {
+        let events = decode_all(&[
+            r#"{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}]}"#,
+            r#"{"id":"chatcmpl-1","model":"gpt-4o","created":5,"choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"content_filter_results":{}}]}"#,
+            r#"{"id":"","choices":[{"index":0,"finish_reason":null,"content_filter_results":{},"content_filter_offsets":{"check_offset":0}}]}"#,
+            r#"{"id":"chatcmpl-1","choices":[{"index":0,"delta":{},"finish_reason":"content_filter"}]}"#,
+            "[DONE]",
+        ]);
+        assert_eq!(
+            events[0],
+            StreamEvent::Start {
+                id: "chatcmpl-1".into(),
+                model: "gpt-4o".into(),
+                created: Some(5),
+                usage: Usage::default(),
+            }
+        );
+        assert!(events.contains(&StreamEvent::Finish {
+            reason: StopReason::ContentFilter,
+            stop_sequence: None
+        }));
+        assert_eq!(events.last(), Some(&StreamEvent::End));
     }
 
     #[test]
