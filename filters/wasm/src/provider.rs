@@ -24,8 +24,9 @@ use crate::host::{log_field, reply_error, request_body};
 
 /// How the provider's answer is turned into the client's.
 enum Answer {
-    /// Chat, streamed or whole: a push translator.
-    Chat(ResponseTranslator),
+    /// Chat, streamed or whole: a push translator (boxed: it is far larger than the other
+    /// variant, and there is one per request).
+    Chat(Box<ResponseTranslator>),
     /// Embeddings: always translated whole, vectors in the client's encoding.
     Embeddings(VectorEncoding),
 }
@@ -215,7 +216,7 @@ impl HttpContext for ProviderFilter {
                 .with_tool_names(std::mem::take(&mut self.tool_names))
                 .with_error_type(error_type)
                 .with_fallback_id(&request_id);
-                Answer::Chat(translator)
+                Answer::Chat(Box::new(translator))
             }
         };
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
