@@ -20,8 +20,7 @@ pub fn parse_image_url(url: &str) -> Option<ImageSource> {
             data: data.to_owned(),
         });
     }
-    (url.starts_with("https://") || url.starts_with("http://"))
-        .then(|| ImageSource::Url(url.to_owned()))
+    ImageSource::web_url(url)
 }
 
 /// The source of an `image_url` content part (`image_url` a string or `{url}`).

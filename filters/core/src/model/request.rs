@@ -123,8 +123,17 @@ pub enum ToolResultPart {
 pub enum ImageSource {
     /// Inline bytes, base64-encoded (never decoded by the gateway).
     Base64 { media_type: String, data: String },
-    /// A URL the provider fetches itself.
+    /// An http(s) URL the provider fetches itself; build it with [`ImageSource::web_url`].
     Url(String),
+}
+
+impl ImageSource {
+    /// An http(s) URL, or `None`: every provider fetches only those, so anything else must be
+    /// refused on the way in, whatever format it arrived in.
+    pub fn web_url(url: &str) -> Option<ImageSource> {
+        (url.starts_with("https://") || url.starts_with("http://"))
+            .then(|| ImageSource::Url(url.to_owned()))
+    }
 }
 
 /// A function the model may call.

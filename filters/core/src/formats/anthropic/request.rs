@@ -194,7 +194,8 @@ fn decode_image_source(block: &Fields) -> Result<ImageSource, FieldError> {
             media_type: source.required_str("media_type")?.to_owned(),
             data: source.required_str("data")?.to_owned(),
         }),
-        "url" => Ok(ImageSource::Url(source.required_str("url")?.to_owned())),
+        "url" => ImageSource::web_url(source.required_str("url")?)
+            .ok_or_else(|| FieldError::unsupported(source.path("url"), "must be an http(s) URL")),
         _ => Err(FieldError::unsupported(
             source.path("type"),
             "must be 'base64' or 'url'",
@@ -595,6 +596,32 @@ mod tests {
 
     fn encode_ok(request: &Request) -> Value {
         encode(request, "claude").unwrap()
+    }
+
+    /// Found by fuzzing: a non-web image URL was taken as is, and other formats' decoders
+    /// (rightly) refused the request the gateway had translated for them.
+    #[test]
+    fn image_url_source_must_be_a_web_url() {
+        let body = |url: &str| {
+            json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "url", "url": url}}]}]})
+        };
+        let err = decode(&body("htpps://example.com/a.png")).unwrap_err();
+        assert_eq!(
+            err,
+            FieldError::unsupported(
+                "messages[0].content[0].source.url",
+                "must be an http(s) URL"
+            )
+        );
+        let request = decode(&body("https://example.com/a.png")).unwrap();
+        let ContentPart::Image { source, .. } = &request.messages[0].content[0] else {
+            panic!("{request:?}");
+        };
+        assert_eq!(
+            *source,
+            ImageSource::Url("https://example.com/a.png".into())
+        );
     }
 
     #[test]
