@@ -60,8 +60,11 @@ run: tools build
 
 test: tools build unit e2e
 
+# The fuzz harness is outside the workspace; its own tests (input encoding, seeds) run here so
+# it keeps compiling against the core (seconds; fuzzing itself is `make fuzz`).
 unit:
 	cargo test --workspace --exclude tollgate-wasm
+	cargo test --manifest-path fuzz/Cargo.toml --target-dir target
 
 e2e: tools build
 	$(PY) -m pytest -q tests/e2e
@@ -77,12 +80,13 @@ bench: tools wasm
 	$(PY) scripts/bench.py
 
 # --- fuzzing (not part of `make test`) -----------------------------------------------------
-# cargo-fuzz compiles with nightly-only rustc flags (-Zsanitizer, the SanitizerCoverage
-# options libFuzzer needs). The project's machines have only the stable toolchain and cannot
-# fetch a nightly, so RUSTC_BOOTSTRAP=1 lets the stable compiler accept those flags; it is set
-# for the fuzz build alone, never for the product. No sanitizer by default: the core forbids
-# unsafe code, and what the targets hunt are panics and broken invariants (overflow checks
-# stay on: cargo fuzz builds with debug assertions). FUZZ_SANITIZER=address turns ASan on.
+# cargo-fuzz assumes a nightly toolchain: its sanitizer builds (ASan is its default) pass
+# -Zsanitizer=…, which only a nightly rustc accepts. The project's machines have only the
+# stable toolchain and cannot fetch a nightly, so RUSTC_BOOTSTRAP=1 lets the stable compiler
+# accept those flags; it is set for the fuzz build alone, never for the product. The default
+# here is no sanitizer (then only stable -C flags are used): the core forbids unsafe code, and
+# what the targets hunt are panics and broken invariants (overflow checks stay on: cargo fuzz
+# builds with debug assertions). FUZZ_SANITIZER=address turns ASan on.
 # Seeds: each target writes the fixtures, read in place, as its own inputs into target/
 # (fuzz/src/seeds.rs); what a run finds stays in fuzz/corpus/ (ignored by git).
 
@@ -96,15 +100,17 @@ $(CARGO_FUZZ):
 	cargo install --root $(TOOLS) cargo-fuzz --locked
 
 fuzz: $(CARGO_FUZZ)
-	export PATH="$(TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1; \
+	export PATH="$(TOOLS)/bin:$$PATH" RUSTC_BOOTSTRAP=1; failed=""; \
 	for target in $$(cargo fuzz list); do \
 	  seeds=$(CURDIR)/target/fuzz-seeds/$$target; \
 	  rm -rf $$seeds && mkdir -p $$seeds fuzz/corpus/$$target || exit 1; \
 	  echo "=== fuzz $$target: $(FUZZ_SECONDS) s"; \
 	  TOLLGATE_FUZZ_SEED_DIR=$$seeds TOLLGATE_FUZZ_FIXTURES=$(FUZZ_FIXTURES) \
 	    cargo fuzz run --sanitizer $(FUZZ_SANITIZER) $$target fuzz/corpus/$$target $$seeds -- \
-	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 || exit 1; \
-	done
+	      -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
+	    || failed="$$failed $$target"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failing targets:$$failed (inputs in fuzz/artifacts/)"; exit 1; fi
 
 fmt:
 	cargo fmt --all

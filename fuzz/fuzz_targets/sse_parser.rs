@@ -6,6 +6,6 @@ use tollgate_core::sse::SseParser;
 use tollgate_fuzz::seeds::{write_from_env, Target};
 
 fuzz_target!(
-    init: write_from_env(Target::SseParser),
+    init: write_from_env(Target::FrameParser),
     |data: &[u8]| tollgate_fuzz::push_parser::fuzz::<SseParser>(data)
 );

@@ -8,8 +8,9 @@
 //!
 //! Extending: a new wire format is one entry in [`FORMATS`]; the translator targets and their
 //! seeds pick it up (the translator chooses the provider's framing itself, so a binary
-//! event-stream provider is covered too). A new framing parser implements
-//! [`push_parser::PushParser`] and gets a three-line target like `fuzz_targets/sse_parser.rs`.
+//! event-stream provider is covered too). A new framing parser (the AWS event-stream one)
+//! implements [`push_parser::PushParser`] (a dozen lines) and gets a target like
+//! `fuzz_targets/sse_parser.rs` plus its `[[bin]]` entry; `make fuzz` runs every target.
 
 use tollgate_core::formats::WireFormat;
 

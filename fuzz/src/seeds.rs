@@ -99,10 +99,11 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Which target the seeds are for.
+/// Which kind of target the seeds are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    SseParser,
+    /// A framing parser ([`push_parser`]): every stream fixture.
+    FrameParser,
     ResponseTranslator,
     RequestTranslator,
 }
@@ -113,7 +114,7 @@ pub fn headers(target: Target, fixture: &Fixture) -> Vec<Vec<u8>> {
     const WHOLE: u16 = 0;
     const SMALL: u16 = 5; // chunks of up to 32 bytes; the fuzzer goes finer from there
     match (target, fixture.kind) {
-        (Target::SseParser, Kind::Stream) => [WHOLE, SMALL]
+        (Target::FrameParser, Kind::Stream) => [WHOLE, SMALL]
             .into_iter()
             .map(push_parser::seed_header)
             .collect(),
