@@ -14,14 +14,9 @@ use crate::model::{ContentPart, ImageSource, Message, ToolDefinition, ToolResult
 pub fn parse_image_url(url: &str) -> Option<ImageSource> {
     if let Some(rest) = url.strip_prefix("data:") {
         let (meta, data) = rest.split_once(',')?;
-        let media_type = meta.strip_suffix(";base64")?;
-        return Some(ImageSource::Base64 {
-            media_type: media_type.to_owned(),
-            data: data.to_owned(),
-        });
+        return ImageSource::inline(meta.strip_suffix(";base64")?, data);
     }
-    (url.starts_with("https://") || url.starts_with("http://"))
-        .then(|| ImageSource::Url(url.to_owned()))
+    ImageSource::web_url(url)
 }
 
 /// The source of an `image_url` content part (`image_url` a string or `{url}`).
@@ -185,6 +180,8 @@ mod tests {
             Some(ImageSource::Url("https://x/y.png".into()))
         );
         assert_eq!(parse_image_url("data:text/plain,hello"), None);
+        // A media type with parameters would not fit the other formats' `media_type` fields.
+        assert_eq!(parse_image_url("data:image/png;x=1;base64,AAAA"), None);
         assert_eq!(parse_image_url("file:///etc/passwd"), None);
     }
 

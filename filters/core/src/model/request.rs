@@ -121,10 +121,38 @@ pub enum ToolResultPart {
 /// Where an image comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageSource {
-    /// Inline bytes, base64-encoded (never decoded by the gateway).
+    /// Inline bytes, base64-encoded (never decoded by the gateway); build it with
+    /// [`ImageSource::inline`].
     Base64 { media_type: String, data: String },
-    /// A URL the provider fetches itself.
+    /// An http(s) URL the provider fetches itself; build it with [`ImageSource::web_url`].
     Url(String),
+}
+
+impl ImageSource {
+    /// Inline bytes, or `None` when `media_type` is not a plain `type/subtype` (RFC 6838
+    /// names): it is written into `data:` URLs, where a `,` or `;` would change the meaning.
+    pub fn inline(media_type: &str, data: &str) -> Option<ImageSource> {
+        fn is_name(part: &str) -> bool {
+            part.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphanumeric())
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+        }
+        let (kind, subtype) = media_type.split_once('/')?;
+        (is_name(kind) && is_name(subtype)).then(|| ImageSource::Base64 {
+            media_type: media_type.to_owned(),
+            data: data.to_owned(),
+        })
+    }
+
+    /// An http(s) URL, or `None`: every provider fetches only those, so anything else must be
+    /// refused on the way in, whatever format it arrived in.
+    pub fn web_url(url: &str) -> Option<ImageSource> {
+        (url.starts_with("https://") || url.starts_with("http://"))
+            .then(|| ImageSource::Url(url.to_owned()))
+    }
 }
 
 /// A function the model may call.

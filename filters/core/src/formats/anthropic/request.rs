@@ -189,11 +189,14 @@ fn decode_image_source(block: &Fields) -> Result<ImageSource, FieldError> {
         .object("source")?
         .ok_or_else(|| block.missing("source"))?;
     match source.required_str("type")? {
-        "base64" => Ok(ImageSource::Base64 {
-            media_type: source.required_str("media_type")?.to_owned(),
-            data: source.required_str("data")?.to_owned(),
-        }),
-        "url" => Ok(ImageSource::Url(source.required_str("url")?.to_owned())),
+        "base64" => {
+            let media_type = source.required_str("media_type")?;
+            ImageSource::inline(media_type, source.required_str("data")?).ok_or_else(|| {
+                FieldError::unsupported(source.path("media_type"), "must be a media type")
+            })
+        }
+        "url" => ImageSource::web_url(source.required_str("url")?)
+            .ok_or_else(|| FieldError::unsupported(source.path("url"), "must be an http(s) URL")),
         _ => Err(FieldError::unsupported(
             source.path("type"),
             "must be 'base64' or 'url'",
@@ -569,6 +572,55 @@ mod tests {
 
     fn encode_ok(request: &Request) -> Value {
         encode(request, "claude").unwrap()
+    }
+
+    /// Found by fuzzing: a non-web image URL was taken as is, and other formats' decoders
+    /// (rightly) refused the request the gateway had translated for them.
+    #[test]
+    fn image_url_source_must_be_a_web_url() {
+        let body = |url: &str| {
+            json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "url", "url": url}}]}]})
+        };
+        let err = decode(&body("htpps://example.com/a.png")).unwrap_err();
+        assert_eq!(
+            err,
+            FieldError::unsupported(
+                "messages[0].content[0].source.url",
+                "must be an http(s) URL"
+            )
+        );
+        let request = decode(&body("https://example.com/a.png")).unwrap();
+        let ContentPart::Image { source, .. } = &request.messages[0].content[0] else {
+            panic!("{request:?}");
+        };
+        assert_eq!(
+            *source,
+            ImageSource::Url("https://example.com/a.png".into())
+        );
+    }
+
+    /// Found by fuzzing: a media type with a comma made the `data:` URL sent to OpenAI-shaped
+    /// providers split in the wrong place.
+    #[test]
+    fn image_media_type_must_be_a_plain_media_type() {
+        let body = |media_type: &str| {
+            json!({"model": "m", "max_tokens": 10, "messages": [{"role": "user", "content": [
+                {"type": "image", "source": {"type": "base64", "media_type": media_type,
+                 "data": "AAAA"}}]}]})
+        };
+        for bad in ["image/jp,eg", "image/png;x=1", "image", "/png", "image/"] {
+            let err = decode(&body(bad)).unwrap_err();
+            assert_eq!(
+                err,
+                FieldError::unsupported(
+                    "messages[0].content[0].source.media_type",
+                    "must be a media type"
+                ),
+                "{bad}"
+            );
+        }
+        assert!(decode(&body("image/svg+xml")).is_ok());
     }
 
     #[test]

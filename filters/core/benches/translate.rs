@@ -1,0 +1,177 @@
+//! Translation micro-benchmark: what the provider filter spends per request, per
+//! non-streaming response and per stream chunk, for each provider format, natively.
+//!
+//! `cargo bench -p tollgate-core --bench translate` (part of `make bench`). Plain
+//! `std::time::Instant` rather than a benchmark framework, to keep the build light; each
+//! figure is the median of several timed batches, each batch long enough to dwarf the
+//! clock's resolution. Inputs are the in-tree fixtures, read at start-up:
+//!
+//! - request: the OpenAI client body [`REQUEST`] (about 2 KB: tools, images, tool history)
+//!   translated for the provider;
+//! - response: the provider's non-streaming answer translated for an OpenAI client;
+//! - stream: the provider's stream fed one event at a time (as providers flush them) and
+//!   translated for an OpenAI client that asked for the usage chunk; the figure is the
+//!   whole stream's cost, translator included, divided by its number of events.
+//!
+//! An OpenAI provider is the same-format passthrough path (model rewrite, usage parsing).
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use tollgate_core::formats::WireFormat;
+use tollgate_core::sse::SseParser;
+use tollgate_core::translate::{translate_request, Outcome, ProviderTarget, ResponseTranslator};
+
+/// A provider format and its sample answers, relative to `testdata/`.
+struct Provider {
+    format: WireFormat,
+    response: &'static str,
+    stream: &'static str,
+}
+
+/// One line per provider format.
+#[rustfmt::skip]
+const PROVIDERS: &[Provider] = &[
+    Provider { format: WireFormat::OpenAi, response: "responses/openai/tool-calls-cached.json", stream: "streams/openai/parallel-tools-crlf.sse" },
+    Provider { format: WireFormat::Anthropic, response: "responses/anthropic/thinking-text-tool.json", stream: "streams/anthropic/thinking-text-tool.sse" },
+    Provider { format: WireFormat::Cohere, response: "responses/cohere/tool-plan-parallel.json", stream: "streams/cohere/tool-plan-parallel.sse" },
+];
+
+/// The client request every provider gets, in OpenAI's format.
+const REQUEST: &str = "requests/openai/tools-multiturn.json";
+
+/// Timed batches per figure; the median is reported.
+const BATCHES: usize = 7;
+/// Minimum duration of one batch.
+const BATCH_TIME: Duration = Duration::from_millis(100);
+
+fn main() {
+    let request = fixture(REQUEST);
+    println!(
+        "translation cost per operation (median of {BATCHES} batches of >= {} ms; request: {REQUEST}, {} bytes)",
+        BATCH_TIME.as_millis(),
+        request.len()
+    );
+    println!(
+        "{:<10} {:>12} {:>14} {:>15}  stream (events, bytes)",
+        "provider", "request µs", "response µs", "stream µs/chunk"
+    );
+    for provider in PROVIDERS {
+        let response = fixture(provider.response);
+        let stream = events(&fixture(provider.stream));
+        check(provider, &request, &response, &stream);
+
+        let request_us = per_op(|| {
+            black_box(translate_request(
+                WireFormat::OpenAi,
+                &target(provider.format),
+                black_box(&request),
+            ))
+        });
+        let response_us = per_op(|| {
+            let mut translator = body_translator(provider.format);
+            black_box(translator.feed(black_box(&response), true))
+        });
+        let stream_us =
+            per_op(|| black_box(translate_stream(provider.format, &stream))) / stream.len() as f64;
+        let stream_bytes: usize = stream.iter().map(Vec::len).sum();
+        println!(
+            "{:<10} {request_us:>12.2} {response_us:>14.2} {stream_us:>15.2}  {} ({} events, {stream_bytes} bytes)",
+            provider.format.as_str(),
+            provider.stream,
+            stream.len(),
+        );
+    }
+}
+
+fn fixture(relative: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(relative);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The stream cut into its events, raw bytes as sent.
+fn events(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut parser = SseParser::new(usize::MAX).keeping_raw();
+    let mut events = Vec::new();
+    parser
+        .push(body, &mut events)
+        .expect("fixture stream parses");
+    parser.finish(&mut events).expect("fixture stream parses");
+    events.into_iter().map(|e| e.raw).collect()
+}
+
+fn target(format: WireFormat) -> ProviderTarget<'static> {
+    ProviderTarget {
+        format,
+        base_path: "/v1",
+        upstream_model: "upstream-model",
+        api_version: None,
+    }
+}
+
+fn body_translator(provider: WireFormat) -> ResponseTranslator {
+    ResponseTranslator::new(WireFormat::OpenAi, provider, false, false, 200)
+        .with_created(1_700_000_000)
+        .with_model("upstream-model")
+}
+
+fn translate_stream(provider: WireFormat, events: &[Vec<u8>]) -> (usize, Outcome) {
+    let mut translator = ResponseTranslator::new(WireFormat::OpenAi, provider, true, true, 200)
+        .with_created(1_700_000_000)
+        .with_model("upstream-model");
+    let mut bytes = 0;
+    for (i, event) in events.iter().enumerate() {
+        bytes += translator.feed(event, i + 1 == events.len()).len();
+    }
+    (bytes, translator.outcome())
+}
+
+/// Refuses to time an error path: every sample must translate cleanly.
+fn check(provider: &Provider, request: &[u8], response: &[u8], stream: &[Vec<u8>]) {
+    let name = provider.format.as_str();
+    if let Err(err) = translate_request(WireFormat::OpenAi, &target(provider.format), request) {
+        panic!("{name}: request does not translate: {err}");
+    }
+    let mut translator = body_translator(provider.format);
+    translator.feed(response, true);
+    assert_eq!(
+        translator.outcome(),
+        Outcome::Completed,
+        "{name}: {}",
+        provider.response
+    );
+    let (_, outcome) = translate_stream(provider.format, stream);
+    assert_eq!(outcome, Outcome::Completed, "{name}: {}", provider.stream);
+}
+
+/// Median microseconds per call of `op`.
+fn per_op<T>(mut op: impl FnMut() -> T) -> f64 {
+    // Calibrate: double the batch until it takes a tenth of BATCH_TIME.
+    let mut iterations = 1u32;
+    let once = loop {
+        let start = Instant::now();
+        for _ in 0..iterations {
+            op();
+        }
+        let elapsed = start.elapsed();
+        if elapsed >= BATCH_TIME / 10 || iterations >= 1 << 24 {
+            break elapsed.as_secs_f64() / f64::from(iterations);
+        }
+        iterations *= 2;
+    };
+    let iterations = ((BATCH_TIME.as_secs_f64() / once).ceil() as u32).max(1);
+    let mut samples: Vec<f64> = (0..BATCHES)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..iterations {
+                op();
+            }
+            start.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[BATCHES / 2]
+}
