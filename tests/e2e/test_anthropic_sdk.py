@@ -1,6 +1,6 @@
 """The official Anthropic Python SDK against /v1/messages, with only base_url and api_key
-changed, to an Anthropic-format provider (passthrough) and to OpenAI-format and Gemini
-ones (translated both ways)."""
+changed, to an Anthropic-format provider (passthrough) and to every other provider format
+(translated both ways)."""
 
 import json
 
@@ -9,7 +9,7 @@ import pytest
 
 from conftest import KEY_ALL
 
-ALIASES = ["claude", "gemini", "gpt"]
+ALIASES = ["claude", "gemini", "gpt", "bedrock", "cohere", "azure"]
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
@@ -63,19 +63,29 @@ def test_tool_use_round_trip(gateway, alias):
         ],
     )
     assert second.stop_reason == "end_turn"
-    upstream = gateway.mock_requests()[-1]["body"]
     # The tool result reached the provider in its own format, tied to the same call.
-    if alias == "gpt":
-        tool_msg = next(m for m in upstream["messages"] if m["role"] == "tool")
-        assert tool_msg["content"] == "Sunny, 21C" or tool_msg["content"][0]["text"] == "Sunny, 21C"
-    elif alias == "gemini":
+    call_id, text = upstream_tool_result(alias, gateway.mock_requests()[-1]["body"])
+    assert "Sunny, 21C" in text
+    if alias != "gemini":
         # Gemini pairs results with calls by name; the mock (a Gemini 3 model) also refused
         # the turn had the call's thought signature not come back through the tool_use id.
-        response = upstream["contents"][-1]["parts"][0]["functionResponse"]
-        assert response["name"] == "get_weather" and "Sunny, 21C" in json.dumps(response["response"])
-    else:
-        result = upstream["messages"][-1]["content"][0]
-        assert result["type"] == "tool_result" and result["tool_use_id"] == call.id
+        assert call_id == call.id
+
+
+def upstream_tool_result(alias, body):
+    """(call id, result text) of the tool result a provider received, in its own format."""
+    if alias in ("gpt", "azure", "cohere"):
+        message = next(m for m in body["messages"] if m["role"] == "tool")
+        return message["tool_call_id"], json.dumps(message["content"])
+    if alias == "gemini":
+        response = body["contents"][-1]["parts"][0]["functionResponse"]
+        return None, json.dumps(response["response"])
+    if alias == "bedrock":
+        result = body["messages"][-1]["content"][0]["toolResult"]
+        return result["toolUseId"], json.dumps(result["content"])
+    result = body["messages"][-1]["content"][0]
+    assert result["type"] == "tool_result"
+    return result["tool_use_id"], json.dumps(result["content"])
 
 
 def test_bad_key_is_anthropic_401(gateway):
