@@ -677,6 +677,11 @@ fn bedrock_round_trip_keeps_tools_images_thinking_and_cache_markers() {
         max_output_tokens: Some(4000),
         stop_sequences: vec!["END".into()],
         reasoning: Some(Reasoning::Budget(2048)),
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "forecast".into(),
+            schema: json!({"type": "object", "additionalProperties": false}),
+            strict: None,
+        }),
         ..Request::default()
     };
     let wire = bedrock::request::encode(&request, CLAUDE_ON_BEDROCK).unwrap();

@@ -18,8 +18,11 @@
 //!   sampling parameters while thinking, temperature wins over `topP`) and `top_k`; Nova's
 //!   `reasoningConfig`; gpt-oss's `reasoning_effort`. Other models get no reasoning setting.
 //!
+//! - JSON-schema output goes in `outputConfig.textFormat`, the schema as a JSON *string*
+//!   (Converse's structured outputs).
+//!
 //! Dropped, with no Converse equivalent: `parallel_tool_calls`, `strict`, `user`, JSON-object
-//! mode. Refused: `n` > 1 and JSON-schema output.
+//! mode. Refused: `n` > 1.
 
 use serde_json::{json, Map, Value};
 
@@ -48,15 +51,6 @@ pub fn encode(request: &Request, model: &str) -> Result<Value, FieldError> {
             "greater than 1 is not supported by this provider",
         ));
     }
-    if matches!(
-        request.response_format,
-        Some(ResponseFormat::JsonSchema { .. })
-    ) {
-        return Err(FieldError::unsupported(
-            "response_format",
-            "json_schema is not supported by this provider",
-        ));
-    }
     let family = Family::of(model);
     let mut body = Map::new();
     body.insert(
@@ -80,7 +74,17 @@ pub fn encode(request: &Request, model: &str) -> Result<Value, FieldError> {
             Value::Object(additional),
         );
     }
+    if let Some(ResponseFormat::JsonSchema { name, schema, .. }) = &request.response_format {
+        body.insert("outputConfig".into(), encode_output_config(name, schema));
+    }
     Ok(Value::Object(body))
+}
+
+fn encode_output_config(name: &str, schema: &Value) -> Value {
+    json!({"textFormat": {
+        "type": "json_schema",
+        "structure": {"jsonSchema": {"name": name, "schema": schema.to_string()}},
+    }})
 }
 
 fn cache_point() -> Value {
@@ -418,7 +422,30 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
     if let Some(fields) = root.object("additionalModelRequestFields")? {
         decode_additional(&fields, &mut request)?;
     }
+    if let Some(config) = root.object("outputConfig")? {
+        request.response_format = decode_output_config(&config)?;
+    }
     Ok(request)
+}
+
+fn decode_output_config(config: &Fields) -> Result<Option<ResponseFormat>, FieldError> {
+    let Some(format) = config.object("textFormat")? else {
+        return Ok(None);
+    };
+    let Some(structure) = format.object("structure")? else {
+        return Err(format.missing("structure"));
+    };
+    let Some(json_schema) = structure.object("jsonSchema")? else {
+        return Err(structure.missing("jsonSchema"));
+    };
+    let schema_path = json_schema.path("schema");
+    let schema = serde_json::from_str(json_schema.required_str("schema")?)
+        .map_err(|_| wrong_type(&schema_path, "a JSON Schema as a JSON string"))?;
+    Ok(Some(ResponseFormat::JsonSchema {
+        name: json_schema.str("name")?.unwrap_or("output").to_owned(),
+        schema,
+        strict: None,
+    }))
 }
 
 fn decode_message(message: &Fields) -> Result<Message, FieldError> {

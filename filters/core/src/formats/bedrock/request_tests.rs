@@ -351,23 +351,42 @@ fn tool_results_are_never_empty_and_status_only_where_accepted() {
 }
 
 #[test]
+fn json_schema_output_is_a_schema_string_in_output_config() {
+    let request = Request {
+        response_format: Some(ResponseFormat::JsonSchema {
+            name: "person".into(),
+            schema: json!({"type": "object", "properties": {"age": {"type": "integer"}}}),
+            strict: Some(true),
+        }),
+        ..Request::default()
+    };
+    let body = encode(&request, NOVA).unwrap();
+    let format = &body["outputConfig"]["textFormat"];
+    assert_eq!(format["type"], "json_schema");
+    let structure = &format["structure"]["jsonSchema"];
+    assert_eq!(structure["name"], "person");
+    let schema: serde_json::Value =
+        serde_json::from_str(structure["schema"].as_str().expect("a JSON string")).unwrap();
+    assert_eq!(schema["properties"]["age"]["type"], "integer");
+}
+
+#[test]
+fn output_config_schema_must_be_a_json_string() {
+    let body = json!({"messages": [], "outputConfig": {"textFormat": {
+        "type": "json_schema", "structure": {"jsonSchema": {"schema": {"type": "object"}}}}}});
+    assert!(
+        matches!(decode(&body), Err(FieldError::WrongType { path, .. })
+        if path == "outputConfig.textFormat.structure.jsonSchema.schema")
+    );
+}
+
+#[test]
 fn unsupported_requests_are_refused_by_field() {
     let n = Request {
         candidate_count: Some(2),
         ..Request::default()
     };
     assert!(matches!(encode(&n, NOVA), Err(FieldError::Unsupported { path, .. }) if path == "n"));
-    let schema = Request {
-        response_format: Some(ResponseFormat::JsonSchema {
-            name: "r".into(),
-            schema: json!({}),
-            strict: None,
-        }),
-        ..Request::default()
-    };
-    assert!(
-        matches!(encode(&schema, NOVA), Err(FieldError::Unsupported { path, .. }) if path == "response_format")
-    );
     let json_object = Request {
         response_format: Some(ResponseFormat::JsonObject),
         ..Request::default()
