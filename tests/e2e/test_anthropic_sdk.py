@@ -9,7 +9,7 @@ import pytest
 
 from conftest import KEY_ALL
 
-ALIASES = ["claude", "gemini", "gpt", "bedrock", "cohere", "azure"]
+ALIASES = ["claude", "gemini", "vertex-gemini", "gpt", "bedrock", "cohere", "azure"]
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather for a city",
@@ -66,7 +66,7 @@ def test_tool_use_round_trip(gateway, alias):
     # The tool result reached the provider in its own format, tied to the same call.
     call_id, text = upstream_tool_result(alias, gateway.mock_requests()[-1]["body"])
     assert "Sunny, 21C" in text
-    if alias != "gemini":
+    if "gemini" not in alias:
         # Gemini pairs results with calls by name; the mock (a Gemini 3 model) also refused
         # the turn had the call's thought signature not come back through the tool_use id.
         assert call_id == call.id
@@ -77,7 +77,7 @@ def upstream_tool_result(alias, body):
     if alias in ("gpt", "azure", "cohere"):
         message = next(m for m in body["messages"] if m["role"] == "tool")
         return message["tool_call_id"], json.dumps(message["content"])
-    if alias == "gemini":
+    if "gemini" in alias:
         response = body["contents"][-1]["parts"][0]["functionResponse"]
         return None, json.dumps(response["response"])
     if alias == "bedrock":
