@@ -290,6 +290,9 @@ struct CohereEmbedRequest {
     output_dimension: Option<usize>,
 }
 
+/// Reads a family's body and returns its answer and the input token count.
+type EmbeddingAnswer = fn(Value) -> Result<(Value, usize), BedrockError>;
+
 /// `POST /model/{model}/invoke` for Titan Text Embeddings V2 and Cohere Embed: the model's
 /// own body, extraneous keys refused as Bedrock does, the input token count in a header.
 fn invoke(
@@ -310,7 +313,7 @@ fn invoke(
         )
     };
     let request: Value = serde_json::from_slice(body).map_err(|_| malformed())?;
-    let (fields, answer): (&[&str], fn(Value) -> Result<(Value, usize), BedrockError>) =
+    let (fields, answer): (&[&str], EmbeddingAnswer) =
         if model.contains("amazon.titan-embed-text-v2") {
             (TITAN_FIELDS, titan_answer)
         } else if model.contains("cohere.embed") {
