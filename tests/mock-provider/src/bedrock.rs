@@ -80,6 +80,10 @@ impl BedrockError {
         }
     }
 
+    fn malformed() -> Self {
+        Self::validation("Malformed input request, please reformat your input and try again.")
+    }
+
     fn validation(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
     }
@@ -218,16 +222,8 @@ fn respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, BedrockError> {
-    authorize(auth, method, uri, headers, body)?;
-    let controls = Controls::from_headers(headers)?;
-    if let Some(status) = controls.status {
-        return Err(ApiError::injected(status).into());
-    }
-    let request: Value = serde_json::from_slice(body).map_err(|_| {
-        BedrockError::validation(
-            "Malformed input request, please reformat your input and try again.",
-        )
-    })?;
+    let controls = admit(auth, method, uri, headers, body)?;
+    let request: Value = serde_json::from_slice(body).map_err(|_| BedrockError::malformed())?;
     let tools = validate(&request)?;
     let messages: Vec<prompt::Message> =
         serde_json::from_value(request["messages"].clone()).unwrap_or_default();
@@ -303,16 +299,8 @@ fn invoke(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, BedrockError> {
-    authorize(auth, method, uri, headers, body)?;
-    if let Some(status) = Controls::from_headers(headers)?.status {
-        return Err(ApiError::injected(status).into());
-    }
-    let malformed = || {
-        BedrockError::validation(
-            "Malformed input request, please reformat your input and try again.",
-        )
-    };
-    let request: Value = serde_json::from_slice(body).map_err(|_| malformed())?;
+    admit(auth, method, uri, headers, body)?;
+    let request: Value = serde_json::from_slice(body).map_err(|_| BedrockError::malformed())?;
     let (fields, answer): (&[&str], EmbeddingAnswer) =
         if model.contains("amazon.titan-embed-text-v2") {
             (TITAN_FIELDS, titan_answer)
@@ -323,7 +311,7 @@ fn invoke(
                 "The mock serves InvokeModel only for embedding models, not {model}."
             )));
         };
-    let object = request.as_object().ok_or_else(malformed)?;
+    let object = request.as_object().ok_or_else(BedrockError::malformed)?;
     if let Some(extra) = object.keys().find(|k| !fields.contains(&k.as_str())) {
         return Err(BedrockError::validation(format!(
             "Malformed input request: extraneous key [{extra}] is not permitted, please reformat your input and try again."
@@ -374,11 +362,8 @@ fn titan_answer(request: Value) -> Result<(Value, usize), BedrockError> {
 }
 
 fn cohere_answer(request: Value) -> Result<(Value, usize), BedrockError> {
-    let request: CohereEmbedRequest = serde_json::from_value(request).map_err(|_| {
-        BedrockError::validation(
-            "Malformed input request, please reformat your input and try again.",
-        )
-    })?;
+    let request: CohereEmbedRequest =
+        serde_json::from_value(request).map_err(|_| BedrockError::malformed())?;
     let (texts, vectors) = embeddings::cohere_vectors(
         request.texts,
         request.input_type.as_deref(),
@@ -395,6 +380,23 @@ fn cohere_answer(request: Value) -> Result<(Value, usize), BedrockError> {
     let body =
         json!({"id": id, "embeddings": vectors, "texts": texts, "response_type": response_type});
     Ok((body, tokens))
+}
+
+/// Authenticates the request and applies an injected `x-mock-status`; returns the other
+/// controls.
+fn admit(
+    auth: &BedrockAuth,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Controls, BedrockError> {
+    authorize(auth, method, uri, headers, body)?;
+    let controls = Controls::from_headers(headers)?;
+    match controls.status {
+        Some(status) => Err(ApiError::injected(status).into()),
+        None => Ok(controls),
+    }
 }
 
 fn authorize(
@@ -442,9 +444,7 @@ fn authorize(
 /// Rejects what Bedrock rejects; returns the tools offered (name, schema).
 fn validate(request: &Value) -> Result<Vec<(String, Option<Value>)>, BedrockError> {
     let Some(object) = request.as_object() else {
-        return Err(BedrockError::validation(
-            "Malformed input request, please reformat your input and try again.",
-        ));
+        return Err(BedrockError::malformed());
     };
     if let Some(extra) = object
         .keys()

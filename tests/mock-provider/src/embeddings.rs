@@ -39,10 +39,7 @@ pub async fn embed(
 }
 
 fn respond(keys: &ExpectedKeys, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    OpenAi::authorize(headers, OpenAi::expected_key(keys))?;
-    if let Some(status) = Controls::from_headers(headers)?.status {
-        return Err(ApiError::injected(status));
-    }
+    admit::<OpenAi>(keys, headers)?;
     let request: EmbeddingsRequest = serde_json::from_slice(body).map_err(OpenAi::undecodable)?;
     let model = request.model.ok_or_else(|| {
         ApiError::invalid_request("you must provide a model parameter").with_param("model")
@@ -106,10 +103,7 @@ fn gemini_respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    Gemini::authorize(headers, Gemini::expected_key(keys))?;
-    if let Some(status) = Controls::from_headers(headers)?.status {
-        return Err(ApiError::injected(status));
-    }
+    admit::<Gemini>(keys, headers)?;
     let body: Value = serde_json::from_slice(body).map_err(Gemini::undecodable)?;
     let batch = body.as_object().ok_or_else(|| {
         ApiError::invalid_request("Invalid JSON payload received. Expected an object.")
@@ -177,10 +171,7 @@ fn vertex_respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    Vertex::authorize(headers, Vertex::expected_key(keys))?;
-    if let Some(status) = Controls::from_headers(headers)?.status {
-        return Err(ApiError::injected(status));
-    }
+    admit::<Vertex>(keys, headers)?;
     let body: Value = serde_json::from_slice(body).map_err(Vertex::undecodable)?;
     if let Some(name) = (body.as_object().into_iter().flatten())
         .map(|(k, _)| k)
@@ -220,7 +211,7 @@ fn vertex_respond(
 /// `embedding_types` Cohere knows.
 const COHERE_EMBEDDING_TYPES: &[&str] = &["float", "int8", "uint8", "binary", "ubinary", "base64"];
 /// `input_type`s Cohere knows.
-pub const COHERE_INPUT_TYPES: &[&str] = &[
+const COHERE_INPUT_TYPES: &[&str] = &[
     "search_document",
     "search_query",
     "classification",
@@ -252,10 +243,7 @@ fn cohere_respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    Cohere::authorize(headers, Cohere::expected_key(keys))?;
-    if let Some(status) = Controls::from_headers(headers)?.status {
-        return Err(ApiError::injected(status));
-    }
+    admit::<Cohere>(keys, headers)?;
     let request: CohereEmbedRequest = serde_json::from_slice(body).map_err(Cohere::undecodable)?;
     if request.model.is_none() {
         return Err(ApiError::invalid_request(
@@ -338,6 +326,15 @@ pub fn tokens(text: &str) -> usize {
 
 pub fn texts_tokens(texts: &[String]) -> usize {
     texts.iter().map(|t| tokens(t)).sum()
+}
+
+/// Authenticates like `F` and applies an injected `x-mock-status`.
+fn admit<F: WireFormat>(keys: &ExpectedKeys, headers: &HeaderMap) -> Result<(), ApiError> {
+    F::authorize(headers, F::expected_key(keys))?;
+    match Controls::from_headers(headers)?.status {
+        Some(status) => Err(ApiError::injected(status)),
+        None => Ok(()),
+    }
 }
 
 /// A unit-free but stable vector: the first component is the input's length.
