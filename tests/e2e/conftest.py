@@ -33,8 +33,8 @@ KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
 
 # Every alias the stack serves, and the api-version its Azure provider is configured with.
 ALIASES = [
-    "azure", "azure-v1", "bedrock", "bedrock-key", "claude", "cohere", "embed", "gemini", "gemini-embed", "gpt",
-    "vertex-gemini",
+    "azure", "azure-v1", "bedrock", "bedrock-cohere-embed", "bedrock-key", "claude", "cohere", "cohere-embed",
+    "embed", "gemini", "gemini-embed", "gpt", "titan-embed", "vertex-embed", "vertex-gemini",
 ]
 AZURE_API_VERSION = "2024-10-21"
 
@@ -182,6 +182,10 @@ models:
   - {{alias: vertex-gemini, provider: mock-vertex, model: gemini-2.5-pro}}
   - {{alias: bedrock, provider: mock-bedrock, model: "{BEDROCK_MODEL}"}}
   - {{alias: bedrock-key, provider: mock-bedrock-key, model: "{BEDROCK_MODEL}"}}
+  - {{alias: cohere-embed, provider: mock-cohere, model: embed-v4.0}}
+  - {{alias: titan-embed, provider: mock-bedrock, model: "amazon.titan-embed-text-v2:0"}}
+  - {{alias: bedrock-cohere-embed, provider: mock-bedrock, model: cohere.embed-english-v3}}
+  - {{alias: vertex-embed, provider: mock-vertex, model: text-embedding-005}}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}

@@ -180,16 +180,10 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// Whether `path` is a Vertex publisher path, `/{version}/projects/{project}/locations/{region}/publishers/google`,
-/// below which the Gemini endpoints (`/models/{model}:generateContent`) live.
-pub fn is_vertex_publisher_path(path: &str) -> bool {
-    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-    matches!(
-        segments.as_slice(),
-        [version, "projects", project, "locations", region, "publishers", "google"]
-            if version.starts_with('v') && !project.is_empty() && !region.is_empty()
-    )
-}
+/// Whether `path` is a Vertex publisher path, below which the Gemini endpoints
+/// (`/models/{model}:generateContent`) live. The filters tell Vertex from AI Studio by the
+/// same rule, so it is defined once, in the core.
+pub use tollgate_core::formats::gemini::is_vertex_publisher_path;
 
 /// An Azure `api-version`: `YYYY-MM-DD`, optionally `-preview`.
 pub fn is_api_version(value: &str) -> bool {

@@ -7,7 +7,6 @@ use crate::error::GatewayError;
 use crate::formats::codec;
 use crate::formats::fields::parse_object;
 use crate::formats::openai::embeddings as client_shape;
-use crate::formats::path::PathContext;
 use crate::formats::tool_names::ToolNameMap;
 use crate::formats::WireFormat;
 use crate::model::{ApiError, Usage, VectorEncoding};
@@ -32,16 +31,10 @@ pub fn translate_request(
         (value, VectorEncoding::Float)
     } else {
         let request = client_shape::decode_request(&value)?;
-        let encoded =
-            codec::encode_embeddings_request(target.format, &request, target.upstream_model)?;
+        let encoded = codec::encode_embeddings_request(target, &request)?;
         (encoded, request.encoding)
     };
-    let context = PathContext {
-        model: target.upstream_model,
-        stream: false,
-        api_version: target.api_version,
-    };
-    let path = codec::embeddings_path(target.format, &context).ok_or_else(|| {
+    let path = codec::embeddings_path(target).ok_or_else(|| {
         GatewayError::invalid_request("This model's provider does not offer embeddings")
             .with_param("model")
     })?;
@@ -77,19 +70,28 @@ impl TranslatedResponse {
     }
 }
 
-/// Translates a provider's whole embeddings answer for an OpenAI client. `model` (the
-/// upstream model) is named in the answer when the provider names none (Gemini).
+/// A provider's whole embeddings answer, with the headers its format may need.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProviderAnswer<'a> {
+    pub status: u16,
+    pub body: &'a [u8],
+    /// The value of the format's [`codec::error_type_header`].
+    pub error_type: Option<&'a str>,
+    /// The value of the format's [`codec::embeddings_tokens_header`].
+    pub input_tokens: Option<&'a str>,
+}
+
+/// Translates a provider's whole embeddings answer for an OpenAI client. The target's
+/// upstream model is named in the answer when the provider names none.
 pub fn translate_response(
-    provider: WireFormat,
+    target: &ProviderTarget,
     encoding: VectorEncoding,
-    model: &str,
-    status: u16,
-    body: &[u8],
+    answer: &ProviderAnswer,
 ) -> TranslatedResponse {
+    let ProviderAnswer { status, body, .. } = *answer;
+    let provider = target.format;
     if !(200..300).contains(&status) {
-        // No embeddings format so far names its error type in a header
-        // (`codec::error_type_header`), so the body says it all.
-        let error = codec::decode_error(provider, body, status, None);
+        let error = codec::decode_error(provider, body, status, answer.error_type);
         return TranslatedResponse::error(&error, status);
     }
     if provider == WireFormat::OpenAi {
@@ -102,10 +104,13 @@ pub fn translate_response(
             usage,
         };
     }
-    match codec::decode_embeddings_response(provider, body) {
+    match codec::decode_embeddings_response(target, body) {
         Ok(mut response) => {
             if response.model.is_empty() {
-                response.model = model.to_owned();
+                response.model = target.upstream_model.to_owned();
+            }
+            if response.usage.input_tokens.is_none() {
+                response.usage.input_tokens = answer.input_tokens.and_then(|n| n.parse().ok());
             }
             TranslatedResponse {
                 status,
@@ -130,6 +135,18 @@ mod tests {
             upstream_model: "embed-upstream",
             api_version: None,
         }
+    }
+
+    fn answer(status: u16, body: &[u8]) -> ProviderAnswer<'_> {
+        ProviderAnswer {
+            status,
+            body,
+            ..ProviderAnswer::default()
+        }
+    }
+
+    fn json(body: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(body).unwrap()
     }
 
     #[test]
@@ -175,22 +192,17 @@ mod tests {
     #[test]
     fn gemini_answers_name_the_upstream_model_and_keep_the_order() {
         let body = br#"{"embeddings":[{"values":[1.0,-2.0]},{"values":[0.5]}]}"#;
-        let out = translate_response(
-            WireFormat::Gemini,
-            VectorEncoding::Float,
-            "gemini-embedding-001",
-            200,
-            body,
-        );
+        let gemini = target(WireFormat::Gemini);
+        let out = translate_response(&gemini, VectorEncoding::Float, &answer(200, body));
         assert_eq!(out.status, 200);
         let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
-        assert_eq!(v["model"], "gemini-embedding-001");
+        assert_eq!(v["model"], "embed-upstream");
         assert_eq!(v["data"][0]["embedding"], serde_json::json!([1.0, -2.0]));
         assert_eq!(v["data"][1]["index"], 1);
         assert_eq!(out.usage.unwrap().input_tokens, None);
 
         let error = br#"{"error":{"code":400,"message":"bad model","status":"INVALID_ARGUMENT"}}"#;
-        let out = translate_response(WireFormat::Gemini, VectorEncoding::Float, "m", 400, error);
+        let out = translate_response(&gemini, VectorEncoding::Float, &answer(400, error));
         let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(
             (out.status, &v["error"]["message"]),
@@ -219,22 +231,152 @@ mod tests {
     #[test]
     fn response_passthrough_keeps_bytes_and_reads_usage() {
         let body = br#"{"object":"list","model":"m","data":[{"object":"embedding","index":0,"embedding":[0.1]}],"usage":{"prompt_tokens":3,"total_tokens":3}}"#;
-        let out = translate_response(WireFormat::OpenAi, VectorEncoding::Float, "m", 200, body);
+        let openai = target(WireFormat::OpenAi);
+        let out = translate_response(&openai, VectorEncoding::Float, &answer(200, body));
         assert_eq!(out.body, body.to_vec());
         assert_eq!(out.usage.unwrap().input_tokens, Some(3));
     }
 
     #[test]
     fn provider_errors_become_openai_errors() {
+        let body = br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#;
         let out = translate_response(
-            WireFormat::OpenAi,
+            &target(WireFormat::OpenAi),
             VectorEncoding::Float,
-            "m",
-            429,
-            br#"{"error":{"message":"slow down","type":"rate_limit_error"}}"#,
+            &answer(429, body),
         );
         assert_eq!(out.status, 429);
         let v: serde_json::Value = serde_json::from_slice(&out.body).unwrap();
         assert_eq!(v["error"]["message"], "slow down");
+    }
+
+    #[test]
+    fn cohere_embeds_documents_and_reports_billed_input() {
+        let body = br#"{"model":"e","input":["a","b"],"encoding_format":"base64"}"#;
+        let up = translate_request(&target(WireFormat::Cohere), body).unwrap();
+        assert_eq!(up.request.path, "/v1/embed");
+        let sent = json(&up.request.body);
+        assert_eq!(
+            (&sent["model"], &sent["texts"], &sent["input_type"]),
+            (
+                &serde_json::json!("embed-upstream"),
+                &serde_json::json!(["a", "b"]),
+                &serde_json::json!("search_document")
+            )
+        );
+        let answer_body = br#"{"embeddings":{"float":[[1.0,-2.0],[0.5]]},"meta":{"billed_units":{"input_tokens":2}}}"#;
+        let out = translate_response(
+            &target(WireFormat::Cohere),
+            up.encoding,
+            &answer(200, answer_body),
+        );
+        let v = json(&out.body);
+        assert_eq!(v["data"][0]["embedding"], "AACAPwAAAMA=");
+        assert_eq!(v["usage"]["prompt_tokens"], 2);
+        assert_eq!(out.usage.unwrap().input_tokens, Some(2));
+
+        let error = br#"{"id":"x","message":"invalid request: model 'nope' not found"}"#;
+        let out = translate_response(
+            &target(WireFormat::Cohere),
+            up.encoding,
+            &answer(404, error),
+        );
+        assert_eq!(out.status, 404);
+        assert_eq!(
+            json(&out.body)["error"]["message"],
+            "invalid request: model 'nope' not found"
+        );
+    }
+
+    fn bedrock(model: &'static str) -> ProviderTarget<'static> {
+        ProviderTarget {
+            base_path: "",
+            upstream_model: model,
+            ..target(WireFormat::Bedrock)
+        }
+    }
+
+    #[test]
+    fn bedrock_titan_invokes_one_text() {
+        let titan = bedrock("amazon.titan-embed-text-v2:0");
+        let up =
+            translate_request(&titan, br#"{"model":"e","input":"hi","dimensions":256}"#).unwrap();
+        assert_eq!(
+            up.request.path,
+            "/model/amazon.titan-embed-text-v2%3A0/invoke"
+        );
+        assert_eq!(
+            json(&up.request.body),
+            serde_json::json!({"inputText": "hi", "normalize": true, "dimensions": 256})
+        );
+        let out = translate_response(
+            &titan,
+            VectorEncoding::Float,
+            &answer(200, br#"{"embedding":[0.5],"inputTextTokenCount":1}"#),
+        );
+        let v = json(&out.body);
+        assert_eq!(v["model"], "amazon.titan-embed-text-v2:0");
+        assert_eq!(v["data"][0]["embedding"], serde_json::json!([0.5]));
+        assert_eq!(out.usage.unwrap().input_tokens, Some(1));
+
+        let err = translate_request(&titan, br#"{"model":"e","input":["a","b"]}"#).unwrap_err();
+        assert_eq!((err.status(), err.param.as_deref()), (400, Some("input")));
+        let err = translate_request(&titan, br#"{"model":"e","input":"a","dimensions":100}"#)
+            .unwrap_err();
+        assert_eq!(
+            (err.status(), err.param.as_deref()),
+            (400, Some("dimensions"))
+        );
+    }
+
+    #[test]
+    fn bedrock_cohere_usage_comes_from_the_header_and_errors_from_their_type() {
+        let cohere = bedrock("cohere.embed-english-v3");
+        let body = br#"{"embeddings":{"float":[[1.0]]},"id":"x","response_type":"embeddings_by_type","texts":["a"]}"#;
+        let out = translate_response(
+            &cohere,
+            VectorEncoding::Float,
+            &ProviderAnswer {
+                input_tokens: Some("3"),
+                ..answer(200, body)
+            },
+        );
+        assert_eq!(out.usage.unwrap().input_tokens, Some(3));
+
+        let throttled = ProviderAnswer {
+            error_type: Some(
+                "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+            ),
+            ..answer(
+                429,
+                br#"{"message":"Too many requests, please wait before trying again."}"#,
+            )
+        };
+        let out = translate_response(&cohere, VectorEncoding::Float, &throttled);
+        let v = json(&out.body);
+        assert_eq!(out.status, 429);
+        assert_eq!(v["error"]["type"], "rate_limit_error");
+    }
+
+    #[test]
+    fn vertex_predicts_below_the_publisher_path() {
+        let vertex = ProviderTarget {
+            base_path: "/v1/projects/p/locations/us-central1/publishers/google",
+            upstream_model: "text-embedding-005",
+            ..target(WireFormat::Gemini)
+        };
+        let up = translate_request(&vertex, br#"{"model":"e","input":["a","b"]}"#).unwrap();
+        assert_eq!(
+            up.request.path,
+            "/v1/projects/p/locations/us-central1/publishers/google/models/text-embedding-005:predict"
+        );
+        assert_eq!(
+            json(&up.request.body),
+            serde_json::json!({"instances": [{"content": "a"}, {"content": "b"}]})
+        );
+        let body = br#"{"predictions":[{"embeddings":{"values":[1.0],"statistics":{"token_count":1,"truncated":false}}},
+            {"embeddings":{"values":[2.0],"statistics":{"token_count":4,"truncated":false}}}]}"#;
+        let out = translate_response(&vertex, VectorEncoding::Float, &answer(200, body));
+        assert_eq!(json(&out.body)["usage"]["prompt_tokens"], 5);
     }
 }

@@ -87,13 +87,24 @@ impl ProviderFilter {
                 (translator.client_status(), translator.content_type(), out)
             }
             Answer::Embeddings(encoding) => {
-                let translated = embeddings::translate_response(
-                    self.config.format,
-                    *encoding,
-                    self.record.upstream_model.as_deref().unwrap_or_default(),
-                    self.record.status,
+                let format = self.config.format;
+                let header =
+                    |name: Option<&str>| name.and_then(|n| self.get_http_response_header(n));
+                let error_type = header(codec::error_type_header(format));
+                let input_tokens = header(codec::embeddings_tokens_header(format));
+                let target = ProviderTarget {
+                    format,
+                    base_path: &self.config.base_path,
+                    upstream_model: self.record.upstream_model.as_deref().unwrap_or_default(),
+                    api_version: self.config.api_version.as_deref(),
+                };
+                let answer = embeddings::ProviderAnswer {
+                    status: self.record.status,
                     body,
-                );
+                    error_type: error_type.as_deref(),
+                    input_tokens: input_tokens.as_deref(),
+                };
+                let translated = embeddings::translate_response(&target, *encoding, &answer);
                 self.record.usage = translated.usage;
                 (translated.status, "application/json", translated.body)
             }

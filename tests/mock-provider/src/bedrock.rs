@@ -1,5 +1,6 @@
 //! AWS Bedrock Converse: `POST /model/{modelId}/converse` (JSON) and
-//! `POST /model/{modelId}/converse-stream` (`application/vnd.amazon.eventstream`).
+//! `POST /model/{modelId}/converse-stream` (`application/vnd.amazon.eventstream`); and
+//! InvokeModel (`POST /model/{modelId}/invoke`) for the Titan and Cohere embedding models.
 //!
 //! Shapes follow the recordings in the shared fixtures (`bedrock/converse-*.json`,
 //! `converse-stream-*.bin`): the model is in the path, not the body; a stream is
@@ -25,6 +26,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::control::Controls;
+use crate::embeddings;
 use crate::error::{ApiError, ErrorKind};
 use crate::eventstream;
 use crate::ids;
@@ -76,6 +78,10 @@ impl BedrockError {
             kind,
             message: message.into(),
         }
+    }
+
+    fn malformed() -> Self {
+        Self::validation("Malformed input request, please reformat your input and try again.")
     }
 
     fn validation(message: impl Into<String>) -> Self {
@@ -168,16 +174,22 @@ struct ToolSpecWire {
     input_schema: Option<Value>,
 }
 
-/// `POST /model/{model}/{action}`.
+/// `POST /model/{model}/{action}`: Converse, ConverseStream, or InvokeModel for the
+/// embedding models.
 pub async fn converse(
     State(keys): State<Arc<ExpectedKeys>>,
-    Path((_model, action)): Path<(String, String)>,
+    Path((model, action)): Path<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let stream = match action.as_str() {
+        "invoke" => {
+            let response = invoke(&keys.bedrock, &model, &method, &uri, &headers, &body)
+                .unwrap_or_else(|error| error.response());
+            return with_request_id(response);
+        }
         "converse" => false,
         "converse-stream" => true,
         _ => {
@@ -210,16 +222,8 @@ fn respond(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, BedrockError> {
-    authorize(auth, method, uri, headers, body)?;
-    let controls = Controls::from_headers(headers)?;
-    if let Some(status) = controls.status {
-        return Err(ApiError::injected(status).into());
-    }
-    let request: Value = serde_json::from_slice(body).map_err(|_| {
-        BedrockError::validation(
-            "Malformed input request, please reformat your input and try again.",
-        )
-    })?;
+    let controls = admit(auth, method, uri, headers, body)?;
+    let request: Value = serde_json::from_slice(body).map_err(|_| BedrockError::malformed())?;
     let tools = validate(&request)?;
     let messages: Vec<prompt::Message> =
         serde_json::from_value(request["messages"].clone()).unwrap_or_default();
@@ -248,6 +252,151 @@ fn respond(
         ));
     }
     Ok(sse::streamed(EVENT_STREAM, events, controls.chunk_delay))
+}
+
+// === InvokeModel (embeddings) ===
+
+/// Fields of a Titan Text Embeddings V2 body.
+const TITAN_FIELDS: &[&str] = &["inputText", "dimensions", "normalize", "embeddingTypes"];
+/// Fields of a Cohere Embed body on Bedrock (no `model`: it is in the path).
+const COHERE_FIELDS: &[&str] = &[
+    "texts",
+    "images",
+    "input_type",
+    "truncate",
+    "embedding_types",
+    "output_dimension",
+    "max_tokens",
+];
+/// Response header with the input token count of an InvokeModel call.
+const INPUT_TOKENS_HEADER: &str = "x-amzn-bedrock-input-token-count";
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TitanRequest {
+    input_text: Option<String>,
+    dimensions: Option<usize>,
+}
+
+#[derive(Deserialize)]
+struct CohereEmbedRequest {
+    texts: Option<Vec<String>>,
+    input_type: Option<String>,
+    embedding_types: Option<Vec<String>>,
+    output_dimension: Option<usize>,
+}
+
+/// Reads a family's body and returns its answer and the input token count.
+type EmbeddingAnswer = fn(Value) -> Result<(Value, usize), BedrockError>;
+
+/// `POST /model/{model}/invoke` for Titan Text Embeddings V2 and Cohere Embed: the model's
+/// own body, extraneous keys refused as Bedrock does, the input token count in a header.
+fn invoke(
+    auth: &BedrockAuth,
+    model: &str,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, BedrockError> {
+    admit(auth, method, uri, headers, body)?;
+    let request: Value = serde_json::from_slice(body).map_err(|_| BedrockError::malformed())?;
+    let (fields, answer): (&[&str], EmbeddingAnswer) =
+        if model.contains("amazon.titan-embed-text-v2") {
+            (TITAN_FIELDS, titan_answer)
+        } else if model.contains("cohere.embed") {
+            (COHERE_FIELDS, cohere_answer)
+        } else {
+            return Err(BedrockError::validation(format!(
+                "The mock serves InvokeModel only for embedding models, not {model}."
+            )));
+        };
+    let object = request.as_object().ok_or_else(BedrockError::malformed)?;
+    if let Some(extra) = object.keys().find(|k| !fields.contains(&k.as_str())) {
+        return Err(BedrockError::validation(format!(
+            "Malformed input request: extraneous key [{extra}] is not permitted, please reformat your input and try again."
+        )));
+    }
+    let (body, tokens) = answer(request)?;
+    let mut response = (
+        StatusCode::OK,
+        [(CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(INPUT_TOKENS_HEADER, HeaderValue::from(tokens));
+    Ok(response)
+}
+
+fn titan_answer(request: Value) -> Result<(Value, usize), BedrockError> {
+    let request: TitanRequest = serde_json::from_value(request).map_err(|_| {
+        BedrockError::validation("Malformed input request: #/inputText: expected type: String")
+    })?;
+    let text = request
+        .input_text
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            BedrockError::validation(
+                "Malformed input request: #: required key [inputText] not found",
+            )
+        })?;
+    let dimensions = match request.dimensions {
+        None => 1024,
+        Some(d @ (256 | 512 | 1024)) => d,
+        Some(d) => {
+            return Err(BedrockError::validation(format!(
+                "Malformed input request: #/dimensions: {d} is not a valid enum value"
+            )))
+        }
+    };
+    let vector = embeddings::vector(&text, dimensions);
+    let tokens = embeddings::tokens(&text);
+    let body = json!({
+        "embedding": vector,
+        "inputTextTokenCount": tokens,
+        "embeddingsByType": {"float": vector},
+    });
+    Ok((body, tokens))
+}
+
+fn cohere_answer(request: Value) -> Result<(Value, usize), BedrockError> {
+    let request: CohereEmbedRequest =
+        serde_json::from_value(request).map_err(|_| BedrockError::malformed())?;
+    let (texts, vectors) = embeddings::cohere_vectors(
+        request.texts,
+        request.input_type.as_deref(),
+        request.embedding_types.as_deref(),
+        request.output_dimension,
+    )?;
+    let tokens = embeddings::texts_tokens(&texts);
+    let response_type = if vectors.is_array() {
+        "embeddings_floats"
+    } else {
+        "embeddings_by_type"
+    };
+    let id = format!("mock-{:08}", ids::next_serial());
+    let body =
+        json!({"id": id, "embeddings": vectors, "texts": texts, "response_type": response_type});
+    Ok((body, tokens))
+}
+
+/// Authenticates the request and applies an injected `x-mock-status`; returns the other
+/// controls.
+fn admit(
+    auth: &BedrockAuth,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Controls, BedrockError> {
+    authorize(auth, method, uri, headers, body)?;
+    let controls = Controls::from_headers(headers)?;
+    match controls.status {
+        Some(status) => Err(ApiError::injected(status).into()),
+        None => Ok(controls),
+    }
 }
 
 fn authorize(
@@ -295,9 +444,7 @@ fn authorize(
 /// Rejects what Bedrock rejects; returns the tools offered (name, schema).
 fn validate(request: &Value) -> Result<Vec<(String, Option<Value>)>, BedrockError> {
     let Some(object) = request.as_object() else {
-        return Err(BedrockError::validation(
-            "Malformed input request, please reformat your input and try again.",
-        ));
+        return Err(BedrockError::malformed());
     };
     if let Some(extra) = object
         .keys()

@@ -347,6 +347,9 @@ pub async fn vertex(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if call.ends_with(":predict") {
+        return embeddings::vertex_predict(&keys, &headers, &body);
+    }
     handle::<Vertex>(&keys, &call, &query, &headers, &body)
 }
 

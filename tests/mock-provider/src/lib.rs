@@ -81,6 +81,7 @@ pub fn router(keys: ExpectedKeys) -> Router {
         .route("/v1/embeddings", post(embeddings::embed))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
         .route("/v2/chat", post(completion::complete::<Cohere>))
+        .route("/v2/embed", post(embeddings::cohere_embed))
         .route(
             "/openai/deployments/{deployment}/chat/completions",
             post(azure::deployment_chat),

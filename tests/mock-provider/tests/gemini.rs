@@ -328,7 +328,7 @@ async fn batch_embeddings_give_one_vector_per_request_in_order() {
     let keyless = post_json(addr, EMBED, &[], &json!({"requests": [request("a")]})).await;
     assert_eq!(keyless.status, 403);
 
-    // Vertex embeds through `:predict`, which the mock does not serve.
+    // Vertex embeds through `:predict` (see tests/embeddings.rs), not batchEmbedContents.
     let vertex = post_json(
         addr,
         "/v1/projects/p/locations/us-central1/publishers/google/models/gemini-embedding-001:batchEmbedContents",

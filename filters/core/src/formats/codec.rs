@@ -11,6 +11,7 @@ use crate::framing::{Frame, Framing};
 use crate::model::{
     ApiError, EmbeddingsRequest, EmbeddingsResponse, Request, Response, StreamEvent,
 };
+use crate::translate::ProviderTarget;
 
 /// Path (and query) of the chat endpoint below a provider's base path.
 pub fn endpoint_path(format: WireFormat, context: &PathContext) -> String {
@@ -256,35 +257,47 @@ impl StreamEncoder {
 }
 
 // === embeddings ===
-// Formats without an embeddings API fall to the wildcard arms; a format that gains one adds
-// its arms here.
+// Formats without an embeddings API (Anthropic) answer `None` or an error; a format that
+// gains one adds its arms here. The target, not only the format, decides: Gemini's method
+// depends on the API (AI Studio or Vertex), Bedrock's body on the model family.
 
 /// Path of the embeddings endpoint below a provider's base path, when the format has one.
-pub fn embeddings_path(format: WireFormat, context: &PathContext) -> Option<String> {
-    match format {
+pub fn embeddings_path(target: &ProviderTarget) -> Option<String> {
+    let model = target.upstream_model;
+    match target.format {
         WireFormat::OpenAi => Some(openai::operation_path(
-            context,
+            &PathContext {
+                model,
+                stream: false,
+                api_version: target.api_version,
+            },
             openai::embeddings::EMBEDDINGS_PATH,
         )),
-        WireFormat::Gemini => Some(gemini::model_method_path(
-            context.model,
-            gemini::embeddings::METHOD,
+        WireFormat::Cohere => Some(cohere::embeddings::EMBED_PATH.to_owned()),
+        WireFormat::Gemini => Some(gemini::embeddings::path(
+            gemini::embeddings::Api::of(target.base_path),
+            model,
         )),
-        #[allow(unreachable_patterns)]
-        _ => None,
+        WireFormat::Bedrock => Some(bedrock::embeddings::path(model)),
+        WireFormat::Anthropic => None,
     }
 }
 
 pub fn encode_embeddings_request(
-    format: WireFormat,
+    target: &ProviderTarget,
     request: &EmbeddingsRequest,
-    model: &str,
 ) -> Result<Value, FieldError> {
-    match format {
+    let model = target.upstream_model;
+    match target.format {
         WireFormat::OpenAi => Ok(openai::embeddings::encode_request(request, model)),
-        WireFormat::Gemini => Ok(gemini::embeddings::encode_request(request, model)),
-        #[allow(unreachable_patterns)]
-        _ => Err(FieldError::unsupported(
+        WireFormat::Cohere => cohere::embeddings::encode_request(request, model),
+        WireFormat::Gemini => Ok(gemini::embeddings::encode_request(
+            gemini::embeddings::Api::of(target.base_path),
+            request,
+            model,
+        )),
+        WireFormat::Bedrock => bedrock::embeddings::encode_request(request, model),
+        WireFormat::Anthropic => Err(FieldError::unsupported(
             "model",
             "is served by a provider without embeddings",
         )),
@@ -292,15 +305,29 @@ pub fn encode_embeddings_request(
 }
 
 pub fn decode_embeddings_response(
-    format: WireFormat,
+    target: &ProviderTarget,
     body: &[u8],
 ) -> Result<EmbeddingsResponse, ApiError> {
-    match format {
+    match target.format {
         WireFormat::OpenAi => openai::embeddings::decode_response(body),
-        WireFormat::Gemini => gemini::embeddings::decode_response(body),
-        #[allow(unreachable_patterns)]
-        _ => Err(ApiError::bad_upstream(
+        WireFormat::Cohere => cohere::embeddings::decode_response(body),
+        WireFormat::Gemini => {
+            gemini::embeddings::decode_response(gemini::embeddings::Api::of(target.base_path), body)
+        }
+        WireFormat::Bedrock => bedrock::embeddings::decode_response(body, target.upstream_model),
+        WireFormat::Anthropic => Err(ApiError::bad_upstream(
             "this provider format has no embeddings",
         )),
+    }
+}
+
+/// Response header with the input token count, for formats whose embeddings answers may
+/// carry none in the body.
+pub fn embeddings_tokens_header(format: WireFormat) -> Option<&'static str> {
+    match format {
+        WireFormat::Bedrock => Some(bedrock::embeddings::INPUT_TOKENS_HEADER),
+        WireFormat::OpenAi | WireFormat::Anthropic | WireFormat::Cohere | WireFormat::Gemini => {
+            None
+        }
     }
 }

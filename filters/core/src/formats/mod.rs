@@ -11,6 +11,7 @@ pub mod bedrock;
 pub mod claude;
 pub mod codec;
 pub mod cohere;
+pub mod cohere_embed;
 pub mod fields;
 pub mod gemini;
 pub mod identifier;

@@ -6,6 +6,7 @@
 //! translation, or carry a Bedrock API key as a bearer token; neither is this module's
 //! business. Errors carry their type in the `x-amzn-errortype` response header, not the body.
 
+pub mod embeddings;
 pub mod error;
 pub mod request;
 pub mod response;

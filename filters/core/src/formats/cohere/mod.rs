@@ -9,6 +9,7 @@
 //! Features other formats cannot carry (documents, citations, safety modes, connectors)
 //! are not produced on requests and are skipped in responses.
 
+pub mod embeddings;
 pub mod error;
 pub mod request;
 pub mod response;

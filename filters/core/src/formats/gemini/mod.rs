@@ -65,6 +65,18 @@ pub fn model_resource(model: &str) -> String {
     format!("{collection}{name}")
 }
 
+/// Whether `path` is a Vertex AI publisher path,
+/// `/{version}/projects/{project}/locations/{region}/publishers/google`: the base path that
+/// tells Vertex from AI Studio, whose base path is an API version.
+pub fn is_vertex_publisher_path(path: &str) -> bool {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    matches!(
+        segments.as_slice(),
+        [version, "projects", project, "locations", region, "publishers", "google"]
+            if version.starts_with('v') && !project.is_empty() && !region.is_empty()
+    )
+}
+
 /// `(collection with its slash, name)` of a model given bare or as a resource name.
 fn split_resource(model: &str) -> (&'static str, &str) {
     ["models/", "tunedModels/"]
