@@ -7,14 +7,15 @@
 //! targets cannot disagree.
 //!
 //! Extending: a new wire format is one entry in [`FORMATS`]; the translator targets and their
-//! seeds pick it up (the translator chooses the provider's framing itself, so a binary
-//! event-stream provider is covered too). A new framing parser (the AWS event-stream one)
-//! implements [`push_parser::PushParser`] (a dozen lines) and gets a target like
+//! seeds pick it up (the translator chooses the framing itself, so Bedrock's binary event
+//! streams are covered on both sides). A new framing parser implements
+//! [`push_parser::PushParser`] (a dozen lines) and gets a target like
 //! `fuzz_targets/sse_parser.rs` plus its `[[bin]]` entry; `make fuzz` runs every target.
 
 use tollgate_core::formats::WireFormat;
 
 pub mod chunks;
+pub mod embeddings;
 pub mod push_parser;
 pub mod request;
 pub mod response;
@@ -25,6 +26,8 @@ pub const FORMATS: &[WireFormat] = &[
     WireFormat::OpenAi,
     WireFormat::Anthropic,
     WireFormat::Cohere,
+    WireFormat::Gemini,
+    WireFormat::Bedrock,
 ];
 
 /// The format a header byte picks.

@@ -1,8 +1,9 @@
-//! Framing parsers (`text/event-stream` today, AWS event streams next): whatever the cuts,
-//! the frames, their raw bytes and the first error must be those of the uncut input.
+//! Framing parsers (`text/event-stream`, AWS event streams): whatever the cuts, the frames,
+//! their raw bytes and the first error must be those of the uncut input.
 
 use std::fmt::Debug;
 
+use tollgate_core::eventstream::{self, EventStreamError, EventStreamParser, Message};
 use tollgate_core::sse::{self, SseError, SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
 
 use crate::chunks::chunks;
@@ -116,6 +117,36 @@ impl PushParser for SseParser {
             again,
             [(&event.event, &event.data)],
             "write_event round trip"
+        );
+    }
+}
+
+// === impl PushParser for EventStreamParser ===
+
+impl PushParser for EventStreamParser {
+    type Frame = Message;
+    type Error = EventStreamError;
+
+    fn keeping_raw(max_frame_bytes: usize) -> Self {
+        EventStreamParser::new(max_frame_bytes).keeping_raw()
+    }
+
+    fn push(&mut self, input: &[u8], out: &mut Vec<Message>) -> Result<(), EventStreamError> {
+        EventStreamParser::push(self, input, out)
+    }
+
+    fn raw(frame: &Message) -> &[u8] {
+        &frame.raw
+    }
+
+    /// A decoded message is canonical: the encoder the Bedrock stream encoder uses writes
+    /// its headers and payload back to the very bytes received.
+    fn check_frame(message: &Message) {
+        let written = eventstream::encode_message(&message.headers, &message.payload);
+        assert_eq!(
+            written.as_deref(),
+            Ok(&message.raw[..]),
+            "encode_message round trip"
         );
     }
 }

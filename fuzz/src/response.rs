@@ -1,9 +1,9 @@
 //! [`ResponseTranslator`] for every provider × client pair, streaming or not, any status.
 
 use serde::de::IgnoredAny;
-use tollgate_core::formats::WireFormat;
+use tollgate_core::formats::{codec, WireFormat};
+use tollgate_core::framing::{Frame, FrameParser};
 use tollgate_core::model::{ApiError, StopReason, Usage};
-use tollgate_core::sse::SseParser;
 use tollgate_core::translate::{Outcome, ResponseTranslator};
 
 use crate::chunks::chunks;
@@ -130,7 +130,7 @@ impl Case {
             outcome: translator.outcome(),
             error: translator.error().cloned(),
             client_status: translator.client_status(),
-            streaming: translator.content_type() == "text/event-stream",
+            streaming: translator.content_type() != "application/json",
         }
     }
 }
@@ -177,21 +177,35 @@ fn check(case: &Case, run: &Run) {
     }
 }
 
-/// A translated stream is the gateway's own output: well-formed events, JSON data.
+/// A translated stream is the gateway's own output: well-formed frames of the client's
+/// framing (SSE, or AWS event-stream messages for a Bedrock client), each carrying JSON.
 fn check_translated_stream(case: &Case, out: &[u8]) {
-    let mut parser = SseParser::new(usize::MAX);
-    let mut events = Vec::new();
+    let mut parser = FrameParser::new(codec::stream_framing(case.client), usize::MAX).keeping_raw();
+    let mut frames = Vec::new();
     let parsed = parser
-        .push(out, &mut events)
-        .and_then(|()| parser.finish(&mut events));
-    assert!(parsed.is_ok(), "{case:?}: output is not an event stream");
-    for data in events.iter().filter_map(|e| e.data.as_deref()) {
-        let json = serde_json::from_str::<IgnoredAny>(data);
+        .push(out, &mut frames)
+        .and_then(|()| parser.finish(&mut frames));
+    assert!(
+        parsed.is_ok(),
+        "{case:?}: output is not a stream: {parsed:?}"
+    );
+    for frame in &frames {
+        let data = match frame {
+            Frame::Sse(event) => match event.data.as_deref() {
+                Some("[DONE]") | None => continue,
+                Some(data) => data.as_bytes(),
+            },
+            Frame::EventStream(message) => &message.payload,
+        };
+        let json = serde_json::from_slice::<IgnoredAny>(data);
         assert!(
-            data == "[DONE]" || json.is_ok(),
-            "{case:?}: event data is not JSON: {data:?}"
+            json.is_ok(),
+            "{case:?}: frame data is not JSON: {:?}",
+            String::from_utf8_lossy(data)
         );
     }
+    let framed: usize = frames.iter().map(|f| f.raw().len()).sum();
+    assert_eq!(framed, out.len(), "{case:?}: output ends inside a frame");
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@
 
 use std::path::{Path, PathBuf};
 
-use tollgate_core::formats::WireFormat;
+use tollgate_core::formats::{codec, WireFormat};
+use tollgate_core::framing::Framing;
 
-use crate::{push_parser, request, response, FORMATS};
+use crate::{embeddings, push_parser, request, response, FORMATS};
 
 /// What a fixture file holds, from its name and place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,10 +103,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 /// Which kind of target the seeds are for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    /// A framing parser ([`push_parser`]): every stream fixture.
-    FrameParser,
+    /// A framing parser ([`push_parser`]): every stream fixture in its framing.
+    FrameParser(Framing),
     ResponseTranslator,
     RequestTranslator,
+    /// Embeddings answers: the harness's own samples ([`embeddings::SAMPLES`]), as no
+    /// fixture tree holds any.
+    EmbeddingsResponse,
 }
 
 /// Header bytes under which `fixture` is an input of `target`: one per case worth starting
@@ -114,10 +118,14 @@ pub fn headers(target: Target, fixture: &Fixture) -> Vec<Vec<u8>> {
     const WHOLE: u16 = 0;
     const SMALL: u16 = 5; // chunks of up to 32 bytes; the fuzzer goes finer from there
     match (target, fixture.kind) {
-        (Target::FrameParser, Kind::Stream) => [WHOLE, SMALL]
-            .into_iter()
-            .map(push_parser::seed_header)
-            .collect(),
+        (Target::FrameParser(framing), Kind::Stream)
+            if codec::stream_framing(fixture.format) == framing =>
+        {
+            [WHOLE, SMALL]
+                .into_iter()
+                .map(push_parser::seed_header)
+                .collect()
+        }
         (Target::ResponseTranslator, Kind::Stream | Kind::Response) => {
             let case = match fixture.kind {
                 Kind::Stream => response::Case::stream,
@@ -155,7 +163,10 @@ pub fn write_from_env(target: Target) {
     };
     let roots = std::env::var_os("TOLLGATE_FUZZ_FIXTURES").unwrap_or_default();
     let dir = PathBuf::from(dir);
-    let mut written = 0usize;
+    let mut seeds = Vec::new();
+    if target == Target::EmbeddingsResponse {
+        seeds.extend(embeddings::seeds());
+    }
     for root in std::env::split_paths(&roots) {
         for fixture in fixtures(&root) {
             let Ok(body) = std::fs::read(&fixture.path) else {
@@ -164,11 +175,15 @@ pub fn write_from_env(target: Target) {
             };
             for mut seed in headers(target, &fixture) {
                 seed.extend_from_slice(&body);
-                match std::fs::write(dir.join(format!("seed-{written:05}")), &seed) {
-                    Ok(()) => written += 1,
-                    Err(err) => eprintln!("seeds: cannot write to {}: {err}", dir.display()),
-                }
+                seeds.push(seed);
             }
+        }
+    }
+    let mut written = 0usize;
+    for seed in seeds {
+        match std::fs::write(dir.join(format!("seed-{written:05}")), &seed) {
+            Ok(()) => written += 1,
+            Err(err) => eprintln!("seeds: cannot write to {}: {err}", dir.display()),
         }
     }
     eprintln!("seeds: {written} {target:?} seeds in {}", dir.display());
@@ -220,6 +235,25 @@ mod tests {
         ];
         for (path, expected) in cases {
             assert_eq!(kind_format_status(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn frame_parsers_get_the_streams_of_their_framing() {
+        let sse = classify(Path::new("t/streams/bedrock/x.openai.sse")).unwrap();
+        let bin = classify(Path::new("t/streams/bedrock/x.bin")).unwrap();
+        for (framing, fixture, seeds) in [
+            (Framing::Sse, &sse, 2),
+            (Framing::Sse, &bin, 0),
+            (Framing::EventStream, &bin, 2),
+            (Framing::EventStream, &sse, 0),
+        ] {
+            let target = Target::FrameParser(framing);
+            assert_eq!(
+                headers(target, fixture).len(),
+                seeds,
+                "{framing:?} {fixture:?}"
+            );
         }
     }
 

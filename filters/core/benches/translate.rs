@@ -9,9 +9,10 @@
 //! - request: the OpenAI client body [`REQUEST`] (about 2 KB: tools, images, tool history)
 //!   translated for the provider;
 //! - response: the provider's non-streaming answer translated for an OpenAI client;
-//! - stream: the provider's stream fed one event at a time (as providers flush them) and
-//!   translated for an OpenAI client that asked for the usage chunk; the figure is the
-//!   whole stream's cost, translator included, divided by its number of events.
+//! - stream: the provider's stream fed one frame at a time (as providers flush them: an SSE
+//!   event, or for Bedrock one binary event-stream message) and translated for an OpenAI
+//!   client that asked for the usage chunk; the figure is the whole stream's cost,
+//!   translator included, divided by its number of frames.
 //!
 //! An OpenAI provider is the same-format passthrough path (model rewrite, usage parsing).
 
@@ -19,8 +20,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use tollgate_core::formats::WireFormat;
-use tollgate_core::sse::SseParser;
+use tollgate_core::formats::{codec, WireFormat};
+use tollgate_core::framing::FrameParser;
 use tollgate_core::translate::{translate_request, Outcome, ProviderTarget, ResponseTranslator};
 
 /// A provider format and its sample answers, relative to `testdata/`.
@@ -35,6 +36,8 @@ struct Provider {
 const PROVIDERS: &[Provider] = &[
     Provider { format: WireFormat::OpenAi, response: "responses/openai/tool-calls-cached.json", stream: "streams/openai/parallel-tools-crlf.sse" },
     Provider { format: WireFormat::Anthropic, response: "responses/anthropic/thinking-text-tool.json", stream: "streams/anthropic/thinking-text-tool.sse" },
+    Provider { format: WireFormat::Gemini, response: "responses/gemini/thinking-text-calls.json", stream: "streams/gemini/thoughts-text-calls.sse" },
+    Provider { format: WireFormat::Bedrock, response: "responses/bedrock/thinking-text-tool.json", stream: "streams/bedrock/thinking-text-tool.bin" },
     Provider { format: WireFormat::Cohere, response: "responses/cohere/tool-plan-parallel.json", stream: "streams/cohere/tool-plan-parallel.sse" },
 ];
 
@@ -54,12 +57,12 @@ fn main() {
         request.len()
     );
     println!(
-        "{:<10} {:>12} {:>14} {:>15}  stream (events, bytes)",
+        "{:<10} {:>12} {:>14} {:>15}  stream (frames, bytes)",
         "provider", "request µs", "response µs", "stream µs/chunk"
     );
     for provider in PROVIDERS {
         let response = fixture(provider.response);
-        let stream = events(&fixture(provider.stream));
+        let stream = frames(provider.format, &fixture(provider.stream));
         check(provider, &request, &response, &stream);
 
         let request_us = per_op(|| {
@@ -77,7 +80,7 @@ fn main() {
             per_op(|| black_box(translate_stream(provider.format, &stream))) / stream.len() as f64;
         let stream_bytes: usize = stream.iter().map(Vec::len).sum();
         println!(
-            "{:<10} {request_us:>12.2} {response_us:>14.2} {stream_us:>15.2}  {} ({} events, {stream_bytes} bytes)",
+            "{:<10} {request_us:>12.2} {response_us:>14.2} {stream_us:>15.2}  {} ({} frames, {stream_bytes} bytes)",
             provider.format.as_str(),
             provider.stream,
             stream.len(),
@@ -92,15 +95,15 @@ fn fixture(relative: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// The stream cut into its events, raw bytes as sent.
-fn events(body: &[u8]) -> Vec<Vec<u8>> {
-    let mut parser = SseParser::new(usize::MAX).keeping_raw();
-    let mut events = Vec::new();
+/// The stream cut into the frames of the provider's framing, raw bytes as sent.
+fn frames(provider: WireFormat, body: &[u8]) -> Vec<Vec<u8>> {
+    let mut parser = FrameParser::new(codec::stream_framing(provider), usize::MAX).keeping_raw();
+    let mut frames = Vec::new();
     parser
-        .push(body, &mut events)
+        .push(body, &mut frames)
         .expect("fixture stream parses");
-    parser.finish(&mut events).expect("fixture stream parses");
-    events.into_iter().map(|e| e.raw).collect()
+    parser.finish(&mut frames).expect("fixture stream parses");
+    frames.iter().map(|f| f.raw().to_vec()).collect()
 }
 
 fn target(format: WireFormat) -> ProviderTarget<'static> {
@@ -118,13 +121,13 @@ fn body_translator(provider: WireFormat) -> ResponseTranslator {
         .with_model("upstream-model")
 }
 
-fn translate_stream(provider: WireFormat, events: &[Vec<u8>]) -> (usize, Outcome) {
+fn translate_stream(provider: WireFormat, frames: &[Vec<u8>]) -> (usize, Outcome) {
     let mut translator = ResponseTranslator::new(WireFormat::OpenAi, provider, true, true, 200)
         .with_created(1_700_000_000)
         .with_model("upstream-model");
     let mut bytes = 0;
-    for (i, event) in events.iter().enumerate() {
-        bytes += translator.feed(event, i + 1 == events.len()).len();
+    for (i, frame) in frames.iter().enumerate() {
+        bytes += translator.feed(frame, i + 1 == frames.len()).len();
     }
     (bytes, translator.outcome())
 }

@@ -33,6 +33,13 @@ fn base64_image() -> ImageSource {
     }
 }
 
+fn image(source: ImageSource) -> ContentPart {
+    ContentPart::Image {
+        source,
+        cache_control: None,
+    }
+}
+
 fn call(id: &str, arguments: &str) -> ContentPart {
     ContentPart::ToolCall {
         id: id.into(),
@@ -50,11 +57,14 @@ fn result(id: &str, text: &str) -> ContentPart {
     }
 }
 
-#[test]
-fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
+/// The conversation both Claude APIs (Anthropic Messages, Bedrock Converse) must carry
+/// whole: cached system prompt, images, signed and redacted thinking, parallel tool calls,
+/// an error result with an image, a cached tool. `call_id` prefixes the tool-call ids
+/// (each API has its own charset), `image_url` is an image URL the API accepts.
+fn claude_conversation(call_id: &str, image_url: &str) -> Request {
     let ephemeral = Some(json!({"type": "ephemeral"}));
-    let request = Request {
-        model: "m".into(),
+    let (lisbon, porto) = (format!("{call_id}_01"), format!("{call_id}_02"));
+    Request {
         system: vec![SystemPart {
             text: "Be brief.".into(),
             cache_control: ephemeral.clone(),
@@ -67,14 +77,8 @@ fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
                         text: "Weather where these were taken?".into(),
                         cache_control: ephemeral.clone(),
                     },
-                    ContentPart::Image {
-                        source: base64_image(),
-                        cache_control: None,
-                    },
-                    ContentPart::Image {
-                        source: ImageSource::Url("https://example.com/a.jpg".into()),
-                        cache_control: None,
-                    },
+                    image(base64_image()),
+                    image(ImageSource::Url(image_url.into())),
                 ],
             },
             Message {
@@ -88,16 +92,16 @@ fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
                         data: "EmwKAhgBEgy3va3pzix".into(),
                     },
                     ContentPart::text("Checking."),
-                    call("toolu_01", r#"{"city":"Lisbon"}"#),
-                    call("toolu_02", r#"{"city":"Porto"}"#),
+                    call(&lisbon, r#"{"city":"Lisbon"}"#),
+                    call(&porto, r#"{"city":"Porto"}"#),
                 ],
             },
             Message {
                 role: Role::User,
                 content: vec![
-                    result("toolu_01", "21C"),
+                    result(&lisbon, "21C"),
                     ContentPart::ToolResult {
-                        call_id: "toolu_02".into(),
+                        call_id: porto,
                         content: vec![
                             ToolResultPart::Text("timeout".into()),
                             ToolResultPart::Image(base64_image()),
@@ -110,14 +114,22 @@ fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
             },
         ],
         tools: vec![ToolDefinition {
-            cache_control: ephemeral.clone(),
+            cache_control: ephemeral,
             ..tool("get_weather")
         }],
-        tool_choice: Some(ToolChoice::Auto),
-        parallel_tool_calls: Some(false),
         max_output_tokens: Some(4000),
         stop_sequences: vec!["END".into()],
         reasoning: Some(Reasoning::Budget(2048)),
+        ..Request::default()
+    }
+}
+
+#[test]
+fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
+    let request = Request {
+        model: "m".into(),
+        tool_choice: Some(ToolChoice::Auto),
+        parallel_tool_calls: Some(false),
         response_format: Some(ResponseFormat::JsonSchema {
             name: "response".into(),
             schema: json!({"type": "object"}),
@@ -125,11 +137,43 @@ fn anthropic_round_trip_keeps_tools_images_thinking_and_cache_markers() {
         }),
         user: Some("u-1".into()),
         stream: true,
-        ..Request::default()
+        ..claude_conversation("toolu", "https://example.com/a.jpg")
     };
     let wire = anthropic::request::encode(&request, "m").unwrap();
     let back = anthropic::request::decode(&wire).unwrap();
     assert_eq!(back, request);
+}
+
+/// A question with two images (`second_image` after a base64 one), two parallel calls
+/// (`assistant_text` before them; the second call's arguments cut short, as a client may
+/// send them), their results in separate turns, then a thanks.
+fn parallel_calls_turns(
+    second_image: ImageSource,
+    assistant_text: &str,
+    ids: [&str; 2],
+) -> Vec<Message> {
+    let user = |content| Message {
+        role: Role::User,
+        content,
+    };
+    vec![
+        user(vec![
+            ContentPart::text("Weather?"),
+            image(base64_image()),
+            image(second_image),
+        ]),
+        Message {
+            role: Role::Assistant,
+            content: vec![
+                ContentPart::text(assistant_text),
+                call(ids[0], r#"{"city":"Lisbon"}"#),
+                call(ids[1], r#"{"city":"Por"#),
+            ],
+        },
+        user(vec![result(ids[0], "21C")]),
+        user(vec![result(ids[1], "18C")]),
+        user(vec![ContentPart::text("Thanks")]),
+    ]
 }
 
 #[test]
@@ -140,42 +184,11 @@ fn openai_round_trip_keeps_tools_images_and_effort() {
             text: "Be brief.".into(),
             cache_control: None,
         }],
-        messages: vec![
-            Message {
-                role: Role::User,
-                content: vec![
-                    ContentPart::text("Weather?"),
-                    ContentPart::Image {
-                        source: base64_image(),
-                        cache_control: None,
-                    },
-                    ContentPart::Image {
-                        source: ImageSource::Url("https://example.com/a.jpg".into()),
-                        cache_control: None,
-                    },
-                ],
-            },
-            Message {
-                role: Role::Assistant,
-                content: vec![
-                    ContentPart::text("Checking."),
-                    call("call_1", r#"{"city":"Lisbon"}"#),
-                    call("call_2", r#"{"city":"Por"#),
-                ],
-            },
-            Message {
-                role: Role::User,
-                content: vec![result("call_1", "21C")],
-            },
-            Message {
-                role: Role::User,
-                content: vec![result("call_2", "18C")],
-            },
-            Message {
-                role: Role::User,
-                content: vec![ContentPart::text("Thanks")],
-            },
-        ],
+        messages: parallel_calls_turns(
+            ImageSource::Url("https://example.com/a.jpg".into()),
+            "Checking.",
+            ["call_1", "call_2"],
+        ),
         tools: vec![tool("get_weather"), tool("get_forecast")],
         tool_choice: Some(ToolChoice::Tool("get_forecast".into())),
         parallel_tool_calls: Some(true),
@@ -236,39 +249,80 @@ fn assistant_from_stream(bytes: &[u8]) -> Value {
     json!({"role": "assistant", "content": content, "thinking_blocks": blocks, "tool_calls": calls})
 }
 
+/// A provider's recorded answer (`fixture`, below testdata) as an OpenAI client gets it:
+/// the recording, and the assistant message the client builds from the translation.
+fn answer_through_openai(provider: WireFormat, fixture: &str) -> (Value, Value) {
+    let path = testdata().join(fixture);
+    let (out, _) = Run::body(WireFormat::OpenAi, provider, 200).one_shot(&read(&path));
+    let answer: Value = serde_json::from_slice(&out).unwrap();
+    (read_json(&path), assistant_from_body(&answer))
+}
+
+/// A provider's recorded stream as an OpenAI client gets it: the assistant message the
+/// client builds from the translated chunks.
+fn stream_through_openai(provider: WireFormat, fixture: &str) -> Value {
+    let path = testdata().join(fixture);
+    let (out, _) = Run::stream(WireFormat::OpenAi, provider, false).one_shot(&read(&path));
+    assistant_from_stream(&out)
+}
+
+fn provider(
+    format: WireFormat,
+    base_path: &'static str,
+    model: &'static str,
+) -> ProviderTarget<'static> {
+    ProviderTarget {
+        format,
+        base_path,
+        upstream_model: model,
+        api_version: None,
+    }
+}
+
+/// Sends an OpenAI client's next turn (`question`, the `assistant` message it was answered
+/// with, then `results`) through the gateway to `target`; returns the provider's path and
+/// body.
+fn send_next_turn(
+    target: ProviderTarget,
+    question: &str,
+    assistant: Value,
+    results: Vec<Value>,
+) -> (String, Value) {
+    let mut messages = vec![json!({"role": "user", "content": question}), assistant];
+    messages.extend(results);
+    let next = json!({"model": "smart", "messages": messages});
+    let upstream =
+        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
+    (
+        upstream.path,
+        serde_json::from_slice(&upstream.body).unwrap(),
+    )
+}
+
+/// A tool message answering each of the assistant's calls with `content`.
+fn answer_every_call(assistant: &Value, content: &str) -> Vec<Value> {
+    let calls = assistant["tool_calls"].as_array().into_iter().flatten();
+    calls
+        .map(|c| json!({"role": "tool", "tool_call_id": c["id"], "content": content}))
+        .collect()
+}
+
 /// Sends the next OpenAI turn (the assistant message plus a tool result) to Anthropic and
 /// returns the assistant turn Anthropic receives.
 fn next_turn_to_anthropic(assistant: Value, call_id: &str) -> Value {
-    let next = json!({
-        "model": "smart",
-        "messages": [
-            {"role": "user", "content": "Weather in Lisbon?"},
-            assistant,
-            {"role": "tool", "tool_call_id": call_id, "content": "21C"},
-        ],
-    });
-    let target = ProviderTarget {
-        format: WireFormat::Anthropic,
-        base_path: "/v1",
-        upstream_model: "claude",
-        api_version: None,
-    };
-    let upstream =
-        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
-    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    let target = provider(WireFormat::Anthropic, "/v1", "claude");
+    let result = json!({"role": "tool", "tool_call_id": call_id, "content": "21C"});
+    let (_, body) = send_next_turn(target, "Weather in Lisbon?", assistant, vec![result]);
     body["messages"][1].clone()
 }
 
 #[test]
 fn signed_thinking_survives_a_trip_through_an_openai_client() {
-    let path = testdata().join("responses/anthropic/thinking-text-tool.json");
-    let original = read_json(&path);
-    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Anthropic, 200).one_shot(&read(&path));
-    let answer: Value = serde_json::from_slice(&out).unwrap();
-    let turn = next_turn_to_anthropic(
-        assistant_from_body(&answer),
-        "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+    let (original, assistant) = answer_through_openai(
+        WireFormat::Anthropic,
+        "responses/anthropic/thinking-text-tool.json",
     );
+    let turn = next_turn_to_anthropic(assistant, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
     let kept: Vec<&Value> = original["content"]
         .as_array()
         .unwrap()
@@ -290,13 +344,11 @@ fn signed_thinking_survives_a_trip_through_an_openai_client() {
 
 #[test]
 fn streamed_signed_thinking_survives_a_trip_through_an_openai_client() {
-    let path = testdata().join("streams/anthropic/thinking-text-tool.sse");
-    let (out, _) =
-        Run::stream(WireFormat::OpenAi, WireFormat::Anthropic, false).one_shot(&read(&path));
-    let turn = next_turn_to_anthropic(
-        assistant_from_stream(&out),
-        "toolu_01T1x1fJ34qAmk2tNTrN7Up6",
+    let assistant = stream_through_openai(
+        WireFormat::Anthropic,
+        "streams/anthropic/thinking-text-tool.sse",
     );
+    let turn = next_turn_to_anthropic(assistant, "toolu_01T1x1fJ34qAmk2tNTrN7Up6");
     assert_eq!(
         turn["content"],
         json!([
@@ -317,38 +369,11 @@ fn cohere_round_trip_keeps_tools_plans_images_and_sampling() {
             text: "Be brief.".into(),
             cache_control: None,
         }],
-        messages: vec![
-            Message {
-                role: Role::User,
-                content: vec![
-                    ContentPart::text("Weather?"),
-                    ContentPart::Image {
-                        source: base64_image(),
-                        cache_control: None,
-                    },
-                ],
-            },
-            Message {
-                role: Role::Assistant,
-                content: vec![
-                    ContentPart::text("I will check both cities."),
-                    call("get_weather_1", r#"{"city":"Lisbon"}"#),
-                    call("get_weather_2", r#"{"city":"Por"#),
-                ],
-            },
-            Message {
-                role: Role::User,
-                content: vec![result("get_weather_1", "21C")],
-            },
-            Message {
-                role: Role::User,
-                content: vec![result("get_weather_2", "18C")],
-            },
-            Message {
-                role: Role::User,
-                content: vec![ContentPart::text("Thanks")],
-            },
-        ],
+        messages: parallel_calls_turns(
+            base64_image(),
+            "I will check both cities.",
+            ["get_weather_1", "get_weather_2"],
+        ),
         tools: vec![
             ToolDefinition {
                 strict: None,
@@ -385,37 +410,19 @@ fn cohere_round_trip_keeps_tools_plans_images_and_sampling() {
 /// Sends the next OpenAI turn (the assistant message plus a result for every call) to
 /// Cohere and returns the messages Cohere receives after the user's question.
 fn next_turn_to_cohere(assistant: Value) -> Vec<Value> {
-    let results: Vec<Value> = assistant["tool_calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| json!({"role": "tool", "tool_call_id": c["id"], "content": "sunny"}))
-        .collect();
-    let mut messages = vec![
-        json!({"role": "user", "content": "Weather in SF?"}),
-        assistant,
-    ];
-    messages.extend(results);
-    let next = json!({"model": "smart", "messages": messages});
-    let target = ProviderTarget {
-        format: WireFormat::Cohere,
-        base_path: "/v2",
-        upstream_model: "command-a",
-        api_version: None,
-    };
-    let upstream =
-        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
-    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    let target = provider(WireFormat::Cohere, "/v2", "command-a");
+    let results = answer_every_call(&assistant, "sunny");
+    let (_, body) = send_next_turn(target, "Weather in SF?", assistant, results);
     body["messages"].as_array().unwrap()[1..].to_vec()
 }
 
 #[test]
 fn cohere_tool_calls_survive_a_trip_through_an_openai_client() {
-    let path = testdata().join("responses/cohere/tool-plan-parallel.json");
-    let original = read_json(&path);
-    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Cohere, 200).one_shot(&read(&path));
-    let answer: Value = serde_json::from_slice(&out).unwrap();
-    let messages = next_turn_to_cohere(assistant_from_body(&answer));
+    let (original, assistant) = answer_through_openai(
+        WireFormat::Cohere,
+        "responses/cohere/tool-plan-parallel.json",
+    );
+    let messages = next_turn_to_cohere(assistant);
     let sent = &original["message"];
     assert_eq!(
         messages[0],
@@ -433,10 +440,8 @@ fn cohere_tool_calls_survive_a_trip_through_an_openai_client() {
 
 #[test]
 fn streamed_cohere_tool_calls_survive_a_trip_through_an_openai_client() {
-    let path = testdata().join("streams/cohere/tool-plan-parallel.sse");
-    let (out, _) =
-        Run::stream(WireFormat::OpenAi, WireFormat::Cohere, false).one_shot(&read(&path));
-    let mut assistant = assistant_from_stream(&out);
+    let mut assistant =
+        stream_through_openai(WireFormat::Cohere, "streams/cohere/tool-plan-parallel.sse");
     assistant.as_object_mut().unwrap().remove("thinking_blocks");
     let messages = next_turn_to_cohere(assistant);
     let arguments = |city: &str| format!("{{\n    \"city\": \"{city}\"\n}}");
@@ -467,14 +472,8 @@ fn gemini_round_trip_keeps_tools_images_thinking_and_signatures() {
                 role: Role::User,
                 content: vec![
                     ContentPart::text("Weather where these were taken?"),
-                    ContentPart::Image {
-                        source: base64_image(),
-                        cache_control: None,
-                    },
-                    ContentPart::Image {
-                        source: ImageSource::Url("https://example.com/a.png".into()),
-                        cache_control: None,
-                    },
+                    image(base64_image()),
+                    image(ImageSource::Url("https://example.com/a.png".into())),
                 ],
             },
             Message {
@@ -544,34 +543,15 @@ fn gemini_round_trip_keeps_tools_images_thinking_and_signatures() {
 /// Sends the next OpenAI turn (the assistant message plus both tool results) to Gemini and
 /// returns the model turn Gemini receives.
 fn next_turn_to_gemini(assistant: Value) -> Value {
-    let calls = assistant["tool_calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut messages = vec![
-        json!({"role": "user", "content": "Weather in Lisbon and Porto?"}),
-        assistant,
-    ];
-    for call in &calls {
-        messages.push(json!({"role": "tool", "tool_call_id": call["id"], "content": "20C"}));
-    }
-    let next = json!({"model": "flash", "messages": messages});
-    let target = ProviderTarget {
-        format: WireFormat::Gemini,
-        base_path: "/v1beta",
-        upstream_model: "gemini-2.5-flash",
-        api_version: None,
-    };
-    let upstream =
-        translate_request(WireFormat::OpenAi, &target, next.to_string().as_bytes()).unwrap();
-    assert_eq!(
-        upstream.path,
-        "/v1beta/models/gemini-2.5-flash:generateContent"
-    );
-    let body: Value = serde_json::from_slice(&upstream.body).unwrap();
+    let target = provider(WireFormat::Gemini, "/v1beta", "gemini-2.5-flash");
+    let results = answer_every_call(&assistant, "20C");
+    let calls = results.len();
+    let question = "Weather in Lisbon and Porto?";
+    let (path, body) = send_next_turn(target, question, assistant, results);
+    assert_eq!(path, "/v1beta/models/gemini-2.5-flash:generateContent");
     assert_eq!(
         body["contents"][2]["parts"].as_array().map(Vec::len),
-        Some(calls.len()),
+        Some(calls),
         "one functionResponse per call"
     );
     body["contents"][1].clone()
@@ -579,21 +559,20 @@ fn next_turn_to_gemini(assistant: Value) -> Value {
 
 #[test]
 fn gemini_signatures_survive_a_trip_through_an_openai_client() {
-    let path = testdata().join("responses/gemini/thinking-text-calls.json");
-    let original = read_json(&path);
-    let (out, _) = Run::body(WireFormat::OpenAi, WireFormat::Gemini, 200).one_shot(&read(&path));
-    let answer: Value = serde_json::from_slice(&out).unwrap();
-    let turn = next_turn_to_gemini(assistant_from_body(&answer));
+    let (original, assistant) = answer_through_openai(
+        WireFormat::Gemini,
+        "responses/gemini/thinking-text-calls.json",
+    );
+    let turn = next_turn_to_gemini(assistant);
     assert_eq!(turn["role"], "model");
     assert_eq!(turn["parts"], original["candidates"][0]["content"]["parts"]);
 }
 
 #[test]
 fn streamed_gemini_signatures_survive_a_trip_through_an_openai_client() {
-    let path = testdata().join("streams/gemini/thoughts-text-calls.sse");
-    let (out, _) =
-        Run::stream(WireFormat::OpenAi, WireFormat::Gemini, false).one_shot(&read(&path));
-    let turn = next_turn_to_gemini(assistant_from_stream(&out));
+    let assistant =
+        stream_through_openai(WireFormat::Gemini, "streams/gemini/thoughts-text-calls.sse");
+    let turn = next_turn_to_gemini(assistant);
     assert_eq!(
         turn["parts"],
         json!([
@@ -613,77 +592,14 @@ const CLAUDE_ON_BEDROCK: &str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0";
 
 #[test]
 fn bedrock_round_trip_keeps_tools_images_thinking_and_cache_markers() {
-    let ephemeral = Some(json!({"type": "ephemeral"}));
-    let request = Request {
-        system: vec![SystemPart {
-            text: "Be brief.".into(),
-            cache_control: ephemeral.clone(),
-        }],
-        messages: vec![
-            Message {
-                role: Role::User,
-                content: vec![
-                    ContentPart::Text {
-                        text: "Weather where these were taken?".into(),
-                        cache_control: ephemeral.clone(),
-                    },
-                    ContentPart::Image {
-                        source: base64_image(),
-                        cache_control: None,
-                    },
-                    ContentPart::Image {
-                        source: ImageSource::Url("s3://photos/porto.jpeg".into()),
-                        cache_control: None,
-                    },
-                ],
-            },
-            Message {
-                role: Role::Assistant,
-                content: vec![
-                    ContentPart::Thinking {
-                        text: "Two cities.".into(),
-                        signature: Some("EqQBCkYIBxgCKkBs1gn+ZcVJ0==".into()),
-                    },
-                    ContentPart::RedactedThinking {
-                        data: "EmwKAhgBEgy3va3pzix".into(),
-                    },
-                    ContentPart::text("Checking."),
-                    call("tooluse_01", r#"{"city":"Lisbon"}"#),
-                    call("tooluse_02", r#"{"city":"Porto"}"#),
-                ],
-            },
-            Message {
-                role: Role::User,
-                content: vec![
-                    result("tooluse_01", "21C"),
-                    ContentPart::ToolResult {
-                        call_id: "tooluse_02".into(),
-                        content: vec![
-                            ToolResultPart::Text("timeout".into()),
-                            ToolResultPart::Image(base64_image()),
-                        ],
-                        is_error: true,
-                        cache_control: ephemeral.clone(),
-                    },
-                    ContentPart::text("Thanks"),
-                ],
-            },
-        ],
-        tools: vec![ToolDefinition {
-            strict: None,
-            cache_control: ephemeral.clone(),
-            ..tool("get_weather")
-        }],
-        max_output_tokens: Some(4000),
-        stop_sequences: vec!["END".into()],
-        reasoning: Some(Reasoning::Budget(2048)),
-        response_format: Some(ResponseFormat::JsonSchema {
-            name: "forecast".into(),
-            schema: json!({"type": "object", "additionalProperties": false}),
-            strict: None,
-        }),
-        ..Request::default()
-    };
+    let mut request = claude_conversation("tooluse", "s3://photos/porto.jpeg");
+    // Converse has no strict mode.
+    request.tools[0].strict = None;
+    request.response_format = Some(ResponseFormat::JsonSchema {
+        name: "forecast".into(),
+        schema: json!({"type": "object", "additionalProperties": false}),
+        strict: None,
+    });
     let wire = bedrock::request::encode(&request, CLAUDE_ON_BEDROCK).unwrap();
     let back = bedrock::request::decode(&wire).unwrap();
     assert_eq!(back, request);

@@ -110,6 +110,41 @@ impl<'a> Fields<'a> {
             .map(move |(i, v)| (item_path(&path, i), v)))
     }
 
+    /// An array field's elements, each an object read by `decode`; empty when absent.
+    pub fn objects<T>(
+        &self,
+        key: &str,
+        mut decode: impl FnMut(&Fields<'a>) -> Result<T, FieldError>,
+    ) -> Result<Vec<T>, FieldError> {
+        self.items(key)?
+            .map(|(path, value)| decode(&Fields::new(value, path)?))
+            .collect()
+    }
+
+    /// [`Fields::objects`] of an array the request must have.
+    pub fn required_objects<T>(
+        &self,
+        key: &str,
+        decode: impl FnMut(&Fields<'a>) -> Result<T, FieldError>,
+    ) -> Result<Vec<T>, FieldError> {
+        if !self.has(key) {
+            return Err(self.missing(key));
+        }
+        self.objects(key, decode)
+    }
+
+    /// An array field of strings (stop sequences); empty when absent.
+    pub fn strings(&self, key: &str) -> Result<Vec<String>, FieldError> {
+        self.items(key)?
+            .map(|(path, value)| {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| wrong_type(&path, "a string"))?;
+                Ok(text.to_owned())
+            })
+            .collect()
+    }
+
     /// Path of a field of this object.
     pub fn path(&self, key: &str) -> String {
         if self.path.is_empty() {

@@ -1,10 +1,11 @@
 //! Provider wire formats. Each submodule converts one format to and from the canonical
 //! model in [`crate::model`]; no module knows about any other format (what several share
-//! lives in [`fields`], [`openai_shapes`] and [`path`]). [`codec`] is the one place that
+//! lives in [`fields`], [`openai_shapes`], [`claude`], [`json_events`] and [`path`]). [`codec`] is the one place that
 //! dispatches on [`WireFormat`], so a new format is a new submodule plus one arm per
 //! function there.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 pub mod anthropic;
 pub mod bedrock;
@@ -15,6 +16,7 @@ pub mod cohere_embed;
 pub mod fields;
 pub mod gemini;
 pub mod identifier;
+pub mod json_events;
 pub mod openai;
 pub mod openai_shapes;
 pub mod path;
@@ -58,5 +60,13 @@ impl WireFormat {
             "bedrock" => Some(WireFormat::Bedrock),
             _ => None,
         }
+    }
+}
+
+/// Sets a same-format body's `model` to the upstream one: the rewrite every passthrough with
+/// the model in the body makes. A body that is not an object is left alone.
+pub(crate) fn replace_model(body: &mut Value, model: &str) {
+    if let Some(map) = body.as_object_mut() {
+        map.insert("model".into(), Value::String(model.to_owned()));
     }
 }

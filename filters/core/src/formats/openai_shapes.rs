@@ -6,7 +6,21 @@
 use serde_json::{json, Map, Value};
 
 use super::fields::{wrong_type, FieldError, Fields};
-use crate::model::{ContentPart, ImageSource, Message, ToolDefinition, ToolResultPart};
+use crate::model::{ContentPart, ImageSource, Message, Request, ToolDefinition, ToolResultPart};
+
+// === conversation ===
+
+/// Reads the `messages` (required) and `tools` arrays into `request`, each message by the
+/// format's own `decode_message`, which knows its roles.
+pub fn decode_conversation(
+    root: &Fields,
+    request: &mut Request,
+    decode_message: impl Fn(&Fields, &mut Request) -> Result<(), FieldError>,
+) -> Result<(), FieldError> {
+    root.required_objects("messages", |message| decode_message(message, request))?;
+    request.tools = root.objects("tools", decode_function_tool)?;
+    Ok(())
+}
 
 // === images ===
 

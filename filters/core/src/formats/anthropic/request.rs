@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::ids::sanitize;
-use crate::formats::claude::{output_budget, OutputBudget};
+use crate::formats::claude::{self, output_budget, OutputBudget};
 pub use crate::formats::claude::{DEFAULT_MAX_TOKENS, MIN_THINKING_BUDGET};
 pub use crate::formats::fields::arguments_to_input;
 use crate::formats::fields::{wrong_type, FieldError, Fields};
@@ -12,18 +12,11 @@ use crate::model::{
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
 };
 
-/// Anthropic's temperature range is 0–1.
-const MAX_TEMPERATURE: f64 = 1.0;
-/// With thinking enabled, Anthropic only accepts `top_p` from this value up.
-const MIN_TOP_P_WITH_THINKING: f64 = 0.95;
-
 // === passthrough ===
 
 /// Prepares an Anthropic body for an Anthropic provider: only the model changes.
 pub fn prepare_passthrough(body: &mut Value, model: &str) {
-    if let Some(map) = body.as_object_mut() {
-        map.insert("model".into(), Value::String(model.to_owned()));
-    }
+    crate::formats::replace_model(body, model);
 }
 
 // === decode ===
@@ -47,21 +40,9 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
         },
         ..Request::default()
     };
-    for (path, stop) in root.items("stop_sequences")? {
-        let stop = stop.as_str().ok_or_else(|| wrong_type(&path, "a string"))?;
-        request.stop_sequences.push(stop.to_owned());
-    }
-    if root.get("messages").is_none() {
-        return Err(root.missing("messages"));
-    }
-    for (path, message) in root.items("messages")? {
-        request
-            .messages
-            .push(decode_message(&Fields::new(message, path)?)?);
-    }
-    for (path, tool) in root.items("tools")? {
-        request.tools.push(decode_tool(&Fields::new(tool, path)?)?);
-    }
+    request.stop_sequences = root.strings("stop_sequences")?;
+    request.messages = root.required_objects("messages", decode_message)?;
+    request.tools = root.objects("tools", decode_tool)?;
     if let Some(choice) = root.object("tool_choice")? {
         request.tool_choice = Some(match choice.required_str("type")? {
             "auto" => ToolChoice::Auto,
@@ -360,22 +341,14 @@ pub fn encode(request: &Request, model: &str) -> Result<Value, FieldError> {
     if !request.stop_sequences.is_empty() {
         body.insert("stop_sequences".into(), json!(request.stop_sequences));
     }
-    let thinking = budget.is_some();
-    if let Some(temperature) = request.temperature.filter(|_| !thinking) {
-        body.insert(
-            "temperature".into(),
-            json!(temperature.clamp(0.0, MAX_TEMPERATURE)),
-        );
+    let sampling = claude::sampling(request, budget.is_some());
+    if let Some(temperature) = sampling.temperature {
+        body.insert("temperature".into(), json!(temperature));
     }
-    // Current Claude models refuse temperature and top_p together; temperature wins.
-    if let Some(top_p) = request
-        .top_p
-        .filter(|p| !thinking || *p >= MIN_TOP_P_WITH_THINKING)
-        .filter(|_| !body.contains_key("temperature"))
-    {
+    if let Some(top_p) = sampling.top_p {
         body.insert("top_p".into(), json!(top_p));
     }
-    if let Some(top_k) = request.top_k.filter(|_| !thinking) {
+    if let Some(top_k) = sampling.top_k {
         body.insert("top_k".into(), json!(top_k));
     }
     if let Some(ResponseFormat::JsonSchema { schema, .. }) = &request.response_format {

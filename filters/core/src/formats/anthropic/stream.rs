@@ -14,6 +14,7 @@ use super::ids::response_tool_id;
 use super::usage::WireUsage;
 use super::{decode_stop_reason, encode_stop_reason, error};
 use crate::formats::fields::lenient_count;
+use crate::formats::json_events::{json_data, JsonEventDecoder};
 use crate::model::{ApiError, BlockDelta, BlockStart, StopReason, StreamEvent, Usage};
 use crate::sse::{write_event, SseEvent};
 
@@ -67,10 +68,7 @@ impl EventDecoder {
     }
 
     pub fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.closed {
-            return;
-        }
-        let Some(data) = event.data.as_deref() else {
+        let Some(data) = json_data(self, event, out) else {
             return;
         };
         let Ok(wire) = serde_json::from_str::<WireEvent>(data) else {
@@ -209,6 +207,14 @@ impl EventDecoder {
                 delta: BlockDelta::Signature(signature.to_owned()),
             });
         }
+    }
+}
+
+/// Anthropic streams end with `message_stop`, and open no block that `[DONE]` would have to
+/// stop.
+impl JsonEventDecoder for EventDecoder {
+    fn closed(&mut self) -> &mut bool {
+        &mut self.closed
     }
 }
 

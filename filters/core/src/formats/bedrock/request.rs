@@ -27,8 +27,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{tool_name, tool_use_id, Family};
-use crate::formats::claude::output_budget;
-use crate::formats::fields::{arguments_to_input, wrong_type, FieldError, Fields};
+use crate::formats::claude::{self, output_budget};
+use crate::formats::fields::{arguments_to_input, FieldError, Fields};
 use crate::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
@@ -36,8 +36,6 @@ use crate::model::{
 
 /// Temperature range of the Converse API.
 const MAX_TEMPERATURE: f64 = 1.0;
-/// With Claude's thinking on, `top_p` is accepted only from this value up.
-const MIN_TOP_P_WITH_THINKING: f64 = 0.95;
 /// Name of the placeholder tool sent when tools are off but the history has tool blocks.
 pub const PLACEHOLDER_TOOL: &str = "tollgate_no_tools";
 
@@ -253,25 +251,20 @@ fn encode_settings(request: &Request, family: Family) -> (Map<String, Value>, Ma
         Family::Claude => {
             let budget = output_budget(request);
             inference.insert("maxTokens".into(), json!(budget.max_tokens));
-            let thinking = budget.thinking.is_some();
             if let Some(tokens) = budget.thinking {
                 additional.insert(
                     "thinking".into(),
                     json!({"type": "enabled", "budget_tokens": tokens}),
                 );
             }
-            if let Some(t) = temperature.filter(|_| !thinking) {
+            let sampling = claude::sampling(request, budget.thinking.is_some());
+            if let Some(t) = sampling.temperature {
                 inference.insert("temperature".into(), json!(t));
             }
-            // Current Claude models refuse temperature and top_p together; temperature wins.
-            if let Some(p) = request
-                .top_p
-                .filter(|p| !thinking || *p >= MIN_TOP_P_WITH_THINKING)
-                .filter(|_| !inference.contains_key("temperature"))
-            {
+            if let Some(p) = sampling.top_p {
                 inference.insert("topP".into(), json!(p));
             }
-            if let Some(k) = request.top_k.filter(|_| !thinking) {
+            if let Some(k) = sampling.top_k {
                 additional.insert("top_k".into(), json!(k));
             }
         }
@@ -386,14 +379,7 @@ fn ephemeral() -> Value {
 pub fn decode(body: &Value) -> Result<Request, FieldError> {
     let root = Fields::new(body, "")?;
     let mut request = Request::default();
-    if !root.has("messages") {
-        return Err(root.missing("messages"));
-    }
-    for (path, message) in root.items("messages")? {
-        request
-            .messages
-            .push(decode_message(&Fields::new(message, path)?)?);
-    }
+    request.messages = root.required_objects("messages", decode_message)?;
     for (path, block) in root.items("system")? {
         let block = Fields::new(block, path)?;
         if block.has("cachePoint") {
@@ -411,10 +397,7 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
         request.max_output_tokens = config.u64("maxTokens")?;
         request.temperature = config.f64("temperature")?;
         request.top_p = config.f64("topP")?;
-        for (path, stop) in config.items("stopSequences")? {
-            let stop = stop.as_str().ok_or_else(|| wrong_type(&path, "a string"))?;
-            request.stop_sequences.push(stop.to_owned());
-        }
+        request.stop_sequences = config.strings("stopSequences")?;
     }
     if let Some(config) = root.object("toolConfig")? {
         decode_tool_config(&config, &mut request)?;

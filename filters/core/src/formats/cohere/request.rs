@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use crate::formats::fields::{wrong_type, FieldError, Fields};
 use crate::formats::openai_shapes::{
-    decode_function_tool, decode_image_part, decode_tool_calls, encode_user_turn, function_tool,
+    decode_conversation, decode_image_part, decode_tool_calls, encode_user_turn, function_tool,
     tool_call, tool_definition,
 };
 use crate::model::{
@@ -29,9 +29,7 @@ const MAX_STOP_SEQUENCES: usize = 5;
 /// Prepares a Cohere body for a Cohere provider: only the model changes. Cohere streams
 /// always report usage, so nothing else is needed to count tokens.
 pub fn prepare_passthrough(body: &mut Value, model: &str) {
-    if let Some(map) = body.as_object_mut() {
-        map.insert("model".into(), Value::String(model.to_owned()));
-    }
+    crate::formats::replace_model(body, model);
 }
 
 // === decode ===
@@ -63,21 +61,8 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
         tool_choice: decode_tool_choice(&root)?,
         ..Request::default()
     };
-    for (path, stop) in root.items("stop_sequences")? {
-        let stop = stop.as_str().ok_or_else(|| wrong_type(&path, "a string"))?;
-        request.stop_sequences.push(stop.to_owned());
-    }
-    if root.get("messages").is_none() {
-        return Err(root.missing("messages"));
-    }
-    for (path, message) in root.items("messages")? {
-        decode_message(&Fields::new(message, path)?, &mut request)?;
-    }
-    for (path, tool) in root.items("tools")? {
-        request
-            .tools
-            .push(decode_function_tool(&Fields::new(tool, path)?)?);
-    }
+    request.stop_sequences = root.strings("stop_sequences")?;
+    decode_conversation(&root, &mut request, decode_message)?;
     Ok(request)
 }
 

@@ -24,6 +24,7 @@ use super::response::WireToolCall;
 use super::usage::WireUsage;
 use super::{decode_finish_reason, encode_finish_reason, response_tool_id, Finish};
 use crate::formats::fields::lenient_count;
+use crate::formats::json_events::{json_data, JsonEventDecoder};
 use crate::model::{ApiError, BlockDelta, BlockStart, StopReason, StreamEvent, Usage};
 use crate::sse::{write_event, SseEvent};
 
@@ -117,21 +118,9 @@ impl EventDecoder {
     }
 
     pub fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.closed {
-            return;
-        }
-        let Some(data) = event.data.as_deref().map(str::trim) else {
+        let Some(data) = json_data(self, event, out) else {
             return;
         };
-        if data.is_empty() {
-            return;
-        }
-        if data == "[DONE]" {
-            self.close_all(out);
-            self.closed = true;
-            out.push(StreamEvent::End);
-            return;
-        }
         let Ok(wire) = serde_json::from_str::<WireEvent>(data) else {
             return self.fail(
                 ApiError::bad_upstream("the provider sent a stream event that is not valid JSON"),
@@ -306,6 +295,16 @@ impl EventDecoder {
     fn fail(&mut self, err: ApiError, out: &mut Vec<StreamEvent>) {
         self.closed = true;
         out.push(StreamEvent::Error(err));
+    }
+}
+
+impl JsonEventDecoder for EventDecoder {
+    fn closed(&mut self) -> &mut bool {
+        &mut self.closed
+    }
+
+    fn close_blocks(&mut self, out: &mut Vec<StreamEvent>) {
+        self.close_all(out);
     }
 }
 

@@ -46,7 +46,7 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::ids::{self, SKIP_SIGNATURE};
-use crate::formats::fields::{wrong_type, FieldError, Fields};
+use crate::formats::fields::{FieldError, Fields};
 use crate::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
@@ -450,10 +450,7 @@ fn decode_generation_config(config: &Fields, request: &mut Request) -> Result<()
     request.top_p = config.f64("topP")?;
     request.top_k = config.u64("topK")?;
     request.candidate_count = config.u64("candidateCount")?;
-    for (path, stop) in config.items("stopSequences")? {
-        let stop = stop.as_str().ok_or_else(|| wrong_type(&path, "a string"))?;
-        request.stop_sequences.push(stop.to_owned());
-    }
+    request.stop_sequences = config.strings("stopSequences")?;
     let schema = config
         .get("responseJsonSchema")
         .or_else(|| config.get("responseSchema"));

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 use crate::formats::fields::{string_or_strings, wrong_type, FieldError, Fields};
 use crate::formats::openai_shapes::{
-    decode_function_tool, decode_image_part, decode_tool_calls, encode_user_turn, function_tool,
+    decode_conversation, decode_image_part, decode_tool_calls, encode_user_turn, function_tool,
     tool_call, tool_definition,
 };
 use crate::model::{
@@ -83,17 +83,7 @@ pub fn decode(body: &Value) -> Result<Request, FieldError> {
         tool_choice: decode_tool_choice(&root)?,
         ..Request::default()
     };
-    if root.get("messages").is_none() {
-        return Err(root.missing("messages"));
-    }
-    for (path, message) in root.items("messages")? {
-        decode_message(&Fields::new(message, path)?, &mut request)?;
-    }
-    for (path, tool) in root.items("tools")? {
-        request
-            .tools
-            .push(decode_function_tool(&Fields::new(tool, path)?)?);
-    }
+    decode_conversation(&root, &mut request, decode_message)?;
     Ok(request)
 }
 

@@ -16,6 +16,7 @@ use super::response::thinking_block;
 use super::usage::WireUsage;
 use super::{decode_finish_reason, encode_finish_reason, error};
 use crate::formats::fields::lenient_count;
+use crate::formats::json_events::{json_data, JsonEventDecoder};
 use crate::model::{ApiError, BlockDelta, BlockStart, ContentPart, StreamEvent, Usage};
 use crate::sse::{write_event, SseEvent};
 
@@ -115,21 +116,9 @@ impl ChunkDecoder {
     }
 
     pub fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) {
-        if self.closed {
-            return;
-        }
-        let Some(data) = event.data.as_deref().map(str::trim) else {
+        let Some(data) = json_data(self, event, out) else {
             return;
         };
-        if data.is_empty() {
-            return;
-        }
-        if data == "[DONE]" {
-            self.close_block(out);
-            self.closed = true;
-            out.push(StreamEvent::End);
-            return;
-        }
         if event.event.as_deref() == Some("error") {
             // Groq: `event: error` with `{"error": {...}}`.
             let err = match serde_json::from_str::<Value>(data) {
@@ -306,6 +295,16 @@ impl ChunkDecoder {
     fn fail(&mut self, err: ApiError, out: &mut Vec<StreamEvent>) {
         self.closed = true;
         out.push(StreamEvent::Error(err));
+    }
+}
+
+impl JsonEventDecoder for ChunkDecoder {
+    fn closed(&mut self) -> &mut bool {
+        &mut self.closed
+    }
+
+    fn close_blocks(&mut self, out: &mut Vec<StreamEvent>) {
+        self.close_block(out);
     }
 }
 
