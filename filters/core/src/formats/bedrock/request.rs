@@ -28,7 +28,7 @@ use serde_json::{json, Map, Value};
 
 use super::{tool_name, tool_use_id, Family};
 use crate::formats::claude::{self, output_budget};
-use crate::formats::fields::{arguments_to_input, FieldError, Fields};
+use crate::formats::fields::{arguments_to_input, wrong_type, FieldError, Fields};
 use crate::model::{
     ContentPart, ImageSource, Message, Reasoning, ReasoningEffort, Request, ResponseFormat, Role,
     SystemPart, ToolChoice, ToolDefinition, ToolResultPart,
