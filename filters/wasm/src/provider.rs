@@ -58,6 +58,9 @@ pub struct ProviderFilter {
     guarding: Option<Guarding>,
     /// The webhook being called and when the call started.
     webhook: Option<(WebhookCheck, SystemTime)>,
+    /// Envoy's request id, read with the request headers: after a callout has resumed the
+    /// request, the response callbacks can no longer read them (Envoy answers BadArgument).
+    request_id: String,
 }
 
 impl ProviderFilter {
@@ -75,6 +78,7 @@ impl ProviderFilter {
             policy,
             guarding: None,
             webhook: None,
+            request_id: String::new(),
         }
     }
 
@@ -201,6 +205,9 @@ impl Context for ProviderFilter {
 
 impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.request_id = self
+            .get_http_request_header("x-request-id")
+            .unwrap_or_default();
         // The gateway filter set these after authenticating; they must not leave Envoy.
         let alias = self.take_internal_header(headers::ALIAS);
         let context = self.take_internal_header(headers::CONTEXT);
@@ -326,9 +333,6 @@ impl HttpContext for ProviderFilter {
                 // Bedrock names its error types in a header, and its answers carry no id.
                 let error_type = codec::error_type_header(self.config.format)
                     .and_then(|name| self.get_http_response_header(name));
-                let request_id = self
-                    .get_http_request_header("x-request-id")
-                    .unwrap_or_default();
                 let translator = ResponseTranslator::new(
                     self.client_format,
                     self.config.format,
@@ -340,7 +344,7 @@ impl HttpContext for ProviderFilter {
                 .with_model(self.record.upstream_model.as_deref().unwrap_or_default())
                 .with_tool_names(std::mem::take(&mut self.tool_names))
                 .with_error_type(error_type)
-                .with_fallback_id(&request_id);
+                .with_fallback_id(&self.request_id);
                 let translator = match self.guarding.as_ref().and_then(Guarding::output_guard) {
                     Some(guard) => translator.with_guard(guard),
                     None => translator,

@@ -50,13 +50,13 @@ impl Report {
     /// `guardrail/category` of every flagged verdict, for the response header; `None` when
     /// nothing was flagged.
     pub fn flag_header(&self) -> Option<String> {
-        let flagged: Vec<String> = self
+        let flagged: std::collections::BTreeSet<String> = self
             .verdicts
             .keys()
             .filter(|(_, _, _, action)| *action == Action::Flag)
             .map(|(_, guardrail, category, _)| format!("{guardrail}/{category}"))
             .collect();
-        (!flagged.is_empty()).then(|| flagged.join(", "))
+        (!flagged.is_empty()).then(|| Vec::from_iter(flagged).join(", "))
     }
 
     /// The access-log value: `{"verdicts": [...], "latency_us": {...}, "webhook_failures": [...]}`.
