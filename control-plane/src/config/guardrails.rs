@@ -176,6 +176,7 @@ impl Validator<'_> {
             }
         };
         let mut rules = Vec::with_capacity(raws.len());
+        let mut unknown_entities = false;
         for (i, raw) in raws.into_iter().enumerate() {
             let rule_path = item(&field(path, "rules"), i);
             rules.push(match raw {
@@ -186,6 +187,7 @@ impl Validator<'_> {
                         .filter_map(|(j, e)| {
                             let entity = pii_entity(e);
                             if entity.is_none() {
+                                unknown_entities = true;
                                 let path = item(&field(&rule_path, "entities"), j);
                                 self.unknown(&path, "PII entity", e, PII_ENTITIES);
                             }
@@ -213,6 +215,9 @@ impl Validator<'_> {
                     max_tokens,
                 },
             });
+        }
+        if unknown_entities {
+            return None;
         }
         let config = GuardrailConfig {
             name,
@@ -325,3 +330,7 @@ fn pii_entity(name: &str) -> Option<PiiEntity> {
         _ => return None,
     })
 }
+
+#[cfg(test)]
+#[path = "guardrails_tests.rs"]
+mod tests;

@@ -213,7 +213,7 @@ fn syntax_and_type_errors_are_located() {
                 "keyz",
                 4,
                 "unknown field `keyz`, expected one of `version`, `listen`, `admin`, \
-                 `access_log`, `limits`, `providers`, `models`, `keys`",
+                 `access_log`, `limits`, `providers`, `models`, `keys`, `guardrails`",
             ),
         ),
         (

@@ -318,6 +318,9 @@ fn webhook(guardrail: &str, url: &BaseUrl) -> Value {
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(address, url.port())}}]}],
         },
     });
+    if matches!(url.host, Host::Name(_)) {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
     if url.tls {
         cluster["transport_socket"] = upstream_tls(&url.host);
     }

@@ -88,7 +88,7 @@ fn invalid_policies_are_refused_when_configured() {
             json!({ "guardrails": [{ "stages": ["output"], "check": { "webhook": {
             "name": "w", "cluster": "c", "authority": "a", "path": "/", "timeoutMs": 1,
             "failure": "closed" } } }] }),
-            "input only",
+            "only guard the input",
         ),
         (
             json!({ "guardrails": [{ "stages": ["input"], "check": { "rules": { "name": "r",
