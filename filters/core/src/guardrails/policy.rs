@@ -136,9 +136,11 @@ impl Selection {
 /// A validated policy with its cache of compiled engine sets.
 pub struct CompiledPolicy {
     policy: GuardrailPolicy,
-    /// Indices of rule guardrails (per stage) → their compiled union.
-    compiled: Mutex<BTreeMap<(Stage, Vec<usize>), Arc<CompiledGuardrails>>>,
+    compiled: Mutex<Compiled>,
 }
+
+/// Indices of the rule guardrails of one stage → their compiled union.
+type Compiled = BTreeMap<(Stage, Vec<usize>), Arc<CompiledGuardrails>>;
 
 impl CompiledPolicy {
     pub fn new(policy: GuardrailPolicy) -> Result<Self, PolicyError> {
