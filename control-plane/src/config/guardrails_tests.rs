@@ -1,4 +1,4 @@
-use crate::config::{load, Severity};
+use crate::config::{load, test_support};
 
 const HEAD: &str = "version: 1
 providers:
@@ -13,19 +13,7 @@ guardrails:
 
 /// `(path, line, message)` of every error in the config with these checks.
 fn errors(checks: &str) -> Vec<(String, usize, String)> {
-    let text = format!("{HEAD}{checks}");
-    let found = load(&text, None).expect_err("config should be rejected");
-    found
-        .into_iter()
-        .filter(|d| d.severity() == Severity::Error)
-        .map(|d| {
-            (
-                d.path,
-                d.location.map_or(0, |l| l.line),
-                d.problem.to_string(),
-            )
-        })
-        .collect()
+    test_support::errors(&format!("{HEAD}{checks}"))
 }
 
 #[test]

@@ -9,6 +9,8 @@ mod parse;
 mod raw;
 mod raw_guardrails;
 mod spans;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 use std::path::{Path, PathBuf};

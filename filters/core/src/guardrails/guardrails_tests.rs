@@ -107,6 +107,21 @@ fn invalid_policies_are_refused_when_configured() {
 
 // === whole messages ===
 
+/// The request's masking after the input stage guarded one user message.
+fn masked_prompt(selection: &Selection, text: &str) -> Masking {
+    let mut masking = Masking::new();
+    let mut request = Request {
+        messages: vec![user(text)],
+        ..Request::default()
+    };
+    guard_request(
+        &mut request,
+        selection.input.as_ref().expect("input guards"),
+        &mut masking,
+    );
+    masking
+}
+
 fn user(text: &str) -> Message {
     Message {
         role: Role::User,
@@ -159,16 +174,7 @@ fn every_request_text_is_guarded_including_tool_calls_and_results() {
 fn a_whole_answer_is_denied_redacted_and_unmasked() {
     let policy = sample();
     let selection = policy.select(who(None, None));
-    let mut masking = Masking::new();
-    let mut request = Request {
-        messages: vec![user("write to ann@example.com")],
-        ..Request::default()
-    };
-    guard_request(
-        &mut request,
-        selection.input.as_ref().expect("in"),
-        &mut masking,
-    );
+    let masking = masked_prompt(&selection, "write to ann@example.com");
     let answer = |parts: Vec<ContentPart>| Response {
         content: parts,
         ..Response::default()
@@ -244,16 +250,7 @@ fn run(guard: &mut OutputGuard, events: Vec<StreamEvent>) -> Vec<Vec<StreamEvent
 fn a_stream_split_at_every_byte_boundary_is_redacted_unmasked_and_denied_in_time() {
     let policy = sample();
     let selection = policy.select(who(None, None));
-    let mut masking = Masking::new();
-    let mut request = Request {
-        messages: vec![user("write to ann@example.com")],
-        ..Request::default()
-    };
-    guard_request(
-        &mut request,
-        selection.input.as_ref().expect("in"),
-        &mut masking,
-    );
+    let masking = masked_prompt(&selection, "write to ann@example.com");
     let answer = "Dear [EMAIL_1], cc Carl@Example.com ✓ — ｂｏｂ＠ｅｘａｍｐｌｅ．ｃｏｍ bye";
     let expected = "Dear ann@example.com, cc [EMAIL_2] ✓ — [EMAIL_3] bye";
     let leak = "intro text, then Project\u{a0}x and project nightingale details";
@@ -283,16 +280,7 @@ fn a_stream_split_at_every_byte_boundary_is_redacted_unmasked_and_denied_in_time
 fn tool_call_arguments_are_guarded_and_unmasked_as_json() {
     let policy = sample();
     let selection = policy.select(who(None, None));
-    let mut masking = Masking::new();
-    let mut request = Request {
-        messages: vec![user("a\"b@example.com")],
-        ..Request::default()
-    };
-    guard_request(
-        &mut request,
-        selection.input.as_ref().expect("in"),
-        &mut masking,
-    );
+    let masking = masked_prompt(&selection, "a\"b@example.com");
     let mut guard = OutputGuard::new(selection.output, HoldBack::Auto, masking);
     let args = r#"{"to":"[EMAIL_1]","cc":"x@example.org"}"#;
     let mut events = vec![StreamEvent::BlockStart {
