@@ -75,6 +75,7 @@ validate: tools build
 # The translation micro-benchmark first (native, seconds), then the end-to-end comparison.
 bench: tools wasm
 	cargo bench -p tollgate-core --bench translate
+	cargo bench -p tollgate-core --bench guardrails
 	cargo build --release -p tollgate-control-plane -p mock-provider
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) scripts/bench.py

@@ -106,6 +106,15 @@ pub enum Problem {
     KeyWithoutModels(String),
     #[error("no keys are configured, so every request will be rejected with 401")]
     NoKeys,
+    #[error("unknown {what} {value:?}; expected one of: {expected}")]
+    Unknown {
+        what: &'static str,
+        value: String,
+        expected: String,
+    },
+    /// A guardrail the filter's engine refuses, in its words (naming the rule).
+    #[error("{0}")]
+    Guardrail(String),
 }
 
 impl Problem {

@@ -2,16 +2,21 @@
 //! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
 
 mod diagnostics;
+mod guardrails;
 mod kind;
 mod model;
 mod parse;
 mod raw;
+mod raw_guardrails;
 mod spans;
+#[cfg(test)]
+mod test_support;
 mod validate;
 
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
+pub use guardrails::{webhook_cluster, Guardrails};
 pub use model::{
     AccessLog, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider, ProviderKind,
     SecretSource,

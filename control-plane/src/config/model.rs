@@ -25,6 +25,8 @@ pub struct Config {
     pub models: Vec<Model>,
     /// Virtual keys, already in the filter's contract shape.
     pub keys: Vec<VirtualKeyConfig>,
+    /// The `guardrails:` section, when there is one.
+    pub guardrails: Option<super::guardrails::Guardrails>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -27,6 +27,7 @@ pub struct Document {
     pub models: Vec<Model>,
     #[serde(default)]
     pub keys: Vec<Key>,
+    pub guardrails: Option<super::raw_guardrails::Guardrails>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -95,19 +95,19 @@ fn bare_message(err: &serde_yaml_ng::Error, path: &str) -> String {
     }
 }
 
-struct Validator<'a> {
+pub(super) struct Validator<'a> {
     spans: &'a Spans,
     base_dir: Option<&'a Path>,
     found: Vec<Diagnostic>,
 }
 
 /// First path each value was seen at, for duplicate detection.
-type Seen = HashMap<String, String>;
+pub(super) type Seen = HashMap<String, String>;
 
 // === impl Validator ===
 
 impl Validator<'_> {
-    fn report(&mut self, path: &str, problem: Problem) {
+    pub(super) fn report(&mut self, path: &str, problem: Problem) {
         self.found.push(Diagnostic {
             path: path.to_string(),
             location: self.spans.locate(path),
@@ -116,7 +116,13 @@ impl Validator<'_> {
     }
 
     /// Records `value` at `path`; reports it if it was seen before. Returns whether new.
-    fn unique(&mut self, seen: &mut Seen, what: &'static str, value: &str, path: &str) -> bool {
+    pub(super) fn unique(
+        &mut self,
+        seen: &mut Seen,
+        what: &'static str,
+        value: &str,
+        path: &str,
+    ) -> bool {
         match seen.get(value) {
             Some(first) => {
                 let first = match self.spans.locate(first) {
@@ -176,6 +182,10 @@ impl Validator<'_> {
             }
         }
         let keys = self.keys(doc.keys, &models);
+        let key_ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        let guardrails = doc
+            .guardrails
+            .map(|g| self.guardrails(g, &models, &key_ids));
         Config {
             listen,
             admin,
@@ -184,6 +194,7 @@ impl Validator<'_> {
             providers,
             models,
             keys,
+            guardrails,
         }
     }
 
@@ -466,7 +477,13 @@ impl Validator<'_> {
         }
     }
 
-    fn bad_name(&mut self, path: &str, what: &'static str, value: &str, rule: &'static str) {
+    pub(super) fn bad_name(
+        &mut self,
+        path: &str,
+        what: &'static str,
+        value: &str,
+        rule: &'static str,
+    ) {
         let value = value.to_string();
         self.report(path, Problem::BadName { what, value, rule });
     }

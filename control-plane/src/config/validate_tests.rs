@@ -1,24 +1,9 @@
 use super::*;
+use crate::config::test_support::errors;
 use crate::config::{AccessLog, SecretSource, DEFAULT_CONFIG};
 
 const HASH_A: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 const HASH_B: &str = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7";
-
-/// `(path, line, message)` of every error; 0 when a finding has no line.
-fn errors(text: &str) -> Vec<(String, usize, String)> {
-    let found = load(text, None).expect_err("config should be rejected");
-    found
-        .into_iter()
-        .filter(|d| d.severity() == Severity::Error)
-        .map(|d| {
-            (
-                d.path,
-                d.location.map_or(0, |l| l.line),
-                d.problem.to_string(),
-            )
-        })
-        .collect()
-}
 
 fn error(path: &str, line: usize, message: &str) -> (String, usize, String) {
     (path.to_string(), line, message.to_string())
@@ -213,7 +198,7 @@ fn syntax_and_type_errors_are_located() {
                 "keyz",
                 4,
                 "unknown field `keyz`, expected one of `version`, `listen`, `admin`, \
-                 `access_log`, `limits`, `providers`, `models`, `keys`",
+                 `access_log`, `limits`, `providers`, `models`, `keys`, `guardrails`",
             ),
         ),
         (

@@ -13,7 +13,9 @@ use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::{headers, log_fields};
 
-use crate::config::{AccessLog, Config, CredentialHeader, Host, Provider, SecretSource};
+use crate::config::{
+    webhook_cluster, AccessLog, BaseUrl, Config, CredentialHeader, Host, Provider, SecretSource,
+};
 
 /// Envoy node identity; required for extension config discovery later.
 const NODE: &str = "tollgate";
@@ -56,7 +58,7 @@ pub fn bootstrap(
         &FilterConfig::Gateway(gateway.clone()),
         wasm,
     );
-    let clusters: Vec<Value> = config
+    let mut clusters: Vec<Value> = config
         .providers
         .iter()
         .zip(providers)
@@ -70,6 +72,14 @@ pub fn bootstrap(
             cluster(provider, filter, config.max_request_bytes)
         })
         .collect();
+    if let Some(guardrails) = &config.guardrails {
+        clusters.extend(
+            guardrails
+                .webhooks
+                .iter()
+                .map(|(name, url)| webhook(name, url)),
+        );
+    }
     let secrets: Vec<Value> = config
         .providers
         .iter()
@@ -250,10 +260,7 @@ fn routes(config: &Config) -> Vec<Value> {
 fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) -> Value {
     let name = cluster_name(&provider.name);
     let url = &provider.base_url;
-    let (kind, address) = match &url.host {
-        Host::Ip(ip) => ("STATIC", ip.to_string()),
-        Host::Name(host) => ("STRICT_DNS", host.clone()),
-    };
+    let (kind, address) = discovery(&url.host);
     let mut http_filters = vec![provider_filter];
     if provider.credential.is_some() {
         http_filters.push(credential_injector(provider));
@@ -279,6 +286,36 @@ fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) 
                 "explicit_http_config": {"http_protocol_options": {}},
                 "http_filters": http_filters,
             },
+        },
+    });
+    if matches!(url.host, Host::Name(_)) {
+        cluster["dns_lookup_family"] = json!("V4_PREFERRED");
+    }
+    if url.tls {
+        cluster["transport_socket"] = upstream_tls(&url.host);
+    }
+    cluster
+}
+
+/// Cluster type and endpoint address: IPs are STATIC, names resolved by DNS.
+fn discovery(host: &Host) -> (&'static str, String) {
+    match host {
+        Host::Ip(ip) => ("STATIC", ip.to_string()),
+        Host::Name(name) => ("STRICT_DNS", name.clone()),
+    }
+}
+
+/// The cluster a webhook guardrail is called through (from the provider filters).
+fn webhook(guardrail: &str, url: &BaseUrl) -> Value {
+    let name = webhook_cluster(guardrail);
+    let (kind, address) = discovery(&url.host);
+    let mut cluster = json!({
+        "name": name,
+        "type": kind,
+        "connect_timeout": CONNECT_TIMEOUT,
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(address, url.port())}}]}],
         },
     });
     if matches!(url.host, Host::Name(_)) {

@@ -78,6 +78,7 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
             .map(|m| (m.alias.clone(), m.model.clone()))
             .collect(),
         api_version: provider.api_version.clone(),
+        guardrails: config.guardrails.as_ref().map(|g| g.policy.clone()),
     }
 }
 

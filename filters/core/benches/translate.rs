@@ -18,7 +18,6 @@
 
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use tollgate_core::formats::{codec, WireFormat};
 use tollgate_core::framing::FrameParser;
@@ -44,10 +43,10 @@ const PROVIDERS: &[Provider] = &[
 /// The client request every provider gets, in OpenAI's format.
 const REQUEST: &str = "requests/openai/tools-multiturn.json";
 
-/// Timed batches per figure; the median is reported.
-const BATCHES: usize = 7;
-/// Minimum duration of one batch.
-const BATCH_TIME: Duration = Duration::from_millis(100);
+#[path = "support/timing.rs"]
+mod timing;
+
+use timing::{per_op, BATCHES, BATCH_TIME};
 
 fn main() {
     let request = fixture(REQUEST);
@@ -148,33 +147,4 @@ fn check(provider: &Provider, request: &[u8], response: &[u8], stream: &[Vec<u8>
     );
     let (_, outcome) = translate_stream(provider.format, stream);
     assert_eq!(outcome, Outcome::Completed, "{name}: {}", provider.stream);
-}
-
-/// Median microseconds per call of `op`.
-fn per_op<T>(mut op: impl FnMut() -> T) -> f64 {
-    // Calibrate: double the batch until it takes a tenth of BATCH_TIME.
-    let mut iterations = 1u32;
-    let once = loop {
-        let start = Instant::now();
-        for _ in 0..iterations {
-            op();
-        }
-        let elapsed = start.elapsed();
-        if elapsed >= BATCH_TIME / 10 || iterations >= 1 << 24 {
-            break elapsed.as_secs_f64() / f64::from(iterations);
-        }
-        iterations *= 2;
-    };
-    let iterations = ((BATCH_TIME.as_secs_f64() / once).ceil() as u32).max(1);
-    let mut samples: Vec<f64> = (0..BATCHES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..iterations {
-                op();
-            }
-            start.elapsed().as_secs_f64() * 1e6 / f64::from(iterations)
-        })
-        .collect();
-    samples.sort_by(f64::total_cmp);
-    samples[BATCHES / 2]
 }

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::formats::WireFormat;
+use crate::guardrails::{GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
 
 /// Version of this contract. Bumped on any incompatible change; a filter refuses a config
@@ -85,6 +86,10 @@ pub struct ProviderConfig {
     /// Absent for every other provider, and for Azure's v1 API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Guardrails this provider's requests and answers go through; absent when none are
+    /// configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrails: Option<GuardrailPolicy>,
 }
 
 /// Why a filter configuration was refused.
@@ -98,6 +103,8 @@ pub enum ConfigError {
     Key { id: String, source: KeyError },
     #[error("model alias {0:?} is listed twice")]
     DuplicateAlias(String),
+    #[error("guardrails: {0}")]
+    Guardrails(#[from] PolicyError),
 }
 
 impl FilterConfig {
@@ -198,6 +205,7 @@ mod tests {
             base_path: "/v1".into(),
             models: BTreeMap::from([("claude".into(), "claude-sonnet-4-5".into())]),
             api_version: None,
+            guardrails: None,
         });
         let json = serde_json::to_vec(&config).unwrap();
         assert_eq!(FilterConfig::from_json(&json).unwrap(), config);

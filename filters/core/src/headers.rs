@@ -14,6 +14,10 @@ pub const PROVIDER: &str = "x-tollgate-provider";
 /// Response header: model name the provider was asked for.
 pub const UPSTREAM_MODEL: &str = "x-tollgate-upstream-model";
 
+/// Response header: `guardrail/category` of every verdict a `flag` guardrail reached before
+/// the headers left (input; whole answers' output). Stream output flags are in the log only.
+pub const GUARDRAIL_FLAGS: &str = "x-tollgate-guardrail-flags";
+
 /// Every internal request header, for stripping.
 pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
 

@@ -16,6 +16,7 @@ pub mod formats;
 pub mod framing;
 pub mod gateway;
 pub mod guard;
+pub mod guardrails;
 pub mod headers;
 pub mod keys;
 pub mod log_fields;

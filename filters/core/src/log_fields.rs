@@ -48,8 +48,15 @@ pub const USAGE: LogField = LogField {
     field: "usage",
 };
 
+/// Guardrail verdicts (stage, guardrail, category, action, count) and time spent, as a
+/// JSON string; absent when no guardrail applied.
+pub const GUARDRAILS: LogField = LogField {
+    property: "tollgate_guardrails",
+    field: "guardrails",
+};
+
 /// Every field, in access-log order.
-pub const ALL: [LogField; 5] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE];
+pub const ALL: [LogField; 6] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS];
 
 #[cfg(test)]
 mod tests {

@@ -17,7 +17,8 @@ use crate::formats::path::PathContext;
 use crate::formats::tool_names::ToolNameMap;
 use crate::formats::WireFormat;
 use crate::framing::{Frame, FrameParser};
-use crate::model::{ApiError, BlockStart, ContentPart, StopReason, StreamEvent, Usage};
+use crate::guardrails::{denied_error, OutputGuard, Stage};
+use crate::model::{ApiError, BlockStart, ContentPart, Request, StopReason, StreamEvent, Usage};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 
 // === requests ===
@@ -62,18 +63,46 @@ pub fn translate_request(
     target: &ProviderTarget,
     body: &[u8],
 ) -> Result<UpstreamRequest, GatewayError> {
+    translate_request_inspected(client, target, body, None)
+}
+
+/// Inspects the canonical request (input guardrails) before it is encoded for the
+/// provider: `inspect` may change it and returns whether it did. The request is decoded
+/// even for a same-format provider; it stays byte-for-byte passthrough unless changed.
+pub type Inspect<'a> = &'a mut dyn FnMut(&mut Request) -> Result<bool, GatewayError>;
+
+/// [`translate_request`] with the canonical request shown to `inspect` first.
+pub fn translate_request_inspected(
+    client: WireFormat,
+    target: &ProviderTarget,
+    body: &[u8],
+    inspect: Option<Inspect>,
+) -> Result<UpstreamRequest, GatewayError> {
     let mut value = parse_object(body)?;
     let stream = Fields::new(&value, "")?.bool("stream")?.unwrap_or(false);
     let client_wants_stream_usage = client == WireFormat::OpenAi
         && stream
         && crate::formats::openai::request::wants_stream_usage(&value);
-    let (upstream, tool_names) = if client == target.format {
-        codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
-        (value, ToolNameMap::default())
-    } else {
-        let request = codec::decode_request(client, &value)?;
-        let body = codec::encode_request(target.format, &request, target.upstream_model)?;
-        (body, codec::tool_names(target.format, &request))
+    let inspected = match inspect {
+        Some(inspect) => {
+            let mut request = codec::decode_request(client, &value)?;
+            inspect(&mut request)?.then_some(request)
+        }
+        None => None,
+    };
+    let (upstream, tool_names) = match inspected {
+        None if client == target.format => {
+            codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
+            (value, ToolNameMap::default())
+        }
+        decoded => {
+            let request = match decoded {
+                Some(request) => request,
+                None => codec::decode_request(client, &value)?,
+            };
+            let body = codec::encode_request(target.format, &request, target.upstream_model)?;
+            (body, codec::tool_names(target.format, &request))
+        }
     };
     let context = PathContext {
         model: target.upstream_model,
@@ -131,6 +160,8 @@ pub struct ResponseTranslator {
     error_type: Option<String>,
     /// Reported as the answer's id when the provider's answer names none (Bedrock's).
     fallback_id: String,
+    /// Output guardrails; a guarded stream is re-encoded from canonical events.
+    guard: Option<OutputGuard>,
 }
 
 #[derive(Debug)]
@@ -189,6 +220,7 @@ impl ResponseTranslator {
             tool_names: ToolNameMap::default(),
             error_type: None,
             fallback_id: String::new(),
+            guard: None,
         };
         if streaming {
             let stream = translator.new_stream(DEFAULT_MAX_EVENT_BYTES);
@@ -243,6 +275,19 @@ impl ResponseTranslator {
         self
     }
 
+    /// Runs the answer through output guardrails (and unmasking) before it is encoded.
+    /// Builder: call before the first [`feed`](Self::feed).
+    pub fn with_guard(mut self, guard: OutputGuard) -> ResponseTranslator {
+        self.guard = Some(guard);
+        self.rebuild_stream(DEFAULT_MAX_EVENT_BYTES);
+        self
+    }
+
+    /// The output guard, to read its findings once the answer is through.
+    pub fn guard(&self) -> Option<&OutputGuard> {
+        self.guard.as_ref()
+    }
+
     fn rebuild_stream(&mut self, max_event_bytes: usize) {
         if matches!(self.state, State::Streaming(_)) {
             self.state = State::Streaming(Box::new(self.new_stream(max_event_bytes)));
@@ -251,7 +296,7 @@ impl ResponseTranslator {
 
     fn new_stream(&self, max_event_bytes: usize) -> Stream {
         let parser = FrameParser::new(codec::stream_framing(self.provider), max_event_bytes);
-        let (parser, output) = if self.client == self.provider {
+        let (parser, output) = if self.client == self.provider && self.guard.is_none() {
             let strip_usage_only =
                 self.client == WireFormat::OpenAi && !self.client_wants_stream_usage;
             (parser.keeping_raw(), Output::Forward { strip_usage_only })
@@ -366,8 +411,17 @@ impl ResponseTranslator {
                 }
                 self.usage = response.usage;
                 self.stop_reason.clone_from(&response.stop_reason);
+                let guarded = self.guard.as_mut().map(|g| g.whole(&mut response));
+                if let Some(denial) = guarded.as_ref().and_then(|g| g.denied.as_ref()) {
+                    let err = ApiError::from(&denied_error(Stage::Output, denial));
+                    self.record_error(err.clone());
+                    self.client_status = err.class.status();
+                    return codec::encode_error(self.client, &err)
+                        .to_string()
+                        .into_bytes();
+                }
                 self.outcome = Outcome::Completed;
-                if same_format {
+                if same_format && !guarded.is_some_and(|g| g.changed) {
                     body
                 } else {
                     codec::encode_response(self.client, &response, self.created)
@@ -450,6 +504,7 @@ impl ResponseTranslator {
             }
         }
         self.observe(&canonical);
+        let canonical = self.guarded(canonical);
         match &mut stream.output {
             Output::Forward { strip_usage_only } => {
                 let usage_only = !canonical.is_empty()
@@ -466,9 +521,24 @@ impl ResponseTranslator {
         }
     }
 
+    /// Events after the output guard; its denial is recorded as the stream's error.
+    fn guarded(&mut self, events: Vec<StreamEvent>) -> Vec<StreamEvent> {
+        let Some(guard) = &mut self.guard else {
+            return events;
+        };
+        let events = guard.process(events);
+        if guard.denied().is_some() {
+            if let Some(StreamEvent::Error(err)) = events.last() {
+                self.record_error(err.clone());
+            }
+        }
+        events
+    }
+
     /// Emits events the gateway produced itself (not carried by a provider event).
     fn emit(&mut self, stream: &mut Stream, events: &[StreamEvent], out: &mut Vec<u8>) {
         self.observe(events);
+        let events = &self.guarded(events.to_vec());
         for event in events {
             match (&mut stream.output, event) {
                 (Output::Translate(encoder), _) => encoder.encode(event, out),

@@ -12,6 +12,7 @@
 //! Every decision is made by `tollgate-core`; this crate only moves bytes and headers.
 
 mod gateway;
+mod guarding;
 mod host;
 mod provider;
 
@@ -20,6 +21,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
 use tollgate_core::config::{CompiledGateway, FilterConfig, ProviderConfig};
+use tollgate_core::guardrails::CompiledPolicy;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -29,7 +31,7 @@ proxy_wasm::main! {{
 /// The compiled configuration of this plugin instance, shared with its HTTP contexts.
 enum Role {
     Gateway(Rc<CompiledGateway>),
-    Provider(Rc<ProviderConfig>),
+    Provider(Rc<ProviderConfig>, Option<Rc<CompiledPolicy>>),
 }
 
 #[derive(Default)]
@@ -44,7 +46,14 @@ impl RootContext for Root {
         let raw = self.get_plugin_configuration().unwrap_or_default();
         let role = FilterConfig::from_json(&raw).and_then(|config| match config {
             FilterConfig::Gateway(g) => Ok(Role::Gateway(Rc::new(CompiledGateway::try_from(g)?))),
-            FilterConfig::Provider(p) => Ok(Role::Provider(Rc::new(p))),
+            FilterConfig::Provider(mut p) => {
+                // Compiled once here; requests only select from it.
+                let policy = match p.guardrails.take() {
+                    Some(policy) => Some(Rc::new(CompiledPolicy::new(policy)?)),
+                    None => None,
+                };
+                Ok(Role::Provider(Rc::new(p), policy))
+            }
         });
         match role {
             Ok(role) => {
@@ -63,7 +72,10 @@ impl RootContext for Root {
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         match self.role.as_ref()? {
             Role::Gateway(g) => Some(Box::new(gateway::GatewayFilter::new(Rc::clone(g)))),
-            Role::Provider(p) => Some(Box::new(provider::ProviderFilter::new(Rc::clone(p)))),
+            Role::Provider(p, policy) => Some(Box::new(provider::ProviderFilter::new(
+                Rc::clone(p),
+                policy.clone(),
+            ))),
         }
     }
 

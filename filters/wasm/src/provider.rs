@@ -3,6 +3,7 @@
 //! client's original body into it, so each attempt translates afresh for its provider.
 
 use std::rc::Rc;
+use std::time::{Duration, SystemTime};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
@@ -12,14 +13,16 @@ use tollgate_core::formats::codec;
 use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
+use tollgate_core::guardrails::{CompiledPolicy, Stage, WebhookCheck};
 use tollgate_core::model::VectorEncoding;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::translate::{
-    is_stream_response, translate_request, ProviderTarget, ResponseTranslator,
+    is_stream_response, translate_request_inspected, ProviderTarget, ResponseTranslator,
 };
 use tollgate_core::usage_record::UsageRecord;
 use tollgate_core::{embeddings, headers, log_fields};
 
+use crate::guarding::Guarding;
 use crate::host::{log_field, reply_error, request_body};
 
 /// How the provider's answer is turned into the client's.
@@ -50,10 +53,18 @@ pub struct ProviderFilter {
     tool_names: ToolNameMap,
     embeddings_encoding: VectorEncoding,
     answer: Option<Answer>,
+    policy: Option<Rc<CompiledPolicy>>,
+    /// This request's guardrails, when any apply.
+    guarding: Option<Guarding>,
+    /// The webhook being called and when the call started.
+    webhook: Option<(WebhookCheck, SystemTime)>,
+    /// Envoy's request id, read with the request headers: after a callout has resumed the
+    /// request, the response callbacks can no longer read them (Envoy answers BadArgument).
+    request_id: String,
 }
 
 impl ProviderFilter {
-    pub fn new(config: Rc<ProviderConfig>) -> Self {
+    pub fn new(config: Rc<ProviderConfig>, policy: Option<Rc<CompiledPolicy>>) -> Self {
         let record = UsageRecord::new(&config.name);
         ProviderFilter {
             config,
@@ -64,7 +75,79 @@ impl ProviderFilter {
             tool_names: ToolNameMap::default(),
             embeddings_encoding: VectorEncoding::Float,
             answer: None,
+            policy,
+            guarding: None,
+            webhook: None,
+            request_id: String::new(),
         }
+    }
+
+    fn micros_since(&self, started: SystemTime) -> u64 {
+        micros_since(self, started)
+    }
+
+    /// Flags reached so far, for the client (see [`headers::GUARDRAIL_FLAGS`]).
+    fn set_flag_header(&self) {
+        let flags = self.guarding.as_ref().and_then(|g| g.report.flag_header());
+        if let Some(flags) = flags {
+            self.set_http_response_header(headers::GUARDRAIL_FLAGS, Some(&flags));
+        }
+    }
+
+    /// Hands the guardrail verdicts to the access log (before a local reply, too).
+    fn log_guardrails(&self) {
+        if let Some(guarding) = &self.guarding {
+            log_field(self, log_fields::GUARDRAILS, &guarding.report.to_json());
+        }
+    }
+
+    /// Calls the next webhook guardrail; false when none is left.
+    fn call_next_webhook(&mut self) -> bool {
+        let Some((check, body)) = self.guarding.as_mut().and_then(Guarding::next_webhook) else {
+            return false;
+        };
+        let headers = vec![
+            (":method", "POST"),
+            (":path", check.path.as_str()),
+            (":authority", check.authority.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let timeout = Duration::from_millis(u64::from(check.timeout_ms));
+        let started = self.get_current_time();
+        match self.dispatch_http_call(&check.cluster, headers, Some(&body), vec![], timeout) {
+            Ok(_) => {
+                self.webhook = Some((check, started));
+                true
+            }
+            // Not even dispatched (unknown cluster): a failed call, decided at once.
+            Err(status) => {
+                log::warn!(
+                    "tollgate: webhook guardrail `{}` not called: {status:?}",
+                    check.name
+                );
+                self.webhook = Some((check, started));
+                self.webhook_done(None, &[])
+            }
+        }
+    }
+
+    /// A webhook answered (or failed): refuse, call the next one, or go on. Returns whether
+    /// the request is still waiting for a webhook.
+    fn webhook_done(&mut self, status: Option<u16>, body: &[u8]) -> bool {
+        let Some((check, started)) = self.webhook.take() else {
+            return false;
+        };
+        let micros = self.micros_since(started);
+        let Some(guarding) = self.guarding.as_mut() else {
+            return false;
+        };
+        guarding.report.latency(Stage::Input, micros);
+        if let Err(e) = guarding.webhook_answered(&check, status, body) {
+            self.log_guardrails();
+            self.fail(&e);
+            return true;
+        }
+        self.call_next_webhook()
     }
 
     fn take_internal_header(&self, name: &str) -> Option<String> {
@@ -117,10 +200,25 @@ impl ProviderFilter {
     }
 }
 
-impl Context for ProviderFilter {}
+impl Context for ProviderFilter {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
+        let status = self
+            .get_http_call_response_header(":status")
+            .and_then(|s| s.parse().ok());
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        if !self.webhook_done(status, &body) {
+            self.resume_http_request();
+        }
+    }
+}
 
 impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.request_id = self
+            .get_http_request_header("x-request-id")
+            .unwrap_or_default();
         // The gateway filter set these after authenticating; they must not leave Envoy.
         let alias = self.take_internal_header(headers::ALIAS);
         let context = self.take_internal_header(headers::CONTEXT);
@@ -140,6 +238,14 @@ impl HttpContext for ProviderFilter {
             );
             return self.fail(&e);
         };
+        self.guarding = self.policy.as_ref().and_then(|policy| {
+            Guarding::select(
+                policy,
+                self.record.key_id.clone(),
+                self.record.team.clone(),
+                alias.clone(),
+            )
+        });
         self.record.alias = alias.clone();
         self.record.upstream_model = Some(upstream_model.clone());
         self.set_http_request_header(":authority", Some(&self.config.host));
@@ -172,16 +278,38 @@ impl HttpContext for ProviderFilter {
             upstream_model: &upstream_model,
             api_version: self.config.api_version.as_deref(),
         };
+        let started = self.get_current_time();
+        let mut guarding = self.guarding.take();
         let translated = match self.operation {
-            Operation::Chat => translate_request(self.client_format, &target, &body),
+            Operation::Chat => {
+                let input = guarding.as_mut().filter(|g| g.guards_input());
+                let guarded = input.is_some();
+                let translated = match input {
+                    Some(g) => translate_request_inspected(
+                        self.client_format,
+                        &target,
+                        &body,
+                        Some(&mut |request| g.inspect(request)),
+                    ),
+                    None => translate_request_inspected(self.client_format, &target, &body, None),
+                };
+                if let (true, Some(g)) = (guarded, guarding.as_mut()) {
+                    g.report.latency(Stage::Input, self.micros_since(started));
+                }
+                translated
+            }
             Operation::Embeddings => embeddings::translate_request(&target, &body).map(|up| {
                 self.embeddings_encoding = up.encoding;
                 up.request
             }),
         };
+        self.guarding = guarding;
         let upstream = match translated {
             Ok(u) => u,
-            Err(e) => return self.fail(&e),
+            Err(e) => {
+                self.log_guardrails();
+                return self.fail(&e);
+            }
         };
         self.set_http_request_header(":path", Some(&upstream.path));
         for (name, value) in &upstream.headers {
@@ -192,6 +320,10 @@ impl HttpContext for ProviderFilter {
         self.record.stream = upstream.stream;
         self.client_wants_stream_usage = upstream.client_wants_stream_usage;
         self.tool_names = upstream.tool_names;
+        if self.call_next_webhook() {
+            // Resumed (or refused) when the webhooks have answered.
+            return Action::Pause;
+        }
         Action::Continue
     }
 
@@ -212,9 +344,6 @@ impl HttpContext for ProviderFilter {
                 // Bedrock names its error types in a header, and its answers carry no id.
                 let error_type = codec::error_type_header(self.config.format)
                     .and_then(|name| self.get_http_response_header(name));
-                let request_id = self
-                    .get_http_request_header("x-request-id")
-                    .unwrap_or_default();
                 let translator = ResponseTranslator::new(
                     self.client_format,
                     self.config.format,
@@ -226,11 +355,16 @@ impl HttpContext for ProviderFilter {
                 .with_model(self.record.upstream_model.as_deref().unwrap_or_default())
                 .with_tool_names(std::mem::take(&mut self.tool_names))
                 .with_error_type(error_type)
-                .with_fallback_id(&request_id);
+                .with_fallback_id(&self.request_id);
+                let translator = match self.guarding.as_ref().and_then(Guarding::output_guard) {
+                    Some(guard) => translator.with_guard(guard),
+                    None => translator,
+                };
                 Answer::Chat(Box::new(translator))
             }
         };
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
+        self.set_flag_header();
         if let Some(model) = &self.record.upstream_model {
             self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
         }
@@ -261,6 +395,7 @@ impl HttpContext for ProviderFilter {
         let Some(mut answer) = self.answer.take() else {
             return Action::Continue;
         };
+        let started = self.get_current_time();
         let chunk = self
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
@@ -275,12 +410,34 @@ impl HttpContext for ProviderFilter {
                 self.record.usage = translator.usage().copied();
             }
         }
+        let micros = self.micros_since(started);
+        if let (Some(guarding), Answer::Chat(translator)) = (self.guarding.as_mut(), &answer) {
+            if let Some(guard) = translator.guard() {
+                guarding.report.latency(Stage::Output, micros);
+                if end_of_stream {
+                    guarding.report.findings(Stage::Output, guard.findings());
+                }
+            }
+        }
         if end_of_stream {
+            if buffers {
+                // The headers are still held: output flags of a whole answer can join them.
+                self.set_flag_header();
+            }
             log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.log_guardrails();
         }
         self.answer = Some(answer);
         Action::Continue
     }
+}
+
+fn micros_since(ctx: &dyn HttpContext, started: SystemTime) -> u64 {
+    let elapsed = ctx
+        .get_current_time()
+        .duration_since(started)
+        .unwrap_or_default();
+    u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn now_unix_secs(ctx: &dyn HttpContext) -> u64 {

@@ -31,7 +31,7 @@ pub struct GuardrailConfig {
 }
 
 /// What a finding does to the text it was found in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// Refuse the whole text (or stop the stream).

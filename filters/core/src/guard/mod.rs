@@ -40,7 +40,7 @@ mod test_support;
 pub use config::{Action, GuardrailConfig, GuardrailsConfig, PiiEntity, RuleConfig};
 pub use engine::CompiledGuardrails;
 pub use error::{GuardConfigError, RuleProblem};
-pub use redact::Masking;
+pub use redact::{Escape, Masking};
 pub use stream::{HoldBack, StreamGuard, StreamStep};
 pub use unmask::Unmask;
 pub use verdict::{Category, Denial, Finding, LengthMetric, Outcome, Verdict};

@@ -44,8 +44,28 @@ impl Canon {
     }
 }
 
+/// How an original is written back into the text it is unmasked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escape {
+    None,
+    /// Inside a JSON string.
+    JsonString,
+}
+
+impl Escape {
+    fn apply(self, value: &str) -> Cow<'_, str> {
+        match self {
+            Escape::None => Cow::Borrowed(value),
+            Escape::JsonString => {
+                let quoted = serde_json::Value::from(value).to_string();
+                Cow::Owned(quoted[1..quoted.len() - 1].to_owned())
+            }
+        }
+    }
+}
+
 /// Per-request placeholder state. Its `Debug` output shows counts only.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Masking {
     /// Last number handed out, per placeholder type.
     counters: HashMap<Arc<str>, u32>,
@@ -95,6 +115,12 @@ impl Masking {
     /// Puts the originals back for every placeholder of a reversible guardrail in `text`.
     /// Placeholders of other guardrails, and unknown ones, are left as they are.
     pub fn unmask<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.unmask_with(text, Escape::None)
+    }
+
+    /// [`unmask`](Self::unmask), writing each original as `escape` says: JSON text (tool-call
+    /// arguments) needs its quotes and backslashes escaped.
+    pub fn unmask_with<'t>(&self, text: &'t str, escape: Escape) -> Cow<'t, str> {
         let longest = self.longest_placeholder();
         let mut out = String::new();
         let mut copied = 0;
@@ -113,7 +139,7 @@ impl Masking {
                 continue;
             };
             out.push_str(&text[copied..open]);
-            out.push_str(original);
+            out.push_str(&escape.apply(original));
             copied = open + close + 1;
         }
         if copied == 0 {
@@ -121,6 +147,11 @@ impl Masking {
         }
         out.push_str(&text[copied..]);
         Cow::Owned(out)
+    }
+
+    /// Whether some value can be unmasked (a reversible guardrail redacted it).
+    pub fn has_originals(&self) -> bool {
+        !self.originals.is_empty()
     }
 
     /// Longest placeholder that can be unmasked, in bytes (0 when none can).
@@ -187,6 +218,11 @@ mod tests {
             "Wrote to ann@example.com (ann@example.com) with [SECRET_1] and [EMAIL_9] [unclosed"
         );
         assert!(matches!(m.unmask("nothing [here]"), Cow::Borrowed(_)));
+        m.placeholder(&kind("NOTE"), Canon::Exact, "say \"hi\"", true);
+        assert_eq!(
+            m.unmask_with(r#"{"to":"[EMAIL_1]","n":"[NOTE_1]"}"#, Escape::JsonString),
+            r#"{"to":"ann@example.com","n":"say \"hi\""}"#
+        );
         let debug = format!("{m:?}");
         assert!(!debug.contains("ann") && !debug.contains("sk-"), "{debug}");
     }

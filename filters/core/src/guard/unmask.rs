@@ -4,7 +4,7 @@
 
 use std::borrow::Borrow;
 
-use super::redact::Masking;
+use super::redact::{Escape, Masking};
 
 /// Streaming counterpart of [`Masking::unmask`]. Takes the masking by value or by any
 /// shared handle (`&Masking`, `Rc<Masking>`, …).
@@ -12,15 +12,22 @@ pub struct Unmask<M> {
     masking: M,
     longest: usize,
     pending: String,
+    escape: Escape,
 }
 
 impl<M: Borrow<Masking>> Unmask<M> {
     pub fn new(masking: M) -> Self {
+        Self::escaping(masking, Escape::None)
+    }
+
+    /// Writes originals back as `escape` says (JSON tool-call arguments).
+    pub fn escaping(masking: M, escape: Escape) -> Self {
         let longest = masking.borrow().longest_placeholder();
         Unmask {
             masking,
             longest,
             pending: String::new(),
+            escape,
         }
     }
 
@@ -29,13 +36,19 @@ impl<M: Borrow<Masking>> Unmask<M> {
         self.pending.push_str(text);
         let hold = self.open_placeholder_start().unwrap_or(self.pending.len());
         let ready: String = self.pending.drain(..hold).collect();
-        self.masking.borrow().unmask(&ready).into_owned()
+        self.masking
+            .borrow()
+            .unmask_with(&ready, self.escape)
+            .into_owned()
     }
 
     /// The rest, at the end of the stream.
     pub fn finish(&mut self) -> String {
         let rest = std::mem::take(&mut self.pending);
-        self.masking.borrow().unmask(&rest).into_owned()
+        self.masking
+            .borrow()
+            .unmask_with(&rest, self.escape)
+            .into_owned()
     }
 
     /// Start of a trailing `[` not yet closed that could still become a placeholder.

@@ -1,0 +1,336 @@
+//! Validating the `guardrails:` section into the filters' [`GuardrailPolicy`] plus the
+//! webhook endpoints the renderer needs clusters for. Every rule is compiled here with the
+//! filter's own engine, so a configuration the filter would refuse never renders.
+
+use tollgate_core::guard::{
+    Action, CompiledGuardrails, GuardrailConfig, GuardrailsConfig, PiiEntity, RuleConfig,
+};
+use tollgate_core::guardrails::{
+    Check, GuardrailPolicy, Scope, Stage, StagedGuardrail, WebhookCheck, WebhookFailure,
+};
+
+use super::diagnostics::Problem;
+use super::model::{BaseUrl, Model};
+use super::parse::parse_duration;
+use super::raw_guardrails as raw;
+use super::spans::{field, item};
+use super::validate::{is_identifier, Validator};
+
+const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 1000;
+
+/// The validated section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrails {
+    pub policy: GuardrailPolicy,
+    /// Webhook guardrail name → its endpoint, for the clusters.
+    pub webhooks: Vec<(String, BaseUrl)>,
+}
+
+/// Envoy cluster of a webhook guardrail.
+pub fn webhook_cluster(name: &str) -> String {
+    format!("guardrail.{name}")
+}
+
+impl Validator<'_> {
+    pub(super) fn guardrails(
+        &mut self,
+        raw: raw::Guardrails,
+        models: &[Model],
+        key_ids: &[&str],
+    ) -> Guardrails {
+        let mut seen = super::validate::Seen::new();
+        let mut out = Guardrails {
+            policy: GuardrailPolicy {
+                guardrails: Vec::new(),
+                hold_back_chars: raw.hold_back_chars,
+            },
+            webhooks: Vec::new(),
+        };
+        for (i, check) in raw.checks.into_iter().enumerate() {
+            let path = item("guardrails.checks", i);
+            let name_path = field(&path, "name");
+            if !is_identifier(&check.name) {
+                let rule = "use letters, digits, `-` and `_`, starting with a letter";
+                self.bad_name(&name_path, "guardrail name", &check.name, rule);
+                continue;
+            }
+            if !self.unique(&mut seen, "guardrail", &check.name, &name_path) {
+                continue;
+            }
+            self.scope_refs(&path, &check.scope, models, key_ids);
+            let stages = self.stages(&path, check.stages.as_deref());
+            let scope = Scope {
+                keys: check.scope.keys,
+                teams: check.scope.teams,
+                models: check.scope.models,
+            };
+            let checked = match (check.webhook, check.rules.is_empty()) {
+                (Some(webhook), true) => self.webhook(&path, &check.name, webhook, &mut out),
+                (None, false) => self.rules(
+                    &path,
+                    check.name,
+                    check.action,
+                    check.reversible,
+                    check.rules,
+                ),
+                _ => {
+                    self.report(
+                        &path,
+                        Problem::Guardrail("needs either `rules` or `webhook`".into()),
+                    );
+                    None
+                }
+            };
+            if let Some(check) = checked {
+                if matches!(check, Check::Webhook(_)) && stages.contains(&Stage::Output) {
+                    self.report(
+                        &field(&path, "stages"),
+                        Problem::Guardrail("a webhook guardrail guards the input only".into()),
+                    );
+                }
+                out.policy.guardrails.push(StagedGuardrail {
+                    stages,
+                    scope,
+                    check,
+                });
+            }
+        }
+        out
+    }
+
+    fn stages(&mut self, path: &str, raw: Option<&[String]>) -> Vec<Stage> {
+        let Some(raw) = raw else {
+            return vec![Stage::Input, Stage::Output];
+        };
+        if raw.is_empty() {
+            self.report(&field(path, "stages"), Problem::Empty);
+        }
+        let mut stages = Vec::new();
+        for (i, stage) in raw.iter().enumerate() {
+            match stage.as_str() {
+                "input" => stages.push(Stage::Input),
+                "output" => stages.push(Stage::Output),
+                other => self.unknown(
+                    &item(&field(path, "stages"), i),
+                    "stage",
+                    other,
+                    "input, output",
+                ),
+            }
+        }
+        stages
+    }
+
+    fn scope_refs(&mut self, path: &str, scope: &raw::Scope, models: &[Model], key_ids: &[&str]) {
+        let scope_path = field(path, "scope");
+        for (i, alias) in scope.models.iter().enumerate() {
+            if !models.iter().any(|m| &m.alias == alias) {
+                let known: Vec<&str> = models.iter().map(|m| m.alias.as_str()).collect();
+                self.unknown(
+                    &item(&field(&scope_path, "models"), i),
+                    "model alias",
+                    alias,
+                    &known.join(", "),
+                );
+            }
+        }
+        for (i, key) in scope.keys.iter().enumerate() {
+            if !key_ids.contains(&key.as_str()) {
+                self.unknown(
+                    &item(&field(&scope_path, "keys"), i),
+                    "key id",
+                    key,
+                    &key_ids.join(", "),
+                );
+            }
+        }
+    }
+
+    fn rules(
+        &mut self,
+        path: &str,
+        name: String,
+        action: Option<String>,
+        reversible: bool,
+        raws: Vec<raw::Rule>,
+    ) -> Option<Check> {
+        let action = match action.as_deref() {
+            Some("deny") => Action::Deny,
+            Some("redact") => Action::Redact,
+            Some("flag") => Action::Flag,
+            Some(other) => {
+                self.unknown(
+                    &field(path, "action"),
+                    "action",
+                    other,
+                    "deny, redact, flag",
+                );
+                return None;
+            }
+            None => {
+                self.report(
+                    &field(path, "action"),
+                    Problem::Guardrail("rules need an `action`: deny, redact or flag".into()),
+                );
+                return None;
+            }
+        };
+        let mut rules = Vec::with_capacity(raws.len());
+        let mut unknown_entities = false;
+        for (i, raw) in raws.into_iter().enumerate() {
+            let rule_path = item(&field(path, "rules"), i);
+            rules.push(match raw {
+                raw::Rule::Pii { entities } => RuleConfig::Pii {
+                    entities: entities
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(j, e)| {
+                            let entity = pii_entity(e);
+                            if entity.is_none() {
+                                unknown_entities = true;
+                                let path = item(&field(&rule_path, "entities"), j);
+                                self.unknown(&path, "PII entity", e, PII_ENTITIES);
+                            }
+                            entity
+                        })
+                        .collect(),
+                },
+                raw::Rule::Regex { name, pattern } => RuleConfig::Regex { name, pattern },
+                raw::Rule::Keywords {
+                    name,
+                    words,
+                    whole_word,
+                } => RuleConfig::Keywords {
+                    name,
+                    words,
+                    whole_word: whole_word.unwrap_or(true),
+                },
+                raw::Rule::Length {
+                    max_chars,
+                    max_words,
+                    max_tokens,
+                } => RuleConfig::Length {
+                    max_chars,
+                    max_words,
+                    max_tokens,
+                },
+            });
+        }
+        if unknown_entities {
+            return None;
+        }
+        let config = GuardrailConfig {
+            name,
+            action,
+            reversible,
+            rules,
+        };
+        // The filter's own compiler: its message names the rule at fault.
+        let single = GuardrailsConfig {
+            guardrails: vec![config],
+        };
+        if let Err(e) = CompiledGuardrails::try_from(&single) {
+            self.report(path, Problem::Guardrail(e.to_string()));
+            return None;
+        }
+        single.guardrails.into_iter().next().map(Check::Rules)
+    }
+
+    fn webhook(
+        &mut self,
+        path: &str,
+        name: &str,
+        raw: raw::Webhook,
+        out: &mut Guardrails,
+    ) -> Option<Check> {
+        let path = field(path, "webhook");
+        let url = match BaseUrl::parse(&raw.url) {
+            Ok(url) => url,
+            Err(reason) => {
+                self.report(
+                    &field(&path, "url"),
+                    Problem::BaseUrl {
+                        value: raw.url,
+                        reason,
+                    },
+                );
+                return None;
+            }
+        };
+        let timeout_ms = match raw.timeout {
+            None => DEFAULT_WEBHOOK_TIMEOUT_MS,
+            Some(value) => match parse_duration(&value) {
+                Ok(d) if !d.is_zero() => u32::try_from(d.as_millis()).unwrap_or(u32::MAX),
+                Ok(_) => {
+                    self.report(&field(&path, "timeout"), Problem::Zero);
+                    return None;
+                }
+                Err(reason) => {
+                    self.report(
+                        &field(&path, "timeout"),
+                        Problem::Duration { value, reason },
+                    );
+                    return None;
+                }
+            },
+        };
+        let failure = match raw.failure.as_deref() {
+            None | Some("closed") => WebhookFailure::Closed,
+            Some("open") => WebhookFailure::Open,
+            Some(other) => {
+                self.unknown(
+                    &field(&path, "failure"),
+                    "failure mode",
+                    other,
+                    "open, closed",
+                );
+                return None;
+            }
+        };
+        let check = WebhookCheck {
+            name: name.to_owned(),
+            cluster: webhook_cluster(name),
+            authority: url.authority(),
+            path: if url.path.is_empty() {
+                "/".to_owned()
+            } else {
+                url.path.clone()
+            },
+            timeout_ms,
+            failure,
+        };
+        out.webhooks.push((name.to_owned(), url));
+        Some(Check::Webhook(check))
+    }
+
+    fn unknown(&mut self, path: &str, what: &'static str, value: &str, expected: &str) {
+        self.report(
+            path,
+            Problem::Unknown {
+                what,
+                value: value.to_owned(),
+                expected: expected.to_owned(),
+            },
+        );
+    }
+}
+
+const PII_ENTITIES: &str = "email, phone, credit_card, us_ssn, iban, ipv4, ipv6, secret";
+
+fn pii_entity(name: &str) -> Option<PiiEntity> {
+    Some(match name {
+        "email" => PiiEntity::Email,
+        "phone" => PiiEntity::Phone,
+        "credit_card" => PiiEntity::CreditCard,
+        "us_ssn" => PiiEntity::UsSsn,
+        "iban" => PiiEntity::Iban,
+        "ipv4" => PiiEntity::Ipv4,
+        "ipv6" => PiiEntity::Ipv6,
+        "secret" => PiiEntity::Secret,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+#[path = "guardrails_tests.rs"]
+mod tests;

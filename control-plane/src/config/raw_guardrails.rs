@@ -1,0 +1,70 @@
+//! The `guardrails:` section exactly as written (see [`super::raw`] for the conventions).
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guardrails {
+    /// Minimum characters a guarded stream holds back (the rules' own bound applies anyway).
+    pub hold_back_chars: Option<u32>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Check {
+    pub name: String,
+    /// `deny`, `redact` or `flag`; rule checks only (a webhook denies).
+    pub action: Option<String>,
+    #[serde(default)]
+    pub reversible: bool,
+    /// Default: both.
+    pub stages: Option<Vec<String>>,
+    #[serde(default)]
+    pub scope: Scope,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+    pub webhook: Option<Webhook>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scope {
+    #[serde(default)]
+    pub keys: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default)]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    Pii {
+        entities: Vec<String>,
+    },
+    Regex {
+        name: String,
+        pattern: String,
+    },
+    Keywords {
+        name: String,
+        words: Vec<String>,
+        whole_word: Option<bool>,
+    },
+    Length {
+        max_chars: Option<u32>,
+        max_words: Option<u32>,
+        max_tokens: Option<u32>,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub url: String,
+    pub timeout: Option<String>,
+    /// `open` or `closed` (default).
+    pub failure: Option<String>,
+}

@@ -1,0 +1,241 @@
+//! Guarding an answer stream on canonical events, before they are encoded for the client.
+//!
+//! Each text or tool-call block gets the engine's [`StreamGuard`]: its deltas are held back
+//! by the hold-back window (see [`StreamGuard`] for the bound), redacted in place, and
+//! released as smaller or later deltas. A denial ends the stream with an error event, which
+//! the client's encoder writes in the client's format (OpenAI: no `[DONE]` follows).
+//! Reversible input redactions are put back on the way out ([`Unmask`]). Thinking blocks
+//! pass unguarded: they carry provider signatures.
+
+use std::sync::Arc;
+
+use crate::guard::{
+    CompiledGuardrails, Denial, Escape, Finding, HoldBack, Masking, StreamGuard, StreamStep, Unmask,
+};
+use crate::model::{ApiError, BlockDelta, BlockStart, Response, StreamEvent};
+
+use super::inspect::{guard_response, Inspection};
+use super::policy::Stage;
+use super::report::denied_error;
+
+/// The output stage of one streamed answer.
+pub struct OutputGuard {
+    guards: Option<Arc<CompiledGuardrails>>,
+    hold_back: HoldBack,
+    /// The request's masking after the input stage: what may be unmasked.
+    unmask: Arc<Masking>,
+    /// Placeholder numbering, lent to the open block's guard.
+    masking: Option<Masking>,
+    blocks: Vec<Block>,
+    findings: Vec<Finding>,
+    denied: Option<Denial>,
+}
+
+impl std::fmt::Debug for OutputGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutputGuard")
+            .field("guarded", &self.guards.is_some())
+            .field("open_blocks", &self.blocks.len())
+            .field("findings", &self.findings.len())
+            .field("denied", &self.denied)
+            .finish()
+    }
+}
+
+struct Block {
+    index: u32,
+    arguments: bool,
+    guard: Option<StreamGuard<Arc<CompiledGuardrails>>>,
+    unmask: Unmask<Arc<Masking>>,
+}
+
+impl OutputGuard {
+    /// `guards`: the output guardrails, if any; `masking`: the request's, after the input
+    /// stage (continues its numbering, and its reversible values are unmasked).
+    pub fn new(
+        guards: Option<Arc<CompiledGuardrails>>,
+        hold_back: HoldBack,
+        masking: Masking,
+    ) -> Self {
+        OutputGuard {
+            guards,
+            hold_back,
+            unmask: Arc::new(masking.clone()),
+            masking: Some(masking),
+            blocks: Vec::new(),
+            findings: Vec::new(),
+            denied: None,
+        }
+    }
+
+    /// Guards a whole (non-streamed) answer; see [`guard_response`].
+    pub fn whole(&mut self, response: &mut Response) -> Inspection {
+        let mut masking = self.masking.take().unwrap_or_default();
+        let inspection =
+            guard_response(response, self.guards.as_deref(), &mut masking, &self.unmask);
+        self.masking = Some(masking);
+        self.findings.extend(inspection.findings.iter().cloned());
+        self.denied.clone_from(&inspection.denied);
+        inspection
+    }
+
+    /// Findings so far, in stream order per block.
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    pub fn denied(&self) -> Option<&Denial> {
+        self.denied.as_ref()
+    }
+
+    /// The guarded events for `events`; nothing after a denial's error event.
+    pub fn process(&mut self, events: Vec<StreamEvent>) -> Vec<StreamEvent> {
+        let mut out = Vec::with_capacity(events.len());
+        for event in events {
+            if self.denied.is_some() {
+                break;
+            }
+            match event {
+                StreamEvent::BlockStart { index, ref block } => {
+                    let arguments = match block {
+                        BlockStart::Text => Some(false),
+                        BlockStart::ToolCall { .. } => Some(true),
+                        _ => None,
+                    };
+                    if let Some(arguments) = arguments {
+                        self.open(index, arguments);
+                    }
+                    out.push(event);
+                }
+                StreamEvent::BlockDelta { index, delta } => match self.position(index) {
+                    Some(at) => {
+                        let text = match delta {
+                            BlockDelta::Text(t) | BlockDelta::ToolArguments(t) => t,
+                            other => {
+                                out.push(StreamEvent::BlockDelta {
+                                    index,
+                                    delta: other,
+                                });
+                                continue;
+                            }
+                        };
+                        self.push(at, &text, &mut out);
+                    }
+                    None => out.push(StreamEvent::BlockDelta { index, delta }),
+                },
+                StreamEvent::BlockStop { index } => {
+                    if let Some(at) = self.position(index) {
+                        self.close(at, &mut out);
+                    }
+                    if self.denied.is_none() {
+                        out.push(event);
+                    }
+                }
+                StreamEvent::Finish { .. } | StreamEvent::End | StreamEvent::Error(_) => {
+                    while !self.blocks.is_empty() && self.denied.is_none() {
+                        self.close(0, &mut out);
+                    }
+                    if self.denied.is_none() {
+                        out.push(event);
+                    }
+                }
+                StreamEvent::Start { .. } | StreamEvent::Usage(_) => out.push(event),
+            }
+        }
+        out
+    }
+
+    fn position(&self, index: u32) -> Option<usize> {
+        self.blocks.iter().position(|b| b.index == index)
+    }
+
+    fn open(&mut self, index: u32, arguments: bool) {
+        // Blocks normally follow one another; one opened while another is still open gets
+        // its own numbering rather than waiting.
+        let masking = self.masking.take().unwrap_or_default();
+        let guard = self
+            .guards
+            .as_ref()
+            .map(|g| StreamGuard::with_masking(Arc::clone(g), self.hold_back, masking));
+        let escape = if arguments {
+            Escape::JsonString
+        } else {
+            Escape::None
+        };
+        self.blocks.push(Block {
+            index,
+            arguments,
+            guard,
+            unmask: Unmask::escaping(Arc::clone(&self.unmask), escape),
+        });
+    }
+
+    fn push(&mut self, at: usize, text: &str, out: &mut Vec<StreamEvent>) {
+        let block = &mut self.blocks[at];
+        let released = match &mut block.guard {
+            Some(guard) => {
+                let step = guard.push(text);
+                match self.record(step) {
+                    Some(release) => release,
+                    None => return self.deny(out),
+                }
+            }
+            None => text.to_owned(),
+        };
+        let block = &mut self.blocks[at];
+        let text = block.unmask.push(&released);
+        emit(block, text, out);
+    }
+
+    fn close(&mut self, at: usize, out: &mut Vec<StreamEvent>) {
+        let mut block = self.blocks.remove(at);
+        let released = match block.guard.as_mut().map(StreamGuard::finish) {
+            Some(step) => match self.record(step) {
+                Some(release) => release,
+                None => return self.deny(out),
+            },
+            None => String::new(),
+        };
+        let mut text = block.unmask.push(&released);
+        text += &block.unmask.finish();
+        emit(&block, text, out);
+        if let Some(guard) = block.guard {
+            self.masking.get_or_insert_with(|| guard.into_masking());
+        }
+    }
+
+    /// Keeps a step's findings; its release, or `None` when it denied.
+    fn record(&mut self, step: StreamStep) -> Option<String> {
+        self.findings.extend(step.findings);
+        match step.denied {
+            Some(denial) => {
+                self.denied = Some(denial);
+                None
+            }
+            None => Some(step.release),
+        }
+    }
+
+    fn deny(&mut self, out: &mut Vec<StreamEvent>) {
+        self.blocks.clear();
+        if let Some(denial) = &self.denied {
+            let error = denied_error(Stage::Output, denial);
+            out.push(StreamEvent::Error(ApiError::from(&error)));
+        }
+    }
+}
+
+fn emit(block: &Block, text: String, out: &mut Vec<StreamEvent>) {
+    if text.is_empty() {
+        return;
+    }
+    let delta = if block.arguments {
+        BlockDelta::ToolArguments(text)
+    } else {
+        BlockDelta::Text(text)
+    };
+    out.push(StreamEvent::BlockDelta {
+        index: block.index,
+        delta,
+    });
+}
