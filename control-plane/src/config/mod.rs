@@ -6,6 +6,7 @@ mod kind;
 mod model;
 mod parse;
 mod raw;
+mod routing;
 mod spans;
 mod validate;
 
@@ -13,8 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use model::{
-    AccessLog, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider, ProviderKind,
-    SecretSource,
+    AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
+    ProviderKind, Retry, SecretSource, Step, Target, Timeouts, Trigger,
 };
 pub use parse::{DurationError, UrlError};
 pub use validate::{is_identifier, is_token, load, Loaded};

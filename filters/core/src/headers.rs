@@ -14,6 +14,11 @@ pub const PROVIDER: &str = "x-tollgate-provider";
 /// Response header: model name the provider was asked for.
 pub const UPSTREAM_MODEL: &str = "x-tollgate-upstream-model";
 
+/// Response header: which attempt served (1 = the first), counting retries and fallbacks.
+pub const ATTEMPT: &str = "x-tollgate-attempt";
+/// Response header: the fallback step that served (0 = the primary target).
+pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
+
 /// Every internal request header, for stripping.
 pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
 
