@@ -8,6 +8,7 @@
 //! of it is unit-tested natively with `cargo test`.
 #![forbid(unsafe_code)]
 
+pub mod attempts;
 pub mod config;
 pub mod embeddings;
 pub mod error;

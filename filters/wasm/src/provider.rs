@@ -18,7 +18,7 @@ use tollgate_core::translate::{
     is_stream_response, translate_request, ProviderTarget, ResponseTranslator,
 };
 use tollgate_core::usage_record::UsageRecord;
-use tollgate_core::{embeddings, headers, log_fields};
+use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::host::{log_field, reply_error, request_body};
 
@@ -39,6 +39,9 @@ impl Answer {
         }
     }
 }
+
+/// Namespace of the route metadata the control plane renders (`steps`).
+const ROUTE_METADATA: &str = "tollgate";
 
 pub struct ProviderFilter {
     config: Rc<ProviderConfig>,
@@ -65,6 +68,11 @@ impl ProviderFilter {
             embeddings_encoding: VectorEncoding::Float,
             answer: None,
         }
+    }
+
+    fn filter_state(&self, field: log_fields::LogField) -> Option<String> {
+        let value = self.get_property(vec![field.property])?;
+        String::from_utf8(value).ok()
     }
 
     fn take_internal_header(&self, name: &str) -> Option<String> {
@@ -106,13 +114,67 @@ impl ProviderFilter {
     }
 }
 
+impl ProviderFilter {
+    /// Names the attempt and fallback step in the response and the usage record, and gives
+    /// Envoy's rate-limited back-off a `retry-after` in seconds when the provider sent
+    /// only milliseconds.
+    fn report_attempt(&mut self, status: u16) {
+        let attempt = self
+            .get_property(vec!["upstream", "request_attempt_count"])
+            .as_deref()
+            .and_then(attempts::le_integer);
+        if let Some(attempt) = attempt {
+            self.set_http_response_header(headers::ATTEMPT, Some(&attempt.to_string()));
+            let steps = self.get_property(vec![
+                "xds",
+                "route_metadata",
+                "filter_metadata",
+                ROUTE_METADATA,
+                "steps",
+            ]);
+            let step = steps
+                .and_then(|s| String::from_utf8(s).ok())
+                .and_then(|s| attempts::fallback_step(&s, attempt).map(str::to_owned));
+            if let Some(step) = &step {
+                self.set_http_response_header(headers::FALLBACK_STEP, Some(step));
+            }
+            self.record.attempt = Some(attempt);
+            self.record.fallback_step = step;
+        }
+        if status >= 400 && self.get_http_response_header("retry-after").is_none() {
+            let seconds = attempts::RETRY_AFTER_MS_HEADERS
+                .iter()
+                .find_map(|name| self.get_http_response_header(name))
+                .and_then(|ms| attempts::retry_after_from_millis(&ms));
+            if let Some(seconds) = seconds {
+                self.set_http_response_header("retry-after", Some(&seconds.to_string()));
+            }
+        }
+    }
+}
+
 impl Context for ProviderFilter {}
 
 impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         // The gateway filter set these after authenticating; they must not leave Envoy.
-        let alias = self.take_internal_header(headers::ALIAS);
-        let context = self.take_internal_header(headers::CONTEXT);
+        // Envoy shares one header map across attempts, so the first attempt keeps them in
+        // filter state (the alias is there already, for the access log) for later ones.
+        let alias = self
+            .take_internal_header(headers::ALIAS)
+            .or_else(|| self.filter_state(log_fields::ALIAS));
+        let context = match self.take_internal_header(headers::CONTEXT) {
+            Some(context) => {
+                log_field(self, log_fields::ROUTE_CONTEXT, &context);
+                Some(context)
+            }
+            None => self.filter_state(log_fields::ROUTE_CONTEXT),
+        };
+        for (name, _) in self.get_http_request_headers() {
+            if headers::is_attempt_credential(&name) {
+                self.set_http_request_header(&name, None);
+            }
+        }
         if let Some(context) = context.as_deref().and_then(RouteContext::decode) {
             self.client_format = context.client_format;
             self.operation = context.operation;
@@ -220,6 +282,7 @@ impl HttpContext for ProviderFilter {
             }
         };
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
+        self.report_attempt(status);
         if let Some(model) = &self.record.upstream_model {
             self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
         }
