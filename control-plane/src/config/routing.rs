@@ -308,3 +308,7 @@ fn split(members: Vec<(u32, Shape)>) -> Result<Shape, Problem> {
     }
     Ok(Shape::Arms(arms))
 }
+
+#[cfg(test)]
+#[path = "routing_tests.rs"]
+mod tests;
