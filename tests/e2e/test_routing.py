@@ -95,6 +95,25 @@ def test_timeout_of_every_attempt_is_a_504_in_the_clients_format(gateway, stream
 
 
 @pytest.mark.parametrize("alias", ["fb-same", "fb-cross"])
+def test_error_event_before_content_falls_back(gateway, alias):
+    # 200 and a stream, but its first event is an error: held, judged, failed over.
+    response = chat(gateway, alias, True, {"x-mock-stream-error": "after:0@1"})
+    assert response.status_code == 200, response.text
+    assert upstreams(gateway) == [PRIMARY, FALLBACK[alias]]
+    assert response.headers["x-tollgate-fallback-step"] == "1"
+    assert stream_events(response)[-1] == "[DONE]"
+
+
+@pytest.mark.parametrize("alias", ["fb-same", "fb-cross"])
+def test_error_event_before_content_everywhere_is_one_clean_error(gateway, alias):
+    response = chat(gateway, alias, True, {"x-mock-stream-error": "after:0"})
+    assert response.status_code >= 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["message"]
+    assert upstreams(gateway) == [PRIMARY, FALLBACK[alias]]
+
+
+@pytest.mark.parametrize("alias", ["fb-same", "fb-cross"])
 def test_error_after_content_is_an_error_event_not_done(gateway, alias):
     response = chat(gateway, alias, True, {"x-mock-stream-error": "after:2@1"})
     assert response.status_code == 200

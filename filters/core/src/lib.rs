@@ -23,5 +23,6 @@ pub mod log_fields;
 pub mod model;
 pub mod route_context;
 pub mod sse;
+pub mod stream_start;
 pub mod translate;
 pub mod usage_record;

@@ -12,8 +12,9 @@ use tollgate_core::formats::codec;
 use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
-use tollgate_core::model::VectorEncoding;
+use tollgate_core::model::{ApiError, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
+use tollgate_core::stream_start::{self, StreamStart};
 use tollgate_core::translate::{
     is_stream_response, translate_request, ProviderTarget, ResponseTranslator,
 };
@@ -53,6 +54,11 @@ pub struct ProviderFilter {
     tool_names: ToolNameMap,
     embeddings_encoding: VectorEncoding,
     answer: Option<Answer>,
+    /// The stream's response headers are held until its start shows content or an error
+    /// (see `tollgate_core::stream_start`).
+    holding_start: bool,
+    /// The start was an error, already answered: the rest of the stream is dropped.
+    failed_start: bool,
 }
 
 impl ProviderFilter {
@@ -67,6 +73,8 @@ impl ProviderFilter {
             tool_names: ToolNameMap::default(),
             embeddings_encoding: VectorEncoding::Float,
             answer: None,
+            holding_start: false,
+            failed_start: false,
         }
     }
 
@@ -149,6 +157,25 @@ impl ProviderFilter {
             if let Some(seconds) = seconds {
                 self.set_http_response_header("retry-after", Some(&seconds.to_string()));
             }
+        }
+    }
+}
+
+impl ProviderFilter {
+    /// Turns a stream that failed before its first content into an error answer whose
+    /// status Envoy's router judges like any other: retried or failed over when it is a
+    /// trigger, else sent to the client in its format.
+    fn fail_start(&mut self, error: &ApiError, body_size: usize, end_of_stream: bool) {
+        self.holding_start = false;
+        self.failed_start = true;
+        let status = stream_start::retry_status(error);
+        self.record.status = status;
+        self.set_http_response_header(":status", Some(&status.to_string()));
+        self.set_http_response_header("content-type", Some("application/json"));
+        let body = codec::encode_error(self.client_format, error).to_string();
+        self.set_http_response_body(0, body_size, body.as_bytes());
+        if end_of_stream {
+            log_field(self, log_fields::USAGE, &self.record.to_json());
         }
     }
 }
@@ -298,10 +325,36 @@ impl HttpContext for ProviderFilter {
             // Status and content type depend on the whole body: hold the headers.
             return Action::Pause;
         }
+        if !buffers && !end_of_stream {
+            // A stream may still fail before its first content; until that is known the
+            // status can change, so the headers wait.
+            self.holding_start = true;
+            return Action::Pause;
+        }
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.failed_start {
+            self.set_http_response_body(0, body_size, &[]);
+            if end_of_stream {
+                log_field(self, log_fields::USAGE, &self.record.to_json());
+            }
+            return Action::Continue;
+        }
+        if self.holding_start {
+            let held = self
+                .get_http_response_body(0, body_size)
+                .unwrap_or_default();
+            match stream_start::inspect(self.config.format, &held, end_of_stream) {
+                StreamStart::Undecided => return Action::Pause,
+                StreamStart::Error(error) => {
+                    self.fail_start(&error, body_size, end_of_stream);
+                    return Action::Continue;
+                }
+                StreamStart::Content => self.holding_start = false,
+            }
+        }
         let buffers = match &self.answer {
             Some(answer) => answer.buffers_whole_body(),
             None => return Action::Continue,
