@@ -32,10 +32,10 @@ KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
 KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
 
 # Every alias the stack serves, and the api-version its Azure provider is configured with.
-ALIASES = [
+ALIASES = sorted([
     "azure", "azure-v1", "bedrock", "bedrock-key", "claude", "cohere", "embed", "gemini", "gemini-embed", "gpt",
     "vertex-gemini",
-] + ["canary", "fb-cross", "fb-same", "pool", "retry3"]  # routing strategies (test_routing.py)
+] + ["canary", "fb-cross", "fb-same", "pool", "retry3"])  # routing strategies (test_routing.py)
 AZURE_API_VERSION = "2024-10-21"
 
 

@@ -87,7 +87,7 @@ fn kind(node: &raw::Node) -> Option<Kind<'_>> {
 fn canary_share(percent: f64) -> Option<u32> {
     let share = (percent * BASIS_POINTS / 100.0).round();
     // Both arms must get traffic, or the canary is a plain target.
-    (share >= 1.0 && share < BASIS_POINTS).then_some(share as u32)
+    (1.0..BASIS_POINTS).contains(&share).then_some(share as u32)
 }
 
 impl Checker<'_> {
