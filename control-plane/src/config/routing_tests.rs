@@ -1,6 +1,5 @@
 use std::time::Duration;
 
-use crate::config::diagnostics::Severity;
 use crate::config::{load, Arm, Model, Step, Target, Trigger};
 
 const HEAD: &str = "version: 1
@@ -19,20 +18,8 @@ fn models(models: &str) -> Vec<Model> {
         .models
 }
 
-/// `(path, line, message)` of every error.
 fn errors(models: &str) -> Vec<(String, usize, String)> {
-    load(&format!("{HEAD}{models}"), None)
-        .expect_err("config should be rejected")
-        .into_iter()
-        .filter(|d| d.severity() == Severity::Error)
-        .map(|d| {
-            (
-                d.path,
-                d.location.map_or(0, |l| l.line),
-                d.problem.to_string(),
-            )
-        })
-        .collect()
+    crate::config::validate::tests::errors(&format!("{HEAD}{models}"))
 }
 
 fn target(provider: &str, model: &str, weight: u32) -> Target {

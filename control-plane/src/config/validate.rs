@@ -722,4 +722,4 @@ pub(super) fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 #[cfg(test)]
 #[path = "validate_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -5,7 +5,7 @@ const HASH_A: &str = "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e7304336293
 const HASH_B: &str = "486ea46224d1bb4fb680f34f7c9ad96a8f24ec88be73ea8e5a6c65260e9cb8a7";
 
 /// `(path, line, message)` of every error; 0 when a finding has no line.
-fn errors(text: &str) -> Vec<(String, usize, String)> {
+pub(in crate::config) fn errors(text: &str) -> Vec<(String, usize, String)> {
     let found = load(text, None).expect_err("config should be rejected");
     found
         .into_iter()

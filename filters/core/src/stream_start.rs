@@ -11,7 +11,7 @@
 use crate::formats::codec::{self, StreamDecoder};
 use crate::formats::WireFormat;
 use crate::framing::FrameParser;
-use crate::model::{ApiError, BlockDelta, ErrorClass, StreamEvent};
+use crate::model::{ApiError, ErrorClass, StreamEvent};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
 
 /// How long the start of a stream is held, at most: past this many bytes without content
@@ -49,7 +49,7 @@ pub fn inspect(provider: WireFormat, held: &[u8], end_of_stream: bool) -> Stream
             | StreamEvent::Usage(_)
             | StreamEvent::BlockStart { .. }
             | StreamEvent::BlockStop { .. } => {}
-            StreamEvent::BlockDelta { delta, .. } if is_empty(&delta) => {}
+            StreamEvent::BlockDelta { delta, .. } if delta.is_empty() => {}
             _ => return StreamStart::Content,
         }
     }
@@ -57,15 +57,6 @@ pub fn inspect(provider: WireFormat, held: &[u8], end_of_stream: bool) -> Stream
         StreamStart::Content
     } else {
         StreamStart::Undecided
-    }
-}
-
-fn is_empty(delta: &BlockDelta) -> bool {
-    match delta {
-        BlockDelta::Text(t)
-        | BlockDelta::Thinking(t)
-        | BlockDelta::Signature(t)
-        | BlockDelta::ToolArguments(t) => t.is_empty(),
     }
 }
 
