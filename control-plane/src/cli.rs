@@ -186,7 +186,7 @@ fn validate(arg: ConfigArg) -> Result<u8, CliError> {
         };
         let aliases: Vec<&str> = config
             .models_of(&provider.name)
-            .map(|m| m.alias.as_str())
+            .map(|(alias, _)| alias)
             .collect();
         println!(
             "  provider {} ({}): {}{state}",

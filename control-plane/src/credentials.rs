@@ -105,7 +105,9 @@ pub fn apply(mut config: Config, env: &dyn Environment) -> (Config, Vec<Notice>)
         let secret = credential.source.clone();
         let provider_name = provider.name.clone();
         if credential.optional {
-            let models = config.models_of(&provider.name).map(|m| m.alias.clone());
+            let models = config
+                .models_of(&provider.name)
+                .map(|(alias, _)| alias.to_string());
             notices.push(Notice::Skipped {
                 models: models.collect(),
                 provider: provider_name.clone(),
@@ -120,7 +122,13 @@ pub fn apply(mut config: Config, env: &dyn Environment) -> (Config, Vec<Notice>)
         }
     }
     config.providers.retain(|p| !skipped.contains(&p.name));
-    config.models.retain(|m| !skipped.contains(&m.provider));
+    // A fallback or pool loses only the skipped provider's targets.
+    for provider in &skipped {
+        for model in &mut config.models {
+            model.drop_provider(provider);
+        }
+    }
+    config.models.retain(|m| !m.arms.is_empty());
     (config, notices)
 }
 
@@ -145,7 +153,10 @@ mod tests {
         let (config, notices) = apply(config, &env);
         let names: Vec<&str> = config.providers.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["demo", "demo-anthropic", "openai"]);
-        assert!(config.models.iter().all(|m| m.provider != "anthropic"));
+        assert!(config
+            .models
+            .iter()
+            .all(|m| m.targets().all(|t| t.provider != "anthropic")));
         let fatal: Vec<bool> = notices.iter().map(Notice::is_fatal).collect();
         assert_eq!(fatal, [true, true, false], "{notices:?}");
         assert_eq!(

@@ -32,11 +32,37 @@ KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
 KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
 
 # Every alias the stack serves, and the api-version its Azure provider is configured with.
-ALIASES = [
+ALIASES = sorted([
     "azure", "azure-v1", "bedrock", "bedrock-cohere-embed", "bedrock-key", "claude", "cohere", "cohere-embed",
     "embed", "gemini", "gemini-embed", "gpt", "titan-embed", "vertex-embed", "vertex-gemini",
-]
+] + ["canary", "fb-cross", "fb-same", "pool", "retry3"])  # routing strategies (test_routing.py)
 AZURE_API_VERSION = "2024-10-21"
+
+
+# Routing strategies, with short timeouts and back-offs so the fault matrix stays quick.
+RELIABILITY = """
+    retry: {backoff: {base: 10ms, max: 50ms}, retry_after_max: 2s}
+    timeout: {attempt: 1s, total: 8s}"""
+ROUTING_MODELS = f"""
+  - alias: fb-same
+    route: {{fallback: [{{provider: mock-openai, model: fb-primary}}, {{provider: mock-openai-b, model: fb-secondary}}]}}{RELIABILITY}
+  - alias: fb-cross
+    route: {{fallback: [{{provider: mock-openai, model: fb-primary}}, {{provider: mock-anthropic, model: fb-secondary}}]}}{RELIABILITY}
+  - alias: retry3
+    provider: mock-openai
+    model: retry-upstream
+    retry: {{attempts: 3, backoff: {{base: 10ms, max: 50ms}}}}
+  - alias: pool
+    route:
+      weighted:
+        - {{provider: mock-openai, model: pool-a, weight: 3}}
+        - {{provider: mock-openai-b, model: pool-b, weight: 1}}
+  - alias: canary
+    route:
+      canary:
+        percent: 20
+        stable: {{alias: fb-same}}
+        candidate: {{provider: mock-anthropic, model: canary-new}}"""
 
 
 def free_port() -> int:
@@ -165,6 +191,10 @@ providers:
     kind: bedrock
     region: us-east-1
     base_url: http://127.0.0.1:{self.mock_port}
+  - name: mock-openai-b              # a second key of the same API: fallback and pool target
+    kind: openai
+    base_url: http://127.0.0.1:{self.mock_port}/v1
+    credential: {{env: MOCK_PROVIDER_KEY}}
   - name: mock-bedrock-key
     kind: bedrock
     region: us-east-1
@@ -186,6 +216,7 @@ models:
   - {{alias: titan-embed, provider: mock-bedrock, model: "amazon.titan-embed-text-v2:0"}}
   - {{alias: bedrock-cohere-embed, provider: mock-bedrock, model: cohere.embed-english-v3}}
   - {{alias: vertex-embed, provider: mock-vertex, model: text-embedding-005}}
+{ROUTING_MODELS}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}

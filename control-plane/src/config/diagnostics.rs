@@ -115,6 +115,34 @@ pub enum Problem {
     /// A guardrail the filter's engine refuses, in its words (naming the rule).
     #[error("{0}")]
     Guardrail(String),
+    #[error("a model needs either `provider` and `model`, or `route`")]
+    ModelShape,
+    #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`")]
+    RouteNodeShape,
+    #[error("`weight` only applies to a member of a `weighted` pool")]
+    WeightOutsidePool,
+    #[error("the weights of this pool sum to zero, so no request could be routed")]
+    ZeroWeights,
+    #[error("canary percent must be above 0 and below 100, found {0}")]
+    CanaryPercent(String),
+    #[error("unknown model alias {name:?} in a route; defined aliases: {known}")]
+    UnknownRouteAlias { name: String, known: String },
+    #[error("alias references form a cycle: {0}")]
+    Cycle(String),
+    #[error("Envoy cannot route this: {0}")]
+    NotExpressible(&'static str),
+    #[error("provider {provider:?} serves two models ({first}, {second}) in one alias; declare a second provider entry for the second model")]
+    ProviderTwice {
+        provider: String,
+        first: String,
+        second: String,
+    },
+    #[error("attempts must be between 1 and 5, found {0}")]
+    Attempts(u32),
+    #[error("{0:?} is not a retry trigger: use a status code 400-599, timeout, connect-failure or reset")]
+    UnknownTrigger(String),
+    #[error("the back-off base must not exceed its max")]
+    BackoffOrder,
 }
 
 impl Problem {

@@ -8,6 +8,7 @@ mod model;
 mod parse;
 mod raw;
 mod raw_guardrails;
+mod routing;
 mod spans;
 #[cfg(test)]
 mod test_support;
@@ -18,8 +19,8 @@ use std::path::{Path, PathBuf};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, Guardrails};
 pub use model::{
-    AccessLog, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider, ProviderKind,
-    SecretSource,
+    AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
+    ProviderKind, Retry, SecretSource, Step, Target, Timeouts, Trigger,
 };
 pub use parse::{DurationError, UrlError};
 pub use validate::{is_identifier, is_token, load, Loaded};

@@ -68,13 +68,99 @@ pub enum SecretSource {
     File(PathBuf),
 }
 
+/// A model alias and how its requests are routed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Model {
     /// Name clients use in `model`.
     pub alias: String,
+    /// Traffic split between arms by weight; each arm is a fallback chain. Almost always
+    /// one arm; several only for a weighted pool or canary whose members are chains.
+    pub arms: Vec<Arm>,
+    pub retry: Retry,
+    pub timeouts: Timeouts,
+}
+
+/// A share of an alias's traffic and the chain that serves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arm {
+    /// Relative to the other arms of the alias.
+    pub weight: u32,
+    /// Tried in order: the next step when an attempt fails with a retry trigger.
+    pub steps: Vec<Step>,
+}
+
+/// One fallback step: a pool of targets, one picked by weight per attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub targets: Vec<Target>,
+}
+
+/// A provider and the name it knows the model by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
     pub provider: String,
-    /// Name the provider knows the model by.
     pub model: String,
+    /// Relative to the other targets of its step.
+    pub weight: u32,
+}
+
+/// When and how often an alias's attempts are retried or failed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts per fallback step, the first included (1-5).
+    pub attempts: u32,
+    pub on: Vec<Trigger>,
+    /// Exponential back-off with full jitter between attempts.
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Longest provider `retry-after` waited for; `None` ignores the header.
+    pub retry_after_max: Option<Duration>,
+}
+
+/// What makes an attempt count as failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Trigger {
+    Status(u16),
+    /// The attempt's own timeout expired.
+    Timeout,
+    /// The connection to the provider could not be made.
+    ConnectFailure,
+    /// The provider reset or closed the connection before answering.
+    Reset,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Per upstream attempt; `None` leaves only the total.
+    pub attempt: Option<Duration>,
+    /// For the whole request; zero disables it.
+    pub total: Duration,
+}
+
+impl Model {
+    /// Every target of every arm, in order (a provider may appear more than once).
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.arms
+            .iter()
+            .flat_map(|arm| arm.steps.iter())
+            .flat_map(|step| step.targets.iter())
+    }
+
+    /// The first target of the first arm: the provider `/v1/models` names.
+    pub fn primary(&self) -> Option<&Target> {
+        self.targets().next()
+    }
+
+    /// Removes the targets of `provider`, then empty steps and arms.
+    pub fn drop_provider(&mut self, provider: &str) {
+        for arm in &mut self.arms {
+            for step in &mut arm.steps {
+                step.targets.retain(|t| t.provider != provider);
+            }
+            arm.steps.retain(|s| !s.targets.is_empty());
+        }
+        self.arms.retain(|a| !a.steps.is_empty());
+    }
 }
 
 impl Provider {
@@ -90,9 +176,16 @@ impl Provider {
 }
 
 impl Config {
-    /// The aliases served by one provider, in configuration order.
-    pub fn models_of<'a>(&'a self, provider: &'a str) -> impl Iterator<Item = &'a Model> + 'a {
-        self.models.iter().filter(move |m| m.provider == provider)
+    /// `(alias, upstream model)` for every alias one provider serves, in configuration
+    /// order. Validation allows one model per provider and alias, so aliases are unique.
+    pub fn models_of<'a>(
+        &'a self,
+        provider: &'a str,
+    ) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
+        self.models.iter().filter_map(move |m| {
+            let target = m.targets().find(|t| t.provider == provider)?;
+            Some((m.alias.as_str(), target.model.as_str()))
+        })
     }
 }
 

@@ -69,12 +69,75 @@ pub struct Credential {
     pub optional: bool,
 }
 
+/// A model alias: either one target (`provider` + `model`) or a `route`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Model {
     pub alias: String,
-    pub provider: String,
-    pub model: String,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub route: Option<Node>,
+    pub retry: Option<Retry>,
+    pub timeout: Option<Timeouts>,
+}
+
+/// One node of a routing tree: exactly one of a target (`provider` + `model`), a
+/// reference to another `alias`, a `fallback` chain, a `weighted` pool or a `canary`.
+/// `weight` applies when the node is a member of a `weighted` pool.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub alias: Option<String>,
+    pub fallback: Option<Vec<Node>>,
+    pub weighted: Option<Vec<Node>>,
+    pub canary: Option<Box<Canary>>,
+    pub weight: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// Share of requests sent to `candidate`, in percent (0 < percent < 100).
+    pub percent: f64,
+    pub stable: Node,
+    pub candidate: Node,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Attempts per target, the first included.
+    pub attempts: Option<u32>,
+    /// What makes an attempt fail over: status codes and named conditions.
+    pub on: Option<Vec<Trigger>>,
+    pub backoff: Option<Backoff>,
+    /// Longest `retry-after` honoured; `0s` ignores the header.
+    pub retry_after_max: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum Trigger {
+    Status(u16),
+    Named(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Backoff {
+    pub base: Option<String>,
+    pub max: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// Per upstream attempt.
+    pub attempt: Option<String>,
+    /// For the whole client request, every attempt and back-off included.
+    pub total: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

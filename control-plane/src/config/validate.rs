@@ -14,9 +14,12 @@ use super::kind::{
     bedrock_runtime_url, is_api_version, is_vertex_publisher_path, ProviderKind, AZURE_API_PATH,
     AZURE_V1_PATH,
 };
-use super::model::{AccessLog, Config, Credential, Model, Provider, SecretSource};
+use super::model::{
+    AccessLog, Config, Credential, Model, Provider, Retry, SecretSource, Timeouts, Trigger,
+};
 use super::parse::{parse_duration, BaseUrl};
 use super::raw;
+use super::routing::Checker;
 use super::spans::{field, item, Spans};
 use super::FILE_VERSION;
 
@@ -26,6 +29,21 @@ const DEFAULT_LISTEN_PORT: u16 = 8080;
 const DEFAULT_ADMIN_PORT: u16 = 9901;
 const DEFAULT_MAX_REQUEST_BYTES: u32 = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
+const MAX_ATTEMPTS: u32 = 5;
+/// Default failure set: rate limits, server errors, timeouts, lost connections.
+const DEFAULT_TRIGGERS: [Trigger; 8] = [
+    Trigger::Status(429),
+    Trigger::Status(500),
+    Trigger::Status(502),
+    Trigger::Status(503),
+    Trigger::Status(504),
+    Trigger::Timeout,
+    Trigger::ConnectFailure,
+    Trigger::Reset,
+];
+const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(250);
+const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(5);
+const DEFAULT_RETRY_AFTER_MAX: Duration = Duration::from_secs(10);
 
 /// A configuration that passed validation, with the warnings it raised.
 #[derive(Debug)]
@@ -174,9 +192,12 @@ impl Validator<'_> {
         // Models may name a provider that has other errors; that is not "unknown".
         let declared: Vec<String> = doc.providers.iter().map(|p| p.name.clone()).collect();
         let providers = self.providers(doc.providers);
-        let models = self.models(doc.models, &declared);
+        let models = self.models(doc.models, &declared, &providers);
         for (i, provider) in providers.iter().enumerate() {
-            if !models.iter().any(|m| m.provider == provider.name) {
+            if !models
+                .iter()
+                .any(|m| m.targets().any(|t| t.provider == provider.name))
+            {
                 let path = field(&item("providers", i), "name");
                 self.report(&path, Problem::ProviderWithoutModels(provider.name.clone()));
             }
@@ -378,10 +399,16 @@ impl Validator<'_> {
         })
     }
 
-    fn models(&mut self, raws: Vec<raw::Model>, providers: &[String]) -> Vec<Model> {
+    fn models(
+        &mut self,
+        raws: Vec<raw::Model>,
+        declared: &[String],
+        providers: &[Provider],
+    ) -> Vec<Model> {
         let mut aliases = Seen::new();
-        let mut models = Vec::with_capacity(raws.len());
-        for (i, raw) in raws.into_iter().enumerate() {
+        // The short form (`provider` + `model`) is a one-target tree.
+        let mut short = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
             let path = item("models", i);
             let alias_path = field(&path, "alias");
             if raw.alias == "*" || !is_token(&raw.alias) {
@@ -389,25 +416,173 @@ impl Validator<'_> {
                 self.bad_name(&alias_path, "model alias", &raw.alias, rule);
             }
             self.unique(&mut aliases, "model alias", &raw.alias, &alias_path);
-            if !is_token(&raw.model) {
-                let rule = "use printable characters without spaces";
-                self.bad_name(&field(&path, "model"), "model name", &raw.model, rule);
-            }
-            if !providers.contains(&raw.provider) {
-                let known = list(providers.iter().map(String::as_str));
-                let name = raw.provider.clone();
-                self.report(
-                    &field(&path, "provider"),
-                    Problem::UnknownProvider { name, known },
-                );
-            }
-            models.push(Model {
-                alias: raw.alias,
-                provider: raw.provider,
-                model: raw.model,
+            short.push(match (&raw.provider, &raw.model, &raw.route) {
+                (Some(provider), Some(model), None) => Some(raw::Node {
+                    provider: Some(provider.clone()),
+                    model: Some(model.clone()),
+                    ..raw::Node::default()
+                }),
+                (None, None, Some(_)) => None,
+                _ => {
+                    self.report(&path, Problem::ModelShape);
+                    None
+                }
             });
         }
+        let written: Vec<(&str, String, &raw::Node)> = raws
+            .iter()
+            .zip(&short)
+            .enumerate()
+            .filter_map(|(i, (raw, short))| {
+                let path = item("models", i);
+                let alias = raw.alias.as_str();
+                match (short, &raw.route) {
+                    (Some(node), _) => Some((alias, path, node)),
+                    (None, Some(node)) => Some((alias, field(&path, "route"), node)),
+                    (None, None) => None,
+                }
+            })
+            .collect();
+        let mut trees = HashMap::new();
+        for (alias, path, node) in &written {
+            trees
+                .entry(alias.to_string())
+                .or_insert((path.clone(), *node));
+        }
+        let mut checker = Checker {
+            providers: declared,
+            trees: &trees,
+            found: Vec::new(),
+        };
+        for (_, path, node) in &written {
+            checker.node(path, node, false);
+        }
+        let mut models = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.iter().enumerate() {
+            let path = item("models", i);
+            let arms = checker.lower(&raw.alias);
+            let retry = self.retry(&field(&path, "retry"), raw.retry.as_ref());
+            let (attempt, total) = self.timeouts(&path, raw.timeout.as_ref());
+            let Some(arms) = arms else { continue };
+            let mut model = Model {
+                alias: raw.alias.clone(),
+                arms,
+                retry,
+                timeouts: Timeouts {
+                    attempt,
+                    total: total.unwrap_or_default(),
+                },
+            };
+            if total.is_none() {
+                // Without a total of its own an alias waits as long as its slowest provider.
+                model.timeouts.total = model
+                    .targets()
+                    .filter_map(|t| providers.iter().find(|p| p.name == t.provider))
+                    .map(|p| p.timeout)
+                    .max()
+                    .unwrap_or(DEFAULT_TIMEOUT);
+            }
+            models.push(model);
+        }
+        for (path, problem) in checker.found {
+            self.report(&path, problem);
+        }
         models
+    }
+
+    fn retry(&mut self, path: &str, raw: Option<&raw::Retry>) -> Retry {
+        let default = Retry {
+            attempts: 1,
+            on: DEFAULT_TRIGGERS.to_vec(),
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_max: DEFAULT_BACKOFF_MAX,
+            retry_after_max: Some(DEFAULT_RETRY_AFTER_MAX),
+        };
+        let Some(raw) = raw else { return default };
+        let attempts = match raw.attempts {
+            Some(n @ 1..=MAX_ATTEMPTS) => n,
+            Some(n) => {
+                self.report(&field(path, "attempts"), Problem::Attempts(n));
+                1
+            }
+            None => 1,
+        };
+        let on = match &raw.on {
+            None => default.on,
+            Some(triggers) => {
+                let on_path = field(path, "on");
+                let mut on = Vec::with_capacity(triggers.len());
+                for (i, trigger) in triggers.iter().enumerate() {
+                    match parse_trigger(trigger) {
+                        Some(t) => on.push(t),
+                        None => {
+                            let text = match trigger {
+                                raw::Trigger::Status(code) => code.to_string(),
+                                raw::Trigger::Named(name) => name.clone(),
+                            };
+                            self.report(&item(&on_path, i), Problem::UnknownTrigger(text));
+                        }
+                    }
+                }
+                on.sort_unstable();
+                on.dedup();
+                on
+            }
+        };
+        let backoff = raw.backoff.as_ref();
+        let backoff_path = field(path, "backoff");
+        let backoff_base = self.duration(
+            &field(&backoff_path, "base"),
+            backoff.and_then(|b| b.base.as_deref()),
+            DEFAULT_BACKOFF_BASE,
+        );
+        let backoff_max = self.duration(
+            &field(&backoff_path, "max"),
+            backoff.and_then(|b| b.max.as_deref()),
+            DEFAULT_BACKOFF_MAX.max(backoff_base),
+        );
+        if backoff_base > backoff_max || backoff_base.is_zero() {
+            self.report(&backoff_path, Problem::BackoffOrder);
+        }
+        let retry_after_max = self.duration(
+            &field(path, "retry_after_max"),
+            raw.retry_after_max.as_deref(),
+            DEFAULT_RETRY_AFTER_MAX,
+        );
+        Retry {
+            attempts,
+            on,
+            backoff_base,
+            backoff_max,
+            retry_after_max: Some(retry_after_max).filter(|d| !d.is_zero()),
+        }
+    }
+
+    /// `(attempt, total)`, each `None` when not written.
+    fn timeouts(
+        &mut self,
+        path: &str,
+        raw: Option<&raw::Timeouts>,
+    ) -> (Option<Duration>, Option<Duration>) {
+        let path = field(path, "timeout");
+        let mut parse = |name: &str, text: Option<&String>| {
+            text.map(|t| self.duration(&field(&path, name), Some(t), DEFAULT_TIMEOUT))
+        };
+        let attempt = parse("attempt", raw.and_then(|t| t.attempt.as_ref()));
+        let total = parse("total", raw.and_then(|t| t.total.as_ref()));
+        (attempt, total)
+    }
+
+    /// A duration field, or `default` when absent or (after reporting) invalid.
+    fn duration(&mut self, path: &str, text: Option<&str>, default: Duration) -> Duration {
+        match text {
+            None => default,
+            Some(value) => parse_duration(value).unwrap_or_else(|reason| {
+                let value = value.to_string();
+                self.report(path, Problem::Duration { value, reason });
+                default
+            }),
+        }
     }
 
     fn keys(&mut self, raws: Vec<raw::Key>, models: &[Model]) -> Vec<VirtualKeyConfig> {
@@ -507,6 +682,19 @@ fn is_label(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(char::is_control)
 }
 
+fn parse_trigger(trigger: &raw::Trigger) -> Option<Trigger> {
+    match trigger {
+        raw::Trigger::Status(code @ 400..=599) => Some(Trigger::Status(*code)),
+        raw::Trigger::Status(_) => None,
+        raw::Trigger::Named(name) => match name.as_str() {
+            "timeout" => Some(Trigger::Timeout),
+            "connect-failure" => Some(Trigger::ConnectFailure),
+            "reset" => Some(Trigger::Reset),
+            _ => None,
+        },
+    }
+}
+
 /// `us-east-1`, `eu-central-2`, `us-gov-west-1`: lower-case letters, digits and dashes.
 fn is_region(s: &str) -> bool {
     s.len() <= 32
@@ -534,7 +722,7 @@ fn hash_hint(value: &str) -> &'static str {
 }
 
 /// The distinct names, in order, for "one of: …" hints.
-fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+pub(super) fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
     let mut distinct: Vec<&str> = Vec::new();
     for name in names {
         if !distinct.contains(&name) {
@@ -551,4 +739,4 @@ fn list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 #[cfg(test)]
 #[path = "validate_tests.rs"]
-mod tests;
+pub(super) mod tests;

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tollgate_core::config::{FilterConfig, GatewayConfig, ProviderConfig};
-use tollgate_core::error::{ErrorKind, GatewayError};
-use tollgate_core::formats::WireFormat;
 use tollgate_core::{headers, log_fields};
 
+use super::routes;
 use crate::config::{
     webhook_cluster, AccessLog, BaseUrl, Config, CredentialHeader, Host, Provider, SecretSource,
 };
@@ -96,7 +95,7 @@ pub fn bootstrap(
     })
 }
 
-fn cluster_name(provider: &str) -> String {
+pub fn cluster_name(provider: &str) -> String {
     format!("provider.{provider}")
 }
 
@@ -109,7 +108,7 @@ fn socket_address(address: impl Display, port: u16) -> Value {
 }
 
 /// Protobuf JSON form of a duration (`600s`, `1.500s`).
-fn proto_duration(d: Duration) -> String {
+pub fn proto_duration(d: Duration) -> String {
     match d.subsec_millis() {
         0 => format!("{}s", d.as_secs()),
         ms => format!("{}.{ms:03}s", d.as_secs()),
@@ -163,7 +162,14 @@ fn listener(config: &Config, gateway_filter: Value) -> Value {
         "access_log": [access_log(&config.access_log)],
         "route_config": {
             "name": "tollgate",
-            "virtual_hosts": [{"name": "tollgate", "domains": ["*"], "routes": routes(config)}],
+            "virtual_hosts": [{
+                "name": "tollgate",
+                "domains": ["*"],
+                "routes": routes::routes(config),
+                // `x-envoy-attempt-count` on each upstream request: lets a provider (and
+                // the mock's fault controls) tell attempts apart.
+                "include_request_attempt_count": true,
+            }],
         },
         "http_filters": [
             gateway_filter,
@@ -197,6 +203,8 @@ fn access_log(log: &AccessLog) -> Value {
         "request_id": "%REQ(X-REQUEST-ID)%",
         "provider": format!("%RESP({})%", headers::PROVIDER),
         "upstream_model": format!("%RESP({})%", headers::UPSTREAM_MODEL),
+        "attempts": "%UPSTREAM_REQUEST_ATTEMPT_COUNT%",
+        "fallback_step": format!("%RESP({})%", headers::FALLBACK_STEP),
     });
     // What the filters know (key, alias, usage) arrives as filter state.
     for field in log_fields::ALL {
@@ -213,48 +221,6 @@ fn access_log(log: &AccessLog) -> Value {
             "typed_config": {"@type": FILE_LOG, "path": path.to_string_lossy(), "log_format": format},
         }),
     }
-}
-
-/// One route per alias, matched on the header the gateway filter sets after
-/// authentication, then a 404 for everything the gateway filter let through unrouted.
-fn routes(config: &Config) -> Vec<Value> {
-    let mut routes: Vec<Value> = config
-        .providers
-        .iter()
-        .flat_map(|provider| {
-            config.models_of(&provider.name).map(|model| {
-                json!({
-                    "name": format!("model.{}", model.alias),
-                    "match": {
-                        "prefix": "/",
-                        "headers": [{"name": headers::ALIAS, "string_match": {"exact": model.alias}}],
-                    },
-                    "route": {
-                        "cluster": cluster_name(&provider.name),
-                        "timeout": proto_duration(provider.timeout),
-                    },
-                })
-            })
-        })
-        .collect();
-    let not_found = GatewayError::new(
-        ErrorKind::NotFound,
-        "not_found",
-        "No route matches this request: unknown endpoint or model.",
-    );
-    routes.push(json!({
-        "name": "not_found",
-        "match": {"prefix": "/"},
-        "direct_response": {
-            "status": not_found.status(),
-            "body": {"inline_string": not_found.to_value(WireFormat::OpenAi).to_string()},
-        },
-        "response_headers_to_add": [{
-            "header": {"key": "content-type", "value": "application/json"},
-            "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
-        }],
-    }));
-    routes
 }
 
 fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) -> Value {

@@ -6,6 +6,7 @@
 //! the same pieces later.
 
 mod bootstrap;
+mod routes;
 
 use std::path::Path;
 
@@ -58,9 +59,11 @@ fn gateway_config(config: &Config) -> GatewayConfig {
         models: config
             .models
             .iter()
-            .map(|m| ModelRoute {
-                alias: m.alias.clone(),
-                provider: m.provider.clone(),
+            .filter_map(|m| {
+                Some(ModelRoute {
+                    alias: m.alias.clone(),
+                    provider: m.primary()?.provider.clone(),
+                })
             })
             .collect(),
     }
@@ -75,7 +78,7 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
         base_path: provider.api_base_path(),
         models: config
             .models_of(&provider.name)
-            .map(|m| (m.alias.clone(), m.model.clone()))
+            .map(|(alias, model)| (alias.to_string(), model.to_string()))
             .collect(),
         api_version: provider.api_version.clone(),
         guardrails: config.guardrails.as_ref().map(|g| g.policy.clone()),

@@ -26,6 +26,10 @@ pub enum ErrorKind {
     BadUpstream,
     /// A bug or misconfiguration inside the gateway (500).
     Internal,
+    /// No provider could be reached, or every attempt failed without an answer (503).
+    Unavailable,
+    /// The attempt or request timeout expired before the provider answered (504).
+    Timeout,
 }
 
 impl ErrorKind {
@@ -39,6 +43,8 @@ impl ErrorKind {
             ErrorKind::TooLarge => 413,
             ErrorKind::BadUpstream => 502,
             ErrorKind::Internal => 500,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Timeout => 504,
         }
     }
 }

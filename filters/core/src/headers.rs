@@ -17,9 +17,24 @@ pub const UPSTREAM_MODEL: &str = "x-tollgate-upstream-model";
 /// Response header: `guardrail/category` of every verdict a `flag` guardrail reached before
 /// the headers left (input; whole answers' output). Stream output flags are in the log only.
 pub const GUARDRAIL_FLAGS: &str = "x-tollgate-guardrail-flags";
+/// Response header: which attempt served (1 = the first), counting retries and fallbacks.
+pub const ATTEMPT: &str = "x-tollgate-attempt";
+/// Response header: the fallback step that served (0 = the primary target).
+pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
 
 /// Every internal request header, for stripping.
 pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
+
+/// Headers an earlier attempt may have added for its provider: credentials (injected by
+/// Envoy) and SigV4 signatures. Envoy hands every attempt the same request header map, so
+/// each attempt removes them before its own are added, or a fallback would carry one
+/// provider's key to another.
+pub fn is_attempt_credential(name: &str) -> bool {
+    ["authorization", "x-api-key", "api-key", "x-goog-api-key"]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+        || name.to_ascii_lowercase().starts_with("x-amz-")
+}
 
 /// Whether a client header must be removed before the request goes on: the virtual key and
 /// anything claiming to come from the gateway itself.
@@ -47,6 +62,22 @@ mod tests {
         }
         for name in ["content-type", "x-tollgate", "anthropic-version", "é"] {
             assert!(!is_client_credential_or_internal(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn attempt_credentials_cover_every_provider_kind() {
+        for name in [
+            "Authorization",
+            "x-api-key",
+            "api-key",
+            "x-goog-api-key",
+            "X-Amz-Date",
+        ] {
+            assert!(is_attempt_credential(name), "{name}");
+        }
+        for name in ["content-type", "anthropic-version", "x-tollgate-alias"] {
+            assert!(!is_attempt_credential(name), "{name}");
         }
     }
 }

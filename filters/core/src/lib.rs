@@ -8,6 +8,7 @@
 //! of it is unit-tested natively with `cargo test`.
 #![forbid(unsafe_code)]
 
+pub mod attempts;
 pub mod config;
 pub mod embeddings;
 pub mod error;
@@ -23,5 +24,6 @@ pub mod log_fields;
 pub mod model;
 pub mod route_context;
 pub mod sse;
+pub mod stream_start;
 pub mod translate;
 pub mod usage_record;

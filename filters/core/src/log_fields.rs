@@ -54,6 +54,12 @@ pub const GUARDRAILS: LogField = LogField {
     property: "tollgate_guardrails",
     field: "guardrails",
 };
+/// The packed route context (`route_context`), kept for retries and fallbacks: the first
+/// attempt removes the internal header, and Envoy shares one header map across attempts.
+pub const ROUTE_CONTEXT: LogField = LogField {
+    property: "tollgate_route_context",
+    field: "route_context",
+};
 
 /// Every field, in access-log order.
 pub const ALL: [LogField; 6] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS];

@@ -21,6 +21,10 @@ pub struct UsageRecord {
     pub status: u16,
     /// `None` when the provider reported no usage (an error, or a cut stream).
     pub usage: Option<Usage>,
+    /// Which attempt this was (1 = the first), retries and fallbacks counted.
+    pub attempt: Option<u64>,
+    /// The fallback step of the target that served (0 = the primary).
+    pub fallback_step: Option<String>,
 }
 
 impl UsageRecord {
@@ -42,6 +46,8 @@ impl UsageRecord {
             "stream": self.stream,
             "status": self.status,
             "usage": self.usage.as_ref().map(Usage::to_json),
+            "attempt": self.attempt,
+            "fallback_step": self.fallback_step,
         })
         .to_string()
     }

@@ -9,7 +9,7 @@ use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
 use tollgate_core::route_context::RouteContext;
-use tollgate_core::{headers, log_fields};
+use tollgate_core::{attempts, headers, log_fields};
 
 use crate::host::{log_field, reply_error, reply_json, request_body};
 
@@ -18,6 +18,9 @@ pub struct GatewayFilter {
     /// The authenticated key's id, kept for the body phase.
     key_id: Option<String>,
     endpoint: Option<Endpoint>,
+    /// Set when Envoy answered by itself (a timeout, no provider reachable): its plain
+    /// text body is replaced by this error in the client's format.
+    envoy_reply: Option<GatewayError>,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -56,6 +59,7 @@ impl GatewayFilter {
             config,
             key_id: None,
             endpoint: None,
+            envoy_reply: None,
         }
     }
 }
@@ -146,5 +150,36 @@ impl HttpContext for GatewayFilter {
                 Action::Pause
             }
         }
+    }
+
+    fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+        let status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0u16);
+        let content_type = self.get_http_response_header("content-type");
+        let has_provider = self.get_http_response_header(headers::PROVIDER).is_some();
+        if self.endpoint.is_some()
+            && attempts::is_envoy_reply(status, content_type.as_deref(), has_provider)
+        {
+            let error = attempts::envoy_reply_error(status);
+            self.set_http_response_header(":status", Some(&error.status().to_string()));
+            self.set_http_response_header("content-type", Some("application/json"));
+            self.set_http_response_header("content-length", None);
+            self.envoy_reply = Some(error);
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        let (Some(error), Some(endpoint)) = (&self.envoy_reply, self.endpoint) else {
+            return Action::Continue;
+        };
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let body = error.to_body(endpoint.client_format());
+        self.set_http_response_body(0, body_size, &body);
+        Action::Continue
     }
 }

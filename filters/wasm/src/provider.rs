@@ -14,13 +14,14 @@ use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
 use tollgate_core::guardrails::{CompiledPolicy, Stage, WebhookCheck};
-use tollgate_core::model::VectorEncoding;
+use tollgate_core::model::{ApiError, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
+use tollgate_core::stream_start::{self, StreamStart};
 use tollgate_core::translate::{
     is_stream_response, translate_request_inspected, ProviderTarget, ResponseTranslator,
 };
 use tollgate_core::usage_record::UsageRecord;
-use tollgate_core::{embeddings, headers, log_fields};
+use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
 use crate::host::{log_field, reply_error, request_body};
@@ -43,6 +44,9 @@ impl Answer {
     }
 }
 
+/// Namespace of the route metadata the control plane renders (`steps`).
+const ROUTE_METADATA: &str = "tollgate";
+
 pub struct ProviderFilter {
     config: Rc<ProviderConfig>,
     client_format: WireFormat,
@@ -61,6 +65,11 @@ pub struct ProviderFilter {
     /// Envoy's request id, read with the request headers: after a callout has resumed the
     /// request, the response callbacks can no longer read them (Envoy answers BadArgument).
     request_id: String,
+    /// The stream's response headers are held until its start shows content or an error
+    /// (see `tollgate_core::stream_start`).
+    holding_start: bool,
+    /// The start was an error, already answered: the rest of the stream is dropped.
+    failed_start: bool,
 }
 
 impl ProviderFilter {
@@ -79,7 +88,14 @@ impl ProviderFilter {
             guarding: None,
             webhook: None,
             request_id: String::new(),
+            holding_start: false,
+            failed_start: false,
         }
+    }
+
+    fn filter_state(&self, field: log_fields::LogField) -> Option<String> {
+        let value = self.get_property(vec![field.property])?;
+        String::from_utf8(value).ok()
     }
 
     fn micros_since(&self, started: SystemTime) -> u64 {
@@ -200,6 +216,64 @@ impl ProviderFilter {
     }
 }
 
+impl ProviderFilter {
+    /// Names the attempt and fallback step in the response and the usage record, and gives
+    /// Envoy's rate-limited back-off a `retry-after` in seconds when the provider sent
+    /// only milliseconds.
+    fn report_attempt(&mut self, status: u16) {
+        let attempt = self
+            .get_property(vec!["upstream", "request_attempt_count"])
+            .as_deref()
+            .and_then(attempts::le_integer);
+        if let Some(attempt) = attempt {
+            self.set_http_response_header(headers::ATTEMPT, Some(&attempt.to_string()));
+            let steps = self.get_property(vec![
+                "xds",
+                "route_metadata",
+                "filter_metadata",
+                ROUTE_METADATA,
+                "steps",
+            ]);
+            let step = steps
+                .and_then(|s| String::from_utf8(s).ok())
+                .and_then(|s| attempts::fallback_step(&s, attempt).map(str::to_owned));
+            if let Some(step) = &step {
+                self.set_http_response_header(headers::FALLBACK_STEP, Some(step));
+            }
+            self.record.attempt = Some(attempt);
+            self.record.fallback_step = step;
+        }
+        if status >= 400 && self.get_http_response_header("retry-after").is_none() {
+            let seconds = attempts::RETRY_AFTER_MS_HEADERS
+                .iter()
+                .find_map(|name| self.get_http_response_header(name))
+                .and_then(|ms| attempts::retry_after_from_millis(&ms));
+            if let Some(seconds) = seconds {
+                self.set_http_response_header("retry-after", Some(&seconds.to_string()));
+            }
+        }
+    }
+}
+
+impl ProviderFilter {
+    /// Turns a stream that failed before its first content into an error answer whose
+    /// status Envoy's router judges like any other: retried or failed over when it is a
+    /// trigger, else sent to the client in its format.
+    fn fail_start(&mut self, error: &ApiError, body_size: usize, end_of_stream: bool) {
+        self.holding_start = false;
+        self.failed_start = true;
+        let status = stream_start::retry_status(error);
+        self.record.status = status;
+        self.set_http_response_header(":status", Some(&status.to_string()));
+        self.set_http_response_header("content-type", Some("application/json"));
+        let body = codec::encode_error(self.client_format, error).to_string();
+        self.set_http_response_body(0, body_size, body.as_bytes());
+        if end_of_stream {
+            log_field(self, log_fields::USAGE, &self.record.to_json());
+        }
+    }
+}
+
 impl Context for ProviderFilter {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
         let status = self
@@ -220,8 +294,23 @@ impl HttpContext for ProviderFilter {
             .get_http_request_header("x-request-id")
             .unwrap_or_default();
         // The gateway filter set these after authenticating; they must not leave Envoy.
-        let alias = self.take_internal_header(headers::ALIAS);
-        let context = self.take_internal_header(headers::CONTEXT);
+        // Envoy shares one header map across attempts, so the first attempt keeps them in
+        // filter state (the alias is there already, for the access log) for later ones.
+        let alias = self
+            .take_internal_header(headers::ALIAS)
+            .or_else(|| self.filter_state(log_fields::ALIAS));
+        let context = match self.take_internal_header(headers::CONTEXT) {
+            Some(context) => {
+                log_field(self, log_fields::ROUTE_CONTEXT, &context);
+                Some(context)
+            }
+            None => self.filter_state(log_fields::ROUTE_CONTEXT),
+        };
+        for (name, _) in self.get_http_request_headers() {
+            if headers::is_attempt_credential(&name) {
+                self.set_http_request_header(&name, None);
+            }
+        }
         if let Some(context) = context.as_deref().and_then(RouteContext::decode) {
             self.client_format = context.client_format;
             self.operation = context.operation;
@@ -364,6 +453,7 @@ impl HttpContext for ProviderFilter {
             }
         };
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
+        self.report_attempt(status);
         self.set_flag_header();
         if let Some(model) = &self.record.upstream_model {
             self.set_http_response_header(headers::UPSTREAM_MODEL, Some(model));
@@ -380,10 +470,36 @@ impl HttpContext for ProviderFilter {
             // Status and content type depend on the whole body: hold the headers.
             return Action::Pause;
         }
+        if !buffers && !end_of_stream {
+            // A stream may still fail before its first content; until that is known the
+            // status can change, so the headers wait.
+            self.holding_start = true;
+            return Action::Pause;
+        }
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if self.failed_start {
+            self.set_http_response_body(0, body_size, &[]);
+            if end_of_stream {
+                log_field(self, log_fields::USAGE, &self.record.to_json());
+            }
+            return Action::Continue;
+        }
+        if self.holding_start {
+            let held = self
+                .get_http_response_body(0, body_size)
+                .unwrap_or_default();
+            match stream_start::inspect(self.config.format, &held, end_of_stream) {
+                StreamStart::Undecided => return Action::Pause,
+                StreamStart::Error(error) => {
+                    self.fail_start(&error, body_size, end_of_stream);
+                    return Action::Continue;
+                }
+                StreamStart::Content => self.holding_start = false,
+            }
+        }
         let buffers = match &self.answer {
             Some(answer) => answer.buffers_whole_body(),
             None => return Action::Continue,

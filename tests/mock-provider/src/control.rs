@@ -8,15 +8,29 @@
 //! | `x-mock-tool: NAME`         | reply with a call to tool NAME (must be in the request)  |
 //! | `x-mock-cached-tokens: N`   | report N cache-read input tokens                         |
 //! | `x-mock-reasoning-tokens: N`| report N reasoning tokens (counted in output tokens)     |
+//! | `x-mock-delay-ms: N`        | wait N ms before answering (a provider that hangs)       |
+//! | `x-mock-reset: true`        | drop the connection instead of answering                 |
+//! | `x-mock-retry-after: S`     | a 429 carries `retry-after: S` instead of the default    |
+//!
+//! Any value may be scoped to upstream attempts, as Envoy numbers them in
+//! `x-envoy-attempt-count`: `503@1,429@2` answers 503 to attempt 1, 429 to attempt 2 and
+//! normally after that; an entry without `@N` applies to every attempt. That is how a
+//! fault-matrix test fails the primary target and lets the fallback answer.
 //!
 //! A malformed value is a 400, never silently ignored, so a typo cannot pass a test.
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
 
+use crate::completion;
 use crate::error::ApiError;
+use crate::openai::OpenAi;
 
 const STATUS: &str = "x-mock-status";
 const CHUNK_DELAY_MS: &str = "x-mock-chunk-delay-ms";
@@ -24,6 +38,11 @@ const STREAM_ERROR: &str = "x-mock-stream-error";
 const TOOL: &str = "x-mock-tool";
 const CACHED_TOKENS: &str = "x-mock-cached-tokens";
 const REASONING_TOKENS: &str = "x-mock-reasoning-tokens";
+const DELAY_MS: &str = "x-mock-delay-ms";
+const RESET: &str = "x-mock-reset";
+const RETRY_AFTER: &str = "x-mock-retry-after";
+/// Set by Envoy on each upstream attempt (1, 2, …).
+const ATTEMPT: &str = "x-envoy-attempt-count";
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Controls {
@@ -68,16 +87,67 @@ impl Controls {
     }
 }
 
+/// The value of a control header that applies to this attempt, if any.
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, ApiError> {
-    headers
-        .get(name)
-        .map(|value| {
-            value
-                .to_str()
-                .map(str::trim)
-                .map_err(|_| ApiError::invalid_request(format!("{name}: not ASCII")))
-        })
-        .transpose()
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::invalid_request(format!("{name}: not ASCII")))?;
+    let attempt = headers
+        .get(ATTEMPT)
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or("1")
+        .trim();
+    for entry in value.split(',').map(str::trim) {
+        match entry.rsplit_once('@') {
+            Some((value, only)) if only.trim() == attempt => return Ok(Some(value.trim())),
+            Some(_) => {}
+            None => return Ok(Some(entry)),
+        }
+    }
+    Ok(None)
+}
+
+/// Faults that wrap any endpoint: a delay before answering, a dropped connection, and the
+/// `retry-after` of a rate-limit answer.
+pub async fn faults(request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let parsed = (|| {
+        let delay = optional::<u64>(headers, DELAY_MS)?.map(Duration::from_millis);
+        let reset = match header(headers, RESET)? {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => return Err(invalid(RESET, other, "true or false")),
+        };
+        let retry_after = optional::<u64>(headers, RETRY_AFTER)?;
+        Ok((delay, reset, retry_after))
+    })();
+    let (delay, reset, retry_after) = match parsed {
+        Ok(faults) => faults,
+        Err(error) => return completion::error_response::<OpenAi>(&error),
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
+    if reset {
+        // A body that fails before its first byte makes the server drop the connection
+        // without a status line: to the client, a reset before any response.
+        let failing = futures_util::stream::once(async {
+            Err::<Bytes, _>(std::io::Error::other("x-mock-reset"))
+        });
+        return Response::new(Body::from_stream(failing));
+    }
+    let mut response = next.run(request).await;
+    if let Some(seconds) = retry_after {
+        if response.status() == StatusCode::TOO_MANY_REQUESTS {
+            response
+                .headers_mut()
+                .insert("retry-after", HeaderValue::from(seconds));
+        }
+    }
+    response
 }
 
 fn optional<T: FromStr>(headers: &HeaderMap, name: &'static str) -> Result<Option<T>, ApiError> {
@@ -137,6 +207,19 @@ mod tests {
                 reasoning_tokens: 7,
             }
         );
+    }
+
+    #[test]
+    fn values_can_be_scoped_to_attempts() {
+        let first = headers(&[(STATUS, "503@1, 429@2")]);
+        let second = headers(&[(STATUS, "503@1, 429@2"), (ATTEMPT, "2")]);
+        let third = headers(&[(STATUS, "503@1, 429@2"), (ATTEMPT, "3")]);
+        let status = |h: &HeaderMap| Controls::from_headers(h).unwrap().status;
+        assert_eq!(status(&first), Some(StatusCode::SERVICE_UNAVAILABLE));
+        assert_eq!(status(&second), Some(StatusCode::TOO_MANY_REQUESTS));
+        assert_eq!(status(&third), None);
+        let everywhere = headers(&[(STATUS, "500"), (ATTEMPT, "4")]);
+        assert_eq!(status(&everywhere), Some(StatusCode::INTERNAL_SERVER_ERROR));
     }
 
     #[test]

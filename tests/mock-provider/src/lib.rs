@@ -97,6 +97,7 @@ pub fn router(keys: ExpectedKeys) -> Router {
         .merge(journal::routes(journal.clone()))
         .route("/__mock/health", get(|| async { "ok" }))
         .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(control::faults))
         .layer(axum::middleware::from_fn_with_state(
             journal,
             journal::record,

@@ -104,6 +104,8 @@ impl From<&GatewayError> for ApiError {
             ErrorKind::NotFound => ErrorClass::NotFound,
             ErrorKind::TooLarge => ErrorClass::RequestTooLarge,
             ErrorKind::BadUpstream | ErrorKind::Internal => ErrorClass::Server,
+            ErrorKind::Unavailable => ErrorClass::Overloaded,
+            ErrorKind::Timeout => ErrorClass::Timeout,
         };
         ApiError {
             class,

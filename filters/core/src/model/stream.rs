@@ -68,3 +68,15 @@ pub enum BlockDelta {
     /// A fragment of a tool call's JSON arguments; fragments concatenate.
     ToolArguments(String),
 }
+
+impl BlockDelta {
+    /// A delta that carries no text (providers send some as keep-alives or openers).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            BlockDelta::Text(s)
+            | BlockDelta::Thinking(s)
+            | BlockDelta::Signature(s)
+            | BlockDelta::ToolArguments(s) => s.is_empty(),
+        }
+    }
+}

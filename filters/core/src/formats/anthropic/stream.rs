@@ -194,7 +194,7 @@ impl EventDecoder {
             index,
             block: start,
         });
-        if let Some(delta) = initial.filter(|d| !delta_is_empty(d)) {
+        if let Some(delta) = initial.filter(|d| !d.is_empty()) {
             out.push(StreamEvent::BlockDelta { index, delta });
         }
         if let Some(signature) = block
@@ -228,17 +228,8 @@ fn block_delta(index: u32, delta: WireDelta, out: &mut Vec<StreamEvent>) {
         Some("signature_delta") => BlockDelta::Signature(delta.signature.unwrap_or_default()),
         _ => return, // citations and future delta kinds carry nothing other formats take
     };
-    if !delta_is_empty(&delta) {
+    if !delta.is_empty() {
         out.push(StreamEvent::BlockDelta { index, delta });
-    }
-}
-
-fn delta_is_empty(delta: &BlockDelta) -> bool {
-    match delta {
-        BlockDelta::Text(s)
-        | BlockDelta::Thinking(s)
-        | BlockDelta::Signature(s)
-        | BlockDelta::ToolArguments(s) => s.is_empty(),
     }
 }
 
@@ -498,7 +489,7 @@ impl EventEncoder {
     }
 
     fn block_delta(&mut self, index: u32, delta: &BlockDelta, out: &mut Vec<u8>) {
-        if delta_is_empty(delta) {
+        if delta.is_empty() {
             return;
         }
         let Some(block) = self

@@ -1,0 +1,145 @@
+use std::time::Duration;
+
+use crate::config::{load, Arm, Model, Step, Target, Trigger};
+
+const HEAD: &str = "version: 1
+providers:
+  - {name: a, kind: openai, base_url: http://127.0.0.1:1/v1}
+  - {name: b, kind: anthropic, base_url: http://127.0.0.1:1/v1}
+  - {name: c, kind: openai, base_url: http://127.0.0.1:1/v1}
+keys: [{id: k, sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824, models: ['*']}]
+models:
+";
+
+fn models(models: &str) -> Vec<Model> {
+    load(&format!("{HEAD}{models}"), None)
+        .unwrap()
+        .config
+        .models
+}
+
+fn errors(models: &str) -> Vec<(String, usize, String)> {
+    crate::config::test_support::errors(&format!("{HEAD}{models}"))
+}
+
+fn target(provider: &str, model: &str, weight: u32) -> Target {
+    Target {
+        provider: provider.into(),
+        model: model.into(),
+        weight,
+    }
+}
+
+fn step(targets: Vec<Target>) -> Step {
+    Step { targets }
+}
+
+#[test]
+fn a_fallback_onto_a_pool_is_one_chain() {
+    let m = &models(
+        "  - alias: x
+    route:
+      fallback:
+        - {provider: a, model: m1}
+        - weighted: [{provider: b, model: m2, weight: 3}, {provider: c, model: m3}]
+    retry: {attempts: 2, on: [429, timeout], backoff: {base: 5ms, max: 1s}, retry_after_max: 0s}
+    timeout: {attempt: 3s, total: 9s}
+",
+    )[0];
+    let steps = vec![
+        step(vec![target("a", "m1", 1)]),
+        step(vec![target("b", "m2", 3), target("c", "m3", 1)]),
+    ];
+    assert_eq!(m.arms, [Arm { weight: 1, steps }]);
+    assert_eq!(m.retry.attempts, 2);
+    assert_eq!(m.retry.on, [Trigger::Status(429), Trigger::Timeout]);
+    assert_eq!(m.retry.backoff_base, Duration::from_millis(5));
+    assert_eq!(m.retry.retry_after_max, None);
+    assert_eq!(m.timeouts.attempt, Some(Duration::from_secs(3)));
+    assert_eq!(m.timeouts.total, Duration::from_secs(9));
+}
+
+#[test]
+fn a_canary_of_chains_is_two_arms_in_basis_points() {
+    let m = &models(
+        "  - {alias: chain, route: {fallback: [{provider: a, model: m1}, {provider: b, model: m2}]}}
+  - alias: x
+    route: {canary: {percent: 2.5, stable: {alias: chain}, candidate: {provider: c, model: m3}}}
+",
+    )[1];
+    let weights: Vec<u32> = m.arms.iter().map(|a| a.weight).collect();
+    assert_eq!(weights, [9750, 250]);
+    assert_eq!(m.arms[0].steps.len(), 2);
+    assert_eq!(m.arms[1].steps, [step(vec![target("c", "m3", 1)])]);
+}
+
+#[test]
+fn a_pool_of_single_targets_stays_one_step() {
+    let m = &models("  - {alias: x, route: {canary: {percent: 10, stable: {provider: a, model: m}, candidate: {provider: b, model: n}}}}\n")[0];
+    assert_eq!(
+        m.arms,
+        [Arm {
+            weight: 1,
+            steps: vec![step(vec![target("a", "m", 9000), target("b", "n", 1000)])]
+        }]
+    );
+}
+
+#[test]
+fn the_short_form_keeps_the_default_policy() {
+    let m = &models("  - {alias: x, provider: a, model: m}\n")[0];
+    assert_eq!(
+        m.arms,
+        [Arm {
+            weight: 1,
+            steps: vec![step(vec![target("a", "m", 1)])]
+        }]
+    );
+    assert_eq!(m.retry.attempts, 1);
+    assert!(m.retry.on.contains(&Trigger::Status(429)));
+    assert!(m.retry.on.contains(&Trigger::ConnectFailure));
+    assert_eq!(m.timeouts.total, Duration::from_secs(600));
+}
+
+#[test]
+fn impossible_routes_are_located() {
+    let found = errors(
+        "  - {alias: loop1, route: {alias: loop2}}
+  - {alias: loop2, route: {fallback: [{provider: a, model: m}, {alias: loop1}]}}
+  - {alias: zero, route: {weighted: [{provider: a, model: m, weight: 0}, {provider: b, model: m, weight: 0}]}}
+  - {alias: ghost, route: {fallback: [{provider: nope, model: m}, {alias: missing}]}}
+  - {alias: shape, route: {provider: a}}
+  - {alias: both, provider: a, model: m, route: {provider: b, model: m}}
+  - {alias: twice, route: {fallback: [{provider: a, model: m1}, {provider: a, model: m2}]}}
+  - {alias: pct, route: {canary: {percent: 100, stable: {provider: a, model: m}, candidate: {provider: b, model: m}}}}
+  - {alias: nested, route: {fallback: [{weighted: [{alias: twostep}, {provider: c, model: m}]}]}}
+  - {alias: twostep, route: {fallback: [{provider: a, model: m}, {provider: b, model: m}]}}
+  - {alias: w, route: {provider: a, model: m, weight: 2}}
+  - {alias: retry, provider: a, model: m, retry: {attempts: 6, on: [200, sometimes], backoff: {base: 2s, max: 1s}}}
+",
+    );
+    let messages: Vec<(&str, usize, &str)> = found
+        .iter()
+        .map(|(p, l, m)| (p.as_str(), *l, m.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("models[0].route", 8, "alias references form a cycle: loop1 → loop2 → loop1"),
+            ("models[1].route", 9, "alias references form a cycle: loop2 → loop1 → loop2"),
+            ("models[2].route.weighted", 10, "the weights of this pool sum to zero, so no request could be routed"),
+            ("models[3].route.fallback[0].provider", 11, "unknown provider \"nope\"; defined providers: a, b, c"),
+            ("models[3].route.fallback[1].alias", 11, "unknown model alias \"missing\" in a route; defined aliases: both, ghost, loop1, loop2, nested, pct, retry, shape, twice, twostep, w, zero"),
+            ("models[4].route", 12, "a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`"),
+            ("models[5]", 13, "a model needs either `provider` and `model`, or `route`"),
+            ("models[6].route", 14, "provider \"a\" serves two models (m1, m2) in one alias; declare a second provider entry for the second model"),
+            ("models[7].route.canary.percent", 15, "canary percent must be above 0 and below 100, found 100"),
+            ("models[8].route", 16, "Envoy cannot route this: a fallback step cannot split traffic between chains; put the split at the top of the route"),
+            ("models[10].route.weight", 18, "`weight` only applies to a member of a `weighted` pool"),
+            ("models[11].retry.attempts", 19, "attempts must be between 1 and 5, found 6"),
+            ("models[11].retry.on[0]", 19, "\"200\" is not a retry trigger: use a status code 400-599, timeout, connect-failure or reset"),
+            ("models[11].retry.on[1]", 19, "\"sometimes\" is not a retry trigger: use a status code 400-599, timeout, connect-failure or reset"),
+            ("models[11].retry.backoff", 19, "the back-off base must not exceed its max"),
+        ]
+    );
+}
