@@ -7,7 +7,7 @@
 //! clock's resolution. Inputs are the in-tree fixtures, read at start-up:
 //!
 //! - request: the OpenAI client body [`REQUEST`] (about 2 KB: tools, images, tool history)
-//!   translated for the provider;
+//!   translated for the provider ([`BEDROCK_REQUEST`] for Bedrock);
 //! - response: the provider's non-streaming answer translated for an OpenAI client;
 //! - stream: the provider's stream fed one frame at a time (as providers flush them: an SSE
 //!   event, or for Bedrock one binary event-stream message) and translated for an OpenAI
@@ -23,9 +23,11 @@ use tollgate_core::formats::{codec, WireFormat};
 use tollgate_core::framing::FrameParser;
 use tollgate_core::translate::{translate_request, Outcome, ProviderTarget, ResponseTranslator};
 
-/// A provider format and its sample answers, relative to `testdata/`.
+/// A provider format, the client request it gets and its sample answers, relative to
+/// `testdata/`.
 struct Provider {
     format: WireFormat,
+    request: &'static str,
     response: &'static str,
     stream: &'static str,
 }
@@ -33,15 +35,17 @@ struct Provider {
 /// One line per provider format.
 #[rustfmt::skip]
 const PROVIDERS: &[Provider] = &[
-    Provider { format: WireFormat::OpenAi, response: "responses/openai/tool-calls-cached.json", stream: "streams/openai/parallel-tools-crlf.sse" },
-    Provider { format: WireFormat::Anthropic, response: "responses/anthropic/thinking-text-tool.json", stream: "streams/anthropic/thinking-text-tool.sse" },
-    Provider { format: WireFormat::Gemini, response: "responses/gemini/thinking-text-calls.json", stream: "streams/gemini/thoughts-text-calls.sse" },
-    Provider { format: WireFormat::Bedrock, response: "responses/bedrock/thinking-text-tool.json", stream: "streams/bedrock/thinking-text-tool.bin" },
-    Provider { format: WireFormat::Cohere, response: "responses/cohere/tool-plan-parallel.json", stream: "streams/cohere/tool-plan-parallel.sse" },
+    Provider { format: WireFormat::OpenAi, request: REQUEST, response: "responses/openai/tool-calls-cached.json", stream: "streams/openai/parallel-tools-crlf.sse" },
+    Provider { format: WireFormat::Anthropic, request: REQUEST, response: "responses/anthropic/thinking-text-tool.json", stream: "streams/anthropic/thinking-text-tool.sse" },
+    Provider { format: WireFormat::Gemini, request: REQUEST, response: "responses/gemini/thinking-text-calls.json", stream: "streams/gemini/thoughts-text-calls.sse" },
+    Provider { format: WireFormat::Bedrock, request: BEDROCK_REQUEST, response: "responses/bedrock/thinking-text-tool.json", stream: "streams/bedrock/thinking-text-tool.bin" },
+    Provider { format: WireFormat::Cohere, request: REQUEST, response: "responses/cohere/tool-plan-parallel.json", stream: "streams/cohere/tool-plan-parallel.sse" },
 ];
 
 /// The client request every provider gets, in OpenAI's format.
 const REQUEST: &str = "requests/openai/tools-multiturn.json";
+/// Bedrock's: Converse takes no http(s) image URLs, which REQUEST has.
+const BEDROCK_REQUEST: &str = "requests/openai/mcp-tools-images.json";
 
 #[path = "support/timing.rs"]
 mod timing;
@@ -49,17 +53,16 @@ mod timing;
 use timing::{per_op, BATCHES, BATCH_TIME};
 
 fn main() {
-    let request = fixture(REQUEST);
     println!(
-        "translation cost per operation (median of {BATCHES} batches of >= {} ms; request: {REQUEST}, {} bytes)",
+        "translation cost per operation (median of {BATCHES} batches of >= {} ms)",
         BATCH_TIME.as_millis(),
-        request.len()
     );
     println!(
         "{:<10} {:>12} {:>14} {:>15}  stream (frames, bytes)",
         "provider", "request µs", "response µs", "stream µs/chunk"
     );
     for provider in PROVIDERS {
+        let request = fixture(provider.request);
         let response = fixture(provider.response);
         let stream = frames(provider.format, &fixture(provider.stream));
         check(provider, &request, &response, &stream);
@@ -79,10 +82,12 @@ fn main() {
             per_op(|| black_box(translate_stream(provider.format, &stream))) / stream.len() as f64;
         let stream_bytes: usize = stream.iter().map(Vec::len).sum();
         println!(
-            "{:<10} {request_us:>12.2} {response_us:>14.2} {stream_us:>15.2}  {} ({} frames, {stream_bytes} bytes)",
+            "{:<10} {request_us:>12.2} {response_us:>14.2} {stream_us:>15.2}  {} ({} frames, {stream_bytes} bytes); request {} ({} bytes)",
             provider.format.as_str(),
             provider.stream,
             stream.len(),
+            provider.request,
+            request.len(),
         );
     }
 }

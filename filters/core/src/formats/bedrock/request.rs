@@ -378,8 +378,10 @@ fn ephemeral() -> Value {
 /// request has neither.
 pub fn decode(body: &Value) -> Result<Request, FieldError> {
     let root = Fields::new(body, "")?;
-    let mut request = Request::default();
-    request.messages = root.required_objects("messages", decode_message)?;
+    let mut request = Request {
+        messages: root.required_objects("messages", decode_message)?,
+        ..Request::default()
+    };
     for (path, block) in root.items("system")? {
         let block = Fields::new(block, path)?;
         if block.has("cachePoint") {
