@@ -111,7 +111,9 @@ fn decode_message(message: &Fields) -> Result<Message, FieldError> {
         Some(Value::Array(_)) => {
             let mut parts = Vec::new();
             for (path, block) in message.items("content")? {
-                parts.push(decode_block(&Fields::new(block, path)?)?);
+                let part = decode_block(&Fields::new(block, path.clone())?)?;
+                check_block_role(&part, role, path)?;
+                parts.push(part);
             }
             parts
         }
@@ -123,6 +125,23 @@ fn decode_message(message: &Fields) -> Result<Message, FieldError> {
         }
     };
     Ok(Message { role, content })
+}
+
+/// Anthropic's own rule, which other formats rely on: calls come from the assistant, their
+/// results from the user. A result in an assistant turn would reach e.g. Gemini as an answer
+/// to no earlier call (found by fuzzing).
+fn check_block_role(part: &ContentPart, role: Role, path: String) -> Result<(), FieldError> {
+    match (part, role) {
+        (ContentPart::ToolResult { .. }, Role::Assistant) => Err(FieldError::unsupported(
+            path,
+            "tool_result blocks belong in user messages",
+        )),
+        (ContentPart::ToolCall { .. }, Role::User) => Err(FieldError::unsupported(
+            path,
+            "tool_use blocks belong in assistant messages",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn decode_block(block: &Fields) -> Result<ContentPart, FieldError> {
@@ -737,6 +756,21 @@ mod tests {
             content[0],
             json!({"type": "thinking", "thinking": "t", "signature": "sig=="})
         );
+    }
+
+    #[test]
+    fn tool_blocks_must_sit_in_their_own_role() {
+        let result_from_assistant = json!({"model": "m", "max_tokens": 5, "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": [{"type": "tool_result", "tool_use_id": "t", "content": "x"}]}]});
+        assert!(matches!(decode(&result_from_assistant),
+            Err(FieldError::Unsupported { path, .. }) if path == "messages[1].content[0]"));
+        let call_from_user = json!({"model": "m", "max_tokens": 5, "messages": [
+            {"role": "user", "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}]}]});
+        assert!(matches!(
+            decode(&call_from_user),
+            Err(FieldError::Unsupported { .. })
+        ));
     }
 
     #[test]
