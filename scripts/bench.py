@@ -5,6 +5,8 @@ Runs the same 1.9 KB OpenAI chat request, side by side in one run on loopback, a
   envoy           bare Envoy proxying to it (no filters but the router)
   tollgate        Envoy + tollgate.wasm: auth, routing, usage (OpenAI passthrough)
   tollgate-xlate  Envoy + tollgate.wasm translating to an Anthropic-format provider
+  tollgate-guard  passthrough with a realistic guardrail set on input and output
+  tollgate-fallbk every request fails its first attempt (503) and the fallback answers
 each non-streaming and streaming. Envoy runs with one worker pinned to CPU 0; the load
 generator (wrk) and the mock share CPU 1, so the proxy's figures are its own.
 
@@ -159,9 +161,30 @@ access_log: /dev/null
 providers:
   - {{name: mock-openai, kind: openai, base_url: "http://127.0.0.1:{mock_port}/v1", credential: {{env: BENCH_PROVIDER_KEY}}}}
   - {{name: mock-anthropic, kind: anthropic, base_url: "http://127.0.0.1:{mock_port}/v1", credential: {{env: BENCH_PROVIDER_KEY}}}}
+  - {{name: mock-openai-b, kind: openai, base_url: "http://127.0.0.1:{mock_port}/v1", credential: {{env: BENCH_PROVIDER_KEY}}}}
 models:
   - {{alias: bench, provider: mock-openai, model: mock-gpt}}
   - {{alias: bench-xlate, provider: mock-anthropic, model: mock-claude}}
+  - {{alias: bench-guard, provider: mock-openai, model: mock-gpt}}
+  # Every request fails its first attempt (the mock is told per request) and is answered
+  # by the fallback: the cost of one retry plus one fallback step.
+  - alias: bench-fallback
+    route: {{fallback: [{{provider: mock-openai, model: mock-gpt}}, {{provider: mock-openai-b, model: mock-gpt}}]}}
+    retry: {{backoff: {{base: 1ms, max: 2ms}}}}
+# A realistic rule set on bench-guard only: PII redaction, secrets and a keyword list denied.
+guardrails:
+  checks:
+    - name: pii
+      action: redact
+      scope: {{models: [bench-guard]}}
+      rules:
+        - {{type: pii, entities: [email, phone, credit_card, us_ssn, iban, ipv4, ipv6]}}
+    - name: secrets
+      action: deny
+      scope: {{models: [bench-guard]}}
+      rules:
+        - {{type: pii, entities: [secret]}}
+        - {{type: keywords, name: codenames, words: [project nightingale, operation bluebird], whole_word: true}}
 keys:
   - {{id: bench, sha256: {key_hash}, models: ["*"]}}
 """
@@ -201,6 +224,9 @@ def main():
             ("envoy", f"http://127.0.0.1:{bare_port}/v1/chat/completions", direct_headers, bare, "bench"),
             ("tollgate", f"http://127.0.0.1:{tg_port}/v1/chat/completions", tg_headers, tg, "bench"),
             ("tollgate-xlate", f"http://127.0.0.1:{tg_port}/v1/chat/completions", tg_headers, tg, "bench-xlate"),
+            ("tollgate-guard", f"http://127.0.0.1:{tg_port}/v1/chat/completions", tg_headers, tg, "bench-guard"),
+            ("tollgate-fallbk", f"http://127.0.0.1:{tg_port}/v1/chat/completions",
+             dict(tg_headers, **{"x-mock-status": "503@1"}), tg, "bench-fallback"),
         ]
         results = []
         for stream in (False, True):
@@ -231,7 +257,14 @@ def report(results, body_bytes):
     print("\nAdded by tollgate.wasm over bare Envoy:")
     for stream in (False, True):
         base = next(r for r in results if r["name"] == "envoy" and r["stream"] == stream)
-        for name in ("tollgate", "tollgate-xlate"):
+        for name in ("tollgate", "tollgate-xlate", "tollgate-guard", "tollgate-fallbk"):
+            r = next(x for x in results if x["name"] == name and x["stream"] == stream)
+            print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
+                  f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
+    print("\nAdded over tollgate passthrough (guardrail stage; one failed attempt + fallback):")
+    for stream in (False, True):
+        base = next(r for r in results if r["name"] == "tollgate" and r["stream"] == stream)
+        for name in ("tollgate-guard", "tollgate-fallbk"):
             r = next(x for x in results if x["name"] == name and x["stream"] == stream)
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")

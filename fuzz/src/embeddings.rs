@@ -2,9 +2,10 @@
 //! back for an OpenAI client in either vector encoding.
 
 use serde_json::Value;
-use tollgate_core::embeddings::translate_response;
+use tollgate_core::embeddings::{translate_response, ProviderAnswer};
 use tollgate_core::formats::WireFormat;
 use tollgate_core::model::VectorEncoding;
+use tollgate_core::translate::ProviderTarget;
 
 use crate::{format_at, format_byte, Header};
 
@@ -29,6 +30,16 @@ pub const SAMPLES: &[(WireFormat, u16, &str)] = &[
         WireFormat::Gemini,
         200,
         r#"{"embeddings":[{"values":[1.0,-2.0]},{"values":[0.5]}]}"#,
+    ),
+    (
+        WireFormat::Cohere,
+        200,
+        r#"{"id":"e","embeddings":{"float":[[0.25,-1.0]]},"texts":["a"],"meta":{"billed_units":{"input_tokens":2}}}"#,
+    ),
+    (
+        WireFormat::Bedrock,
+        200,
+        r#"{"embedding":[0.5,0.25],"inputTextTokenCount":4}"#,
     ),
     (
         WireFormat::Gemini,
@@ -84,15 +95,29 @@ pub fn seeds() -> Vec<Vec<u8>> {
     seeds
 }
 
+/// A model each format embeds with (Bedrock picks the answer's shape from the model id).
+fn upstream_model(format: WireFormat) -> &'static str {
+    match format {
+        WireFormat::Bedrock => "amazon.titan-embed-text-v2:0",
+        _ => "upstream-model",
+    }
+}
+
 pub fn fuzz(data: &[u8]) {
     let (case, body) = Case::read(data);
-    let out = translate_response(
-        case.provider,
-        case.encoding,
-        "upstream-model",
-        case.status,
+    let target = ProviderTarget {
+        format: case.provider,
+        base_path: "/v1",
+        upstream_model: upstream_model(case.provider),
+        api_version: None,
+    };
+    let answer = ProviderAnswer {
+        status: case.status,
         body,
-    );
+        error_type: None,
+        input_tokens: None,
+    };
+    let out = translate_response(&target, case.encoding, &answer);
     let success = (200..300).contains(&case.status);
     if success && case.provider == WireFormat::OpenAi {
         // Same format: forwarded byte for byte.
