@@ -16,6 +16,8 @@ use crate::config::{
     webhook_cluster, AccessLog, BaseUrl, Config, CredentialHeader, Host, Provider, SecretSource,
 };
 
+/// Concurrent retries (and fallback attempts) a provider cluster accepts.
+const MAX_CONCURRENT_RETRIES: u32 = 10_000;
 /// Envoy node identity; required for extension config discovery later.
 const NODE: &str = "tollgate";
 /// One VM shared by the gateway and every provider filter (same module, same id).
@@ -242,6 +244,10 @@ fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) 
         "type": kind,
         "connect_timeout": CONNECT_TIMEOUT,
         "per_connection_buffer_limit_bytes": max_request_bytes,
+        // Envoy allows 3 concurrent retries per cluster by default; beyond that a retry or
+        // fallback is refused and the client gets the failed attempt's answer. In an outage
+        // every request falls back at once, so the cap must be far above the concurrency.
+        "circuit_breakers": {"thresholds": [{"max_retries": MAX_CONCURRENT_RETRIES}]},
         "load_assignment": {
             "cluster_name": name,
             "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(address, url.port())}}]}],
