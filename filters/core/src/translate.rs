@@ -83,26 +83,25 @@ pub fn translate_request_inspected(
     let client_wants_stream_usage = client == WireFormat::OpenAi
         && stream
         && crate::formats::openai::request::wants_stream_usage(&value);
-    let inspected = match inspect {
+    // The canonical request, when it was needed (inspection) and whether inspection changed it.
+    let (decoded, changed) = match inspect {
         Some(inspect) => {
             let mut request = codec::decode_request(client, &value)?;
-            inspect(&mut request)?.then_some(request)
+            let changed = inspect(&mut request)?;
+            (Some(request), changed)
         }
-        None => None,
+        None => (None, false),
     };
-    let (upstream, tool_names) = match inspected {
-        None if client == target.format => {
-            codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
-            (value, ToolNameMap::default())
-        }
-        decoded => {
-            let request = match decoded {
-                Some(request) => request,
-                None => codec::decode_request(client, &value)?,
-            };
-            let body = codec::encode_request(target.format, &request, target.upstream_model)?;
-            (body, codec::tool_names(target.format, &request))
-        }
+    let (upstream, tool_names) = if client == target.format && !changed {
+        codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
+        (value, ToolNameMap::default())
+    } else {
+        let request = match decoded {
+            Some(request) => request,
+            None => codec::decode_request(client, &value)?,
+        };
+        let body = codec::encode_request(target.format, &request, target.upstream_model)?;
+        (body, codec::tool_names(target.format, &request))
     };
     let context = PathContext {
         model: target.upstream_model,
