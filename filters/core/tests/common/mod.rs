@@ -696,12 +696,19 @@ pub fn openai_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
         .as_u64()
         .or(usage["prompt_cache_hit_tokens"].as_u64());
     let write = usage["prompt_tokens_details"]["cache_write_tokens"].as_u64();
+    let completion = usage["completion_tokens"].as_u64();
+    let reasoning = usage["completion_tokens_details"]["reasoning_tokens"].as_u64();
+    // Thinking that only the total counts (Gemini's OpenAI-compatible endpoint).
+    let hidden = match (usage["total_tokens"].as_u64(), prompt, completion) {
+        (Some(t), Some(p), Some(c)) if t > p + c => Some(t - p - c),
+        _ => None,
+    };
     [
         prompt.map(|p| p - cached.unwrap_or(0) - write.unwrap_or(0)),
         cached,
         write,
-        usage["completion_tokens"].as_u64(),
-        usage["completion_tokens_details"]["reasoning_tokens"].as_u64(),
+        completion.map(|c| c + hidden.unwrap_or(0)),
+        reasoning.or(hidden),
     ]
 }
 
