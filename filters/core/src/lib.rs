@@ -11,6 +11,7 @@
 pub mod attempts;
 pub mod attribution;
 pub mod config;
+pub mod cost;
 pub mod embeddings;
 pub mod error;
 pub mod eventstream;
@@ -27,4 +28,5 @@ pub mod route_context;
 pub mod sse;
 pub mod stream_start;
 pub mod translate;
+pub mod usage_estimate;
 pub mod usage_record;

@@ -7,6 +7,7 @@
 use serde_json::json;
 
 use crate::attribution::Attribution;
+use crate::cost::Price;
 use crate::model::Usage;
 
 /// Everything known about one attempt's consumption.
@@ -28,6 +29,18 @@ pub struct UsageRecord {
     pub fallback_step: Option<String>,
     /// Agent, run, parent step and metadata from the client's attribution headers.
     pub attribution: Attribution,
+    /// The provider never reported (final) usage, so `usage` is partly or wholly estimated
+    /// (see `usage_estimate`).
+    pub estimated: bool,
+    /// What the usage cost in nano-dollars (10⁻⁹ USD); `None` when the model's price is
+    /// unknown.
+    pub cost_nano_usd: Option<u64>,
+    /// Whether the upstream model had a price (false: the cost is unknown, not zero).
+    pub price_known: bool,
+    /// Request start to response end of this attempt, in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// Request start to the first generated text of a stream, in milliseconds.
+    pub time_to_first_token_ms: Option<u64>,
 }
 
 impl UsageRecord {
@@ -36,6 +49,13 @@ impl UsageRecord {
             provider: provider.to_string(),
             ..UsageRecord::default()
         }
+    }
+
+    /// Prices the usage (none counts as zero tokens) at `price`, the upstream model's.
+    pub fn price(&mut self, price: Option<&Price>) {
+        let usage = self.usage.unwrap_or_default();
+        self.cost_nano_usd = price.map(|p| p.cost_nano_usd(&usage));
+        self.price_known = price.is_some();
     }
 
     /// One line of JSON.
@@ -55,6 +75,11 @@ impl UsageRecord {
             "run_id": self.attribution.run_id,
             "parent_step_id": self.attribution.parent_step_id,
             "metadata": self.attribution.metadata,
+            "estimated": self.estimated,
+            "cost_nano_usd": self.cost_nano_usd,
+            "price_known": self.price_known,
+            "duration_ms": self.duration_ms,
+            "time_to_first_token_ms": self.time_to_first_token_ms,
         })
         .to_string()
     }
@@ -92,6 +117,32 @@ mod tests {
         assert!(v["usage"].is_null());
         assert!(v["agent_id"].is_null());
         assert_eq!(v["metadata"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn unknown_price_is_a_null_cost_not_zero() {
+        let mut record = UsageRecord::new("p");
+        record.usage = Some(Usage {
+            input_tokens: Some(1000),
+            ..Usage::default()
+        });
+        record.price(None);
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert!(v["cost_nano_usd"].is_null());
+        assert_eq!(v["price_known"], false);
+
+        let price = Price {
+            input: 2_000_000,
+            cached_input: None,
+            cache_write: None,
+            output: 0,
+            reasoning: None,
+        };
+        record.price(Some(&price));
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["cost_nano_usd"], 2_000_000); // $2/M × 1000 tokens = $0.002
+        assert_eq!(v["price_known"], true);
+        assert_eq!(v["estimated"], false);
     }
 
     #[test]

@@ -71,6 +71,16 @@ pub struct ProviderFilter {
     holding_start: bool,
     /// The start was an error, already answered: the rest of the stream is dropped.
     failed_start: bool,
+    /// Characters of text in the client's request, for a usage estimate.
+    input_chars: u64,
+    /// When this attempt's request reached the filter, and when its stream's first
+    /// generated text came back.
+    started: Option<SystemTime>,
+    first_token: Option<SystemTime>,
+    /// Some response body reached this attempt (a retried attempt sees only headers).
+    body_seen: bool,
+    /// The usage record went to the access log.
+    usage_logged: bool,
 }
 
 impl ProviderFilter {
@@ -91,6 +101,11 @@ impl ProviderFilter {
             request_id: String::new(),
             holding_start: false,
             failed_start: false,
+            input_chars: 0,
+            started: None,
+            first_token: None,
+            body_seen: false,
+            usage_logged: false,
         }
     }
 
@@ -183,7 +198,6 @@ impl ProviderFilter {
         let (status, content_type, out) = match answer {
             Answer::Chat(translator) => {
                 let out = translator.feed(body, true);
-                self.record.usage = translator.usage().copied();
                 (translator.client_status(), translator.content_type(), out)
             }
             Answer::Embeddings(encoding) => {
@@ -270,8 +284,42 @@ impl ProviderFilter {
         let body = codec::encode_error(self.client_format, error).to_string();
         self.set_http_response_body(0, body_size, body.as_bytes());
         if end_of_stream {
-            log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.log_usage();
         }
+    }
+
+    /// Completes the usage record (settled usage, cost, timing) and hands it to the access
+    /// log, once.
+    fn log_usage(&mut self) {
+        if std::mem::replace(&mut self.usage_logged, true) {
+            return;
+        }
+        // A stream that failed before its content was answered as an error: nothing spent.
+        if let (false, Some(Answer::Chat(translator))) = (self.failed_start, &self.answer) {
+            if let Some(settled) = translator.settled_usage(self.input_chars) {
+                self.record.usage = Some(settled.usage);
+                self.record.estimated = settled.estimated;
+            }
+        }
+        let now = self.get_current_time();
+        let millis = |from: SystemTime, to: SystemTime| {
+            u64::try_from(to.duration_since(from).unwrap_or_default().as_millis())
+                .unwrap_or(u64::MAX)
+        };
+        if let Some(started) = self.started {
+            self.record.duration_ms = Some(millis(started, now));
+            self.record.time_to_first_token_ms = self
+                .first_token
+                .filter(|_| self.record.stream)
+                .map(|first| millis(started, first));
+        }
+        let price = self
+            .record
+            .upstream_model
+            .as_ref()
+            .and_then(|model| self.config.prices.get(model));
+        self.record.price(price);
+        log_field(self, log_fields::USAGE, &self.record.to_json());
     }
 }
 
@@ -291,6 +339,7 @@ impl Context for ProviderFilter {
 
 impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.started = Some(self.get_current_time());
         self.request_id = self
             .get_http_request_header("x-request-id")
             .unwrap_or_default();
@@ -417,6 +466,7 @@ impl HttpContext for ProviderFilter {
         self.record.stream = upstream.stream;
         self.client_wants_stream_usage = upstream.client_wants_stream_usage;
         self.tool_names = upstream.tool_names;
+        self.input_chars = upstream.input_chars;
         if self.call_next_webhook() {
             // Resumed (or refused) when the webhooks have answered.
             return Action::Pause;
@@ -488,10 +538,11 @@ impl HttpContext for ProviderFilter {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.body_seen = true;
         if self.failed_start {
             self.set_http_response_body(0, body_size, &[]);
             if end_of_stream {
-                log_field(self, log_fields::USAGE, &self.record.to_json());
+                self.log_usage();
             }
             return Action::Continue;
         }
@@ -530,8 +581,8 @@ impl HttpContext for ProviderFilter {
             if out != chunk {
                 self.set_http_response_body(0, body_size, &out);
             }
-            if end_of_stream {
-                self.record.usage = translator.usage().copied();
+            if self.first_token.is_none() && translator.output_chars() > 0 {
+                self.first_token = Some(started);
             }
         }
         let micros = self.micros_since(started);
@@ -543,16 +594,25 @@ impl HttpContext for ProviderFilter {
                 }
             }
         }
+        self.answer = Some(answer);
         if end_of_stream {
             if buffers {
                 // The headers are still held: output flags of a whole answer can join them.
                 self.set_flag_header();
             }
-            log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.log_usage();
             self.log_guardrails();
         }
-        self.answer = Some(answer);
         Action::Continue
+    }
+
+    /// The attempt is over. An answer cut short (the client hung up, the connection broke)
+    /// never reached its end of stream: its record, estimated, is written now. Attempts that
+    /// got no body (retried after their headers) leave the record to the attempt that served.
+    fn on_log(&mut self) {
+        if self.body_seen {
+            self.log_usage();
+        }
     }
 }
 
