@@ -77,11 +77,17 @@ pub struct ProviderFilter {
     /// generated text came back.
     started: Option<SystemTime>,
     first_token: Option<SystemTime>,
-    /// Some response body reached this attempt (a retried attempt sees only headers).
-    body_seen: bool,
-    /// The usage record went to the access log.
+    /// Output characters at which a stream's provisional record is next rewritten (0: at
+    /// its first body chunk).
+    provisional_at: u64,
+    /// The final usage record went to the access log.
     usage_logged: bool,
 }
+
+/// How much generated text (in characters, about 256 tokens) a stream may add before its
+/// provisional record is rewritten. Envoy gives an upstream filter no callback once the
+/// client has hung up, so a stream cut that way is recorded as of its last rewrite.
+const PROVISIONAL_EVERY_CHARS: u64 = 1024;
 
 impl ProviderFilter {
     pub fn new(config: Rc<ProviderConfig>, policy: Option<Rc<CompiledPolicy>>) -> Self {
@@ -104,7 +110,7 @@ impl ProviderFilter {
             input_chars: 0,
             started: None,
             first_token: None,
-            body_seen: false,
+            provisional_at: 0,
             usage_logged: false,
         }
     }
@@ -288,12 +294,16 @@ impl ProviderFilter {
         }
     }
 
-    /// Completes the usage record (settled usage, cost, timing) and hands it to the access
-    /// log, once.
+    /// Completes the usage record and hands it to the access log, once.
     fn log_usage(&mut self) {
-        if std::mem::replace(&mut self.usage_logged, true) {
-            return;
+        if !std::mem::replace(&mut self.usage_logged, true) {
+            self.write_record();
         }
+    }
+
+    /// Settles the usage as of now (estimated unless the provider's final report is in),
+    /// prices it, times it and writes the record to filter state, replacing any earlier one.
+    fn write_record(&mut self) {
         // A stream that failed before its content was answered as an error: nothing spent.
         if let (false, Some(Answer::Chat(translator))) = (self.failed_start, &self.answer) {
             if let Some(settled) = translator.settled_usage(self.input_chars) {
@@ -538,7 +548,6 @@ impl HttpContext for ProviderFilter {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        self.body_seen = true;
         if self.failed_start {
             self.set_http_response_body(0, body_size, &[]);
             if end_of_stream {
@@ -574,6 +583,7 @@ impl HttpContext for ProviderFilter {
         let chunk = self
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
+        let mut provisional = false;
         if buffers {
             self.finish_whole_body(&mut answer, &chunk, body_size);
         } else if let Answer::Chat(translator) = &mut answer {
@@ -583,6 +593,10 @@ impl HttpContext for ProviderFilter {
             }
             if self.first_token.is_none() && translator.output_chars() > 0 {
                 self.first_token = Some(started);
+            }
+            if translator.output_chars() >= self.provisional_at {
+                provisional = true;
+                self.provisional_at = translator.output_chars() + PROVISIONAL_EVERY_CHARS;
             }
         }
         let micros = self.micros_since(started);
@@ -602,17 +616,10 @@ impl HttpContext for ProviderFilter {
             }
             self.log_usage();
             self.log_guardrails();
+        } else if provisional {
+            self.write_record();
         }
         Action::Continue
-    }
-
-    /// The attempt is over. An answer cut short (the client hung up, the connection broke)
-    /// never reached its end of stream: its record, estimated, is written now. Attempts that
-    /// got no body (retried after their headers) leave the record to the attempt that served.
-    fn on_log(&mut self) {
-        if self.body_seen {
-            self.log_usage();
-        }
     }
 }
 
