@@ -59,6 +59,17 @@ mod tests {
         (per_million * 1e6).round() as u64
     }
 
+    /// Input and output prices only.
+    fn price(input: f64, output: f64) -> Price {
+        Price {
+            input: usd(input),
+            cached_input: None,
+            cache_write: None,
+            output: usd(output),
+            reasoning: None,
+        }
+    }
+
     fn usage(input: u64, read: u64, write: u64, output: u64, reasoning: Option<u64>) -> Usage {
         Usage {
             input_tokens: Some(input),
@@ -73,11 +84,9 @@ mod tests {
     fn every_counter_at_its_price() {
         // Claude Sonnet 4.5: $3 in, $0.30 cache read, $3.75 cache write, $15 out.
         let price = Price {
-            input: usd(3.0),
             cached_input: Some(usd(0.30)),
             cache_write: Some(usd(3.75)),
-            output: usd(15.0),
-            reasoning: None,
+            ..price(3.0, 15.0)
         };
         // The recorded cache answer: 3 in, 1111 read, 418 written, 33 out.
         // 3×3 + 1111×0.3 + 418×3.75 + 33×15 = 9 + 333.3 + 1567.5 + 495 = 2404.8 µ$
@@ -89,13 +98,7 @@ mod tests {
 
     #[test]
     fn missing_prices_fall_back_to_input_and_output() {
-        let price = Price {
-            input: usd(1.0),
-            cached_input: None,
-            cache_write: None,
-            output: usd(2.0),
-            reasoning: None,
-        };
+        let price = price(1.0, 2.0);
         // (10 + 20 + 30) × 1 + 40 × 2 = 140 µ$
         assert_eq!(
             price.cost_nano_usd(&usage(10, 20, 30, 40, Some(5))),
@@ -106,11 +109,8 @@ mod tests {
     #[test]
     fn reasoning_priced_apart_is_taken_out_of_the_output() {
         let price = Price {
-            input: 0,
-            cached_input: None,
-            cache_write: None,
-            output: usd(1.0),
             reasoning: Some(usd(3.0)),
+            ..price(0.0, 1.0)
         };
         // 40 out of which 10 reasoning: 30 × 1 + 10 × 3 = 60 µ$
         assert_eq!(price.cost_nano_usd(&usage(0, 0, 0, 40, Some(10))), 60_000);
@@ -121,13 +121,7 @@ mod tests {
     #[test]
     fn fractions_of_a_nano_dollar_round_half_up_and_sums_stay_exact() {
         // $0.0375 per million tokens is 37.5 nano-dollars a token.
-        let price = Price {
-            input: usd(0.0375),
-            cached_input: None,
-            cache_write: None,
-            output: 0,
-            reasoning: None,
-        };
+        let price = price(0.0375, 0.0);
         assert_eq!(price.cost_nano_usd(&usage(1, 0, 0, 0, None)), 38);
         assert_eq!(price.cost_nano_usd(&usage(2, 0, 0, 0, None)), 75);
         assert_eq!(
@@ -138,13 +132,7 @@ mod tests {
 
     #[test]
     fn unknown_counters_cost_nothing() {
-        let price = Price {
-            input: usd(1.0),
-            cached_input: None,
-            cache_write: None,
-            output: usd(1.0),
-            reasoning: None,
-        };
+        let price = price(1.0, 1.0);
         assert_eq!(price.cost_nano_usd(&Usage::default()), 0);
     }
 }

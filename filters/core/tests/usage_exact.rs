@@ -172,14 +172,6 @@ const STREAMS: &[(&str, Option<Numbers>)] = &[
     ),
 ];
 
-const FORMATS: [WireFormat; 5] = [
-    WireFormat::OpenAi,
-    WireFormat::Anthropic,
-    WireFormat::Cohere,
-    WireFormat::Gemini,
-    WireFormat::Bedrock,
-];
-
 fn numbers(usage: Option<&Usage>) -> Option<Numbers> {
     usage.map(|u| {
         [
@@ -234,15 +226,8 @@ fn every_recorded_answer_reports_its_exact_usage() {
         return;
     };
     let mut seen = 0;
-    for (provider, dir) in [
-        (WireFormat::OpenAi, "openai"),
-        (WireFormat::OpenAi, "openai/compat"),
-        (WireFormat::Anthropic, "anthropic"),
-        (WireFormat::Cohere, "cohere"),
-        (WireFormat::Gemini, "gemini"),
-        (WireFormat::Bedrock, "bedrock"),
-    ] {
-        for path in files(&root.join(dir), ".json") {
+    for (provider, dir) in format_dirs(&root) {
+        for path in files(&dir, ".json") {
             let name = relative(&root, &path);
             let file = path.file_name().unwrap_or_default().to_string_lossy();
             if file.ends_with(".request.json") || file.contains("error-") {
