@@ -38,6 +38,14 @@ ALIASES = sorted([
 ] + ["canary", "fb-cross", "fb-same", "pool", "retry3"])  # routing strategies (test_routing.py)
 AZURE_API_VERSION = "2024-10-21"
 
+# Prices (USD per million tokens) for the mock's made-up models, over the shipped table
+# (test_usage_accounting.py). The Azure deployment stays unpriced on purpose.
+PRICE_OVERRIDES = {
+    "mock-gpt-upstream": {"input": 0.15, "cached_input": 0.075, "output": 0.6},
+    "mock-claude-upstream": {"input": 3, "cached_input": 0.3, "cache_write": 3.75, "output": 15},
+    "mock-command-upstream": {"input": 2.5, "output": 10},
+}
+
 
 # Routing strategies, with short timeouts and back-offs so the fault matrix stays quick.
 RELIABILITY = """
@@ -217,6 +225,7 @@ models:
   - {{alias: bedrock-cohere-embed, provider: mock-bedrock, model: cohere.embed-english-v3}}
   - {{alias: vertex-embed, provider: mock-vertex, model: text-embedding-005}}
 {ROUTING_MODELS}
+prices: {json.dumps(PRICE_OVERRIDES)}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}

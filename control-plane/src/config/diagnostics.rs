@@ -143,6 +143,8 @@ pub enum Problem {
     UnknownTrigger(String),
     #[error("the back-off base must not exceed its max")]
     BackoffOrder,
+    #[error("a price is USD per million tokens: at least 0, at most 1000000, with at most 6 decimals; found {0}")]
+    Price(String),
 }
 
 impl Problem {

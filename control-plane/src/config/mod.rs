@@ -6,6 +6,7 @@ mod guardrails;
 mod kind;
 mod model;
 mod parse;
+mod prices;
 mod raw;
 mod raw_guardrails;
 mod routing;
@@ -23,6 +24,7 @@ pub use model::{
     ProviderKind, Retry, SecretSource, Step, Target, Timeouts, Trigger,
 };
 pub use parse::{DurationError, UrlError};
+pub use prices::PRICE_TABLE;
 pub use validate::{is_identifier, is_token, load, Loaded};
 
 /// Version of the configuration file format this build reads.

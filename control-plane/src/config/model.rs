@@ -1,11 +1,13 @@
 //! The validated configuration: every default applied, every reference resolved, every
 //! string parsed. Rendering works only from these types.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use tollgate_core::config::VirtualKeyConfig;
+use tollgate_core::cost::Price;
 use tollgate_core::formats::WireFormat;
 
 pub use super::kind::{CredentialHeader, ProviderKind};
@@ -27,6 +29,8 @@ pub struct Config {
     pub keys: Vec<VirtualKeyConfig>,
     /// The `guardrails:` section, when there is one.
     pub guardrails: Option<super::guardrails::Guardrails>,
+    /// Upstream model → price: the shipped table with the config's overrides.
+    pub prices: BTreeMap<String, Price>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

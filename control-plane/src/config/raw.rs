@@ -28,6 +28,20 @@ pub struct Document {
     #[serde(default)]
     pub keys: Vec<Key>,
     pub guardrails: Option<super::raw_guardrails::Guardrails>,
+    /// Upstream model → prices, over the shipped price table.
+    pub prices: Option<BTreeMap<String, Price>>,
+}
+
+/// A model's prices in USD per million tokens, as written (in the config's `prices:` and
+/// in the shipped table alike).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub cached_input: Option<f64>,
+    pub cache_write: Option<f64>,
+    pub output: f64,
+    pub reasoning: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -207,6 +207,7 @@ impl Validator<'_> {
         let guardrails = doc
             .guardrails
             .map(|g| self.guardrails(g, &models, &key_ids));
+        let prices = self.prices(doc.prices);
         Config {
             listen,
             admin,
@@ -216,6 +217,7 @@ impl Validator<'_> {
             models,
             keys,
             guardrails,
+            prices,
         }
     }
 

@@ -82,6 +82,11 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
             .collect(),
         api_version: provider.api_version.clone(),
         guardrails: config.guardrails.as_ref().map(|g| g.policy.clone()),
+        // Only this provider's models: the filter looks up its own model, nothing else.
+        prices: config
+            .models_of(&provider.name)
+            .filter_map(|(_, model)| Some((model.to_string(), *config.prices.get(model)?)))
+            .collect(),
     }
 }
 

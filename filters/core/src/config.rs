@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cost::Price;
 use crate::formats::WireFormat;
 use crate::guardrails::{GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
@@ -90,6 +91,11 @@ pub struct ProviderConfig {
     /// configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guardrails: Option<GuardrailPolicy>,
+    /// Upstream model → its prices, resolved by the control plane from the shipped price
+    /// table and the config's overrides. A model missing here has no known price: its
+    /// usage records carry no cost (`cost_nano_usd: null`, `price_known: false`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, Price>,
 }
 
 /// Why a filter configuration was refused.
@@ -206,6 +212,16 @@ mod tests {
             models: BTreeMap::from([("claude".into(), "claude-sonnet-4-5".into())]),
             api_version: None,
             guardrails: None,
+            prices: BTreeMap::from([(
+                "claude-sonnet-4-5".into(),
+                Price {
+                    input: 3_000_000,
+                    cached_input: Some(300_000),
+                    cache_write: Some(3_750_000),
+                    output: 15_000_000,
+                    reasoning: None,
+                },
+            )]),
         });
         let json = serde_json::to_vec(&config).unwrap();
         assert_eq!(FilterConfig::from_json(&json).unwrap(), config);

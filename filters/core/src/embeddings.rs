@@ -11,6 +11,7 @@ use crate::formats::tool_names::ToolNameMap;
 use crate::formats::WireFormat;
 use crate::model::{ApiError, Usage, VectorEncoding};
 use crate::translate::{ProviderTarget, UpstreamRequest};
+use crate::usage_estimate;
 
 /// A request ready for the provider, and what the client's answer must look like.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +27,7 @@ pub fn translate_request(
     body: &[u8],
 ) -> Result<EmbeddingsUpstream, GatewayError> {
     let mut value = parse_object(body)?;
+    let input_chars = usage_estimate::request_chars(&value);
     let (upstream, encoding) = if target.format == WireFormat::OpenAi {
         client_shape::prepare_passthrough(&mut value, target.upstream_model);
         (value, VectorEncoding::Float)
@@ -45,6 +47,7 @@ pub fn translate_request(
         stream: false,
         client_wants_stream_usage: false,
         tool_names: ToolNameMap::default(),
+        input_chars,
     };
     Ok(EmbeddingsUpstream { request, encoding })
 }

@@ -22,6 +22,17 @@ pub const ATTEMPT: &str = "x-tollgate-attempt";
 /// Response header: the fallback step that served (0 = the primary target).
 pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
 
+/// Client request header: the agent that sent the request (see `attribution`).
+pub const AGENT_ID: &str = "x-tollgate-agent-id";
+/// Client request header: the agent run the request belongs to.
+pub const RUN_ID: &str = "x-tollgate-run-id";
+/// Client request header: the step of the run that made this call.
+pub const PARENT_STEP_ID: &str = "x-tollgate-parent-step-id";
+/// Client request header: a JSON object of string values that reports can group by.
+pub const METADATA: &str = "x-tollgate-metadata";
+/// Every attribution header. The gateway reads them; no provider sees them.
+pub const ATTRIBUTION: [&str; 4] = [AGENT_ID, RUN_ID, PARENT_STEP_ID, METADATA];
+
 /// Every internal request header, for stripping.
 pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
 
@@ -36,13 +47,15 @@ pub fn is_attempt_credential(name: &str) -> bool {
         || name.to_ascii_lowercase().starts_with("x-amz-")
 }
 
-/// Whether a client header must be removed before the request goes on: the virtual key and
-/// anything claiming to come from the gateway itself.
+/// Whether a client header must be removed before the request goes on: the virtual key,
+/// anything claiming to come from the gateway itself, and the attribution headers (read by
+/// the gateway; they are Tollgate's business, not the provider's).
 pub fn is_client_credential_or_internal(name: &str) -> bool {
     name.eq_ignore_ascii_case("authorization")
         || name.eq_ignore_ascii_case("x-api-key")
         || INTERNAL_REQUEST
             .iter()
+            .chain(&ATTRIBUTION)
             .any(|h| name.eq_ignore_ascii_case(h))
 }
 
@@ -57,6 +70,10 @@ mod tests {
             "X-Api-Key",
             "x-tollgate-alias",
             "X-Tollgate-Context",
+            "x-tollgate-agent-id",
+            "X-Tollgate-Run-Id",
+            "x-tollgate-parent-step-id",
+            "x-tollgate-metadata",
         ] {
             assert!(is_client_credential_or_internal(name), "{name}");
         }

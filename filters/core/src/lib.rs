@@ -9,7 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod attempts;
+pub mod attribution;
 pub mod config;
+pub mod cost;
 pub mod embeddings;
 pub mod error;
 pub mod eventstream;
@@ -26,4 +28,5 @@ pub mod route_context;
 pub mod sse;
 pub mod stream_start;
 pub mod translate;
+pub mod usage_estimate;
 pub mod usage_record;

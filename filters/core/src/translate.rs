@@ -20,6 +20,7 @@ use crate::framing::{Frame, FrameParser};
 use crate::guardrails::{denied_error, OutputGuard, Stage};
 use crate::model::{ApiError, BlockStart, ContentPart, Request, StopReason, StreamEvent, Usage};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
+use crate::usage_estimate;
 
 // === requests ===
 
@@ -52,6 +53,9 @@ pub struct UpstreamRequest {
     /// Tool names the provider sees in place of the client's; hand it to
     /// [`ResponseTranslator::with_tool_names`].
     pub tool_names: ToolNameMap,
+    /// Characters of text in the client's request, for estimating its input tokens should
+    /// the provider not report them (see [`usage_estimate`]).
+    pub input_chars: u64,
 }
 
 /// Translates a client request body for `target`.
@@ -79,6 +83,7 @@ pub fn translate_request_inspected(
     inspect: Option<Inspect>,
 ) -> Result<UpstreamRequest, GatewayError> {
     let mut value = parse_object(body)?;
+    let input_chars = usage_estimate::request_chars(&value);
     let stream = Fields::new(&value, "")?.bool("stream")?.unwrap_or(false);
     let client_wants_stream_usage = client == WireFormat::OpenAi
         && stream
@@ -119,6 +124,7 @@ pub fn translate_request_inspected(
         stream,
         client_wants_stream_usage,
         tool_names,
+        input_chars,
     })
 }
 
@@ -151,6 +157,11 @@ pub struct ResponseTranslator {
     model: String,
     state: State,
     usage: Usage,
+    /// Characters of generated text seen, for estimating output tokens.
+    output_chars: u64,
+    /// The provider finished its answer (a stream's end, a whole body decoded), so its last
+    /// usage report is final, whatever the gateway then did with the answer.
+    provider_finished: bool,
     stop_reason: Option<StopReason>,
     outcome: Outcome,
     error: Option<ApiError>,
@@ -213,6 +224,8 @@ impl ResponseTranslator {
             model: String::new(),
             state: State::Buffering(Vec::new()),
             usage: Usage::default(),
+            output_chars: 0,
+            provider_finished: false,
             stop_reason: None,
             outcome: Outcome::InProgress,
             error: None,
@@ -352,6 +365,28 @@ impl ResponseTranslator {
         (!self.usage.is_empty()).then_some(&self.usage)
     }
 
+    /// Characters of generated text (text, reasoning, tool arguments) the provider sent so
+    /// far, for estimating output tokens when it reports none.
+    pub fn output_chars(&self) -> u64 {
+        self.output_chars
+    }
+
+    /// The usage to record once the answer is over (or abandoned): what the provider
+    /// reported when the answer completed with it, else an estimate (see
+    /// [`usage_estimate::settle`]); `input_chars` from [`UpstreamRequest`]. `None` for an
+    /// error status: the provider charges nothing for those, and reports nothing.
+    pub fn settled_usage(&self, input_chars: u64) -> Option<usage_estimate::Settled> {
+        if !is_success(self.status) {
+            return None;
+        }
+        Some(usage_estimate::settle(
+            self.usage(),
+            self.provider_finished,
+            input_chars,
+            self.output_chars,
+        ))
+    }
+
     pub fn stop_reason(&self) -> Option<&StopReason> {
         self.stop_reason.as_ref()
     }
@@ -409,6 +444,8 @@ impl ResponseTranslator {
                     }
                 }
                 self.usage = response.usage;
+                self.output_chars = usage_estimate::content_chars(&response.content);
+                self.provider_finished = true;
                 self.stop_reason.clone_from(&response.stop_reason);
                 let guarded = self.guard.as_mut().map(|g| g.whole(&mut response));
                 if let Some(denial) = guarded.as_ref().and_then(|g| g.denied.as_ref()) {
@@ -575,15 +612,19 @@ impl ResponseTranslator {
                     self.usage.update(usage);
                 }
                 StreamEvent::Finish { reason, .. } => self.stop_reason = Some(reason.clone()),
+                StreamEvent::BlockDelta { delta, .. } => {
+                    self.output_chars = self
+                        .output_chars
+                        .saturating_add(usage_estimate::delta_chars(delta));
+                }
                 StreamEvent::End => {
+                    self.provider_finished = true;
                     if self.outcome == Outcome::InProgress {
                         self.outcome = Outcome::Completed;
                     }
                 }
                 StreamEvent::Error(err) => self.record_error(err.clone()),
-                StreamEvent::BlockStart { .. }
-                | StreamEvent::BlockDelta { .. }
-                | StreamEvent::BlockStop { .. } => {}
+                StreamEvent::BlockStart { .. } | StreamEvent::BlockStop { .. } => {}
             }
         }
     }

@@ -204,6 +204,38 @@ fn passthrough_reports_a_cut_stream_in_the_client_format() {
 }
 
 #[test]
+fn settled_usage_is_exact_when_reported_and_estimated_when_cut() {
+    let mut complete = ResponseTranslator::new(OpenAi, OpenAi, true, false, 200);
+    complete.feed(OPENAI_STREAM, true);
+    let settled = complete.settled_usage(400).unwrap();
+    assert!(!settled.estimated);
+    assert_eq!(settled.usage.input_tokens, Some(6));
+    assert_eq!(settled.usage.output_tokens, Some(2));
+
+    // Cut after the content: no usage chunk ever came.
+    let cut = &OPENAI_STREAM[..OPENAI_STREAM.len() / 3];
+    let cut = &cut[..cut.windows(2).rposition(|w| w == b"\n\n").unwrap() + 2];
+    // Forwarded (same format) and translated alike.
+    for client in [OpenAi, Anthropic] {
+        let mut t = ResponseTranslator::new(client, OpenAi, true, false, 200);
+        t.feed(cut, true);
+        let settled = t.settled_usage(400).unwrap();
+        assert!(settled.estimated, "{client:?}");
+        assert_eq!(
+            settled.usage.input_tokens,
+            Some(100),
+            "400 characters, 4 a token"
+        );
+        assert_eq!(settled.usage.output_tokens, Some(1), "\"Hi\" is one token");
+    }
+
+    // An error answer costs nothing and is not estimated.
+    let mut error = ResponseTranslator::new(OpenAi, OpenAi, true, false, 429);
+    error.feed(br#"{"error":{"message":"slow down"}}"#, true);
+    assert_eq!(error.settled_usage(400), None);
+}
+
+#[test]
 fn anthropic_passthrough_is_byte_exact_and_counts_usage() {
     let stream = b"event: message_start\r\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":7,\"cache_read_input_tokens\":3,\"output_tokens\":1}}}   \r\n\r\n\
 event: ping\r\ndata: {\"type\": \"ping\"}\r\n\r\n\

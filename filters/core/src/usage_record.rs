@@ -6,6 +6,8 @@
 
 use serde_json::json;
 
+use crate::attribution::Attribution;
+use crate::cost::Price;
 use crate::model::Usage;
 
 /// Everything known about one attempt's consumption.
@@ -25,6 +27,20 @@ pub struct UsageRecord {
     pub attempt: Option<u64>,
     /// The fallback step of the target that served (0 = the primary).
     pub fallback_step: Option<String>,
+    /// Agent, run, parent step and metadata from the client's attribution headers.
+    pub attribution: Attribution,
+    /// The provider never reported (final) usage, so `usage` is partly or wholly estimated
+    /// (see `usage_estimate`).
+    pub estimated: bool,
+    /// What the usage cost in nano-dollars (10⁻⁹ USD); `None` when the model's price is
+    /// unknown.
+    pub cost_nano_usd: Option<u64>,
+    /// Whether the upstream model had a price (false: the cost is unknown, not zero).
+    pub price_known: bool,
+    /// Request start to response end of this attempt, in milliseconds.
+    pub duration_ms: Option<u64>,
+    /// Request start to the first generated text of a stream, in milliseconds.
+    pub time_to_first_token_ms: Option<u64>,
 }
 
 impl UsageRecord {
@@ -33,6 +49,13 @@ impl UsageRecord {
             provider: provider.to_string(),
             ..UsageRecord::default()
         }
+    }
+
+    /// Prices the usage (none counts as zero tokens) at `price`, the upstream model's.
+    pub fn price(&mut self, price: Option<&Price>) {
+        let usage = self.usage.unwrap_or_default();
+        self.cost_nano_usd = price.map(|p| p.cost_nano_usd(&usage));
+        self.price_known = price.is_some();
     }
 
     /// One line of JSON.
@@ -48,6 +71,15 @@ impl UsageRecord {
             "usage": self.usage.as_ref().map(Usage::to_json),
             "attempt": self.attempt,
             "fallback_step": self.fallback_step,
+            "agent_id": self.attribution.agent_id,
+            "run_id": self.attribution.run_id,
+            "parent_step_id": self.attribution.parent_step_id,
+            "metadata": self.attribution.metadata,
+            "estimated": self.estimated,
+            "cost_nano_usd": self.cost_nano_usd,
+            "price_known": self.price_known,
+            "duration_ms": self.duration_ms,
+            "time_to_first_token_ms": self.time_to_first_token_ms,
         })
         .to_string()
     }
@@ -83,5 +115,49 @@ mod tests {
     fn no_usage_is_null() {
         let v: serde_json::Value = serde_json::from_str(&UsageRecord::new("p").to_json()).unwrap();
         assert!(v["usage"].is_null());
+        assert!(v["agent_id"].is_null());
+        assert_eq!(v["metadata"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn unknown_price_is_a_null_cost_not_zero() {
+        let mut record = UsageRecord::new("p");
+        record.usage = Some(Usage {
+            input_tokens: Some(1000),
+            ..Usage::default()
+        });
+        record.price(None);
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert!(v["cost_nano_usd"].is_null());
+        assert_eq!(v["price_known"], false);
+
+        let price = Price {
+            input: 2_000_000,
+            cached_input: None,
+            cache_write: None,
+            output: 0,
+            reasoning: None,
+        };
+        record.price(Some(&price));
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["cost_nano_usd"], 2_000_000); // $2/M × 1000 tokens = $0.002
+        assert_eq!(v["price_known"], true);
+        assert_eq!(v["estimated"], false);
+    }
+
+    #[test]
+    fn carries_attribution() {
+        let mut record = UsageRecord::new("p");
+        record.attribution = Attribution {
+            agent_id: Some("planner".into()),
+            run_id: Some("r1".into()),
+            parent_step_id: Some("s0".into()),
+            metadata: [("env".to_owned(), "prod".to_owned())].into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["agent_id"], "planner");
+        assert_eq!(v["run_id"], "r1");
+        assert_eq!(v["parent_step_id"], "s0");
+        assert_eq!(v["metadata"]["env"], "prod");
     }
 }

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::*;
 use serde_json::Value;
@@ -18,28 +18,9 @@ use tollgate_core::formats::{codec, WireFormat};
 use tollgate_core::model::{ContentPart, StopReason, Usage};
 use tollgate_core::translate::{translate_request, Outcome, ProviderTarget};
 
-const FORMATS: [WireFormat; 5] = [
-    WireFormat::OpenAi,
-    WireFormat::Anthropic,
-    WireFormat::Cohere,
-    WireFormat::Gemini,
-    WireFormat::Bedrock,
-];
-
 /// Every format other than `format`.
 fn others(format: WireFormat) -> impl Iterator<Item = WireFormat> {
     FORMATS.into_iter().filter(move |f| *f != format)
-}
-
-fn format_dirs(root: &Path) -> Vec<(WireFormat, PathBuf)> {
-    vec![
-        (WireFormat::OpenAi, root.join("openai")),
-        (WireFormat::OpenAi, root.join("openai/compat")),
-        (WireFormat::Anthropic, root.join("anthropic")),
-        (WireFormat::Cohere, root.join("cohere")),
-        (WireFormat::Gemini, root.join("gemini")),
-        (WireFormat::Bedrock, root.join("bedrock")),
-    ]
 }
 
 /// Usage numbers (input excl. cache, cache read, cache write, output, reasoning) from a

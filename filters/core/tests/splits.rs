@@ -28,14 +28,6 @@ const EXHAUSTIVE_BYTES: usize = 2560;
 /// Cuts tried on longer streams by default.
 const SAMPLED_CUTS: usize = 150;
 
-const FORMATS: [WireFormat; 5] = [
-    WireFormat::OpenAi,
-    WireFormat::Anthropic,
-    WireFormat::Cohere,
-    WireFormat::Gemini,
-    WireFormat::Bedrock,
-];
-
 struct Fixture {
     provider: WireFormat,
     path: PathBuf,

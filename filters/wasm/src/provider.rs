@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tollgate_core::attribution::Attribution;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
@@ -70,7 +71,23 @@ pub struct ProviderFilter {
     holding_start: bool,
     /// The start was an error, already answered: the rest of the stream is dropped.
     failed_start: bool,
+    /// Characters of text in the client's request, for a usage estimate.
+    input_chars: u64,
+    /// When this attempt's request reached the filter, and when its stream's first
+    /// generated text came back.
+    started: Option<SystemTime>,
+    first_token: Option<SystemTime>,
+    /// Output characters at which a stream's provisional record is next rewritten (0: at
+    /// its first body chunk).
+    provisional_at: u64,
+    /// The final usage record went to the access log.
+    usage_logged: bool,
 }
+
+/// How much generated text (in characters, about 256 tokens) a stream may add before its
+/// provisional record is rewritten. Envoy gives an upstream filter no callback once the
+/// client has hung up, so a stream cut that way is recorded as of its last rewrite.
+const PROVISIONAL_EVERY_CHARS: u64 = 1024;
 
 impl ProviderFilter {
     pub fn new(config: Rc<ProviderConfig>, policy: Option<Rc<CompiledPolicy>>) -> Self {
@@ -90,6 +107,11 @@ impl ProviderFilter {
             request_id: String::new(),
             holding_start: false,
             failed_start: false,
+            input_chars: 0,
+            started: None,
+            first_token: None,
+            provisional_at: 0,
+            usage_logged: false,
         }
     }
 
@@ -182,7 +204,6 @@ impl ProviderFilter {
         let (status, content_type, out) = match answer {
             Answer::Chat(translator) => {
                 let out = translator.feed(body, true);
-                self.record.usage = translator.usage().copied();
                 (translator.client_status(), translator.content_type(), out)
             }
             Answer::Embeddings(encoding) => {
@@ -269,8 +290,46 @@ impl ProviderFilter {
         let body = codec::encode_error(self.client_format, error).to_string();
         self.set_http_response_body(0, body_size, body.as_bytes());
         if end_of_stream {
-            log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.log_usage();
         }
+    }
+
+    /// Completes the usage record and hands it to the access log, once.
+    fn log_usage(&mut self) {
+        if !std::mem::replace(&mut self.usage_logged, true) {
+            self.write_record();
+        }
+    }
+
+    /// Settles the usage as of now (estimated unless the provider's final report is in),
+    /// prices it, times it and writes the record to filter state, replacing any earlier one.
+    fn write_record(&mut self) {
+        // A stream that failed before its content was answered as an error: nothing spent.
+        if let (false, Some(Answer::Chat(translator))) = (self.failed_start, &self.answer) {
+            if let Some(settled) = translator.settled_usage(self.input_chars) {
+                self.record.usage = Some(settled.usage);
+                self.record.estimated = settled.estimated;
+            }
+        }
+        let now = self.get_current_time();
+        let millis = |from: SystemTime, to: SystemTime| {
+            u64::try_from(to.duration_since(from).unwrap_or_default().as_millis())
+                .unwrap_or(u64::MAX)
+        };
+        if let Some(started) = self.started {
+            self.record.duration_ms = Some(millis(started, now));
+            self.record.time_to_first_token_ms = self
+                .first_token
+                .filter(|_| self.record.stream)
+                .map(|first| millis(started, first));
+        }
+        let price = self
+            .record
+            .upstream_model
+            .as_ref()
+            .and_then(|model| self.config.prices.get(model));
+        self.record.price(price);
+        log_field(self, log_fields::USAGE, &self.record.to_json());
     }
 }
 
@@ -290,6 +349,7 @@ impl Context for ProviderFilter {
 
 impl HttpContext for ProviderFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.started = Some(self.get_current_time());
         self.request_id = self
             .get_http_request_header("x-request-id")
             .unwrap_or_default();
@@ -316,6 +376,13 @@ impl HttpContext for ProviderFilter {
             self.operation = context.operation;
             self.record.key_id = Some(context.key_id);
             self.record.team = context.team;
+        }
+        // Validated by the gateway filter, which also removed the headers.
+        if let Some(attribution) = self
+            .filter_state(log_fields::ATTRIBUTION)
+            .and_then(|a| Attribution::decode(&a))
+        {
+            self.record.attribution = attribution;
         }
 
         let Some(upstream_model) = alias.as_deref().and_then(|a| self.config.models.get(a)) else {
@@ -409,6 +476,7 @@ impl HttpContext for ProviderFilter {
         self.record.stream = upstream.stream;
         self.client_wants_stream_usage = upstream.client_wants_stream_usage;
         self.tool_names = upstream.tool_names;
+        self.input_chars = upstream.input_chars;
         if self.call_next_webhook() {
             // Resumed (or refused) when the webhooks have answered.
             return Action::Pause;
@@ -483,7 +551,7 @@ impl HttpContext for ProviderFilter {
         if self.failed_start {
             self.set_http_response_body(0, body_size, &[]);
             if end_of_stream {
-                log_field(self, log_fields::USAGE, &self.record.to_json());
+                self.log_usage();
             }
             return Action::Continue;
         }
@@ -515,6 +583,7 @@ impl HttpContext for ProviderFilter {
         let chunk = self
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
+        let mut provisional = false;
         if buffers {
             self.finish_whole_body(&mut answer, &chunk, body_size);
         } else if let Answer::Chat(translator) = &mut answer {
@@ -522,8 +591,12 @@ impl HttpContext for ProviderFilter {
             if out != chunk {
                 self.set_http_response_body(0, body_size, &out);
             }
-            if end_of_stream {
-                self.record.usage = translator.usage().copied();
+            if self.first_token.is_none() && translator.output_chars() > 0 {
+                self.first_token = Some(started);
+            }
+            if translator.output_chars() >= self.provisional_at {
+                provisional = true;
+                self.provisional_at = translator.output_chars() + PROVISIONAL_EVERY_CHARS;
             }
         }
         let micros = self.micros_since(started);
@@ -535,15 +608,17 @@ impl HttpContext for ProviderFilter {
                 }
             }
         }
+        self.answer = Some(answer);
         if end_of_stream {
             if buffers {
                 // The headers are still held: output flags of a whole answer can join them.
                 self.set_flag_header();
             }
-            log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.log_usage();
             self.log_guardrails();
+        } else if provisional {
+            self.write_record();
         }
-        self.answer = Some(answer);
         Action::Continue
     }
 }

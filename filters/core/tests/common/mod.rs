@@ -51,19 +51,36 @@ pub fn stream_suffix(format: WireFormat) -> &'static str {
     }
 }
 
-/// Every recorded provider stream under the shared fixtures, as the provider sent it:
-/// `(format, path, body)`. Payload-only Cohere and Gemini recordings are framed again.
-pub fn recorded_streams(root: &std::path::Path) -> Vec<(WireFormat, PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    for (format, dir) in [
+/// Every wire format.
+pub const FORMATS: [WireFormat; 5] = [
+    WireFormat::OpenAi,
+    WireFormat::Anthropic,
+    WireFormat::Cohere,
+    WireFormat::Gemini,
+    WireFormat::Bedrock,
+];
+
+/// The shared fixtures' folders of recordings, with the format each speaks.
+pub fn format_dirs(root: &std::path::Path) -> Vec<(WireFormat, PathBuf)> {
+    [
         (WireFormat::OpenAi, "openai"),
         (WireFormat::OpenAi, "openai/compat"),
         (WireFormat::Anthropic, "anthropic"),
         (WireFormat::Cohere, "cohere"),
         (WireFormat::Gemini, "gemini"),
         (WireFormat::Bedrock, "bedrock"),
-    ] {
-        for path in files(&root.join(dir), stream_suffix(format)) {
+    ]
+    .into_iter()
+    .map(|(format, dir)| (format, root.join(dir)))
+    .collect()
+}
+
+/// Every recorded provider stream under the shared fixtures, as the provider sent it:
+/// `(format, path, body)`. Payload-only Cohere and Gemini recordings are framed again.
+pub fn recorded_streams(root: &std::path::Path) -> Vec<(WireFormat, PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for (format, dir) in format_dirs(root) {
+        for path in files(&dir, stream_suffix(format)) {
             let body = read(&path);
             out.push((format, path, body));
         }
@@ -696,12 +713,19 @@ pub fn openai_usage_numbers(usage: &Value) -> [Option<u64>; 5] {
         .as_u64()
         .or(usage["prompt_cache_hit_tokens"].as_u64());
     let write = usage["prompt_tokens_details"]["cache_write_tokens"].as_u64();
+    let completion = usage["completion_tokens"].as_u64();
+    let reasoning = usage["completion_tokens_details"]["reasoning_tokens"].as_u64();
+    // Thinking that only the total counts (Gemini's OpenAI-compatible endpoint).
+    let hidden = match (usage["total_tokens"].as_u64(), prompt, completion) {
+        (Some(t), Some(p), Some(c)) if t > p + c => Some(t - p - c),
+        _ => None,
+    };
     [
         prompt.map(|p| p - cached.unwrap_or(0) - write.unwrap_or(0)),
         cached,
         write,
-        usage["completion_tokens"].as_u64(),
-        usage["completion_tokens_details"]["reasoning_tokens"].as_u64(),
+        completion.map(|c| c + hidden.unwrap_or(0)),
+        reasoning.or(hidden),
     ]
 }
 

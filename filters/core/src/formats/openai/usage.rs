@@ -3,6 +3,11 @@
 //! `prompt_tokens` includes cached tokens and `completion_tokens` includes reasoning tokens.
 //! Compatible servers add their own spellings: DeepSeek `prompt_cache_hit_tokens`,
 //! OpenRouter `prompt_tokens_details.cache_write_tokens`.
+//!
+//! Gemini's OpenAI-compatible endpoint leaves thinking tokens out of `completion_tokens` (and
+//! reports no `reasoning_tokens`) but counts them in `total_tokens`; Google bills them as
+//! output. So whatever `total_tokens` holds beyond prompt and completion is counted as
+//! output, and as reasoning when none was reported.
 
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -17,6 +22,8 @@ pub struct WireUsage {
     prompt_tokens: Option<u64>,
     #[serde(default, deserialize_with = "lenient_count")]
     completion_tokens: Option<u64>,
+    #[serde(default, deserialize_with = "lenient_count")]
+    total_tokens: Option<u64>,
     #[serde(default)]
     prompt_tokens_details: Option<PromptDetails>,
     #[serde(default)]
@@ -48,12 +55,31 @@ impl WireUsage {
             .and_then(|d| d.cached_tokens)
             .or(self.prompt_cache_hit_tokens);
         let cache_write = details.and_then(|d| d.cache_write_tokens);
+        let reasoning = self
+            .completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens);
+        // Tokens in the total that neither prompt nor completion account for (see above).
+        let hidden = match (
+            self.total_tokens,
+            self.prompt_tokens,
+            self.completion_tokens,
+        ) {
+            (Some(total), Some(prompt), Some(completion)) => {
+                total.saturating_sub(prompt.saturating_add(completion))
+            }
+            _ => 0,
+        };
+        let (output, reasoning) = match hidden {
+            0 => (self.completion_tokens, reasoning),
+            _ => (
+                self.completion_tokens.map(|c| c.saturating_add(hidden)),
+                reasoning.or(Some(hidden)),
+            ),
+        };
         Usage {
-            output_tokens: self.completion_tokens,
-            reasoning_tokens: self
-                .completion_tokens_details
-                .as_ref()
-                .and_then(|d| d.reasoning_tokens),
+            output_tokens: output,
+            reasoning_tokens: reasoning,
             ..Usage::from_prompt(
                 PromptConvention::IncludesCache,
                 self.prompt_tokens,
@@ -135,10 +161,20 @@ mod tests {
 
     #[test]
     fn missing_details_are_unknown_not_zero() {
-        let u = decode(json!({"prompt_tokens": 35, "completion_tokens": 12, "total_tokens": 109}));
+        let u = decode(json!({"prompt_tokens": 35, "completion_tokens": 12, "total_tokens": 47}));
         assert_eq!(u.input_tokens, Some(35));
         assert_eq!(u.cache_read_tokens, None);
+        assert_eq!(u.output_tokens, Some(12));
         assert_eq!(u.reasoning_tokens, None);
+    }
+
+    #[test]
+    fn thinking_hidden_in_the_total_counts_as_output() {
+        // Gemini's OpenAI-compatible endpoint (recorded): 62 thinking tokens only in the total.
+        let u = decode(json!({"prompt_tokens": 35, "completion_tokens": 12, "total_tokens": 109}));
+        assert_eq!(u.output_tokens, Some(74));
+        assert_eq!(u.reasoning_tokens, Some(62));
+        assert_eq!(u.total_tokens(), 109);
     }
 
     #[test]
