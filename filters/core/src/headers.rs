@@ -47,13 +47,15 @@ pub fn is_attempt_credential(name: &str) -> bool {
         || name.to_ascii_lowercase().starts_with("x-amz-")
 }
 
-/// Whether a client header must be removed before the request goes on: the virtual key and
-/// anything claiming to come from the gateway itself.
+/// Whether a client header must be removed before the request goes on: the virtual key,
+/// anything claiming to come from the gateway itself, and the attribution headers (read by
+/// the gateway; they are Tollgate's business, not the provider's).
 pub fn is_client_credential_or_internal(name: &str) -> bool {
     name.eq_ignore_ascii_case("authorization")
         || name.eq_ignore_ascii_case("x-api-key")
         || INTERNAL_REQUEST
             .iter()
+            .chain(&ATTRIBUTION)
             .any(|h| name.eq_ignore_ascii_case(h))
 }
 
@@ -68,6 +70,10 @@ mod tests {
             "X-Api-Key",
             "x-tollgate-alias",
             "X-Tollgate-Context",
+            "x-tollgate-agent-id",
+            "X-Tollgate-Run-Id",
+            "x-tollgate-parent-step-id",
+            "x-tollgate-metadata",
         ] {
             assert!(is_client_credential_or_internal(name), "{name}");
         }

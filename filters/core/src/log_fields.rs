@@ -61,6 +61,14 @@ pub const ROUTE_CONTEXT: LogField = LogField {
     field: "route_context",
 };
 
+/// The request's validated attribution (`attribution::Attribution::encode`), from the
+/// gateway filter to the provider filter's usage record; absent when the client sent none.
+/// Not an access-log field of its own: the usage record carries it.
+pub const ATTRIBUTION: LogField = LogField {
+    property: "tollgate_attribution",
+    field: "attribution",
+};
+
 /// Every field, in access-log order.
 pub const ALL: [LogField; 6] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS];
 

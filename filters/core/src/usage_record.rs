@@ -6,6 +6,7 @@
 
 use serde_json::json;
 
+use crate::attribution::Attribution;
 use crate::model::Usage;
 
 /// Everything known about one attempt's consumption.
@@ -25,6 +26,8 @@ pub struct UsageRecord {
     pub attempt: Option<u64>,
     /// The fallback step of the target that served (0 = the primary).
     pub fallback_step: Option<String>,
+    /// Agent, run, parent step and metadata from the client's attribution headers.
+    pub attribution: Attribution,
 }
 
 impl UsageRecord {
@@ -48,6 +51,10 @@ impl UsageRecord {
             "usage": self.usage.as_ref().map(Usage::to_json),
             "attempt": self.attempt,
             "fallback_step": self.fallback_step,
+            "agent_id": self.attribution.agent_id,
+            "run_id": self.attribution.run_id,
+            "parent_step_id": self.attribution.parent_step_id,
+            "metadata": self.attribution.metadata,
         })
         .to_string()
     }
@@ -83,5 +90,23 @@ mod tests {
     fn no_usage_is_null() {
         let v: serde_json::Value = serde_json::from_str(&UsageRecord::new("p").to_json()).unwrap();
         assert!(v["usage"].is_null());
+        assert!(v["agent_id"].is_null());
+        assert_eq!(v["metadata"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn carries_attribution() {
+        let mut record = UsageRecord::new("p");
+        record.attribution = Attribution {
+            agent_id: Some("planner".into()),
+            run_id: Some("r1".into()),
+            parent_step_id: Some("s0".into()),
+            metadata: [("env".to_owned(), "prod".to_owned())].into(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["agent_id"], "planner");
+        assert_eq!(v["run_id"], "r1");
+        assert_eq!(v["parent_step_id"], "s0");
+        assert_eq!(v["metadata"]["env"], "prod");
     }
 }

@@ -4,6 +4,7 @@ use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tollgate_core::attribution::{Attribution, AttributionError};
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
@@ -32,9 +33,20 @@ struct ClientHeaders {
     x_api_key: Option<String>,
     /// Headers to remove before the request goes on (see `is_client_credential_or_internal`).
     to_strip: Vec<String>,
+    /// The attribution headers sent, by (lower-case) name.
+    attribution: Vec<(String, String)>,
 }
 
 impl ClientHeaders {
+    fn attribution(&self) -> Result<Attribution, AttributionError> {
+        Attribution::from_headers(|name| {
+            self.attribution
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        })
+    }
+
     fn read(ctx: &dyn HttpContext) -> ClientHeaders {
         let mut out = ClientHeaders::default();
         for (name, value) in ctx.get_http_request_headers() {
@@ -46,6 +58,9 @@ impl ClientHeaders {
                 ":path" => out.path = value,
                 "authorization" => out.authorization = Some(value),
                 "x-api-key" => out.x_api_key = Some(value),
+                _ if headers::ATTRIBUTION.contains(&name.as_str()) => {
+                    out.attribution.push((name, value));
+                }
                 _ => {}
             }
         }
@@ -99,6 +114,16 @@ impl HttpContext for GatewayFilter {
             let body = list_models(&self.config, key);
             reply_json(self, 200, &body);
             return Action::Pause;
+        }
+        match client.attribution() {
+            Ok(attribution) if !attribution.is_empty() => {
+                log_field(self, log_fields::ATTRIBUTION, &attribution.encode());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                reply_error(self, &e.into(), endpoint.client_format());
+                return Action::Pause;
+            }
         }
         self.key_id = Some(key.config.id.clone());
         // The virtual key and spoofed internal headers never go further.

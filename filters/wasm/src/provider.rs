@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tollgate_core::attribution::Attribution;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
@@ -316,6 +317,13 @@ impl HttpContext for ProviderFilter {
             self.operation = context.operation;
             self.record.key_id = Some(context.key_id);
             self.record.team = context.team;
+        }
+        // Validated by the gateway filter, which also removed the headers.
+        if let Some(attribution) = self
+            .filter_state(log_fields::ATTRIBUTION)
+            .and_then(|a| Attribution::decode(&a))
+        {
+            self.record.attribution = attribution;
         }
 
         let Some(upstream_model) = alias.as_deref().and_then(|a| self.config.models.get(a)) else {
