@@ -6,6 +6,7 @@ mod guardrails;
 mod kind;
 mod model;
 mod parse;
+mod ratelimits;
 mod raw;
 mod raw_guardrails;
 mod routing;

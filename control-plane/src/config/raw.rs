@@ -28,6 +28,8 @@ pub struct Document {
     #[serde(default)]
     pub keys: Vec<Key>,
     pub guardrails: Option<super::raw_guardrails::Guardrails>,
+    /// Defaults for every key's `rate_limits`, field by field.
+    pub rate_limits: Option<RateLimits>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -150,6 +152,23 @@ pub struct Key {
     pub owner: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// Requests and tokens per minute of a key, and of each of its agents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub per_agent: Option<AgentRateLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRateLimits {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
 }
 
 /// The message for a secret written into the file. Raised while deserializing, so the

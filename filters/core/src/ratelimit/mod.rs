@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::VirtualKeyConfig;
 use crate::error::{ErrorKind, GatewayError};
+use crate::model::Usage;
 
 pub use bucket::{Op, Reason, Shortfall};
 pub use store::{admit_all, debit_all, SharedStore};
@@ -152,6 +153,15 @@ pub fn rate_limited(denial: &Denial) -> GatewayError {
         ),
     };
     GatewayError::new(ErrorKind::RateLimited, "rate_limit_exceeded", message)
+}
+
+/// The tokens an answer spends against tokens-per-minute limits: every input token
+/// (cached or not) and every output token, from the provider filter's usage record (see
+/// `usage_record`). `None` when the record has no usage.
+pub fn billed_tokens(usage_record: &[u8]) -> Option<u64> {
+    let record: serde_json::Value = serde_json::from_slice(usage_record).ok()?;
+    let usage = record.get("usage").filter(|u| u.is_object())?;
+    Some(Usage::from_json(usage).total_tokens())
 }
 
 #[cfg(test)]

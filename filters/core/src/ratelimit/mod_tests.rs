@@ -86,3 +86,18 @@ fn the_refusal_is_a_429_in_each_clients_format() {
     assert_eq!(anthropic["type"], "error");
     assert_eq!(anthropic["error"]["type"], "rate_limit_error");
 }
+
+#[test]
+fn billed_tokens_are_all_input_and_output_of_the_record() {
+    let mut record = crate::usage_record::UsageRecord::new("p");
+    assert_eq!(billed_tokens(record.to_json().as_bytes()), None);
+    record.usage = Some(Usage {
+        input_tokens: Some(10),
+        cache_read_tokens: Some(100),
+        cache_write_tokens: Some(5),
+        output_tokens: Some(7),
+        reasoning_tokens: Some(3),
+    });
+    assert_eq!(billed_tokens(record.to_json().as_bytes()), Some(122));
+    assert_eq!(billed_tokens(b"-"), None);
+}
