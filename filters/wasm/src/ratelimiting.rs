@@ -34,7 +34,8 @@ pub struct RateLimiting {
 }
 
 impl RateLimiting {
-    /// Admits a request of `key` from `agent`; `Ok(None)` when nothing limits it.
+    /// Admits a request of `key` from `agent`. `Ok(None)` when no tokens-per-minute limit
+    /// waits for the answer's debit.
     pub fn admit(
         key: &VirtualKeyConfig,
         agent: Option<&str>,

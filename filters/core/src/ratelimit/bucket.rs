@@ -54,7 +54,7 @@ pub struct Shortfall {
 
 /// A bucket's capacity: a minute's worth. Unlimited is an endless bucket that never refills.
 fn capacity(limit: Option<u64>) -> i64 {
-    limit.map_or(i64::MAX, |l| to_units(l))
+    limit.map_or(i64::MAX, to_units)
 }
 
 fn to_units(count: u64) -> i64 {
