@@ -30,6 +30,17 @@ BEDROCK_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 # Virtual keys used by the tests (plaintext here, only hashes go into the config).
 KEY_ALL = "tg-e2e-all-" + secrets.token_hex(8)
 KEY_GPT_ONLY = "tg-e2e-gpt-" + secrets.token_hex(8)
+# Rate-limited keys (test_ratelimit.py), one per test so no two tests share a bucket:
+# id -> (plaintext, the key's `rate_limits`).
+RATE_LIMITED_KEYS = {
+    "rl-rpm": "{requests_per_minute: 3}",
+    "rl-agents": "{requests_per_minute: 100, per_agent: {requests_per_minute: 2}}",
+    "rl-tpm": "{tokens_per_minute: 600}",
+    "rl-tpm-stream": "{tokens_per_minute: 600}",
+    "rl-burst": "{requests_per_minute: 5}",
+    "rl-tpm-burst": "{tokens_per_minute: 200}",
+}
+RATE_LIMITED_KEYS = {id: ("tg-e2e-" + id + "-" + secrets.token_hex(8), limits) for id, limits in RATE_LIMITED_KEYS.items()}
 
 # Every alias the stack serves, and the api-version its Azure provider is configured with.
 ALIASES = sorted([
@@ -229,7 +240,10 @@ prices: {json.dumps(PRICE_OVERRIDES)}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}
-"""
+""" + "".join(
+            f"  - {{id: {id}, sha256: {sha256_hex(plain)}, models: ['*'], rate_limits: {limits}}}\n"
+            for id, (plain, limits) in RATE_LIMITED_KEYS.items()
+        )
 
     def start(self):
         mock = Process(

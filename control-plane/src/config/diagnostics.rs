@@ -37,6 +37,8 @@ pub enum Problem {
     AdminClashesWithListener(std::net::SocketAddr),
     #[error("must be at least 1")]
     Zero,
+    #[error("must be at most {0}")]
+    AtMost(u64),
     #[error("must not be empty")]
     Empty,
     #[error("{value:?} is not a valid {what}: {rule}")]

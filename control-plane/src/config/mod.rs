@@ -7,6 +7,7 @@ mod kind;
 mod model;
 mod parse;
 mod prices;
+mod ratelimits;
 mod raw;
 mod raw_guardrails;
 mod routing;

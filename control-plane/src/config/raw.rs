@@ -30,6 +30,8 @@ pub struct Document {
     pub guardrails: Option<super::raw_guardrails::Guardrails>,
     /// Upstream model → prices, over the shipped price table.
     pub prices: Option<BTreeMap<String, Price>>,
+    /// Defaults for every key's `rate_limits`, field by field.
+    pub rate_limits: Option<RateLimits>,
 }
 
 /// A model's prices in USD per million tokens, as written (in the config's `prices:` and
@@ -164,6 +166,23 @@ pub struct Key {
     pub owner: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// Requests and tokens per minute of a key, and of each of its agents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    pub per_agent: Option<AgentRateLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentRateLimits {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
 }
 
 /// The message for a secret written into the file. Raised while deserializing, so the

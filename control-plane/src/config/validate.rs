@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::keys::parse_hex_digest;
+use tollgate_core::ratelimit::KeyRateLimits;
 
 use super::diagnostics::{Diagnostic, Location, Problem, Severity};
 use super::kind::{
@@ -202,7 +203,8 @@ impl Validator<'_> {
                 self.report(&path, Problem::ProviderWithoutModels(provider.name.clone()));
             }
         }
-        let keys = self.keys(doc.keys, &models);
+        let rate_limit_defaults = self.rate_limits("rate_limits", doc.rate_limits.as_ref(), None);
+        let keys = self.keys(doc.keys, &models, rate_limit_defaults);
         let key_ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
         let guardrails = doc
             .guardrails
@@ -587,7 +589,12 @@ impl Validator<'_> {
         }
     }
 
-    fn keys(&mut self, raws: Vec<raw::Key>, models: &[Model]) -> Vec<VirtualKeyConfig> {
+    fn keys(
+        &mut self,
+        raws: Vec<raw::Key>,
+        models: &[Model],
+        rate_limit_defaults: Option<KeyRateLimits>,
+    ) -> Vec<VirtualKeyConfig> {
         if raws.is_empty() {
             self.report("keys", Problem::NoKeys);
         }
@@ -618,6 +625,11 @@ impl Validator<'_> {
                     self.bad_name(&field(&path, name), name, value, rule);
                 }
             }
+            let rate_limits = self.rate_limits(
+                &field(&path, "rate_limits"),
+                raw.rate_limits.as_ref(),
+                rate_limit_defaults.as_ref(),
+            );
             keys.push(VirtualKeyConfig {
                 id: raw.id,
                 sha256: raw.sha256,
@@ -625,6 +637,7 @@ impl Validator<'_> {
                 team: raw.team,
                 owner: raw.owner,
                 metadata: raw.metadata,
+                rate_limits,
             });
         }
         keys

@@ -14,6 +14,7 @@ use crate::cost::Price;
 use crate::formats::WireFormat;
 use crate::guardrails::{GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
+use crate::ratelimit::KeyRateLimits;
 
 /// Version of this contract. Bumped on any incompatible change; a filter refuses a config
 /// with another version.
@@ -57,6 +58,10 @@ pub struct VirtualKeyConfig {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub metadata: BTreeMap<String, String>,
+    /// Requests and tokens per minute for the key and for each of its agents; absent
+    /// when unlimited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<KeyRateLimits>,
 }
 
 /// A model alias and the provider that serves it.

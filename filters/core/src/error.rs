@@ -22,6 +22,8 @@ pub enum ErrorKind {
     MethodNotAllowed,
     /// Request body over the configured limit (413).
     TooLarge,
+    /// A rate limit of the key or agent is exhausted (429).
+    RateLimited,
     /// The provider answered with something the gateway could not understand (502).
     BadUpstream,
     /// A bug or misconfiguration inside the gateway (500).
@@ -41,6 +43,7 @@ impl ErrorKind {
             ErrorKind::NotFound => 404,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::TooLarge => 413,
+            ErrorKind::RateLimited => 429,
             ErrorKind::BadUpstream => 502,
             ErrorKind::Internal => 500,
             ErrorKind::Unavailable => 503,

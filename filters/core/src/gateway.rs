@@ -307,6 +307,7 @@ mod tests {
             team: None,
             owner: None,
             metadata: Default::default(),
+            rate_limits: None,
         };
         let route = |alias: &str, provider: &str| ModelRoute {
             alias: alias.into(),

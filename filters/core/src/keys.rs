@@ -171,6 +171,7 @@ mod tests {
             team: None,
             owner: None,
             metadata: Default::default(),
+            rate_limits: None,
         }
     }
 

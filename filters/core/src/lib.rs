@@ -24,6 +24,7 @@ pub mod headers;
 pub mod keys;
 pub mod log_fields;
 pub mod model;
+pub mod ratelimit;
 pub mod route_context;
 pub mod sse;
 pub mod stream_start;

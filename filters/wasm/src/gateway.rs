@@ -9,10 +9,12 @@ use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
+use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields};
 
-use crate::host::{log_field, reply_error, reply_json, request_body};
+use crate::host::{log_field, reply_error, reply_error_with, reply_json, request_body};
+use crate::ratelimiting::RateLimiting;
 
 pub struct GatewayFilter {
     config: Rc<CompiledGateway>,
@@ -22,6 +24,9 @@ pub struct GatewayFilter {
     /// Set when Envoy answered by itself (a timeout, no provider reachable): its plain
     /// text body is replaced by this error in the client's format.
     envoy_reply: Option<GatewayError>,
+    /// The token-limited scopes of an admitted request, until its answer's tokens are
+    /// debited.
+    rate_limiting: Option<RateLimiting>,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -75,6 +80,7 @@ impl GatewayFilter {
             key_id: None,
             endpoint: None,
             envoy_reply: None,
+            rate_limiting: None,
         }
     }
 }
@@ -115,15 +121,15 @@ impl HttpContext for GatewayFilter {
             reply_json(self, 200, &body);
             return Action::Pause;
         }
-        match client.attribution() {
-            Ok(attribution) if !attribution.is_empty() => {
-                log_field(self, log_fields::ATTRIBUTION, &attribution.encode());
-            }
-            Ok(_) => {}
+        let attribution = match client.attribution() {
+            Ok(attribution) => attribution,
             Err(e) => {
                 reply_error(self, &e.into(), endpoint.client_format());
                 return Action::Pause;
             }
+        };
+        if !attribution.is_empty() {
+            log_field(self, log_fields::ATTRIBUTION, &attribution.encode());
         }
         self.key_id = Some(key.config.id.clone());
         // The virtual key and spoofed internal headers never go further.
@@ -135,6 +141,17 @@ impl HttpContext for GatewayFilter {
             let e = GatewayError::invalid_request("The request has no body");
             reply_error(self, &e, endpoint.client_format());
             return Action::Pause;
+        }
+        let agent = attribution.agent_id.as_deref();
+        match RateLimiting::admit(&key.config, agent, self.get_current_time()) {
+            Ok(limiting) => self.rate_limiting = limiting,
+            Err(denial) => {
+                let error = ratelimit::rate_limited(&denial);
+                let retry_after = denial.retry_after_secs.to_string();
+                let headers = [("retry-after", retry_after.as_str())];
+                reply_error_with(self, &error, endpoint.client_format(), &headers);
+                return Action::Pause;
+            }
         }
         // Hold the headers until the body has told us the model: the route depends on it.
         // Needs `allow_on_headers_stop_iteration: true` (see envoy/README).
@@ -197,6 +214,10 @@ impl HttpContext for GatewayFilter {
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if end_of_stream {
+            // Before the answer's end reaches the client, so its next request sees the debit.
+            self.settle_rate_limits();
+        }
         let (Some(error), Some(endpoint)) = (&self.envoy_reply, self.endpoint) else {
             return Action::Continue;
         };
@@ -206,5 +227,18 @@ impl HttpContext for GatewayFilter {
         let body = error.to_body(endpoint.client_format());
         self.set_http_response_body(0, body_size, &body);
         Action::Continue
+    }
+
+    /// Answers without a body, and answers cut short, end here.
+    fn on_log(&mut self) {
+        self.settle_rate_limits();
+    }
+}
+
+impl GatewayFilter {
+    fn settle_rate_limits(&mut self) {
+        if let Some(limiting) = self.rate_limiting.take() {
+            limiting.settle(self);
+        }
     }
 }

@@ -7,7 +7,20 @@ use tollgate_core::log_fields::LogField;
 
 /// Answers the client directly with an error in its own wire format.
 pub fn reply_error(ctx: &dyn HttpContext, error: &GatewayError, format: WireFormat) {
-    reply_json(ctx, error.status(), &error.to_body(format));
+    reply_error_with(ctx, error, format, &[]);
+}
+
+/// [`reply_error`] with extra response headers (e.g. `retry-after`).
+pub fn reply_error_with(
+    ctx: &dyn HttpContext,
+    error: &GatewayError,
+    format: WireFormat,
+    headers: &[(&str, &str)],
+) {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    let body = error.to_body(format);
+    ctx.send_http_response(u32::from(error.status()), all, Some(&body));
 }
 
 /// Answers the client directly with a JSON body.

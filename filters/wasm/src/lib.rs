@@ -15,6 +15,7 @@ mod gateway;
 mod guarding;
 mod host;
 mod provider;
+mod ratelimiting;
 
 use std::rc::Rc;
 

@@ -103,6 +103,7 @@ impl From<&GatewayError> for ApiError {
             ErrorKind::PermissionDenied => ErrorClass::PermissionDenied,
             ErrorKind::NotFound => ErrorClass::NotFound,
             ErrorKind::TooLarge => ErrorClass::RequestTooLarge,
+            ErrorKind::RateLimited => ErrorClass::RateLimited,
             ErrorKind::BadUpstream | ErrorKind::Internal => ErrorClass::Server,
             ErrorKind::Unavailable => ErrorClass::Overloaded,
             ErrorKind::Timeout => ErrorClass::Timeout,

@@ -125,6 +125,19 @@ impl Usage {
             "reasoning_tokens": self.reasoning_tokens,
         })
     }
+
+    /// Reads back what [`Usage::to_json`] wrote; counters that are absent or not numbers
+    /// are unknown.
+    pub fn from_json(value: &Value) -> Usage {
+        let counter = |name: &str| value.get(name).and_then(Value::as_u64);
+        Usage {
+            input_tokens: counter("input_tokens"),
+            cache_read_tokens: counter("cache_read_tokens"),
+            cache_write_tokens: counter("cache_write_tokens"),
+            output_tokens: counter("output_tokens"),
+            reasoning_tokens: counter("reasoning_tokens"),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -166,6 +179,19 @@ mod tests {
         let u = Usage::from_prompt(PromptConvention::IncludesCache, None, Some(20), None);
         assert_eq!(u.input_tokens, None);
         assert_eq!(u.cache_read_tokens, Some(20));
+    }
+
+    #[test]
+    fn json_round_trips() {
+        let u = Usage {
+            input_tokens: Some(3),
+            cache_read_tokens: Some(1111),
+            output_tokens: Some(40),
+            reasoning_tokens: Some(0),
+            ..Usage::default()
+        };
+        assert_eq!(Usage::from_json(&u.to_json()), u);
+        assert_eq!(Usage::from_json(&json!("x")), Usage::default());
     }
 
     #[test]
