@@ -143,6 +143,10 @@ pub enum Problem {
     UnknownTrigger(String),
     #[error("the back-off base must not exceed its max")]
     BackoffOrder,
+    #[error("port {} is already the listener's or the admin endpoint's", .0.port())]
+    PortTaken(std::net::SocketAddr),
+    #[error("a batch may not be larger than the buffer (records and bytes)")]
+    BatchExceedsBuffer,
 }
 
 impl Problem {

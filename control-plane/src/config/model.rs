@@ -27,6 +27,8 @@ pub struct Config {
     pub keys: Vec<VirtualKeyConfig>,
     /// The `guardrails:` section, when there is one.
     pub guardrails: Option<super::guardrails::Guardrails>,
+    /// The `control_plane:` section: when present, Envoy ships usage records to it.
+    pub control_plane: Option<super::control_plane::ControlPlane>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

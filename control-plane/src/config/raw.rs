@@ -28,6 +28,7 @@ pub struct Document {
     #[serde(default)]
     pub keys: Vec<Key>,
     pub guardrails: Option<super::raw_guardrails::Guardrails>,
+    pub control_plane: Option<super::raw_control_plane::ControlPlane>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -198,7 +198,7 @@ fn syntax_and_type_errors_are_located() {
                 "keyz",
                 4,
                 "unknown field `keyz`, expected one of `version`, `listen`, `admin`, \
-                 `access_log`, `limits`, `providers`, `models`, `keys`, `guardrails`",
+                 `access_log`, `limits`, `providers`, `models`, `keys`, `guardrails`, `control_plane`",
             ),
         ),
         (

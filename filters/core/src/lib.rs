@@ -26,4 +26,5 @@ pub mod route_context;
 pub mod sse;
 pub mod stream_start;
 pub mod translate;
+pub mod usage_outbox;
 pub mod usage_record;

@@ -5,8 +5,9 @@
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm::types::{Action, Status};
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
@@ -20,7 +21,8 @@ use tollgate_core::stream_start::{self, StreamStart};
 use tollgate_core::translate::{
     is_stream_response, translate_request_inspected, ProviderTarget, ResponseTranslator,
 };
-use tollgate_core::usage_record::UsageRecord;
+use tollgate_core::usage_outbox;
+use tollgate_core::usage_record::{record_id, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
@@ -256,6 +258,18 @@ impl ProviderFilter {
 }
 
 impl ProviderFilter {
+    /// Finishes the attempt's usage record and hands it to the access log and, when usage
+    /// is shipped, to the gateway's queue.
+    fn emit_record(&mut self) {
+        self.record.id = record_id(&self.request_id, self.record.attempt.unwrap_or(0));
+        self.record.time_unix_ms = now_unix_millis(self);
+        let json = self.record.to_json();
+        log_field(self, log_fields::USAGE, &json);
+        if self.config.ship_usage {
+            enqueue_usage(&json);
+        }
+    }
+
     /// Turns a stream that failed before its first content into an error answer whose
     /// status Envoy's router judges like any other: retried or failed over when it is a
     /// trigger, else sent to the client in its format.
@@ -269,7 +283,7 @@ impl ProviderFilter {
         let body = codec::encode_error(self.client_format, error).to_string();
         self.set_http_response_body(0, body_size, body.as_bytes());
         if end_of_stream {
-            log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.emit_record();
         }
     }
 }
@@ -483,7 +497,7 @@ impl HttpContext for ProviderFilter {
         if self.failed_start {
             self.set_http_response_body(0, body_size, &[]);
             if end_of_stream {
-                log_field(self, log_fields::USAGE, &self.record.to_json());
+                self.emit_record();
             }
             return Action::Continue;
         }
@@ -540,7 +554,7 @@ impl HttpContext for ProviderFilter {
                 // The headers are still held: output flags of a whole answer can join them.
                 self.set_flag_header();
             }
-            log_field(self, log_fields::USAGE, &self.record.to_json());
+            self.emit_record();
             self.log_guardrails();
         }
         self.answer = Some(answer);
@@ -557,7 +571,29 @@ fn micros_since(ctx: &dyn HttpContext, started: SystemTime) -> u64 {
 }
 
 fn now_unix_secs(ctx: &dyn HttpContext) -> u64 {
+    since_epoch(ctx).as_secs()
+}
+
+fn now_unix_millis(ctx: &dyn HttpContext) -> u64 {
+    u64::try_from(since_epoch(ctx).as_millis()).unwrap_or(u64::MAX)
+}
+
+fn since_epoch(ctx: &dyn HttpContext) -> Duration {
     ctx.get_current_time()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Puts a record on the queue the gateway's root contexts drain. Without the queue (the
+/// gateway filter not configured yet) the access log still has the record.
+fn enqueue_usage(json: &str) {
+    let queue = hostcalls::resolve_shared_queue(usage_outbox::VM_ID, usage_outbox::QUEUE);
+    let sent = match queue {
+        Ok(Some(queue)) => hostcalls::enqueue_shared_queue(queue, Some(json.as_bytes())),
+        Ok(None) => Err(Status::NotFound),
+        Err(status) => Err(status),
+    };
+    if let Err(status) = sent {
+        log::warn!("tollgate: usage record not queued for shipping: {status:?}");
+    }
 }
