@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 use tollgate_core::keys::digest;
-use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH};
+use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
@@ -24,8 +24,6 @@ use crate::usage::ReportRequest;
 
 /// Path of usage reports.
 pub const REPORT_PATH: &str = "/v1/usage";
-/// Largest batch accepted; the filter's batches are bounded far below (see the config).
-const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
 

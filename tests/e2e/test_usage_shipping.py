@@ -8,6 +8,7 @@ import secrets
 import sqlite3
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -100,26 +101,23 @@ def send(stack, count: int, first: int = 0) -> list:
         return list(pool.map(one, range(first, first + count)))
 
 
-def start(stack):
+@contextmanager
+def running(tmp_path_factory, name: str, usage: str):
+    """A started UsageStack (without its service), stopped on exit."""
+    stack = UsageStack(tmp_path_factory.mktemp(name), usage)
     try:
         stack.start()
-    except BaseException:
+        yield stack
+    finally:
         stack.stop()
-        raise
 
 
 @pytest.fixture(scope="module")
 def usage_stack(tmp_path_factory):
-    stack = UsageStack(
-        tmp_path_factory.mktemp("usage"),
-        "{flush_interval: 100ms, timeout: 1s, batch_records: 20, backoff: {base: 100ms, max: 500ms}}",
-    )
-    start(stack)
-    try:
+    usage = "{flush_interval: 100ms, timeout: 1s, batch_records: 20, backoff: {base: 100ms, max: 500ms}}"
+    with running(tmp_path_factory, "usage", usage) as stack:
         stack.start_service()
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_every_record_arrives_exactly_once_across_a_service_outage(usage_stack):
@@ -154,8 +152,9 @@ def test_every_record_arrives_exactly_once_across_a_service_outage(usage_stack):
 
 def test_a_replayed_batch_is_not_counted_twice(usage_stack):
     stack = usage_stack
-    send(stack, 4, first=1000)
-    records = stack.access_log_records(len(stack.stored_ids()) + 4)
+    logged = len(stack.usage_records())
+    assert send(stack, 4, first=1000) == [200] * 4
+    records = stack.access_log_records(logged + 4)
     wait_until(lambda: len(stack.stored_ids()) == len(records), "delivery")
     before = stack.report("alias").json()
     batch = "\n".join(json.dumps(r) for r in records[-10:])
@@ -185,12 +184,8 @@ def test_cli_reports_from_the_database(usage_stack):
 
 def test_a_full_buffer_drops_the_oldest_and_counts_them(tmp_path_factory):
     # Three records per root context at most; the service is down while 20 are made.
-    stack = UsageStack(
-        tmp_path_factory.mktemp("usage-drop"),
-        "{flush_interval: 100ms, timeout: 1s, batch_records: 1, buffer_records: 3, backoff: {base: 100ms, max: 300ms}}",
-    )
-    start(stack)
-    try:
+    usage = "{flush_interval: 100ms, timeout: 1s, batch_records: 1, buffer_records: 3, backoff: {base: 100ms, max: 300ms}}"
+    with running(tmp_path_factory, "usage-drop", usage) as stack:
         assert send(stack, 20) == [200] * 20
         stack.access_log_records(20)
         wait_until(lambda: stack.stat("tollgate_usage_dropped") >= 20 - 3 * 3, "drops counted")
@@ -199,5 +194,3 @@ def test_a_full_buffer_drops_the_oldest_and_counts_them(tmp_path_factory):
         wait_until(settled, "every record delivered or counted as dropped", timeout=30)
         delivered = stack.stat("tollgate_usage_delivered")
         assert len(stack.stored_ids()) == delivered <= 3 * 3
-    finally:
-        stack.stop()

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use tollgate_core::usage_outbox::{Backoff, OutboxLimits};
+use tollgate_core::usage_outbox::{Backoff, OutboxLimits, MAX_BATCH_BYTES};
 
 use super::diagnostics::Problem;
 use super::raw_control_plane as raw;
@@ -102,6 +102,9 @@ impl Validator<'_> {
         if limits.batch_records > limits.buffer_records || limits.batch_bytes > limits.buffer_bytes
         {
             self.report(path, Problem::BatchExceedsBuffer);
+        }
+        if limits.batch_bytes > MAX_BATCH_BYTES {
+            self.report(&field(path, "batch_bytes"), Problem::BatchTooLarge);
         }
         let flush_interval = self.duration(
             &field(path, "flush_interval"),

@@ -23,14 +23,22 @@ fn absent_means_no_service() {
 #[test]
 fn defaults_to_loopback_and_a_database_beside_the_config() {
     let text = section("  usage: {}\n");
-    let config = load(&text, Some(Path::new("/etc/tollgate"))).unwrap().config;
+    let config = load(&text, Some(Path::new("/etc/tollgate")))
+        .unwrap()
+        .config;
     let service = config.control_plane.unwrap();
     assert_eq!(service.listen, "127.0.0.1:9902".parse().unwrap());
     assert_eq!(service.database, Path::new("/etc/tollgate/tollgate.db"));
     assert_eq!(service.ingest_key_env, "TOLLGATE_INGEST_KEY");
     assert_eq!(service.usage.flush_interval, Duration::from_secs(1));
     assert_eq!(service.usage.limits, DEFAULT_LIMITS);
-    assert_eq!(service.usage.backoff, Backoff { base_ms: 1000, max_ms: 30_000 });
+    assert_eq!(
+        service.usage.backoff,
+        Backoff {
+            base_ms: 1000,
+            max_ms: 30_000
+        }
+    );
 }
 
 #[test]
@@ -40,7 +48,7 @@ fn bad_values_are_located() {
   ingest_key_env: 'not a var'
   usage:
     batch_records: 0
-    batch_bytes: 100
+    batch_bytes: 100000000
     buffer_bytes: 10
     flush_interval: 0s
     backoff: {base: 2s, max: 1s}
@@ -64,6 +72,7 @@ fn bad_values_are_located() {
             ),
             expect("control_plane.usage", Problem::BatchExceedsBuffer),
             expect("control_plane.usage.batch_records", Problem::Zero),
+            expect("control_plane.usage.batch_bytes", Problem::BatchTooLarge),
             expect("control_plane.usage.flush_interval", Problem::Zero),
             expect("control_plane.usage.backoff", Problem::BackoffOrder),
         ]

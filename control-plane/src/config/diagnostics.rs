@@ -147,6 +147,11 @@ pub enum Problem {
     PortTaken(std::net::SocketAddr),
     #[error("a batch may not be larger than the buffer (records and bytes)")]
     BatchExceedsBuffer,
+    #[error(
+        "batches may be at most {} bytes (what the service accepts)",
+        tollgate_core::usage_outbox::MAX_BATCH_BYTES
+    )]
+    BatchTooLarge,
 }
 
 impl Problem {

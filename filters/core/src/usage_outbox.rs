@@ -21,6 +21,8 @@ pub const QUEUE: &str = "tollgate.usage";
 pub const INGEST_KEY_HEADER: &str = "x-tollgate-ingest-key";
 /// Path of the control plane's ingest endpoint.
 pub const INGEST_PATH: &str = "/v1/usage/records";
+/// Largest batch the control plane accepts; configured batches stay below it.
+pub const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 
 /// How big batches and the buffer may get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
