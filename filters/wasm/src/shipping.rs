@@ -32,7 +32,6 @@ pub struct Shipper {
 impl Shipper {
     /// Registers the queue and the counters; `None` (logged) when Envoy refuses either.
     pub fn start(config: UsageShipping) -> Option<Shipper> {
-        let outbox = Outbox::new(config.limits, config.backoff);
         // Envoy passes only the variables the bootstrap names (`host_env_keys`).
         let ingest_key = std::env::var(&config.ingest_key_env).unwrap_or_else(|_| {
             log::warn!(
@@ -41,20 +40,21 @@ impl Shipper {
             );
             String::new()
         });
-        let started = (|| -> Result<Shipper, Status> {
-            Ok(Shipper {
-                queue: hostcalls::register_shared_queue(usage_outbox::QUEUE)?,
-                dropped: hostcalls::define_metric(MetricType::Counter, DROPPED)?,
-                delivered: hostcalls::define_metric(MetricType::Counter, DELIVERED)?,
-                failed_sends: hostcalls::define_metric(MetricType::Counter, FAILED_SENDS)?,
-                config,
-                outbox,
-                ingest_key,
-            })
-        })();
-        started
+        Shipper::register(config, ingest_key)
             .map_err(|status| log::error!("tollgate: usage shipping not started: {status:?}"))
             .ok()
+    }
+
+    fn register(config: UsageShipping, ingest_key: String) -> Result<Shipper, Status> {
+        Ok(Shipper {
+            queue: hostcalls::register_shared_queue(usage_outbox::QUEUE)?,
+            dropped: hostcalls::define_metric(MetricType::Counter, DROPPED)?,
+            delivered: hostcalls::define_metric(MetricType::Counter, DELIVERED)?,
+            failed_sends: hostcalls::define_metric(MetricType::Counter, FAILED_SENDS)?,
+            outbox: Outbox::new(config.limits, config.backoff),
+            config,
+            ingest_key,
+        })
     }
 
     pub fn tick_period(&self) -> Duration {
