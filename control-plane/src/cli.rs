@@ -2,16 +2,20 @@
 //! command is a thin sequence of library calls; all decisions live in the modules.
 
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config, Diagnostic, Severity, Source};
+use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::{self, Entry, KeyError};
 use crate::render;
+use crate::service;
+use crate::usage::store::{SqliteStore, StoreError};
+use crate::usage::{ReportError, ReportRequest};
 
 /// How long `run` waits for Envoy's listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,7 +48,8 @@ pub enum Command {
     /// Create and hash virtual keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Validate, render and run Envoy in the foreground until it exits.
+    /// Validate, render and run Envoy in the foreground until it exits; with a
+    /// `control_plane:` section, the Tollgate service runs beside it.
     Run {
         #[command(flatten)]
         config: ConfigArg,
@@ -57,6 +62,32 @@ pub enum Command {
         #[arg(long, default_value = ".run")]
         workdir: PathBuf,
     },
+    /// Run only the Tollgate service of the config's `control_plane:` section (usage
+    /// ingest and reports), until Ctrl-C or SIGTERM.
+    Serve(ConfigArg),
+    /// Usage report from the usage database: tokens, requests, cost and latency per group.
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// The usage database; by default the one the config's `control_plane:` names.
+    #[arg(long)]
+    database: Option<PathBuf>,
+    /// key, team, agent, run, model, provider, alias or metadata.<name>.
+    #[arg(long, default_value = "key")]
+    group_by: String,
+    /// Start of the range (inclusive): RFC 3339 time or date.
+    #[arg(long)]
+    from: Option<String>,
+    /// End of the range (exclusive): RFC 3339 time or date.
+    #[arg(long)]
+    to: Option<String>,
+    /// json or csv.
+    #[arg(long, default_value = "json")]
+    format: String,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +139,23 @@ pub enum CliError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Envoy(#[from] EnvoyError),
+    #[error("the configuration has no `control_plane:` section")]
+    NoControlPlane,
+    #[error("{0} is not set: the service needs the ingest key Envoy sends with usage batches")]
+    NoIngestKey(String),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: io::Error,
+    },
+    #[error("the usage database {} does not exist", .0.display())]
+    NoDatabase(PathBuf),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    #[error("the service failed: {0}")]
+    Service(io::Error),
 }
 
 /// Runs a command; returns the process exit code.
@@ -123,6 +171,8 @@ pub fn execute(cli: Cli) -> u8 {
             envoy,
             workdir,
         } => run(config, wasm, &envoy, &workdir),
+        Command::Serve(config) => serve(config),
+        Command::Usage(args) => usage(args),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -270,6 +320,17 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     let json = render::render(&config, &wasm).bootstrap_json();
     std::fs::write(&bootstrap, json).map_err(write_error)?;
 
+    if let Some(control_plane) = &config.control_plane {
+        let (listener, router) = prepare_service(control_plane)?;
+        let runtime = service_runtime()?;
+        // Lives as long as the process: it ends when Envoy does.
+        std::thread::spawn(move || {
+            let forever = std::future::pending();
+            if let Err(e) = runtime.block_on(service::serve(listener, router, forever)) {
+                eprintln!("error: the Tollgate service stopped: {e}");
+            }
+        });
+    }
     let mut envoy = Envoy::start(envoy_bin, &bootstrap)?;
     match envoy.wait_ready(config.admin, READY_TIMEOUT) {
         Ok(()) => println!("{}", banner(&config, &bootstrap)),
@@ -312,4 +373,90 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
         bootstrap.display(),
         aliases.join(", "),
     )
+}
+
+/// Reads the ingest key, opens the usage store and binds the service's address.
+fn prepare_service(
+    control_plane: &ControlPlane,
+) -> Result<(std::net::TcpListener, axum::Router), CliError> {
+    let var = &control_plane.ingest_key_env;
+    let key = std::env::var(var)
+        .ok()
+        .filter(|k| !k.is_empty())
+        .ok_or_else(|| CliError::NoIngestKey(var.clone()))?;
+    let store = SqliteStore::open(&control_plane.database)?;
+    let address = control_plane.listen;
+    let listener = service::bind(address).map_err(|source| CliError::Bind { address, source })?;
+    println!(
+        "Tollgate service on http://{}  (usage store {})",
+        envoy::reachable(address),
+        control_plane.database.display()
+    );
+    Ok((listener, service::router(Box::new(store), &key)))
+}
+
+fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::Service)
+}
+
+fn serve(arg: ConfigArg) -> Result<u8, CliError> {
+    let (_, config) = load(arg)?;
+    let control_plane = config.control_plane.ok_or(CliError::NoControlPlane)?;
+    let (listener, router) = prepare_service(&control_plane)?;
+    service_runtime()?
+        .block_on(service::serve(listener, router, stop_signal()))
+        .map_err(CliError::Service)?;
+    Ok(0)
+}
+
+/// Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let terminate = async {
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
+
+fn usage(args: UsageArgs) -> Result<u8, CliError> {
+    let request = ReportRequest::parse(
+        args.from.as_deref(),
+        args.to.as_deref(),
+        Some(&args.group_by),
+        Some(&args.format),
+    )?;
+    let database = match args.database {
+        Some(path) => path,
+        None => {
+            let (_, config) = load(args.config)?;
+            config
+                .control_plane
+                .ok_or(CliError::NoControlPlane)?
+                .database
+        }
+    };
+    // Reading never creates a database.
+    if !database.is_file() {
+        return Err(CliError::NoDatabase(database));
+    }
+    let mut store = SqliteStore::open(&database)?;
+    let report = request.run(&mut store)?;
+    let mut stdout = io::stdout();
+    writeln!(stdout, "{}", report.trim_end()).map_err(|source| CliError::Write {
+        path: "<stdout>".into(),
+        source,
+    })?;
+    Ok(0)
 }

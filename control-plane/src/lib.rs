@@ -17,3 +17,5 @@ pub mod credentials;
 pub mod envoy;
 pub mod keys;
 pub mod render;
+pub mod service;
+pub mod usage;

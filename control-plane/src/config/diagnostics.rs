@@ -147,6 +147,15 @@ pub enum Problem {
     BackoffOrder,
     #[error("a price is USD per million tokens: at least 0, at most 1000000, with at most 6 decimals; found {0}")]
     Price(String),
+    #[error("port {} is already the listener's or the admin endpoint's", .0.port())]
+    PortTaken(std::net::SocketAddr),
+    #[error("a batch may not be larger than the buffer (records and bytes)")]
+    BatchExceedsBuffer,
+    #[error(
+        "batches may be at most {} bytes (what the service accepts)",
+        tollgate_core::usage_outbox::MAX_BATCH_BYTES
+    )]
+    BatchTooLarge,
 }
 
 impl Problem {

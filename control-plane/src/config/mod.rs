@@ -1,6 +1,7 @@
 //! The user's configuration file: its strict YAML shape ([`raw`]), the validated model
 //! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
 
+mod control_plane;
 mod diagnostics;
 mod guardrails;
 mod kind;
@@ -9,6 +10,7 @@ mod parse;
 mod prices;
 mod ratelimits;
 mod raw;
+mod raw_control_plane;
 mod raw_guardrails;
 mod routing;
 mod spans;
@@ -18,6 +20,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use control_plane::{millis, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, Guardrails};
 pub use model::{

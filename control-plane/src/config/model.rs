@@ -31,6 +31,8 @@ pub struct Config {
     pub guardrails: Option<super::guardrails::Guardrails>,
     /// Upstream model → price: the shipped table with the config's overrides.
     pub prices: BTreeMap<String, Price>,
+    /// The `control_plane:` section: when present, Envoy ships usage records to it.
+    pub control_plane: Option<super::control_plane::ControlPlane>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,6 +32,7 @@ pub struct Document {
     pub prices: Option<BTreeMap<String, Price>>,
     /// Defaults for every key's `rate_limits`, field by field.
     pub rate_limits: Option<RateLimits>,
+    pub control_plane: Option<super::raw_control_plane::ControlPlane>,
 }
 
 /// A model's prices in USD per million tokens, as written (in the config's `prices:` and

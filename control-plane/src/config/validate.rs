@@ -210,6 +210,15 @@ impl Validator<'_> {
             .guardrails
             .map(|g| self.guardrails(g, &models, &key_ids));
         let prices = self.prices(doc.prices);
+        let control_plane = doc.control_plane.map(|c| self.control_plane(c));
+        if let Some(service) = &control_plane {
+            if [listen, admin]
+                .iter()
+                .any(|a| a.port() == service.listen.port())
+            {
+                self.report("control_plane.listen", Problem::PortTaken(service.listen));
+            }
+        }
         Config {
             listen,
             admin,
@@ -220,10 +229,16 @@ impl Validator<'_> {
             keys,
             guardrails,
             prices,
+            control_plane,
         }
     }
 
-    fn endpoint(&mut self, path: &str, raw: raw::Endpoint, default_port: u16) -> SocketAddr {
+    pub(super) fn endpoint(
+        &mut self,
+        path: &str,
+        raw: raw::Endpoint,
+        default_port: u16,
+    ) -> SocketAddr {
         let ip = match raw.address {
             None => DEFAULT_ADDRESS,
             Some(text) => text.parse().unwrap_or_else(|_| {
@@ -241,7 +256,7 @@ impl Validator<'_> {
         SocketAddr::new(ip, port)
     }
 
-    fn resolve(&self, path: &str) -> PathBuf {
+    pub(super) fn resolve(&self, path: &str) -> PathBuf {
         match self.base_dir {
             Some(dir) if Path::new(path).is_relative() => dir.join(path),
             _ => PathBuf::from(path),
@@ -533,21 +548,11 @@ impl Validator<'_> {
                 on
             }
         };
-        let backoff = raw.backoff.as_ref();
-        let backoff_path = field(path, "backoff");
-        let backoff_base = self.duration(
-            &field(&backoff_path, "base"),
-            backoff.and_then(|b| b.base.as_deref()),
-            DEFAULT_BACKOFF_BASE,
+        let (backoff_base, backoff_max) = self.backoff(
+            &field(path, "backoff"),
+            raw.backoff.as_ref(),
+            (DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX),
         );
-        let backoff_max = self.duration(
-            &field(&backoff_path, "max"),
-            backoff.and_then(|b| b.max.as_deref()),
-            DEFAULT_BACKOFF_MAX.max(backoff_base),
-        );
-        if backoff_base > backoff_max || backoff_base.is_zero() {
-            self.report(&backoff_path, Problem::BackoffOrder);
-        }
         let retry_after_max = self.duration(
             &field(path, "retry_after_max"),
             raw.retry_after_max.as_deref(),
@@ -578,7 +583,35 @@ impl Validator<'_> {
     }
 
     /// A duration field, or `default` when absent or (after reporting) invalid.
-    fn duration(&mut self, path: &str, text: Option<&str>, default: Duration) -> Duration {
+    /// A `backoff: {base, max}` pair; an absent max is at least the base.
+    pub(super) fn backoff(
+        &mut self,
+        path: &str,
+        raw: Option<&raw::Backoff>,
+        (default_base, default_max): (Duration, Duration),
+    ) -> (Duration, Duration) {
+        let base = self.duration(
+            &field(path, "base"),
+            raw.and_then(|b| b.base.as_deref()),
+            default_base,
+        );
+        let max = self.duration(
+            &field(path, "max"),
+            raw.and_then(|b| b.max.as_deref()),
+            default_max.max(base),
+        );
+        if base > max || base.is_zero() {
+            self.report(path, Problem::BackoffOrder);
+        }
+        (base, max)
+    }
+
+    pub(super) fn duration(
+        &mut self,
+        path: &str,
+        text: Option<&str>,
+        default: Duration,
+    ) -> Duration {
         match text {
             None => default,
             Some(value) => parse_duration(value).unwrap_or_else(|reason| {
@@ -719,7 +752,7 @@ fn is_region(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-fn is_env_name(s: &str) -> bool {
+pub(super) fn is_env_name(s: &str) -> bool {
     s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }

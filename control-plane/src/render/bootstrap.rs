@@ -4,6 +4,7 @@
 //! credential.
 
 use std::fmt::Display;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -21,7 +22,9 @@ const MAX_CONCURRENT_RETRIES: u32 = 10_000;
 /// Envoy node identity; required for extension config discovery later.
 const NODE: &str = "tollgate";
 /// One VM shared by the gateway and every provider filter (same module, same id).
-const VM_ID: &str = "tollgate";
+const VM_ID: &str = tollgate_core::usage_outbox::VM_ID;
+/// The cluster usage records are shipped through.
+pub const CONTROL_PLANE_CLUSTER: &str = "tollgate.control_plane";
 /// CA bundle provider certificates are validated against (Debian/Ubuntu location).
 const CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
 const CONNECT_TIMEOUT: &str = "10s";
@@ -53,11 +56,18 @@ pub fn bootstrap(
     providers: &[ProviderConfig],
     wasm: &Path,
 ) -> Value {
+    // The VM sees only the environment variables named here: the ingest key's.
+    let vm_env: Vec<&str> = config
+        .control_plane
+        .iter()
+        .map(|c| c.ingest_key_env.as_str())
+        .collect();
+    let vm = Vm { wasm, env: &vm_env };
     let gateway_filter = wasm_filter(
         "tollgate.gateway",
         "tollgate.gateway",
         &FilterConfig::Gateway(gateway.clone()),
-        wasm,
+        &vm,
     );
     let mut clusters: Vec<Value> = config
         .providers
@@ -68,7 +78,7 @@ pub fn bootstrap(
                 "tollgate.provider",
                 &format!("tollgate.provider.{}", provider.name),
                 &FilterConfig::Provider(filter_config.clone()),
-                wasm,
+                &vm,
             );
             cluster(provider, filter, config.max_request_bytes)
         })
@@ -80,6 +90,9 @@ pub fn bootstrap(
                 .iter()
                 .map(|(name, url)| webhook(name, url)),
         );
+    }
+    if let Some(control_plane) = &config.control_plane {
+        clusters.push(control_plane_cluster(control_plane.listen));
     }
     let secrets: Vec<Value> = config
         .providers
@@ -126,10 +139,24 @@ fn secret(provider: &str, source: &SecretSource) -> Value {
     json!({"name": secret_name(provider), "generic_secret": {"secret": secret}})
 }
 
+/// The VM every filter instance shares: its module and the host environment it may read.
+struct Vm<'a> {
+    wasm: &'a Path,
+    env: &'a [&'a str],
+}
+
 /// A wasm HTTP filter running `config`. Every instance shares one VM.
-fn wasm_filter(filter: &str, plugin: &str, config: &FilterConfig, wasm: &Path) -> Value {
+fn wasm_filter(filter: &str, plugin: &str, config: &FilterConfig, vm: &Vm) -> Value {
     let configuration =
         serde_json::to_string(config).expect("filter configs have only string map keys");
+    let mut vm_config = json!({
+        "vm_id": VM_ID,
+        "runtime": "envoy.wasm.runtime.v8",
+        "code": {"local": {"filename": vm.wasm.to_string_lossy()}},
+    });
+    if !vm.env.is_empty() {
+        vm_config["environment_variables"] = json!({"host_env_keys": vm.env});
+    }
     json!({
         "name": filter,
         "typed_config": {
@@ -144,11 +171,7 @@ fn wasm_filter(filter: &str, plugin: &str, config: &FilterConfig, wasm: &Path) -
                     "@type": "type.googleapis.com/google.protobuf.StringValue",
                     "value": configuration,
                 },
-                "vm_config": {
-                    "vm_id": VM_ID,
-                    "runtime": "envoy.wasm.runtime.v8",
-                    "code": {"local": {"filename": wasm.to_string_lossy()}},
-                },
+                "vm_config": vm_config,
             },
         },
     })
@@ -275,6 +298,25 @@ fn discovery(host: &Host) -> (&'static str, String) {
         Host::Ip(ip) => ("STATIC", ip.to_string()),
         Host::Name(name) => ("STRICT_DNS", name.clone()),
     }
+}
+
+/// The Tollgate service, reached by the gateway's root contexts (usage batches). A
+/// service listening on every address is reached over loopback.
+fn control_plane_cluster(listen: SocketAddr) -> Value {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    json!({
+        "name": CONTROL_PLANE_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": CONTROL_PLANE_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": socket_address(ip, listen.port())}}]}],
+        },
+    })
 }
 
 /// The cluster a webhook guardrail is called through (from the provider filters).

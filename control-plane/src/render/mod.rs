@@ -11,9 +11,11 @@ mod routes;
 use std::path::Path;
 
 use serde_json::Value;
-use tollgate_core::config::{GatewayConfig, ModelRoute, ProviderConfig, CONFIG_VERSION};
+use tollgate_core::config::{
+    GatewayConfig, ModelRoute, ProviderConfig, UsageShipping, CONFIG_VERSION,
+};
 
-use crate::config::{Config, Provider};
+use crate::config::{millis, Config, ControlPlane, Provider};
 
 /// The rendered configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +68,20 @@ fn gateway_config(config: &Config) -> GatewayConfig {
                 })
             })
             .collect(),
+        usage_shipping: config.control_plane.as_ref().map(usage_shipping),
+    }
+}
+
+fn usage_shipping(control_plane: &ControlPlane) -> UsageShipping {
+    let usage = &control_plane.usage;
+    UsageShipping {
+        cluster: bootstrap::CONTROL_PLANE_CLUSTER.to_string(),
+        authority: bootstrap::CONTROL_PLANE_CLUSTER.to_string(),
+        ingest_key_env: control_plane.ingest_key_env.clone(),
+        flush_interval_ms: millis(usage.flush_interval),
+        timeout_ms: millis(usage.timeout),
+        limits: usage.limits,
+        backoff: usage.backoff,
     }
 }
 
@@ -87,6 +103,7 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
             .models_of(&provider.name)
             .filter_map(|(_, model)| Some((model.to_string(), *config.prices.get(model)?)))
             .collect(),
+        ship_usage: config.control_plane.is_some(),
     }
 }
 

@@ -15,6 +15,7 @@ use crate::formats::WireFormat;
 use crate::guardrails::{GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
 use crate::ratelimit::KeyRateLimits;
+use crate::usage_outbox::{Backoff, OutboxLimits};
 
 /// Version of this contract. Bumped on any incompatible change; a filter refuses a config
 /// with another version.
@@ -40,6 +41,29 @@ pub struct GatewayConfig {
     pub keys: Vec<VirtualKeyConfig>,
     /// Model aliases clients may ask for.
     pub models: Vec<ModelRoute>,
+    /// Where the gateway's root contexts send usage records; absent when no control plane
+    /// collects them (they still reach the access log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_shipping: Option<UsageShipping>,
+}
+
+/// How usage records travel to the control plane (see [`crate::usage_outbox`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UsageShipping {
+    /// Envoy cluster of the control plane.
+    pub cluster: String,
+    /// `:authority` of the ingest requests.
+    pub authority: String,
+    /// Environment variable holding the ingest key; Envoy exposes it to the VM, so the key
+    /// never appears in the rendered configuration.
+    pub ingest_key_env: String,
+    /// How often the queue is drained and a batch sent.
+    pub flush_interval_ms: u64,
+    /// How long one send may take before it counts as failed.
+    pub timeout_ms: u64,
+    pub limits: OutboxLimits,
+    pub backoff: Backoff,
 }
 
 /// A virtual key as the filter sees it: no plaintext, only its hash and scope.
@@ -101,6 +125,9 @@ pub struct ProviderConfig {
     /// usage records carry no cost (`cost_nano_usd: null`, `price_known: false`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub prices: BTreeMap<String, Price>,
+    /// Whether usage records also go on the shared queue the gateway ships from.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ship_usage: bool,
 }
 
 /// Why a filter configuration was refused.
@@ -227,6 +254,7 @@ mod tests {
                     reasoning: None,
                 },
             )]),
+            ship_usage: false,
         });
         let json = serde_json::to_vec(&config).unwrap();
         assert_eq!(FilterConfig::from_json(&json).unwrap(), config);
@@ -263,6 +291,7 @@ mod tests {
                     provider: "q".into(),
                 },
             ],
+            usage_shipping: None,
         };
         assert!(matches!(
             CompiledGateway::try_from(config),

@@ -317,6 +317,7 @@ mod tests {
             version: CONFIG_VERSION,
             keys: vec![key("all", "tg-all", &["*"]), key("one", "tg-one", &["gpt"])],
             models: vec![route("gpt", "openai"), route("claude", "anthropic")],
+            usage_shipping: None,
         })
         .unwrap()
     }

@@ -30,4 +30,5 @@ pub mod sse;
 pub mod stream_start;
 pub mod translate;
 pub mod usage_estimate;
+pub mod usage_outbox;
 pub mod usage_record;

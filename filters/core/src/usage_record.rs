@@ -13,6 +13,12 @@ use crate::model::Usage;
 /// Everything known about one attempt's consumption.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UsageRecord {
+    /// Unique per upstream attempt and fixed when the record is made, so a redelivered
+    /// record keeps it: the control plane counts each id once (see [`record_id`]).
+    pub id: String,
+    /// When the attempt finished, in milliseconds since the Unix epoch; reports select
+    /// time ranges on it.
+    pub time_unix_ms: u64,
     pub provider: String,
     pub key_id: Option<String>,
     pub team: Option<String>,
@@ -61,6 +67,8 @@ impl UsageRecord {
     /// One line of JSON.
     pub fn to_json(&self) -> String {
         json!({
+            "id": self.id,
+            "time_unix_ms": self.time_unix_ms,
             "provider": self.provider,
             "key_id": self.key_id,
             "team": self.team,
@@ -85,13 +93,28 @@ impl UsageRecord {
     }
 }
 
+/// The id of an attempt's record: Envoy's request id and the attempt number. Envoy makes
+/// the request id a random UUID unless the client sent one (kept so the client's logs line
+/// up with ours), and every retry or fallback attempt has its own number.
+pub fn record_id(request_id: &str, attempt: u64) -> String {
+    format!("{request_id}.{attempt}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
+    fn ids_tell_attempts_of_one_request_apart() {
+        assert_eq!(record_id("8d3f", 1), "8d3f.1");
+        assert_ne!(record_id("8d3f", 1), record_id("8d3f", 2));
+    }
+
+    #[test]
     fn serialises_known_and_unknown_counts() {
         let mut record = UsageRecord::new("openai");
+        record.id = record_id("r1", 2);
+        record.time_unix_ms = 1_700_000_000_123;
         record.key_id = Some("k1".into());
         record.stream = true;
         record.status = 200;
@@ -102,6 +125,8 @@ mod tests {
             ..Usage::default()
         });
         let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["id"], "r1.2");
+        assert_eq!(v["time_unix_ms"], 1_700_000_000_123u64);
         assert_eq!(v["provider"], "openai");
         assert_eq!(v["key_id"], "k1");
         assert_eq!(v["team"], serde_json::Value::Null);

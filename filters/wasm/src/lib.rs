@@ -7,7 +7,8 @@
 //!   route on;
 //! - `provider`, in each provider cluster's upstream filter chain: translates the request
 //!   into the provider's wire format and the response back, once per upstream attempt,
-//!   and records token usage.
+//!   and records token usage, which the gateway's root contexts ship to the control plane
+//!   (`shipping`).
 //!
 //! Every decision is made by `tollgate-core`; this crate only moves bytes and headers.
 
@@ -16,12 +17,13 @@ mod guarding;
 mod host;
 mod provider;
 mod ratelimiting;
+mod shipping;
 
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
-use tollgate_core::config::{CompiledGateway, FilterConfig, ProviderConfig};
+use tollgate_core::config::{CompiledGateway, FilterConfig, ProviderConfig, UsageShipping};
 use tollgate_core::guardrails::CompiledPolicy;
 
 proxy_wasm::main! {{
@@ -38,15 +40,32 @@ enum Role {
 #[derive(Default)]
 struct Root {
     role: Option<Role>,
+    /// Gateway roots ship usage records when the configuration names a control plane.
+    shipper: Option<shipping::Shipper>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, _body: usize, _: usize) {
+        let status = self
+            .get_http_call_response_header(":status")
+            .and_then(|s| s.parse().ok());
+        if let Some(mut shipper) = self.shipper.take() {
+            shipper.answered(self, status);
+            self.shipper = Some(shipper);
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
         let raw = self.get_plugin_configuration().unwrap_or_default();
         let role = FilterConfig::from_json(&raw).and_then(|config| match config {
-            FilterConfig::Gateway(g) => Ok(Role::Gateway(Rc::new(CompiledGateway::try_from(g)?))),
+            FilterConfig::Gateway(mut g) => {
+                if let Some(shipping) = g.usage_shipping.take() {
+                    self.start_shipping(shipping);
+                }
+                Ok(Role::Gateway(Rc::new(CompiledGateway::try_from(g)?)))
+            }
             FilterConfig::Provider(mut p) => {
                 // Compiled once here; requests only select from it.
                 let policy = match p.guardrails.take() {
@@ -70,6 +89,21 @@ impl RootContext for Root {
         }
     }
 
+    fn on_tick(&mut self) {
+        if let Some(mut shipper) = self.shipper.take() {
+            shipper.drain();
+            shipper.flush(self);
+            self.shipper = Some(shipper);
+        }
+    }
+
+    fn on_queue_ready(&mut self, _queue_id: u32) {
+        // Only one root hears of new records; the others find them on their tick.
+        if let Some(shipper) = self.shipper.as_mut() {
+            shipper.drain();
+        }
+    }
+
     fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
         match self.role.as_ref()? {
             Role::Gateway(g) => Some(Box::new(gateway::GatewayFilter::new(Rc::clone(g)))),
@@ -82,5 +116,18 @@ impl RootContext for Root {
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+}
+
+impl Root {
+    /// Envoy gives every configuration a fresh root context (envoy-spike.md, Q4), so this
+    /// runs once per root.
+    fn start_shipping(&mut self, config: UsageShipping) {
+        if self.shipper.is_none() {
+            self.shipper = shipping::Shipper::start(config);
+        }
+        if let Some(shipper) = &self.shipper {
+            self.set_tick_period(shipper.tick_period());
+        }
     }
 }

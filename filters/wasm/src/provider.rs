@@ -5,8 +5,9 @@
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
+use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::Action;
+use proxy_wasm::types::{Action, Status};
 use tollgate_core::attribution::Attribution;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
@@ -21,7 +22,8 @@ use tollgate_core::stream_start::{self, StreamStart};
 use tollgate_core::translate::{
     is_stream_response, translate_request_inspected, ProviderTarget, ResponseTranslator,
 };
-use tollgate_core::usage_record::UsageRecord;
+use tollgate_core::usage_outbox;
+use tollgate_core::usage_record::{record_id, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
@@ -297,13 +299,14 @@ impl ProviderFilter {
     /// Completes the usage record and hands it to the access log, once.
     fn log_usage(&mut self) {
         if !std::mem::replace(&mut self.usage_logged, true) {
-            self.write_record();
+            self.write_record(Delivery::Ship);
         }
     }
 
     /// Settles the usage as of now (estimated unless the provider's final report is in),
     /// prices it, times it and writes the record to filter state, replacing any earlier one.
-    fn write_record(&mut self) {
+    /// Only the final record is shipped: the service keeps the first record of an id.
+    fn write_record(&mut self, delivery: Delivery) {
         // A stream that failed before its content was answered as an error: nothing spent.
         if let (false, Some(Answer::Chat(translator))) = (self.failed_start, &self.answer) {
             if let Some(settled) = translator.settled_usage(self.input_chars) {
@@ -329,7 +332,13 @@ impl ProviderFilter {
             .as_ref()
             .and_then(|model| self.config.prices.get(model));
         self.record.price(price);
-        log_field(self, log_fields::USAGE, &self.record.to_json());
+        self.record.id = record_id(&self.request_id, self.record.attempt.unwrap_or(0));
+        self.record.time_unix_ms = now_unix_millis(self);
+        let json = self.record.to_json();
+        log_field(self, log_fields::USAGE, &json);
+        if delivery == Delivery::Ship && self.config.ship_usage {
+            enqueue_usage(&json);
+        }
     }
 }
 
@@ -617,10 +626,19 @@ impl HttpContext for ProviderFilter {
             self.log_usage();
             self.log_guardrails();
         } else if provisional {
-            self.write_record();
+            self.write_record(Delivery::LogOnly);
         }
         Action::Continue
     }
+}
+
+/// Whether a record written now also goes to the usage service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// The attempt's final record.
+    Ship,
+    /// A provisional record of a stream still running, for the access log only.
+    LogOnly,
 }
 
 fn micros_since(ctx: &dyn HttpContext, started: SystemTime) -> u64 {
@@ -632,7 +650,29 @@ fn micros_since(ctx: &dyn HttpContext, started: SystemTime) -> u64 {
 }
 
 fn now_unix_secs(ctx: &dyn HttpContext) -> u64 {
+    since_epoch(ctx).as_secs()
+}
+
+fn now_unix_millis(ctx: &dyn HttpContext) -> u64 {
+    u64::try_from(since_epoch(ctx).as_millis()).unwrap_or(u64::MAX)
+}
+
+fn since_epoch(ctx: &dyn HttpContext) -> Duration {
     ctx.get_current_time()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Puts a record on the queue the gateway's root contexts drain. Without the queue (the
+/// gateway filter not configured yet) the access log still has the record.
+fn enqueue_usage(json: &str) {
+    let queue = hostcalls::resolve_shared_queue(usage_outbox::VM_ID, usage_outbox::QUEUE);
+    let sent = match queue {
+        Ok(Some(queue)) => hostcalls::enqueue_shared_queue(queue, Some(json.as_bytes())),
+        Ok(None) => Err(Status::NotFound),
+        Err(status) => Err(status),
+    };
+    if let Err(status) = sent {
+        log::warn!("tollgate: usage record not queued for shipping: {status:?}");
+    }
 }

@@ -1,0 +1,80 @@
+use std::path::Path;
+use std::time::Duration;
+
+use super::super::test_support::errors;
+use super::super::{load, Problem};
+use super::*;
+
+const HEAD: &str = "version: 1
+providers: [{name: p, kind: openai, base_url: 'https://x.example/v1'}]
+models: [{alias: a, provider: p, model: m}]
+keys: [{id: k, sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824, models: ['*']}]
+";
+
+fn section(text: &str) -> String {
+    format!("{HEAD}control_plane:\n{text}")
+}
+
+#[test]
+fn absent_means_no_service() {
+    assert_eq!(load(HEAD, None).unwrap().config.control_plane, None);
+}
+
+#[test]
+fn defaults_to_loopback_and_a_database_beside_the_config() {
+    let text = section("  usage: {}\n");
+    let config = load(&text, Some(Path::new("/etc/tollgate")))
+        .unwrap()
+        .config;
+    let service = config.control_plane.unwrap();
+    assert_eq!(service.listen, "127.0.0.1:9902".parse().unwrap());
+    assert_eq!(service.database, Path::new("/etc/tollgate/tollgate.db"));
+    assert_eq!(service.ingest_key_env, "TOLLGATE_INGEST_KEY");
+    assert_eq!(service.usage.flush_interval, Duration::from_secs(1));
+    assert_eq!(service.usage.limits, DEFAULT_LIMITS);
+    assert_eq!(
+        service.usage.backoff,
+        Backoff {
+            base_ms: 1000,
+            max_ms: 30_000
+        }
+    );
+}
+
+#[test]
+fn bad_values_are_located() {
+    let text = section(
+        "  listen: {port: 8080}
+  ingest_key_env: 'not a var'
+  usage:
+    batch_records: 0
+    batch_bytes: 100000000
+    buffer_bytes: 10
+    flush_interval: 0s
+    backoff: {base: 2s, max: 1s}
+",
+    );
+    let found: Vec<(String, String)> = errors(&text)
+        .into_iter()
+        .map(|(path, _, message)| (path, message))
+        .collect();
+    let expect = |path: &str, problem: Problem| (path.to_string(), problem.to_string());
+    assert_eq!(
+        found,
+        [
+            expect(
+                "control_plane.listen",
+                Problem::PortTaken("127.0.0.1:8080".parse().unwrap())
+            ),
+            expect(
+                "control_plane.ingest_key_env",
+                Problem::EnvName("not a var".into())
+            ),
+            expect("control_plane.usage", Problem::BatchExceedsBuffer),
+            expect("control_plane.usage.batch_records", Problem::Zero),
+            expect("control_plane.usage.batch_bytes", Problem::BatchTooLarge),
+            expect("control_plane.usage.flush_interval", Problem::Zero),
+            expect("control_plane.usage.backoff", Problem::BackoffOrder),
+        ]
+    );
+}

@@ -1,0 +1,31 @@
+//! The `control_plane:` section exactly as written (see [`super::raw`] for the conventions).
+
+use serde::Deserialize;
+
+use super::raw::{Backoff, Endpoint};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlPlane {
+    #[serde(default)]
+    pub listen: Endpoint,
+    /// SQLite file; relative to the config file's directory.
+    pub database: Option<String>,
+    /// Environment variable holding the ingest key, read by the service and by Envoy.
+    pub ingest_key_env: Option<String>,
+    #[serde(default)]
+    pub usage: Usage,
+}
+
+/// How Envoy ships usage records to the service.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Usage {
+    pub flush_interval: Option<String>,
+    pub timeout: Option<String>,
+    pub batch_records: Option<usize>,
+    pub batch_bytes: Option<usize>,
+    pub buffer_records: Option<usize>,
+    pub buffer_bytes: Option<usize>,
+    pub backoff: Option<Backoff>,
+}

@@ -1,0 +1,113 @@
+use std::path::Path;
+
+use axum::body::{to_bytes, Body};
+use axum::http::Request;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use super::*;
+use crate::usage::store::SqliteStore;
+
+const KEY: &str = "ingest-secret";
+
+fn app() -> Router {
+    router(
+        Box::new(SqliteStore::open(Path::new(":memory:")).unwrap()),
+        KEY,
+    )
+}
+
+fn post_batch(body: &str, key: Option<&str>) -> Request<Body> {
+    let mut request = Request::post(INGEST_PATH);
+    if let Some(key) = key {
+        request = request.header(INGEST_KEY_HEADER, key);
+    }
+    request.body(Body::from(body.to_string())).unwrap()
+}
+
+fn get_report(query: &str) -> Request<Body> {
+    Request::get(format!("{REPORT_PATH}?{query}"))
+        .header(INGEST_KEY_HEADER, KEY)
+        .body(Body::empty())
+        .unwrap()
+}
+
+async fn send(app: &Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+const BATCH: &str = concat!(
+    r#"{"id":"a.1","time_unix_ms":1000,"provider":"p","key_id":"k","usage":{"input_tokens":3}}"#,
+    "\n",
+    r#"{"id":"b.1","time_unix_ms":2000,"provider":"p","key_id":"k","usage":{"input_tokens":4}}"#,
+);
+
+#[tokio::test]
+async fn a_replayed_batch_is_not_counted_twice() {
+    let app = app();
+    let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (answer["stored"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let (_, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (answer["stored"].as_u64(), answer["duplicates"].as_u64()),
+        (Some(0), Some(2))
+    );
+    let (status, body) = send(&app, get_report("group_by=key")).await;
+    assert_eq!(status, StatusCode::OK);
+    let report: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["groups"][0]["requests"], 2);
+    assert_eq!(report["groups"][0]["input_tokens"], 7);
+}
+
+#[tokio::test]
+async fn ingest_and_reports_need_the_key() {
+    let app = app();
+    for key in [None, Some("wrong")] {
+        let (status, _) = send(&app, post_batch(BATCH, key)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let unkeyed = Request::get(REPORT_PATH).body(Body::empty()).unwrap();
+    assert_eq!(send(&app, unkeyed).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn reports_filter_by_time_and_speak_csv() {
+    let app = app();
+    send(&app, post_batch(BATCH, Some(KEY))).await;
+    let (status, body) = send(
+        &app,
+        get_report("from=1970-01-01T00:00:01.500Z&group_by=provider&format=csv"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(
+        lines[0].starts_with("provider,requests,input_tokens"),
+        "{body}"
+    );
+    assert!(lines[1].starts_with("p,1,4,"), "{body}");
+    assert_eq!(lines.len(), 2);
+}
+
+#[tokio::test]
+async fn bad_report_parameters_are_a_400_that_says_why() {
+    let app = app();
+    for (query, says) in [
+        ("group_by=colour", "cannot group by"),
+        ("format=xml", "unknown format"),
+        ("from=yesterday", "not a time"),
+    ] {
+        let (status, body) = send(&app, get_report(query)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(body.contains(says), "{query}: {body}");
+    }
+}

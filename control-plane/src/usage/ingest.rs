@@ -1,0 +1,87 @@
+//! A shipped batch (JSON lines, see `tollgate_core::usage_outbox`) → records to store.
+
+use serde_json::Value;
+
+/// One record as stored: its id, time and the columns reports filter on, plus the whole
+/// record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingRecord {
+    pub id: String,
+    pub time_unix_ms: i64,
+    pub provider: Option<String>,
+    pub key_id: Option<String>,
+    pub team: Option<String>,
+    pub alias: Option<String>,
+    pub upstream_model: Option<String>,
+    pub status: Option<i64>,
+    /// The record exactly as the filter wrote it.
+    pub json: String,
+}
+
+/// A parsed batch. Lines that are not records are counted, not fatal: refusing the batch
+/// would make Envoy resend it for ever.
+#[derive(Debug, Default)]
+pub struct ParsedBatch {
+    pub records: Vec<IncomingRecord>,
+    pub rejected: usize,
+}
+
+pub fn parse_batch(body: &str) -> ParsedBatch {
+    let mut batch = ParsedBatch::default();
+    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match parse_record(line) {
+            Some(record) => batch.records.push(record),
+            None => batch.rejected += 1,
+        }
+    }
+    batch
+}
+
+/// A record needs a non-empty id and its time; everything else is optional.
+fn parse_record(line: &str) -> Option<IncomingRecord> {
+    let value: Value = serde_json::from_str(line).ok()?;
+    let id = value.get("id")?.as_str().filter(|id| !id.is_empty())?;
+    let time_unix_ms = value.get("time_unix_ms")?.as_i64()?;
+    let text = |field: &str| value.get(field).and_then(Value::as_str).map(str::to_owned);
+    Some(IncomingRecord {
+        id: id.to_string(),
+        time_unix_ms,
+        provider: text("provider"),
+        key_id: text("key_id"),
+        team: text("team"),
+        alias: text("alias"),
+        upstream_model: text("upstream_model"),
+        status: value.get("status").and_then(Value::as_i64),
+        json: line.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_records_and_counts_the_rest() {
+        let body = concat!(
+            r#"{"id":"r.1","time_unix_ms":5,"provider":"p","key_id":"k","team":null,"status":200}"#,
+            "\n\n",
+            "not json\n",
+            r#"{"time_unix_ms":5}"#,
+            "\n",
+            r#"{"id":"","time_unix_ms":5}"#,
+            "\n",
+            r#"{"id":"r.2","time_unix_ms":"soon"}"#,
+        );
+        let batch = parse_batch(body);
+        assert_eq!(batch.rejected, 4);
+        let [record] = batch.records.as_slice() else {
+            panic!("one record expected: {:?}", batch.records)
+        };
+        assert_eq!(record.id, "r.1");
+        assert_eq!(record.time_unix_ms, 5);
+        assert_eq!(record.provider.as_deref(), Some("p"));
+        assert_eq!(record.team, None);
+        assert_eq!(record.status, Some(200));
+        assert!(record.json.starts_with(r#"{"id":"r.1""#));
+    }
+}

@@ -1,0 +1,180 @@
+//! Where usage records live: the [`UsageStore`] trait and its SQLite implementation (one
+//! file, created on first start, migrated by version). Another database implements the
+//! same two operations.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+use serde_json::Value;
+
+use super::ingest::IncomingRecord;
+
+/// A half-open time range `[from, to)` in Unix milliseconds; `None` is unbounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("usage database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("usage database {path} has schema version {found}; this build knows up to {known}")]
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot create the directory of {path}: {source}")]
+    Directory {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("stored record {id} is not JSON: {source}")]
+    Corrupt {
+        id: String,
+        source: serde_json::Error,
+    },
+}
+
+pub trait UsageStore: Send {
+    /// Stores the records whose id is not stored yet; returns how many were new. A
+    /// redelivered record is ignored, so nothing is counted twice.
+    fn insert(&mut self, records: &[IncomingRecord]) -> Result<usize, StoreError>;
+
+    /// Every record in the range, as the filter wrote it, oldest first.
+    fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError>;
+}
+
+/// Schema versions, applied in order; a database records how many it has applied
+/// (`PRAGMA user_version`).
+const MIGRATIONS: &[&str] = &[
+    // 1: records, whole, with the columns every record has.
+    "CREATE TABLE usage_records (
+        id TEXT PRIMARY KEY,
+        time_unix_ms INTEGER NOT NULL,
+        received_unix_ms INTEGER NOT NULL,
+        provider TEXT,
+        key_id TEXT,
+        team TEXT,
+        alias TEXT,
+        upstream_model TEXT,
+        status INTEGER,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX usage_records_time ON usage_records (time_unix_ms);",
+];
+
+pub struct SqliteStore {
+    connection: Connection,
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let connection = Connection::open(path)?;
+        // Concurrent readers (`tollgate usage`) while the service writes.
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        let mut store = SqliteStore { connection };
+        store.migrate(&path.display().to_string())?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, path: &str) -> Result<(), StoreError> {
+        let known = MIGRATIONS.len() as i64;
+        let found: i64 = self
+            .connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        if found > known {
+            return Err(StoreError::TooNew {
+                path: path.to_string(),
+                found,
+                known,
+            });
+        }
+        for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let tx = self.connection.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", version as i64 + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    #[cfg(test)]
+    fn schema_version(&self) -> i64 {
+        self.connection
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .unwrap()
+    }
+}
+
+impl UsageStore for SqliteStore {
+    fn insert(&mut self, records: &[IncomingRecord]) -> Result<usize, StoreError> {
+        let received = now_unix_ms();
+        let tx = self.connection.transaction()?;
+        let mut stored = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, provider, key_id,
+                     team, alias, upstream_model, status, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (id) DO NOTHING",
+            )?;
+            for r in records {
+                stored += insert.execute(params![
+                    r.id,
+                    r.time_unix_ms,
+                    received,
+                    r.provider,
+                    r.key_id,
+                    r.team,
+                    r.alias,
+                    r.upstream_model,
+                    r.status,
+                    r.json
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError> {
+        let mut select = self.connection.prepare_cached(
+            "SELECT id, record FROM usage_records
+             WHERE time_unix_ms >= ?1 AND time_unix_ms < ?2
+             ORDER BY time_unix_ms, id",
+        )?;
+        let rows = select.query_map(
+            params![
+                range.from_ms.unwrap_or(i64::MIN),
+                range.to_ms.unwrap_or(i64::MAX)
+            ],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+        )?;
+        rows.map(|row| {
+            let (id, text) = row?;
+            serde_json::from_str(&text).map_err(|source| StoreError::Corrupt { id, source })
+        })
+        .collect()
+    }
+}
+
+fn now_unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+#[path = "store_tests.rs"]
+mod tests;
