@@ -117,7 +117,7 @@ pub enum Problem {
     Guardrail(String),
     #[error("a model needs either `provider` and `model`, or `route`")]
     ModelShape,
-    #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`")]
+    #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`, `conditional`")]
     RouteNodeShape,
     #[error("`weight` only applies to a member of a `weighted` pool")]
     WeightOutsidePool,
@@ -143,6 +143,16 @@ pub enum Problem {
     UnknownTrigger(String),
     #[error("the back-off base must not exceed its max")]
     BackoffOrder,
+    #[error("a test needs exactly one of: equals, in, matches (or a plain value for equals)")]
+    TestShape,
+    #[error("{0}")]
+    Rule(tollgate_core::route_rules::RuleError),
+    #[error("a conditional route needs a `default` route for the requests no rule matches")]
+    NoDefault,
+    #[error("alias {0:?} has a conditional route, which only the top of another route can name (`route: {{alias: {0}}}`)")]
+    ConditionalReference(String),
+    #[error("a conditional route must be the whole route of an alias, since the gateway picks its branch before Envoy routes; nest fallbacks, pools and canaries inside its branches instead")]
+    ConditionalNotAtTop,
 }
 
 impl Problem {

@@ -1,12 +1,14 @@
 //! The user's configuration file: its strict YAML shape ([`raw`]), the validated model
 //! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
 
+mod conditions;
 mod diagnostics;
 mod guardrails;
 mod kind;
 mod model;
 mod parse;
 mod raw;
+mod raw_conditions;
 mod raw_guardrails;
 mod routing;
 mod spans;
@@ -20,7 +22,7 @@ pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
-    ProviderKind, Retry, SecretSource, Step, Target, Timeouts, Trigger,
+    ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,
 };
 pub use parse::{DurationError, UrlError};
 pub use validate::{is_identifier, is_token, load, Loaded};

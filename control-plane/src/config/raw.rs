@@ -82,7 +82,8 @@ pub struct Model {
 }
 
 /// One node of a routing tree: exactly one of a target (`provider` + `model`), a
-/// reference to another `alias`, a `fallback` chain, a `weighted` pool or a `canary`.
+/// reference to another `alias`, a `fallback` chain, a `weighted` pool, a `canary` or (at
+/// the top of a route) a `conditional`.
 /// `weight` applies when the node is a member of a `weighted` pool.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +94,7 @@ pub struct Node {
     pub fallback: Option<Vec<Node>>,
     pub weighted: Option<Vec<Node>>,
     pub canary: Option<Box<Canary>>,
+    pub conditional: Option<Box<super::raw_conditions::Conditional>>,
     pub weight: Option<u32>,
 }
 

@@ -455,18 +455,19 @@ impl Validator<'_> {
             found: Vec::new(),
         };
         for (_, path, node) in &written {
-            checker.node(path, node, false);
+            checker.route(path, node);
         }
         let mut models = Vec::with_capacity(raws.len());
         for (i, raw) in raws.iter().enumerate() {
             let path = item("models", i);
-            let arms = checker.lower(&raw.alias);
+            let lowered = checker.lower(&raw.alias);
             let retry = self.retry(&field(&path, "retry"), raw.retry.as_ref());
             let (attempt, total) = self.timeouts(&path, raw.timeout.as_ref());
-            let Some(arms) = arms else { continue };
+            let Some(lowered) = lowered else { continue };
             let mut model = Model {
                 alias: raw.alias.clone(),
-                arms,
+                rules: lowered.rules,
+                arms: lowered.arms,
                 retry,
                 timeouts: Timeouts {
                     attempt,

@@ -1,5 +1,7 @@
-//! Routes: one per alias (or per arm of an alias that splits traffic between chains),
-//! matched on the alias header the gateway filter sets, then a 404 for the rest.
+//! Routes: one per alias (or per arm of an alias that splits traffic between chains, and
+//! per branch of a conditional alias), matched on the alias header the gateway filter
+//! sets (and its branch header), then a 404 for the rest. A branch's routes come before
+//! the default's, which match the alias alone.
 //!
 //! A chain is Envoy's `priority_group` cluster specifier with `refresh_cluster_on_retry`:
 //! attempt N goes to group N, and each attempt runs its own cluster's provider filter, so
@@ -44,23 +46,39 @@ pub fn routes(config: &Config) -> Vec<Value> {
     routes
 }
 
+/// The routes of one alias: each rule's branch (matched on the branch header the gateway
+/// filter sets), then the default branch (no header: no rule matched).
 fn model_routes(model: &Model) -> Vec<Value> {
-    let total: u64 = model.arms.iter().map(|a| u64::from(a.weight)).sum();
+    let rules = model.rules.iter().enumerate().flat_map(|(i, rule)| {
+        let branch = json!({"name": headers::BRANCH, "string_match": {"exact": i.to_string()}});
+        let name = format!("model.{}.rule{i}", model.alias);
+        branch_routes(model, &rule.arms, &name, Some(branch))
+    });
+    let name = match model.rules.is_empty() {
+        true => format!("model.{}", model.alias),
+        false => format!("model.{}.default", model.alias),
+    };
+    rules
+        .chain(branch_routes(model, &model.arms, &name, None))
+        .collect()
+}
+
+/// One route per arm of a branch, matched on the alias (and `branch`, for a rule's).
+fn branch_routes(model: &Model, arms: &[Arm], name: &str, branch: Option<Value>) -> Vec<Value> {
+    let total: u64 = arms.iter().map(|a| u64::from(a.weight)).sum();
     let mut cumulative = 0;
-    let last = model.arms.len().saturating_sub(1);
-    model
-        .arms
-        .iter()
+    let last = arms.len().saturating_sub(1);
+    arms.iter()
         .enumerate()
         .map(|(i, arm)| {
-            let mut matcher = json!({
-                "prefix": "/",
-                "headers": [{"name": headers::ALIAS, "string_match": {"exact": model.alias}}],
-            });
-            let name = if model.arms.len() == 1 {
-                format!("model.{}", model.alias)
+            let mut headers =
+                vec![json!({"name": headers::ALIAS, "string_match": {"exact": model.alias}})];
+            headers.extend(branch.clone());
+            let mut matcher = json!({"prefix": "/", "headers": headers});
+            let name = if arms.len() == 1 {
+                name.to_string()
             } else {
-                format!("model.{}.arm{i}", model.alias)
+                format!("{name}.arm{i}")
             };
             cumulative += u64::from(arm.weight);
             // The last arm takes whatever the others left, so rounding loses no traffic.

@@ -8,6 +8,9 @@
 pub const ALIAS: &str = "x-tollgate-alias";
 /// Client format, operation, key id and team, packed (see `route_context`).
 pub const CONTEXT: &str = "x-tollgate-context";
+/// The conditional-route rule the request matched (`0`, `1`, …); absent for the default
+/// branch. Envoy routes on it with the alias (see `route_rules`).
+pub const BRANCH: &str = "x-tollgate-branch";
 
 /// Response header: provider that served the request.
 pub const PROVIDER: &str = "x-tollgate-provider";
@@ -23,7 +26,7 @@ pub const ATTEMPT: &str = "x-tollgate-attempt";
 pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
 
 /// Every internal request header, for stripping.
-pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
+pub const INTERNAL_REQUEST: [&str; 3] = [ALIAS, CONTEXT, BRANCH];
 
 /// Headers an earlier attempt may have added for its provider: credentials (injected by
 /// Envoy) and SigV4 signatures. Envoy hands every attempt the same request header map, so
@@ -34,6 +37,13 @@ pub fn is_attempt_credential(name: &str) -> bool {
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h))
         || name.to_ascii_lowercase().starts_with("x-amz-")
+}
+
+/// Whether a request header is Envoy's own (`x-envoy-attempt-count`, …) or Tollgate's: the
+/// provider filter removes these before the request leaves Envoy, after reading them.
+pub fn is_internal_upstream(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("x-envoy-") || INTERNAL_REQUEST.contains(&name.as_str())
 }
 
 /// Whether a client header must be removed before the request goes on: the virtual key and
@@ -62,6 +72,25 @@ mod tests {
         }
         for name in ["content-type", "x-tollgate", "anthropic-version", "é"] {
             assert!(!is_client_credential_or_internal(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn envoy_and_tollgate_headers_stay_inside() {
+        for name in [
+            "x-envoy-attempt-count",
+            "X-Envoy-Expected-Rq-Timeout-Ms",
+            "x-tollgate-branch",
+        ] {
+            assert!(is_internal_upstream(name), "{name}");
+        }
+        for name in [
+            "x-request-id",
+            "x-envoy",
+            "x-tollgate-metadata",
+            "authorization",
+        ] {
+            assert!(!is_internal_upstream(name), "{name}");
         }
     }
 

@@ -23,6 +23,7 @@ pub mod keys;
 pub mod log_fields;
 pub mod model;
 pub mod route_context;
+pub mod route_rules;
 pub mod sse;
 pub mod stream_start;
 pub mod translate;

@@ -9,7 +9,7 @@ use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
 use tollgate_core::route_context::RouteContext;
-use tollgate_core::{attempts, headers, log_fields};
+use tollgate_core::{attempts, headers, log_fields, route_rules};
 
 use crate::host::{log_field, reply_error, reply_json, request_body};
 
@@ -132,9 +132,18 @@ impl HttpContext for GatewayFilter {
             return Action::Continue;
         };
         let body = request_body(self, body_size);
-        match admit(endpoint, &self.config, key, &body) {
-            Ok(admission) => {
+        let admitted = admit(endpoint, &self.config, key, &body).and_then(|admission| {
+            let rules = self.config.rules(&admission.alias);
+            let header = |name: &str| self.get_http_request_header(name);
+            let branch = route_rules::select_for(rules, &key.config, &admission.alias, &header)?;
+            Ok((admission, branch))
+        });
+        match admitted {
+            Ok((admission, branch)) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
+                if let Some(branch) = branch {
+                    self.set_http_request_header(headers::BRANCH, Some(&branch.to_string()));
+                }
                 let context = RouteContext {
                     client_format: format,
                     operation: endpoint.operation(),
