@@ -143,6 +143,8 @@ pub enum Problem {
     UnknownTrigger(String),
     #[error("the back-off base must not exceed its max")]
     BackoffOrder,
+    #[error("{0}")]
+    TriggersTogether(&'static str),
     #[error("a test needs exactly one of: equals, in, matches (or a plain value for equals)")]
     TestShape,
     #[error("{0}")]

@@ -133,18 +133,23 @@ pub struct Retry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Trigger {
     Status(u16),
-    /// The attempt's own timeout expired.
+    /// The attempt's own timeout expired. Envoy retries it under `reset` only, so
+    /// validation requires `Reset` (and `ConnectFailure`) with it.
     Timeout,
     /// The connection to the provider could not be made.
     ConnectFailure,
-    /// The provider reset or closed the connection before answering.
+    /// The provider reset or closed the connection before answering (Envoy's `reset`).
     Reset,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Per upstream attempt; `None` leaves only the total.
+    /// Per upstream attempt, until its answer starts: the provider filter holds a stream's
+    /// headers until its first content, and Envoy ignores this timeout once the response
+    /// has started. `None` leaves only the total.
     pub attempt: Option<Duration>,
+    /// Longest pause between the pieces of an attempt's answer, streams included.
+    pub idle: Option<Duration>,
     /// For the whole request; zero disables it.
     pub total: Duration,
 }

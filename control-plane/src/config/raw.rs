@@ -136,8 +136,10 @@ pub struct Backoff {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
-    /// Per upstream attempt.
+    /// Per upstream attempt, until its answer (a stream's first content) arrives.
     pub attempt: Option<String>,
+    /// Longest pause within an attempt's answer once it streams; default: `attempt`.
+    pub idle: Option<String>,
     /// For the whole client request, every attempt and back-off included.
     pub total: Option<String>,
 }

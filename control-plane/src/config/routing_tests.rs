@@ -44,7 +44,7 @@ fn a_fallback_onto_a_pool_is_one_chain() {
       fallback:
         - {provider: a, model: m1}
         - weighted: [{provider: b, model: m2, weight: 3}, {provider: c, model: m3}]
-    retry: {attempts: 2, on: [429, timeout], backoff: {base: 5ms, max: 1s}, retry_after_max: 0s}
+    retry: {attempts: 2, on: [429, timeout, reset, connect-failure], backoff: {base: 5ms, max: 1s}, retry_after_max: 0s}
     timeout: {attempt: 3s, total: 9s}
 ",
     )[0];
@@ -54,10 +54,22 @@ fn a_fallback_onto_a_pool_is_one_chain() {
     ];
     assert_eq!(m.arms, [Arm { weight: 1, steps }]);
     assert_eq!(m.retry.attempts, 2);
-    assert_eq!(m.retry.on, [Trigger::Status(429), Trigger::Timeout]);
+    assert_eq!(
+        m.retry.on,
+        [
+            Trigger::Status(429),
+            Trigger::Timeout,
+            Trigger::ConnectFailure,
+            Trigger::Reset
+        ]
+    );
     assert_eq!(m.retry.backoff_base, Duration::from_millis(5));
     assert_eq!(m.retry.retry_after_max, None);
     assert_eq!(m.timeouts.attempt, Some(Duration::from_secs(3)));
+    assert_eq!(
+        m.timeouts.idle, m.timeouts.attempt,
+        "idle defaults to attempt"
+    );
     assert_eq!(m.timeouts.total, Duration::from_secs(9));
 }
 
@@ -278,4 +290,27 @@ fn unknown_operators_and_extra_entries_are_syntax_errors() {
         message.contains("a condition is one `subject: test` entry"),
         "{message}"
     );
+}
+
+#[test]
+fn triggers_envoy_cannot_separate_are_refused() {
+    let on = |triggers: &str| {
+        format!("  - {{alias: x, provider: a, model: m, retry: {{on: [{triggers}]}}}}\n")
+    };
+    for ok in [
+        "503",
+        "503, connect-failure",
+        "timeout, reset, connect-failure",
+    ] {
+        models(&on(ok));
+    }
+    let message = |triggers: &str| errors(&on(triggers))[0].2.clone();
+    for alone in ["503, timeout, connect-failure", "reset"] {
+        assert!(
+            message(alone).contains("list both timeout and reset, or neither"),
+            "{alone}"
+        );
+    }
+    assert!(message("timeout, reset").contains("add connect-failure"));
+    assert_eq!(errors(&on("reset"))[0].0, "models[0].retry.on");
 }

@@ -125,10 +125,16 @@ fn action(model: &Model, arm: &Arm) -> Value {
         }}}),
     };
     action["timeout"] = json!(proto_duration(model.timeouts.total));
-    if groups > 1 || model.timeouts.attempt.is_some() {
+    if groups > 1 || model.timeouts.attempt.is_some() || model.timeouts.idle.is_some() {
         let mut policy = retry_policy(retry, groups - 1);
+        // The attempt timeout bounds the time to the answer's start (Envoy ignores it once
+        // the response has started, and the provider filter holds a stream's headers until
+        // its first content); the idle timeout bounds the pauses of a long stream.
         if let Some(attempt) = model.timeouts.attempt {
             policy["per_try_timeout"] = json!(proto_duration(attempt));
+        }
+        if let Some(idle) = model.timeouts.idle {
+            policy["per_try_idle_timeout"] = json!(proto_duration(idle));
         }
         if single.is_none() {
             // Re-run the specifier per attempt: attempt N goes to group N.
@@ -154,8 +160,10 @@ fn priority_groups(arm: &Arm, attempts: u32) -> Vec<Value> {
         .collect()
 }
 
-/// Envoy's retry policy for the alias's failure triggers. A per-attempt timeout and a
-/// reset are both "reset" to Envoy's router.
+/// Envoy's retry policy for the alias's failure triggers. Status codes and connection
+/// failures map one to one; Envoy retries an attempt timeout (a local reset) and a reset
+/// by the provider under one condition, `reset`, which validation makes the config name
+/// together (see `envoy_trigger_problem`).
 fn retry_policy(retry: &Retry, num_retries: u32) -> Value {
     let statuses: Vec<u16> = retry
         .on
@@ -172,11 +180,7 @@ fn retry_policy(retry: &Retry, num_retries: u32) -> Value {
     if retry.on.contains(&Trigger::ConnectFailure) {
         conditions.push("connect-failure");
     }
-    if retry
-        .on
-        .iter()
-        .any(|t| matches!(t, Trigger::Timeout | Trigger::Reset))
-    {
+    if retry.on.contains(&Trigger::Reset) {
         conditions.push("reset");
     }
     let mut policy = json!({
@@ -199,3 +203,7 @@ fn retry_policy(retry: &Retry, num_retries: u32) -> Value {
     }
     policy
 }
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;
