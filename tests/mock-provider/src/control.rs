@@ -30,8 +30,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::completion;
-use crate::journal::ATTEMPT;
 use crate::error::ApiError;
+use crate::journal::ATTEMPT;
 use crate::openai::OpenAi;
 
 const STATUS: &str = "x-mock-status";
