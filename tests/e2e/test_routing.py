@@ -244,3 +244,17 @@ def test_triggers_are_distinct(gateway, fault, status):
     failed_over = chat(gateway, "fb-status", False, FAULTS["5xx"])
     assert failed_over.status_code == 200, failed_over.text
     assert upstreams(gateway) == [PRIMARY, FALLBACK["fb-same"]]
+
+
+def test_a_fallback_that_cannot_take_the_request_answers_400_naming_it(gateway):
+    # fb-cross falls back to an Anthropic provider, which has no embeddings API (`tollgate
+    # validate` warns about it): the fallback attempt refuses cleanly instead of guessing.
+    response = httpx.post(
+        f"{gateway.base_url}/v1/embeddings",
+        json={"model": "fb-cross", "input": "hello"},
+        headers={"authorization": f"Bearer {KEY_ALL}", "x-mock-status": "503@1"},
+        timeout=20,
+    )
+    assert response.status_code == 400, response.text
+    assert "embeddings" in response.json()["error"]["message"]
+    assert [r["path"] for r in gateway.mock_requests()] == ["/v1/embeddings"]

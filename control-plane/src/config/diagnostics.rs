@@ -145,6 +145,19 @@ pub enum Problem {
     BackoffOrder,
     #[error("{0}")]
     TriggersTogether(&'static str),
+    #[error("provider {provider:?} (kind {kind}) cannot accept {lacking}, which this alias serves; remove it from the route or from `serves`")]
+    FeaturesNotServed {
+        provider: String,
+        kind: ProviderKind,
+        lacking: String,
+    },
+    #[error("provider {provider:?} (kind {kind}) cannot accept {lacking}, which the primary {primary:?} accepts: such requests get a 400 when they reach it; declare what the alias serves (`serves: [tools, images, json-schema]`) to have the route checked")]
+    FeaturesOfPrimary {
+        provider: String,
+        kind: ProviderKind,
+        lacking: String,
+        primary: String,
+    },
     #[error("a test needs exactly one of: equals, in, matches (or a plain value for equals)")]
     TestShape,
     #[error("{0}")]
@@ -165,7 +178,8 @@ impl Problem {
             | Problem::KeyWithoutModels(_)
             | Problem::NoKeys
             | Problem::GeminiWithoutVersion
-            | Problem::Repeated(_) => Severity::Warning,
+            | Problem::Repeated(_)
+            | Problem::FeaturesOfPrimary { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }

@@ -3,6 +3,7 @@
 
 mod conditions;
 mod diagnostics;
+mod features;
 mod guardrails;
 mod kind;
 mod model;

@@ -77,6 +77,8 @@ pub struct Model {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub route: Option<Node>,
+    /// Request features every target must accept (`tools`, `embeddings`, …).
+    pub serves: Option<Vec<String>>,
     pub retry: Option<Retry>,
     pub timeout: Option<Timeouts>,
 }

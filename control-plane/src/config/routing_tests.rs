@@ -314,3 +314,46 @@ fn triggers_envoy_cannot_separate_are_refused() {
     assert!(message("timeout, reset").contains("add connect-failure"));
     assert_eq!(errors(&on("reset"))[0].0, "models[0].retry.on");
 }
+
+#[test]
+fn declared_features_must_be_served_by_every_target() {
+    let found = errors(
+        "  - alias: x
+    route: {fallback: [{provider: a, model: m}, {provider: b, model: m}]}
+    serves: [tools, embeddings, vision]
+",
+    );
+    let messages: Vec<(&str, &str)> = found
+        .iter()
+        .map(|(p, _, m)| (p.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            ("models[0].serves", "provider \"b\" (kind anthropic) cannot accept embeddings, which this alias serves; remove it from the route or from `serves`"),
+            ("models[0].serves[2]", "unknown feature \"vision\"; expected one of: tools, images, image-urls, json-schema, json-object, embeddings"),
+        ]
+    );
+    models("  - {alias: x, route: {fallback: [{provider: a, model: m}, {provider: b, model: m}]}, serves: [tools, images, json-schema]}\n");
+}
+
+#[test]
+fn without_a_declaration_a_target_lacking_what_the_primary_accepts_is_a_warning() {
+    let loaded = load(
+        &format!("{HEAD}  - {{alias: x, route: {{fallback: [{{provider: a, model: m}}, {{provider: b, model: m}}]}}}}\n"),
+        None,
+    )
+    .unwrap();
+    let warning = loaded
+        .warnings
+        .iter()
+        .find(|w| w.path == "models[0].route")
+        .expect("a warning on the route");
+    assert!(
+        warning.problem.to_string().starts_with(
+            "provider \"b\" (kind anthropic) cannot accept json-object, embeddings, which the primary \"a\" accepts"
+        ),
+        "{}",
+        warning.problem
+    );
+}

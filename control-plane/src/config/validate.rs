@@ -484,6 +484,7 @@ impl Validator<'_> {
                     .max()
                     .unwrap_or(DEFAULT_TIMEOUT);
             }
+            self.features(&path, &model, raw.serves.as_deref(), providers);
             models.push(model);
         }
         for (path, problem) in checker.found {
