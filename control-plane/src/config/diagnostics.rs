@@ -151,12 +151,13 @@ pub enum Problem {
         kind: ProviderKind,
         lacking: String,
     },
-    #[error("provider {provider:?} (kind {kind}) cannot accept {lacking}, which the primary {primary:?} accepts: such requests get a 400 when they reach it; declare what the alias serves (`serves: [tools, images, json-schema]`) to have the route checked")]
+    /// `target` names the provider and its kind: `"b" (kind anthropic)`.
+    #[error("provider {target} cannot accept {lacking}, which the primary {primary:?} accepts: such requests get a 400 when they reach it; declare what the alias serves (`serves: [tools, images, json-schema]`) to have the route checked")]
     FeaturesOfPrimary {
-        provider: String,
-        kind: ProviderKind,
+        target: String,
         lacking: String,
-        primary: String,
+        /// Boxed: keeps `Problem` (and every `Result<_, Diagnostic>`) small.
+        primary: Box<str>,
     },
     #[error("a test needs exactly one of: equals, in, matches (or a plain value for equals)")]
     TestShape,

@@ -43,10 +43,9 @@ impl Validator<'_> {
                 let lacking = capabilities::lacking(target_format, &expected);
                 if !lacking.is_empty() {
                     let problem = Problem::FeaturesOfPrimary {
-                        provider: target.provider.clone(),
-                        kind,
+                        target: format!("{:?} (kind {kind})", target.provider),
                         lacking: names(&lacking),
-                        primary: primary.to_string(),
+                        primary: primary.into(),
                     };
                     self.report(&field(path, "route"), problem);
                     return;
