@@ -24,6 +24,14 @@ fn errors(models: &str) -> Vec<(String, usize, String)> {
     crate::config::test_support::errors(&format!("{HEAD}{models}"))
 }
 
+/// `errors(…)` in a shape that compares with literals.
+fn borrowed(found: &[(String, usize, String)]) -> Vec<(&str, usize, &str)> {
+    found
+        .iter()
+        .map(|(p, l, m)| (p.as_str(), *l, m.as_str()))
+        .collect()
+}
+
 fn target(provider: &str, model: &str, weight: u32) -> Target {
     Target {
         provider: provider.into(),
@@ -132,12 +140,8 @@ fn impossible_routes_are_located() {
   - {alias: retry, provider: a, model: m, retry: {attempts: 6, on: [200, sometimes], backoff: {base: 2s, max: 1s}}}
 ",
     );
-    let messages: Vec<(&str, usize, &str)> = found
-        .iter()
-        .map(|(p, l, m)| (p.as_str(), *l, m.as_str()))
-        .collect();
     assert_eq!(
-        messages,
+        borrowed(&found),
         [
             ("models[0].route", 8, "alias references form a cycle: loop1 → loop2 → loop1"),
             ("models[1].route", 9, "alias references form a cycle: loop2 → loop1 → loop2"),
@@ -249,12 +253,8 @@ fn conditional_mistakes_are_located() {
   - {alias: ref, route: {canary: {percent: 5, stable: {alias: bad}, candidate: {provider: b, model: m}}}}
 "#,
     );
-    let messages: Vec<(&str, usize, &str)> = found
-        .iter()
-        .map(|(p, l, m)| (p.as_str(), *l, m.as_str()))
-        .collect();
     assert_eq!(
-        messages,
+        borrowed(&found),
         [
             ("models[0].route.conditional", 9, "a conditional route needs a `default` route for the requests no rule matches"),
             ("models[1].route.conditional.rules[0].when.tem", 14, "unknown condition subject \"tem\"; expected one of: key, team, model, header.NAME, metadata.NAME, all, any, not"),

@@ -7,14 +7,6 @@ use super::*;
 use crate::embeddings;
 use crate::translate::{translate_request, ProviderTarget};
 
-const FORMATS: [WireFormat; 5] = [
-    WireFormat::OpenAi,
-    WireFormat::Anthropic,
-    WireFormat::Cohere,
-    WireFormat::Gemini,
-    WireFormat::Bedrock,
-];
-
 /// A PNG's first bytes, base64: unique enough to find in a translated body.
 const PIXEL: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ";
 const IMAGE_URL: &str = "https://example.com/capability-probe.png";
@@ -88,7 +80,7 @@ fn carries(body: &str, feature: Feature, marker: &str) -> bool {
 
 #[test]
 fn chat_features_reach_the_provider_iff_the_table_says_so() {
-    for format in FORMATS {
+    for format in WireFormat::ALL {
         for feature in Feature::ALL
             .into_iter()
             .filter(|f| *f != Feature::Embeddings)
@@ -114,7 +106,7 @@ fn chat_features_reach_the_provider_iff_the_table_says_so() {
 #[test]
 fn embeddings_translate_iff_the_table_says_so() {
     let body = br#"{"model":"alias","input":"hello"}"#;
-    for format in FORMATS {
+    for format in WireFormat::ALL {
         // Bedrock picks its embeddings API by model family.
         let model = match format {
             WireFormat::Bedrock => "amazon.titan-embed-text-v2:0",

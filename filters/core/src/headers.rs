@@ -67,6 +67,7 @@ mod tests {
             "X-Api-Key",
             "x-tollgate-alias",
             "X-Tollgate-Context",
+            "x-tollgate-branch",
         ] {
             assert!(is_client_credential_or_internal(name), "{name}");
         }
