@@ -50,13 +50,21 @@ DEFAULT = ("mock-openai", [("/v1/chat/completions", "cond-default")])
     ],
 )
 def test_each_rule_routes_its_requests(gateway, case, request_args, expected):
-    assert served(gateway, chat(gateway, **request_args)) == expected
+    response = chat(gateway, **request_args)
+    assert served(gateway, response) == expected
+    assert response.headers["x-tollgate-rule"] == RULES[case]
+
+
+# The rule each case of the test above matches (x-tollgate-rule).
+RULES = {"default": "default", "header": "0", "header-other-value": "default", "metadata": "1",
+         "metadata-no-match": "default", "key": "2", "team": "3", "team-but-not": "default", "model": "4"}
 
 
 def test_first_matching_rule_wins(gateway):
     # Both the header rule (first) and the key rule match.
     response = chat(gateway, {"x-route": "b"}, key=KEY_ROUTE)
     assert served(gateway, response)[0] == "mock-openai-b"
+    assert response.headers["x-tollgate-rule"] == "0"
 
 
 def test_a_branch_is_a_whole_route_that_fails_over(gateway):

@@ -24,6 +24,9 @@ pub const GUARDRAIL_FLAGS: &str = "x-tollgate-guardrail-flags";
 pub const ATTEMPT: &str = "x-tollgate-attempt";
 /// Response header: the fallback step that served (0 = the primary target).
 pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
+/// Response header of a conditional alias: the rule that chose the route (`0`, `1`, …), or
+/// `default`.
+pub const RULE: &str = "x-tollgate-rule";
 
 /// Every internal request header, for stripping.
 pub const INTERNAL_REQUEST: [&str; 3] = [ALIAS, CONTEXT, BRANCH];

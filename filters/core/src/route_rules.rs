@@ -265,6 +265,11 @@ pub fn select_for(
     Ok(select(rules, &facts))
 }
 
+/// How [`crate::headers::RULE`] names a selection: the rule's index, or `default`.
+pub fn rule_label(selected: Option<usize>) -> String {
+    selected.map_or_else(|| "default".to_string(), |i| i.to_string())
+}
+
 /// Parses `x-tollgate-metadata`: a JSON object whose values are strings.
 pub fn parse_metadata(value: &str) -> Result<BTreeMap<String, String>, GatewayError> {
     serde_json::from_str(value).map_err(|_| {

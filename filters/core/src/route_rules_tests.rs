@@ -201,3 +201,9 @@ fn select_for_parses_metadata_only_when_a_rule_needs_it() {
     assert_eq!(select_for(&meta, &key, "m", &good), Ok(Some(0)));
     assert_eq!(select_for(&[], &key, "m", &broken), Ok(None));
 }
+
+#[test]
+fn rules_are_labelled_by_index_or_default() {
+    assert_eq!(rule_label(Some(2)), "2");
+    assert_eq!(rule_label(None), "default");
+}

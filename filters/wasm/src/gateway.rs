@@ -18,6 +18,8 @@ pub struct GatewayFilter {
     /// The authenticated key's id, kept for the body phase.
     key_id: Option<String>,
     endpoint: Option<Endpoint>,
+    /// For a conditional alias, the rule that chose the route, for the response.
+    rule: Option<String>,
     /// Set when Envoy answered by itself (a timeout, no provider reachable): its plain
     /// text body is replaced by this error in the client's format.
     envoy_reply: Option<GatewayError>,
@@ -59,6 +61,7 @@ impl GatewayFilter {
             config,
             key_id: None,
             endpoint: None,
+            rule: None,
             envoy_reply: None,
         }
     }
@@ -136,13 +139,16 @@ impl HttpContext for GatewayFilter {
             let rules = self.config.rules(&admission.alias);
             let header = |name: &str| self.get_http_request_header(name);
             let branch = route_rules::select_for(rules, &key.config, &admission.alias, &header)?;
-            Ok((admission, branch))
+            Ok((admission, branch, !rules.is_empty()))
         });
         match admitted {
-            Ok((admission, branch)) => {
+            Ok((admission, branch, conditional)) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
                 if let Some(branch) = branch {
                     self.set_http_request_header(headers::BRANCH, Some(&branch.to_string()));
+                }
+                if conditional {
+                    self.rule = Some(route_rules::rule_label(branch));
                 }
                 let context = RouteContext {
                     client_format: format,
@@ -168,6 +174,9 @@ impl HttpContext for GatewayFilter {
             .unwrap_or(0u16);
         let content_type = self.get_http_response_header("content-type");
         let has_provider = self.get_http_response_header(headers::PROVIDER).is_some();
+        if let Some(rule) = &self.rule {
+            self.set_http_response_header(headers::RULE, Some(rule));
+        }
         if self.endpoint.is_some()
             && attempts::is_envoy_reply(status, content_type.as_deref(), has_provider)
         {
