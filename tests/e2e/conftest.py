@@ -42,11 +42,16 @@ RATE_LIMITED_KEYS = {
 }
 RATE_LIMITED_KEYS = {id: ("tg-e2e-" + id + "-" + secrets.token_hex(8), limits) for id, limits in RATE_LIMITED_KEYS.items()}
 
+# Conditional routing: one key like KEY_ALL but another id, one of another team.
+KEY_ROUTE = "tg-e2e-route-" + secrets.token_hex(8)
+KEY_OPS = "tg-e2e-ops-" + secrets.token_hex(8)
+
 # Every alias the stack serves, and the api-version its Azure provider is configured with.
 ALIASES = sorted([
     "azure", "azure-v1", "bedrock", "bedrock-cohere-embed", "bedrock-key", "claude", "cohere", "cohere-embed",
     "embed", "gemini", "gemini-embed", "gpt", "titan-embed", "vertex-embed", "vertex-gemini",
-] + ["canary", "fb-cross", "fb-same", "pool", "retry3"])  # routing strategies (test_routing.py)
+] + ["canary", "fb-cross", "fb-same", "pool", "retry3"]  # routing strategies (test_routing.py)
+  + ["cond", "cond-shared", "fb-status"])  # test_conditional.py; fb-status: test_routing.py
 AZURE_API_VERSION = "2024-10-21"
 
 # Prices (USD per million tokens) for the mock's made-up models, over the shipped table
@@ -81,7 +86,27 @@ ROUTING_MODELS = f"""
       canary:
         percent: 20
         stable: {{alias: fb-same}}
-        candidate: {{provider: mock-anthropic, model: canary-new}}"""
+        candidate: {{provider: mock-anthropic, model: canary-new}}
+  - alias: fb-status                 # fails over on a 503 or a refused connection only
+    route: {{fallback: [{{provider: mock-openai, model: fb-primary}}, {{provider: mock-openai-b, model: fb-secondary}}]}}
+    retry: {{on: [503, connect-failure], backoff: {{base: 10ms, max: 50ms}}}}
+    timeout: {{attempt: 1s, total: 8s}}
+  - alias: cond
+    route:
+      conditional:
+        rules:
+          - when: {{header.x-route: b}}
+            route: {{fallback: [{{provider: mock-openai-b, model: cond-b}}, {{provider: mock-anthropic, model: cond-anthropic}}]}}
+          - when: {{metadata.project: {{matches: "^alpha-"}}}}
+            route: {{provider: mock-anthropic, model: cond-anthropic}}
+          - when: {{key: e2e-route}}
+            route: {{provider: mock-cohere, model: cond-cohere}}
+          - when: {{all: [{{team: {{in: [ops, research]}}}}, {{not: {{header.x-route: default}}}}]}}
+            route: {{provider: mock-gemini, model: cond-gemini}}
+          - when: {{model: cond-shared}}
+            route: {{provider: mock-openai-b, model: cond-b}}
+        default: {{provider: mock-openai, model: cond-default}}{RELIABILITY}
+  - {{alias: cond-shared, route: {{alias: cond}}}}"""
 
 
 def free_port() -> int:
@@ -240,6 +265,8 @@ prices: {json.dumps(PRICE_OVERRIDES)}
 keys:
   - {{id: e2e-all, sha256: {sha256_hex(KEY_ALL)}, models: ["*"], team: e2e}}
   - {{id: e2e-gpt, sha256: {sha256_hex(KEY_GPT_ONLY)}, models: [gpt]}}
+  - {{id: e2e-route, sha256: {sha256_hex(KEY_ROUTE)}, models: [cond, cond-shared], team: e2e}}
+  - {{id: e2e-ops, sha256: {sha256_hex(KEY_OPS)}, models: [cond, cond-shared], team: ops}}
 """ + "".join(
             f"  - {{id: {id}, sha256: {sha256_hex(plain)}, models: ['*'], rate_limits: {limits}}}\n"
             for id, (plain, limits) in RATE_LIMITED_KEYS.items()

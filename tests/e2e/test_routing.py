@@ -195,3 +195,66 @@ def test_canary_takes_its_percentage(gateway):
     # The stable arm is the fb-same chain, served by its primary while nothing fails.
     assert set(models) == {"canary-new", "fb-primary"}
     assert share_within_tolerance(models.count("canary-new"), 0.20), models.count("canary-new")
+
+
+def test_upstreams_never_see_envoy_or_internal_headers(gateway):
+    response = chat(gateway, "fb-cross", True, {"x-mock-status": "503@1", "x-envoy-client-probe": "1"})
+    assert response.status_code == 200, response.text
+    sent = [r["headers"] for r in gateway.mock_requests()]
+    assert len(sent) == 2
+    for headers in sent:
+        assert not [h for h in headers if h.startswith(("x-envoy-", "x-tollgate-"))], headers
+
+
+# `fb-same` has a 1 s attempt timeout (and so a 1 s idle timeout) and an 8 s total.
+ATTEMPT_TIMEOUT_MS = 1000
+
+
+def test_a_slow_stream_outlasts_the_attempt_timeout(gateway):
+    delay_ms = 600
+    response = chat(gateway, "fb-same", True, {"x-mock-chunk-delay-ms": str(delay_ms)})
+    assert response.status_code == 200, response.text
+    events = stream_events(response)
+    assert events[-1] == "[DONE]"
+    # The mock pauses before every event but its first: the stream lasted longer than one
+    # attempt may take to start, and still was served by its first attempt.
+    assert (len(events) - 1) * delay_ms > 2 * ATTEMPT_TIMEOUT_MS
+    assert upstreams(gateway) == [PRIMARY]
+    assert response.headers["x-tollgate-attempt"] == "1"
+
+
+def test_a_stream_whose_content_does_not_start_in_time_falls_back(gateway):
+    response = chat(gateway, "fb-same", True, {"x-mock-chunk-delay-ms": "3000@1"})
+    assert response.status_code == 200, response.text
+    assert upstreams(gateway) == [PRIMARY, FALLBACK["fb-same"]]
+    assert stream_events(response)[-1] == "[DONE]"
+
+
+# `fb-status` fails over on 503 and connection failures only: its timeouts and resets are final.
+@pytest.mark.parametrize(
+    "fault, status",
+    [("timeout", 504), ("reset", 503)],
+)
+def test_triggers_are_distinct(gateway, fault, status):
+    final = chat(gateway, "fb-status", False, FAULTS[fault])
+    assert final.status_code == status, final.text
+    assert final.json()["error"]["message"]
+    assert upstreams(gateway) == [PRIMARY]
+    gateway.clear_mock_requests()
+    failed_over = chat(gateway, "fb-status", False, FAULTS["5xx"])
+    assert failed_over.status_code == 200, failed_over.text
+    assert upstreams(gateway) == [PRIMARY, FALLBACK["fb-same"]]
+
+
+def test_a_fallback_that_cannot_take_the_request_answers_400_naming_it(gateway):
+    # fb-cross falls back to an Anthropic provider, which has no embeddings API (`tollgate
+    # validate` warns about it): the fallback attempt refuses cleanly instead of guessing.
+    response = httpx.post(
+        f"{gateway.base_url}/v1/embeddings",
+        json={"model": "fb-cross", "input": "hello"},
+        headers={"authorization": f"Bearer {KEY_ALL}", "x-mock-status": "503@1"},
+        timeout=20,
+    )
+    assert response.status_code == 400, response.text
+    assert "embeddings" in response.json()["error"]["message"]
+    assert [r["path"] for r in gateway.mock_requests()] == ["/v1/embeddings"]

@@ -119,7 +119,7 @@ pub enum Problem {
     Guardrail(String),
     #[error("a model needs either `provider` and `model`, or `route`")]
     ModelShape,
-    #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`")]
+    #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`, `conditional`")]
     RouteNodeShape,
     #[error("`weight` only applies to a member of a `weighted` pool")]
     WeightOutsidePool,
@@ -156,6 +156,32 @@ pub enum Problem {
         tollgate_core::usage_outbox::MAX_BATCH_BYTES
     )]
     BatchTooLarge,
+    #[error("{0}")]
+    TriggersTogether(&'static str),
+    #[error("provider {provider:?} (kind {kind}) cannot accept {lacking}, which this alias serves; remove it from the route or from `serves`")]
+    FeaturesNotServed {
+        provider: String,
+        kind: ProviderKind,
+        lacking: String,
+    },
+    /// `target` names the provider and its kind: `"b" (kind anthropic)`.
+    #[error("provider {target} cannot accept {lacking}, which the primary {primary:?} accepts: such requests get a 400 when they reach it; declare what the alias serves (`serves: [tools, images, json-schema]`) to have the route checked")]
+    FeaturesOfPrimary {
+        target: String,
+        lacking: String,
+        /// Boxed: keeps `Problem` (and every `Result<_, Diagnostic>`) small.
+        primary: Box<str>,
+    },
+    #[error("a test needs exactly one of: equals, in, matches (or a plain value for equals)")]
+    TestShape,
+    #[error("{0}")]
+    Rule(tollgate_core::route_rules::RuleError),
+    #[error("a conditional route needs a `default` route for the requests no rule matches")]
+    NoDefault,
+    #[error("alias {0:?} has a conditional route, which only the top of another route can name (`route: {{alias: {0}}}`)")]
+    ConditionalReference(String),
+    #[error("a conditional route must be the whole route of an alias, since the gateway picks its branch before Envoy routes; nest fallbacks, pools and canaries inside its branches instead")]
+    ConditionalNotAtTop,
 }
 
 impl Problem {
@@ -166,7 +192,8 @@ impl Problem {
             | Problem::KeyWithoutModels(_)
             | Problem::NoKeys
             | Problem::GeminiWithoutVersion
-            | Problem::Repeated(_) => Severity::Warning,
+            | Problem::Repeated(_)
+            | Problem::FeaturesOfPrimary { .. } => Severity::Warning,
             _ => Severity::Error,
         }
     }

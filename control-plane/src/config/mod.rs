@@ -1,8 +1,10 @@
 //! The user's configuration file: its strict YAML shape ([`raw`]), the validated model
 //! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
 
+mod conditions;
 mod control_plane;
 mod diagnostics;
+mod features;
 mod guardrails;
 mod kind;
 mod model;
@@ -10,6 +12,7 @@ mod parse;
 mod prices;
 mod ratelimits;
 mod raw;
+mod raw_conditions;
 mod raw_control_plane;
 mod raw_guardrails;
 mod routing;
@@ -25,7 +28,7 @@ pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
-    ProviderKind, Retry, SecretSource, Step, Target, Timeouts, Trigger,
+    ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,
 };
 pub use parse::{DurationError, UrlError};
 pub use prices::PRICE_TABLE;

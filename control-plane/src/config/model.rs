@@ -9,6 +9,7 @@ use std::time::Duration;
 use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::cost::Price;
 use tollgate_core::formats::WireFormat;
+use tollgate_core::route_rules::Condition;
 
 pub use super::kind::{CredentialHeader, ProviderKind};
 pub use super::parse::{BaseUrl, Host};
@@ -79,11 +80,22 @@ pub enum SecretSource {
 pub struct Model {
     /// Name clients use in `model`.
     pub alias: String,
-    /// Traffic split between arms by weight; each arm is a fallback chain. Almost always
-    /// one arm; several only for a weighted pool or canary whose members are chains.
+    /// A conditional route's rules, in order: the first that matches serves the request.
+    /// Empty for every other route.
+    pub rules: Vec<Rule>,
+    /// The default branch (the whole route when there are no rules). Traffic split
+    /// between arms by weight; each arm is a fallback chain. Almost always one arm;
+    /// several only for a weighted pool or canary whose members are chains.
     pub arms: Vec<Arm>,
     pub retry: Retry,
     pub timeouts: Timeouts,
+}
+
+/// A branch of a conditional route: the requests `when` matches, and the arms serving them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub when: Condition,
+    pub arms: Vec<Arm>,
 }
 
 /// A share of an alias's traffic and the chain that serves it.
@@ -127,46 +139,67 @@ pub struct Retry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Trigger {
     Status(u16),
-    /// The attempt's own timeout expired.
+    /// The attempt's own timeout expired. Envoy retries it under `reset` only, so
+    /// validation requires `Reset` (and `ConnectFailure`) with it.
     Timeout,
     /// The connection to the provider could not be made.
     ConnectFailure,
-    /// The provider reset or closed the connection before answering.
+    /// The provider reset or closed the connection before answering (Envoy's `reset`).
     Reset,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Timeouts {
-    /// Per upstream attempt; `None` leaves only the total.
+    /// Per upstream attempt, until its answer starts: the provider filter holds a stream's
+    /// headers until its first content, and Envoy ignores this timeout once the response
+    /// has started. `None` leaves only the total.
     pub attempt: Option<Duration>,
+    /// Longest pause between the pieces of an attempt's answer, streams included.
+    pub idle: Option<Duration>,
     /// For the whole request; zero disables it.
     pub total: Duration,
 }
 
 impl Model {
-    /// Every target of every arm, in order (a provider may appear more than once).
+    /// Every target of every arm of every branch, rules first (a provider may appear
+    /// more than once).
     pub fn targets(&self) -> impl Iterator<Item = &Target> {
-        self.arms
+        self.rules
             .iter()
+            .flat_map(|rule| &rule.arms)
+            .chain(&self.arms)
             .flat_map(|arm| arm.steps.iter())
             .flat_map(|step| step.targets.iter())
     }
 
-    /// The first target of the first arm: the provider `/v1/models` names.
+    /// The first target of the default branch: the provider `/v1/models` names.
     pub fn primary(&self) -> Option<&Target> {
-        self.targets().next()
+        self.arms
+            .iter()
+            .flat_map(|arm| &arm.steps)
+            .flat_map(|step| &step.targets)
+            .next()
     }
 
-    /// Removes the targets of `provider`, then empty steps and arms.
+    /// Removes the targets of `provider`, then empty steps, arms and rules (whose requests
+    /// then go to the next rule that matches, or the default).
     pub fn drop_provider(&mut self, provider: &str) {
-        for arm in &mut self.arms {
-            for step in &mut arm.steps {
-                step.targets.retain(|t| t.provider != provider);
-            }
-            arm.steps.retain(|s| !s.targets.is_empty());
+        drop_from(&mut self.arms, provider);
+        for rule in &mut self.rules {
+            drop_from(&mut rule.arms, provider);
         }
-        self.arms.retain(|a| !a.steps.is_empty());
+        self.rules.retain(|r| !r.arms.is_empty());
     }
+}
+
+fn drop_from(arms: &mut Vec<Arm>, provider: &str) {
+    for arm in arms.iter_mut() {
+        for step in &mut arm.steps {
+            step.targets.retain(|t| t.provider != provider);
+        }
+        arm.steps.retain(|s| !s.targets.is_empty());
+    }
+    arms.retain(|a| !a.steps.is_empty());
 }
 
 impl Provider {

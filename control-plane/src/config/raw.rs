@@ -94,12 +94,15 @@ pub struct Model {
     pub provider: Option<String>,
     pub model: Option<String>,
     pub route: Option<Node>,
+    /// Request features every target must accept (`tools`, `embeddings`, …).
+    pub serves: Option<Vec<String>>,
     pub retry: Option<Retry>,
     pub timeout: Option<Timeouts>,
 }
 
 /// One node of a routing tree: exactly one of a target (`provider` + `model`), a
-/// reference to another `alias`, a `fallback` chain, a `weighted` pool or a `canary`.
+/// reference to another `alias`, a `fallback` chain, a `weighted` pool, a `canary` or (at
+/// the top of a route) a `conditional`.
 /// `weight` applies when the node is a member of a `weighted` pool.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,6 +113,7 @@ pub struct Node {
     pub fallback: Option<Vec<Node>>,
     pub weighted: Option<Vec<Node>>,
     pub canary: Option<Box<Canary>>,
+    pub conditional: Option<Box<super::raw_conditions::Conditional>>,
     pub weight: Option<u32>,
 }
 
@@ -151,8 +155,10 @@ pub struct Backoff {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
-    /// Per upstream attempt.
+    /// Per upstream attempt, until its answer (a stream's first content) arrives.
     pub attempt: Option<String>,
+    /// Longest pause within an attempt's answer once it streams; default: `attempt`.
+    pub idle: Option<String>,
     /// For the whole client request, every attempt and back-off included.
     pub total: Option<String>,
 }

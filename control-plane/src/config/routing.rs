@@ -10,12 +10,18 @@
 //! group per attempt), each step a weighted pool of targets; and a weighted split between
 //! such chains (one route per arm, matched by `runtime_fraction`). A split *inside* a chain
 //! step whose members are themselves chains has no Envoy equivalent and is refused.
+//!
+//! A `conditional` node is a set of such trees, one per branch, that the gateway filter
+//! chooses between before Envoy routes; so it is only allowed as the whole route of an
+//! alias (directly, or through `alias:` references from the top of another route).
 
 use std::collections::HashMap;
 
+use super::conditions::condition;
 use super::diagnostics::Problem;
-use super::model::{Arm, Step, Target};
+use super::model::{Arm, Rule, Step, Target};
 use super::raw;
+use super::raw_conditions::Conditional;
 use super::spans::{field, item};
 use super::validate::{is_token, list};
 
@@ -30,6 +36,13 @@ pub struct Checker<'a> {
     pub trees: &'a HashMap<String, (String, &'a raw::Node)>,
     /// Findings, by path.
     pub found: Vec<(String, Problem)>,
+}
+
+/// An alias's route, lowered: the branches of a conditional route (none for any other),
+/// then the default branch.
+pub struct Lowered {
+    pub rules: Vec<Rule>,
+    pub arms: Vec<Arm>,
 }
 
 /// A lowered subtree.
@@ -49,6 +62,7 @@ enum Kind<'n> {
     Fallback(&'n [raw::Node]),
     Weighted(&'n [raw::Node]),
     Canary(&'n raw::Canary),
+    Conditional(&'n Conditional),
 }
 
 fn kind(node: &raw::Node) -> Option<Kind<'_>> {
@@ -58,6 +72,7 @@ fn kind(node: &raw::Node) -> Option<Kind<'_>> {
         node.fallback.is_some(),
         node.weighted.is_some(),
         node.canary.is_some(),
+        node.conditional.is_some(),
     ];
     if kinds.iter().filter(|k| **k).count() != 1 {
         return None;
@@ -78,6 +93,10 @@ fn kind(node: &raw::Node) -> Option<Kind<'_>> {
         raw::Node {
             canary: Some(c), ..
         } => Kind::Canary(c),
+        raw::Node {
+            conditional: Some(c),
+            ..
+        } => Kind::Conditional(c),
         // `provider` without `model` or the other way round.
         _ => return None,
     })
@@ -93,6 +112,30 @@ fn canary_share(percent: f64) -> Option<u32> {
 impl Checker<'_> {
     fn report(&mut self, path: &str, problem: Problem) {
         self.found.push((path.to_string(), problem));
+    }
+
+    /// First pass over the route of one alias: its root may be conditional.
+    pub fn route(&mut self, path: &str, node: &raw::Node) {
+        let Some(conditional) = &node.conditional else {
+            return self.node(path, node, false);
+        };
+        if kind(node).is_none() {
+            return self.report(path, Problem::RouteNodeShape);
+        }
+        let path = field(path, "conditional");
+        let rules = field(&path, "rules");
+        if conditional.rules.is_empty() {
+            self.report(&rules, Problem::Empty);
+        }
+        for (i, rule) in conditional.rules.iter().enumerate() {
+            let rule_path = item(&rules, i);
+            condition(&field(&rule_path, "when"), &rule.when, &mut self.found);
+            self.node(&field(&rule_path, "route"), &rule.route, false);
+        }
+        match &conditional.default {
+            Some(default) => self.node(&field(&path, "default"), default, false),
+            None => self.report(&path, Problem::NoDefault),
+        }
     }
 
     /// First pass: one node and its children, without following `alias:` references.
@@ -154,6 +197,9 @@ impl Checker<'_> {
                 self.node(&field(&path, "stable"), &canary.stable, false);
                 self.node(&field(&path, "candidate"), &canary.candidate, false);
             }
+            Kind::Conditional(_) => {
+                self.report(&field(path, "conditional"), Problem::ConditionalNotAtTop)
+            }
         }
     }
 
@@ -166,29 +212,26 @@ impl Checker<'_> {
         }
     }
 
-    /// Second pass: the arms of `alias`, following references. `None` after reporting
-    /// why its tree cannot be routed (or when the first pass already found a problem).
-    pub fn lower(&mut self, alias: &str) -> Option<Vec<Arm>> {
-        let (path, node) = self.trees.get(alias)?;
-        let (path, node) = (path.clone(), *node);
-        let mut stack = vec![alias.to_string()];
-        let shape = match self.shape(node, &mut stack) {
-            Ok(shape) => shape?,
+    /// Second pass: the branches and arms of `alias`, following references. `None` after
+    /// reporting why its tree cannot be routed (or when the first pass already found a
+    /// problem).
+    pub fn lower(&mut self, alias: &str) -> Option<Lowered> {
+        let (path, _) = self.trees.get(alias)?;
+        let path = path.clone();
+        let lowered = match self.lower_route(alias) {
+            Ok(lowered) => lowered?,
             Err(problem) => {
                 self.report(&path, problem);
                 return None;
             }
         };
-        let arms = match shape {
-            Shape::Pool(targets) => vec![Arm {
-                weight: 1,
-                steps: vec![Step { targets }],
-            }],
-            Shape::Chain(steps) => vec![Arm { weight: 1, steps }],
-            Shape::Arms(arms) => arms,
-        };
+        let branches = lowered.rules.iter().map(|r| &r.arms).chain([&lowered.arms]);
         let mut served: HashMap<&str, &str> = HashMap::new();
-        for target in arms.iter().flat_map(|a| &a.steps).flat_map(|s| &s.targets) {
+        for target in branches
+            .flatten()
+            .flat_map(|a| &a.steps)
+            .flat_map(|s| &s.targets)
+        {
             let first = *served.entry(&target.provider).or_insert(&target.model);
             if first != target.model {
                 let problem = Problem::ProviderTwice {
@@ -200,7 +243,53 @@ impl Checker<'_> {
                 return None;
             }
         }
-        Some(arms)
+        Some(lowered)
+    }
+
+    /// The route of `alias`: `alias:` references at its top are followed, so several
+    /// aliases can share one conditional route (and tell themselves apart by `model`).
+    fn lower_route(&self, alias: &str) -> Result<Option<Lowered>, Problem> {
+        let mut stack = vec![alias.to_string()];
+        let Some((_, mut node)) = self.trees.get(alias) else {
+            return Ok(None);
+        };
+        while let Some(Kind::Alias(next)) = kind(node) {
+            if stack.iter().any(|a| a == next) {
+                stack.push(next.to_string());
+                return Err(Problem::Cycle(stack.join(" → ")));
+            }
+            let Some((_, referenced)) = self.trees.get(next) else {
+                return Ok(None);
+            };
+            stack.push(next.to_string());
+            node = referenced;
+        }
+        let Some(Kind::Conditional(conditional)) = kind(node) else {
+            let arms = self.shape(node, &mut stack)?.map(arms);
+            return Ok(arms.map(|arms| Lowered {
+                rules: vec![],
+                arms,
+            }));
+        };
+        let mut rules = Vec::with_capacity(conditional.rules.len());
+        for rule in &conditional.rules {
+            // Reported by the first pass, at the alias that wrote it.
+            let when = condition("", &rule.when, &mut Vec::new());
+            let (Some(when), Some(shape)) = (when, self.shape(&rule.route, &mut stack)?) else {
+                return Ok(None);
+            };
+            rules.push(Rule {
+                when,
+                arms: arms(shape),
+            });
+        }
+        let Some(default) = &conditional.default else {
+            return Ok(None);
+        };
+        Ok(self.shape(default, &mut stack)?.map(|shape| Lowered {
+            rules,
+            arms: arms(shape),
+        }))
     }
 
     /// `Ok(None)`: a problem the first pass reported.
@@ -227,6 +316,9 @@ impl Checker<'_> {
                 let Some((_, referenced)) = self.trees.get(alias) else {
                     return Ok(None);
                 };
+                if referenced.conditional.is_some() {
+                    return Err(Problem::ConditionalReference(alias.to_string()));
+                }
                 stack.push(alias.to_string());
                 let shape = self.shape(referenced, stack);
                 stack.pop();
@@ -274,7 +366,21 @@ impl Checker<'_> {
                     (share, candidate),
                 ])?
             }
+            // Reported by the first pass.
+            Kind::Conditional(_) => return Ok(None),
         }))
+    }
+}
+
+/// A lowered tree as a weighted split between chains (usually one chain).
+fn arms(shape: Shape) -> Vec<Arm> {
+    match shape {
+        Shape::Pool(targets) => vec![Arm {
+            weight: 1,
+            steps: vec![Step { targets }],
+        }],
+        Shape::Chain(steps) => vec![Arm { weight: 1, steps }],
+        Shape::Arms(arms) => arms,
     }
 }
 

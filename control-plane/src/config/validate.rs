@@ -474,21 +474,23 @@ impl Validator<'_> {
             found: Vec::new(),
         };
         for (_, path, node) in &written {
-            checker.node(path, node, false);
+            checker.route(path, node);
         }
         let mut models = Vec::with_capacity(raws.len());
         for (i, raw) in raws.iter().enumerate() {
             let path = item("models", i);
-            let arms = checker.lower(&raw.alias);
+            let lowered = checker.lower(&raw.alias);
             let retry = self.retry(&field(&path, "retry"), raw.retry.as_ref());
-            let (attempt, total) = self.timeouts(&path, raw.timeout.as_ref());
-            let Some(arms) = arms else { continue };
+            let (attempt, idle, total) = self.timeouts(&path, raw.timeout.as_ref());
+            let Some(lowered) = lowered else { continue };
             let mut model = Model {
                 alias: raw.alias.clone(),
-                arms,
+                rules: lowered.rules,
+                arms: lowered.arms,
                 retry,
                 timeouts: Timeouts {
                     attempt,
+                    idle: idle.or(attempt),
                     total: total.unwrap_or_default(),
                 },
             };
@@ -501,6 +503,7 @@ impl Validator<'_> {
                     .max()
                     .unwrap_or(DEFAULT_TIMEOUT);
             }
+            self.features(&path, &model, raw.serves.as_deref(), providers);
             models.push(model);
         }
         for (path, problem) in checker.found {
@@ -545,6 +548,9 @@ impl Validator<'_> {
                 }
                 on.sort_unstable();
                 on.dedup();
+                if let Some(problem) = envoy_trigger_problem(&on) {
+                    self.report(&on_path, problem);
+                }
                 on
             }
         };
@@ -567,19 +573,20 @@ impl Validator<'_> {
         }
     }
 
-    /// `(attempt, total)`, each `None` when not written.
+    /// `(attempt, idle, total)`, each `None` when not written.
     fn timeouts(
         &mut self,
         path: &str,
         raw: Option<&raw::Timeouts>,
-    ) -> (Option<Duration>, Option<Duration>) {
+    ) -> (Option<Duration>, Option<Duration>, Option<Duration>) {
         let path = field(path, "timeout");
         let mut parse = |name: &str, text: Option<&String>| {
             text.map(|t| self.duration(&field(&path, name), Some(t), DEFAULT_TIMEOUT))
         };
         let attempt = parse("attempt", raw.and_then(|t| t.attempt.as_ref()));
+        let idle = parse("idle", raw.and_then(|t| t.idle.as_ref()));
         let total = parse("total", raw.and_then(|t| t.total.as_ref()));
-        (attempt, total)
+        (attempt, idle, total)
     }
 
     /// A duration field, or `default` when absent or (after reporting) invalid.
@@ -740,6 +747,22 @@ fn parse_trigger(trigger: &raw::Trigger) -> Option<Trigger> {
             "reset" => Some(Trigger::Reset),
             _ => None,
         },
+    }
+}
+
+/// Trigger sets Envoy's router cannot tell apart. It retries a per-attempt timeout (a
+/// local reset) only under its `reset` condition (or `5xx`/`gateway-error`, which also
+/// take resets), and `reset` retries every reset, connection failures included.
+fn envoy_trigger_problem(on: &[Trigger]) -> Option<Problem> {
+    let has = |t: Trigger| on.contains(&t);
+    match (has(Trigger::Timeout), has(Trigger::Reset)) {
+        (true, false) | (false, true) => Some(Problem::TriggersTogether(
+            "Envoy retries an attempt timeout and a reset under one condition (`reset`): list both timeout and reset, or neither",
+        )),
+        (true, true) if !has(Trigger::ConnectFailure) => Some(Problem::TriggersTogether(
+            "Envoy's `reset` condition (for timeout and reset) also retries connection failures: add connect-failure",
+        )),
+        _ => None,
     }
 }
 

@@ -191,9 +191,6 @@ fn listener(config: &Config, gateway_filter: Value) -> Value {
                 "name": "tollgate",
                 "domains": ["*"],
                 "routes": routes::routes(config),
-                // `x-envoy-attempt-count` on each upstream request: lets a provider (and
-                // the mock's fault controls) tell attempts apart.
-                "include_request_attempt_count": true,
             }],
         },
         "http_filters": [

@@ -65,6 +65,7 @@ fn gateway_config(config: &Config) -> GatewayConfig {
                 Some(ModelRoute {
                     alias: m.alias.clone(),
                     provider: m.primary()?.provider.clone(),
+                    rules: m.rules.iter().map(|r| r.when.clone()).collect(),
                 })
             })
             .collect(),

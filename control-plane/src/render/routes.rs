@@ -1,5 +1,7 @@
-//! Routes: one per alias (or per arm of an alias that splits traffic between chains),
-//! matched on the alias header the gateway filter sets, then a 404 for the rest.
+//! Routes: one per alias (or per arm of an alias that splits traffic between chains, and
+//! per branch of a conditional alias), matched on the alias header the gateway filter
+//! sets (and its branch header), then a 404 for the rest. A branch's routes come before
+//! the default's, which match the alias alone.
 //!
 //! A chain is Envoy's `priority_group` cluster specifier with `refresh_cluster_on_retry`:
 //! attempt N goes to group N, and each attempt runs its own cluster's provider filter, so
@@ -44,23 +46,39 @@ pub fn routes(config: &Config) -> Vec<Value> {
     routes
 }
 
+/// The routes of one alias: each rule's branch (matched on the branch header the gateway
+/// filter sets), then the default branch (no header: no rule matched).
 fn model_routes(model: &Model) -> Vec<Value> {
-    let total: u64 = model.arms.iter().map(|a| u64::from(a.weight)).sum();
+    let rules = model.rules.iter().enumerate().flat_map(|(i, rule)| {
+        let branch = json!({"name": headers::BRANCH, "string_match": {"exact": i.to_string()}});
+        let name = format!("model.{}.rule{i}", model.alias);
+        branch_routes(model, &rule.arms, &name, Some(branch))
+    });
+    let name = match model.rules.is_empty() {
+        true => format!("model.{}", model.alias),
+        false => format!("model.{}.default", model.alias),
+    };
+    rules
+        .chain(branch_routes(model, &model.arms, &name, None))
+        .collect()
+}
+
+/// One route per arm of a branch, matched on the alias (and `branch`, for a rule's).
+fn branch_routes(model: &Model, arms: &[Arm], name: &str, branch: Option<Value>) -> Vec<Value> {
+    let total: u64 = arms.iter().map(|a| u64::from(a.weight)).sum();
     let mut cumulative = 0;
-    let last = model.arms.len().saturating_sub(1);
-    model
-        .arms
-        .iter()
+    let last = arms.len().saturating_sub(1);
+    arms.iter()
         .enumerate()
         .map(|(i, arm)| {
-            let mut matcher = json!({
-                "prefix": "/",
-                "headers": [{"name": headers::ALIAS, "string_match": {"exact": model.alias}}],
-            });
-            let name = if model.arms.len() == 1 {
-                format!("model.{}", model.alias)
+            let mut headers =
+                vec![json!({"name": headers::ALIAS, "string_match": {"exact": model.alias}})];
+            headers.extend(branch.clone());
+            let mut matcher = json!({"prefix": "/", "headers": headers});
+            let name = if arms.len() == 1 {
+                name.to_string()
             } else {
-                format!("model.{}.arm{i}", model.alias)
+                format!("{name}.arm{i}")
             };
             cumulative += u64::from(arm.weight);
             // The last arm takes whatever the others left, so rounding loses no traffic.
@@ -107,10 +125,16 @@ fn action(model: &Model, arm: &Arm) -> Value {
         }}}),
     };
     action["timeout"] = json!(proto_duration(model.timeouts.total));
-    if groups > 1 || model.timeouts.attempt.is_some() {
+    if groups > 1 || model.timeouts.attempt.is_some() || model.timeouts.idle.is_some() {
         let mut policy = retry_policy(retry, groups - 1);
+        // The attempt timeout bounds the time to the answer's start (Envoy ignores it once
+        // the response has started, and the provider filter holds a stream's headers until
+        // its first content); the idle timeout bounds the pauses of a long stream.
         if let Some(attempt) = model.timeouts.attempt {
             policy["per_try_timeout"] = json!(proto_duration(attempt));
+        }
+        if let Some(idle) = model.timeouts.idle {
+            policy["per_try_idle_timeout"] = json!(proto_duration(idle));
         }
         if single.is_none() {
             // Re-run the specifier per attempt: attempt N goes to group N.
@@ -136,8 +160,10 @@ fn priority_groups(arm: &Arm, attempts: u32) -> Vec<Value> {
         .collect()
 }
 
-/// Envoy's retry policy for the alias's failure triggers. A per-attempt timeout and a
-/// reset are both "reset" to Envoy's router.
+/// Envoy's retry policy for the alias's failure triggers. Status codes and connection
+/// failures map one to one; Envoy retries an attempt timeout (a local reset) and a reset
+/// by the provider under one condition, `reset`, which validation makes the config name
+/// together (see `envoy_trigger_problem`).
 fn retry_policy(retry: &Retry, num_retries: u32) -> Value {
     let statuses: Vec<u16> = retry
         .on
@@ -154,11 +180,7 @@ fn retry_policy(retry: &Retry, num_retries: u32) -> Value {
     if retry.on.contains(&Trigger::ConnectFailure) {
         conditions.push("connect-failure");
     }
-    if retry
-        .on
-        .iter()
-        .any(|t| matches!(t, Trigger::Timeout | Trigger::Reset))
-    {
+    if retry.on.contains(&Trigger::Reset) {
         conditions.push("reset");
     }
     let mut policy = json!({
@@ -181,3 +203,7 @@ fn retry_policy(retry: &Retry, num_retries: u32) -> Value {
     }
     policy
 }
+
+#[cfg(test)]
+#[path = "routes_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ use crate::formats::WireFormat;
 use crate::guardrails::{GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
 use crate::ratelimit::KeyRateLimits;
+use crate::route_rules::{CompiledCondition, Condition, RuleError};
 use crate::usage_outbox::{Backoff, OutboxLimits};
 
 /// Version of this contract. Bumped on any incompatible change; a filter refuses a config
@@ -94,6 +95,10 @@ pub struct VirtualKeyConfig {
 pub struct ModelRoute {
     pub alias: String,
     pub provider: String,
+    /// A conditional route's rules, in order: the first that matches names the branch
+    /// (`x-tollgate-branch: <index>`); none matching leaves the default branch.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Condition>,
 }
 
 /// Configuration of a provider filter: how to speak to one provider.
@@ -143,6 +148,12 @@ pub enum ConfigError {
     DuplicateAlias(String),
     #[error("guardrails: {0}")]
     Guardrails(#[from] PolicyError),
+    #[error("model alias {alias:?}, rule {index}: {source}")]
+    Rule {
+        alias: String,
+        index: usize,
+        source: RuleError,
+    },
 }
 
 impl FilterConfig {
@@ -166,6 +177,8 @@ pub struct CompiledGateway {
     pub keys: KeyTable,
     /// Alias → provider name, in configuration order for `/v1/models`.
     models: Vec<ModelRoute>,
+    /// Each model's compiled rules, by the model's index.
+    rules: Vec<Vec<CompiledCondition>>,
 }
 
 impl TryFrom<GatewayConfig> for CompiledGateway {
@@ -179,9 +192,24 @@ impl TryFrom<GatewayConfig> for CompiledGateway {
             }
         }
         let keys = KeyTable::new(config.keys)?;
+        let rules = config
+            .models
+            .iter()
+            .map(|route| {
+                let compile = |(index, rule): (usize, &Condition)| {
+                    rule.compile().map_err(|source| ConfigError::Rule {
+                        alias: route.alias.clone(),
+                        index,
+                        source,
+                    })
+                };
+                route.rules.iter().enumerate().map(compile).collect()
+            })
+            .collect::<Result<_, _>>()?;
         Ok(CompiledGateway {
             keys,
             models: config.models,
+            rules,
         })
     }
 }
@@ -195,6 +223,14 @@ impl CompiledGateway {
     /// Every configured alias, in configuration order.
     pub fn models(&self) -> &[ModelRoute] {
         &self.models
+    }
+
+    /// The compiled rules of an alias's conditional route; empty for any other alias.
+    pub fn rules(&self, alias: &str) -> &[CompiledCondition] {
+        self.models
+            .iter()
+            .position(|m| m.alias == alias)
+            .map_or(&[], |i| &self.rules[i])
     }
 }
 
@@ -277,6 +313,29 @@ mod tests {
     }
 
     #[test]
+    fn rules_compile_with_the_config_and_a_bad_one_is_refused() {
+        let json = |pattern: &str| {
+            format!(
+                r#"{{"role":"gateway","version":1,"keys":[],"models":[{{"alias":"a","provider":"p",
+                "rules":[{{"test":{{"subject":"team","operator":{{"matches":"{pattern}"}}}}}}]}}]}}"#
+            )
+        };
+        let compiled = |pattern: &str| {
+            let FilterConfig::Gateway(g) =
+                FilterConfig::from_json(json(pattern).as_bytes()).unwrap()
+            else {
+                panic!("expected gateway role")
+            };
+            CompiledGateway::try_from(g)
+        };
+        let gateway = compiled("^ml$").unwrap();
+        assert_eq!(gateway.rules("a").len(), 1);
+        assert!(gateway.rules("other").is_empty());
+        let err = compiled("(").unwrap_err();
+        assert!(matches!(err, ConfigError::Rule { index: 0, .. }), "{err}");
+    }
+
+    #[test]
     fn duplicate_alias_is_refused() {
         let config = GatewayConfig {
             version: CONFIG_VERSION,
@@ -285,10 +344,12 @@ mod tests {
                 ModelRoute {
                     alias: "a".into(),
                     provider: "p".into(),
+                    rules: vec![],
                 },
                 ModelRoute {
                     alias: "a".into(),
                     provider: "q".into(),
+                    rules: vec![],
                 },
             ],
             usage_shipping: None,

@@ -312,6 +312,7 @@ mod tests {
         let route = |alias: &str, provider: &str| ModelRoute {
             alias: alias.into(),
             provider: provider.into(),
+            rules: vec![],
         };
         CompiledGateway::try_from(GatewayConfig {
             version: CONFIG_VERSION,

@@ -8,6 +8,9 @@
 pub const ALIAS: &str = "x-tollgate-alias";
 /// Client format, operation, key id and team, packed (see `route_context`).
 pub const CONTEXT: &str = "x-tollgate-context";
+/// The conditional-route rule the request matched (`0`, `1`, …); absent for the default
+/// branch. Envoy routes on it with the alias (see `route_rules`).
+pub const BRANCH: &str = "x-tollgate-branch";
 
 /// Response header: provider that served the request.
 pub const PROVIDER: &str = "x-tollgate-provider";
@@ -21,6 +24,9 @@ pub const GUARDRAIL_FLAGS: &str = "x-tollgate-guardrail-flags";
 pub const ATTEMPT: &str = "x-tollgate-attempt";
 /// Response header: the fallback step that served (0 = the primary target).
 pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
+/// Response header of a conditional alias: the rule that chose the route (`0`, `1`, …), or
+/// `default`.
+pub const RULE: &str = "x-tollgate-rule";
 
 /// Client request header: the agent that sent the request (see `attribution`).
 pub const AGENT_ID: &str = "x-tollgate-agent-id";
@@ -34,7 +40,7 @@ pub const METADATA: &str = "x-tollgate-metadata";
 pub const ATTRIBUTION: [&str; 4] = [AGENT_ID, RUN_ID, PARENT_STEP_ID, METADATA];
 
 /// Every internal request header, for stripping.
-pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
+pub const INTERNAL_REQUEST: [&str; 3] = [ALIAS, CONTEXT, BRANCH];
 
 /// Headers an earlier attempt may have added for its provider: credentials (injected by
 /// Envoy) and SigV4 signatures. Envoy hands every attempt the same request header map, so
@@ -45,6 +51,13 @@ pub fn is_attempt_credential(name: &str) -> bool {
         .iter()
         .any(|h| name.eq_ignore_ascii_case(h))
         || name.to_ascii_lowercase().starts_with("x-amz-")
+}
+
+/// Whether a request header is Envoy's own (`x-envoy-attempt-count`, …) or Tollgate's: the
+/// provider filter removes these before the request leaves Envoy, after reading them.
+pub fn is_internal_upstream(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    name.starts_with("x-envoy-") || INTERNAL_REQUEST.contains(&name.as_str())
 }
 
 /// Whether a client header must be removed before the request goes on: the virtual key,
@@ -74,11 +87,31 @@ mod tests {
             "X-Tollgate-Run-Id",
             "x-tollgate-parent-step-id",
             "x-tollgate-metadata",
+            "x-tollgate-branch",
         ] {
             assert!(is_client_credential_or_internal(name), "{name}");
         }
         for name in ["content-type", "x-tollgate", "anthropic-version", "é"] {
             assert!(!is_client_credential_or_internal(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn envoy_and_tollgate_headers_stay_inside() {
+        for name in [
+            "x-envoy-attempt-count",
+            "X-Envoy-Expected-Rq-Timeout-Ms",
+            "x-tollgate-branch",
+        ] {
+            assert!(is_internal_upstream(name), "{name}");
+        }
+        for name in [
+            "x-request-id",
+            "x-envoy",
+            "x-tollgate-metadata",
+            "authorization",
+        ] {
+            assert!(!is_internal_upstream(name), "{name}");
         }
     }
 

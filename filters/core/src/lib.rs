@@ -10,6 +10,7 @@
 
 pub mod attempts;
 pub mod attribution;
+pub mod capabilities;
 pub mod config;
 pub mod cost;
 pub mod embeddings;
@@ -26,6 +27,7 @@ pub mod log_fields;
 pub mod model;
 pub mod ratelimit;
 pub mod route_context;
+pub mod route_rules;
 pub mod sse;
 pub mod stream_start;
 pub mod translate;

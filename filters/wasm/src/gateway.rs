@@ -1,5 +1,6 @@
 //! The gateway role: once per client request, in the listener's filter chain.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
@@ -11,7 +12,7 @@ use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
 use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
-use tollgate_core::{attempts, headers, log_fields};
+use tollgate_core::{attempts, headers, log_fields, route_rules};
 
 use crate::host::{log_field, reply_error, reply_error_with, reply_json, request_body};
 use crate::ratelimiting::RateLimiting;
@@ -21,12 +22,16 @@ pub struct GatewayFilter {
     /// The authenticated key's id, kept for the body phase.
     key_id: Option<String>,
     endpoint: Option<Endpoint>,
+    /// For a conditional alias, the rule that chose the route, for the response.
+    rule: Option<String>,
     /// Set when Envoy answered by itself (a timeout, no provider reachable): its plain
     /// text body is replaced by this error in the client's format.
     envoy_reply: Option<GatewayError>,
     /// The token-limited scopes of an admitted request, until its answer's tokens are
     /// debited.
     rate_limiting: Option<RateLimiting>,
+    /// The request's `x-tollgate-metadata`, which conditional routes may read.
+    metadata: BTreeMap<String, String>,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -79,8 +84,10 @@ impl GatewayFilter {
             config,
             key_id: None,
             endpoint: None,
+            rule: None,
             envoy_reply: None,
             rate_limiting: None,
+            metadata: BTreeMap::new(),
         }
     }
 }
@@ -131,6 +138,7 @@ impl HttpContext for GatewayFilter {
         if !attribution.is_empty() {
             log_field(self, log_fields::ATTRIBUTION, &attribution.encode());
         }
+        self.metadata = attribution.metadata.clone();
         self.key_id = Some(key.config.id.clone());
         // The virtual key and spoofed internal headers never go further.
         for name in &client.to_strip {
@@ -174,9 +182,27 @@ impl HttpContext for GatewayFilter {
             return Action::Continue;
         };
         let body = request_body(self, body_size);
-        match admit(endpoint, &self.config, key, &body) {
-            Ok(admission) => {
+        let admitted = admit(endpoint, &self.config, key, &body).map(|admission| {
+            let rules = self.config.rules(&admission.alias);
+            let header = |name: &str| self.get_http_request_header(name);
+            let branch = route_rules::select_for(
+                rules,
+                &key.config,
+                &admission.alias,
+                &header,
+                &self.metadata,
+            );
+            (admission, branch, !rules.is_empty())
+        });
+        match admitted {
+            Ok((admission, branch, conditional)) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
+                if let Some(branch) = branch {
+                    self.set_http_request_header(headers::BRANCH, Some(&branch.to_string()));
+                }
+                if conditional {
+                    self.rule = Some(route_rules::rule_label(branch));
+                }
                 let context = RouteContext {
                     client_format: format,
                     operation: endpoint.operation(),
@@ -201,6 +227,9 @@ impl HttpContext for GatewayFilter {
             .unwrap_or(0u16);
         let content_type = self.get_http_response_header("content-type");
         let has_provider = self.get_http_response_header(headers::PROVIDER).is_some();
+        if let Some(rule) = &self.rule {
+            self.set_http_response_header(headers::RULE, Some(rule));
+        }
         if self.endpoint.is_some()
             && attempts::is_envoy_reply(status, content_type.as_deref(), has_provider)
         {

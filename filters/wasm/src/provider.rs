@@ -375,8 +375,9 @@ impl HttpContext for ProviderFilter {
             }
             None => self.filter_state(log_fields::ROUTE_CONTEXT),
         };
+        // Envoy's own headers (`x-envoy-attempt-count`, …) and the branch header stay inside.
         for (name, _) in self.get_http_request_headers() {
-            if headers::is_attempt_credential(&name) {
+            if headers::is_attempt_credential(&name) || headers::is_internal_upstream(&name) {
                 self.set_http_request_header(&name, None);
             }
         }

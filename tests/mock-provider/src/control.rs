@@ -12,10 +12,11 @@
 //! | `x-mock-reset: true`        | drop the connection instead of answering                 |
 //! | `x-mock-retry-after: S`     | a 429 carries `retry-after: S` instead of the default    |
 //!
-//! Any value may be scoped to upstream attempts, as Envoy numbers them in
-//! `x-envoy-attempt-count`: `503@1,429@2` answers 503 to attempt 1, 429 to attempt 2 and
-//! normally after that; an entry without `@N` applies to every attempt. That is how a
-//! fault-matrix test fails the primary target and lets the fallback answer.
+//! Any value may be scoped to upstream attempts, counted by the journal per `x-request-id`
+//! (the same on every attempt Envoy makes for one client request; see `journal::ATTEMPT`):
+//! `503@1,429@2` answers 503 to attempt 1, 429 to attempt 2 and normally after that; an
+//! entry without `@N` applies to every attempt. That is how a fault-matrix test fails the
+//! primary target and lets the fallback answer.
 //!
 //! A malformed value is a 400, never silently ignored, so a typo cannot pass a test.
 
@@ -30,6 +31,7 @@ use axum::response::Response;
 
 use crate::completion;
 use crate::error::ApiError;
+use crate::journal::ATTEMPT;
 use crate::openai::OpenAi;
 
 const STATUS: &str = "x-mock-status";
@@ -41,8 +43,6 @@ const REASONING_TOKENS: &str = "x-mock-reasoning-tokens";
 const DELAY_MS: &str = "x-mock-delay-ms";
 const RESET: &str = "x-mock-reset";
 const RETRY_AFTER: &str = "x-mock-retry-after";
-/// Set by Envoy on each upstream attempt (1, 2, …).
-const ATTEMPT: &str = "x-envoy-attempt-count";
 
 #[derive(Debug, Default, PartialEq)]
 pub struct Controls {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::body::{to_bytes, Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,6 +20,13 @@ use sha2::{Digest, Sha256};
 
 use crate::completion::json_response;
 use crate::BODY_LIMIT;
+
+/// Envoy's request id, the same on every attempt of one client request.
+const REQUEST_ID: &str = "x-request-id";
+/// Set on each journaled request for the fault controls (see `control`): the how-manieth
+/// request with its `x-request-id` this is. Envoy's own `x-envoy-attempt-count` never
+/// reaches a provider, so the mock counts attempts itself.
+pub const ATTEMPT: &str = "x-mock-attempt";
 
 /// Paths under this prefix are the mock's own controls and are not journaled.
 const CONTROL_PREFIX: &str = "/__mock/";
@@ -44,12 +51,21 @@ impl Journal {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn push(&self, entry: Entry) {
+    /// Records a request; returns which attempt of its `x-request-id` it is (1 without one).
+    fn push(&self, entry: Entry) -> usize {
         let mut entries = self.entries();
         if entries.len() == CAPACITY {
             entries.pop_front();
         }
+        let id = entry.headers.get(REQUEST_ID).cloned();
         entries.push_back(entry);
+        match id {
+            Some(id) => entries
+                .iter()
+                .filter(|e| e.headers.get(REQUEST_ID) == Some(&id))
+                .count(),
+            None => 1,
+        }
     }
 
     fn to_json(&self) -> Value {
@@ -118,13 +134,15 @@ pub async fn record(State(journal): State<Arc<Journal>>, request: Request, next:
                 .into_response()
         }
     };
-    journal.push(Entry {
+    let attempt = journal.push(Entry {
         method: parts.method.clone(),
         path: parts.uri.path().to_owned(),
         query: parts.uri.query().map(str::to_owned),
         headers: parts.headers.clone(),
         body: body.clone(),
     });
+    let mut parts = parts;
+    parts.headers.insert(ATTEMPT, HeaderValue::from(attempt));
     next.run(Request::from_parts(parts, Body::from(body))).await
 }
 
@@ -186,5 +204,20 @@ mod tests {
         assert_eq!(listed[2]["body"], Value::Null);
         assert_eq!(listed[0]["headers"]["x-twice"], "a, b");
         assert_eq!(listed[0]["query"], Value::Null);
+    }
+
+    #[test]
+    fn counts_the_attempts_of_each_request_id() {
+        let journal = Journal::default();
+        let with_id = |id: &'static str| {
+            let mut e = entry("/", b"");
+            e.headers.insert(REQUEST_ID, HeaderValue::from_static(id));
+            e
+        };
+        let attempts: Vec<usize> = [with_id("a"), with_id("b"), with_id("a"), entry("/", b"")]
+            .into_iter()
+            .map(|e| journal.push(e))
+            .collect();
+        assert_eq!(attempts, [1, 1, 2, 1]);
     }
 }

@@ -40,6 +40,14 @@ pub enum WireFormat {
 }
 
 impl WireFormat {
+    pub const ALL: [WireFormat; 5] = [
+        WireFormat::OpenAi,
+        WireFormat::Anthropic,
+        WireFormat::Cohere,
+        WireFormat::Gemini,
+        WireFormat::Bedrock,
+    ];
+
     /// The name used in configuration and internal headers.
     pub fn as_str(self) -> &'static str {
         match self {
