@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::formats::WireFormat;
-use crate::guardrails::{GuardrailPolicy, PolicyError};
+use crate::guardrails::{AdmissionCheck, GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
 
 /// Version of this contract. Bumped on any incompatible change; a filter refuses a config
@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     pub keys: Vec<VirtualKeyConfig>,
     /// Model aliases clients may ask for.
     pub models: Vec<ModelRoute>,
+    /// Guardrails settled before routing (allowed models, required metadata).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<AdmissionCheck>,
 }
 
 /// A virtual key as the filter sees it: no plaintext, only its hash and scope.
@@ -64,6 +67,10 @@ pub struct VirtualKeyConfig {
 pub struct ModelRoute {
     pub alias: String,
     pub provider: String,
+    /// Every upstream model the alias may be served by (weighted targets, fallbacks), for
+    /// model guardrails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_models: Vec<String>,
 }
 
 /// Configuration of a provider filter: how to speak to one provider.
@@ -128,6 +135,7 @@ pub struct CompiledGateway {
     pub keys: KeyTable,
     /// Alias → provider name, in configuration order for `/v1/models`.
     models: Vec<ModelRoute>,
+    pub guardrails: Vec<AdmissionCheck>,
 }
 
 impl TryFrom<GatewayConfig> for CompiledGateway {
@@ -144,6 +152,7 @@ impl TryFrom<GatewayConfig> for CompiledGateway {
         Ok(CompiledGateway {
             keys,
             models: config.models,
+            guardrails: config.guardrails,
         })
     }
 }
@@ -236,12 +245,15 @@ mod tests {
                 ModelRoute {
                     alias: "a".into(),
                     provider: "p".into(),
+                    upstream_models: vec![],
                 },
                 ModelRoute {
                     alias: "a".into(),
                     provider: "q".into(),
+                    upstream_models: vec![],
                 },
             ],
+            guardrails: vec![],
         };
         assert!(matches!(
             CompiledGateway::try_from(config),

@@ -311,11 +311,13 @@ mod tests {
         let route = |alias: &str, provider: &str| ModelRoute {
             alias: alias.into(),
             provider: provider.into(),
+            upstream_models: vec![],
         };
         CompiledGateway::try_from(GatewayConfig {
             version: CONFIG_VERSION,
             keys: vec![key("all", "tg-all", &["*"]), key("one", "tg-one", &["gpt"])],
             models: vec![route("gpt", "openai"), route("claude", "anthropic")],
+            guardrails: vec![],
         })
         .unwrap()
     }
