@@ -17,7 +17,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
-pub use guardrails::{webhook_cluster, Guardrails};
+pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
     ProviderKind, Retry, SecretSource, Step, Target, Timeouts, Trigger,

@@ -12,6 +12,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use tollgate_core::config::{GatewayConfig, ModelRoute, ProviderConfig, CONFIG_VERSION};
+use tollgate_core::guardrails::AdmissionRule;
 
 use crate::config::{Config, Provider};
 
@@ -53,6 +54,15 @@ pub fn render(config: &Config, wasm: &Path) -> Rendered {
 }
 
 fn gateway_config(config: &Config) -> GatewayConfig {
+    let admission = config
+        .guardrails
+        .as_ref()
+        .map(|g| g.admission.clone())
+        .unwrap_or_default();
+    // Only a model guardrail on upstream names needs them in the gateway.
+    let needs_upstream = admission
+        .iter()
+        .any(|c| matches!(&c.rule, AdmissionRule::Models(m) if !m.upstream.is_empty()));
     GatewayConfig {
         version: CONFIG_VERSION,
         keys: config.keys.clone(),
@@ -60,12 +70,20 @@ fn gateway_config(config: &Config) -> GatewayConfig {
             .models
             .iter()
             .filter_map(|m| {
+                let mut upstream_models: Vec<String> = match needs_upstream {
+                    true => m.targets().map(|t| t.model.clone()).collect(),
+                    false => Vec::new(),
+                };
+                upstream_models.sort();
+                upstream_models.dedup();
                 Some(ModelRoute {
                     alias: m.alias.clone(),
                     provider: m.primary()?.provider.clone(),
+                    upstream_models,
                 })
             })
             .collect(),
+        guardrails: admission,
     }
 }
 
