@@ -8,6 +8,10 @@ use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
+use tollgate_core::guard::Action as GuardAction;
+use tollgate_core::guardrails::admission::NoMetadata;
+use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope, Stage};
+use tollgate_core::keys::VirtualKey;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields};
 
@@ -61,6 +65,37 @@ impl GatewayFilter {
             endpoint: None,
             envoy_reply: None,
         }
+    }
+}
+
+impl GatewayFilter {
+    /// Allowed models and required metadata, before anything is spent; a refusal is
+    /// logged like any guardrail verdict.
+    fn admission_guardrails(&self, key: &VirtualKey, alias: &str) -> Result<(), GatewayError> {
+        if self.config.guardrails.is_empty() {
+            return Ok(());
+        }
+        let upstream_models = self
+            .config
+            .model(alias)
+            .map_or(&[][..], |route| route.upstream_models.as_slice());
+        let candidate = Candidate {
+            who: RequestScope {
+                key_id: Some(&key.config.id),
+                team: key.config.team.as_deref(),
+                alias: Some(alias),
+            },
+            alias,
+            upstream_models,
+            metadata: &NoMetadata,
+        };
+        check_admission(&self.config.guardrails, &candidate).map_err(|refusal| {
+            let mut report = Report::default();
+            let (guardrail, category) = (&refusal.guardrail, refusal.category);
+            report.verdict(Stage::Input, guardrail, category, GuardAction::Deny);
+            log_field(self, log_fields::GUARDRAILS, &report.to_json());
+            refusal.error
+        })
     }
 }
 
@@ -135,6 +170,10 @@ impl HttpContext for GatewayFilter {
         match admit(endpoint, &self.config, key, &body) {
             Ok(admission) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
+                if let Err(e) = self.admission_guardrails(key, &admission.alias) {
+                    reply_error(self, &e, format);
+                    return Action::Pause;
+                }
                 let context = RouteContext {
                     client_format: format,
                     operation: endpoint.operation(),

@@ -99,29 +99,46 @@ pub struct Candidate<'a> {
     pub metadata: &'a dyn MetadataKeys,
 }
 
-/// The first admission guardrail that refuses the request, as the client's error.
-pub fn check_admission(
-    checks: &[AdmissionCheck],
-    candidate: &Candidate,
-) -> Result<(), GatewayError> {
+/// Why an admission guardrail refused a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub guardrail: String,
+    pub category: &'static str,
+    /// What the client is told.
+    pub error: GatewayError,
+}
+
+/// The first admission guardrail that refuses the request.
+pub fn check_admission(checks: &[AdmissionCheck], candidate: &Candidate) -> Result<(), Refusal> {
     for check in checks.iter().filter(|c| c.scope.matches(candidate.who)) {
-        match &check.rule {
-            AdmissionRule::Models(rule) => rule.check(&check.name, candidate)?,
-            AdmissionRule::Metadata(rule) => rule.check(&check.name, candidate.metadata)?,
+        let refused = match &check.rule {
+            AdmissionRule::Models(rule) => rule.check(candidate),
+            AdmissionRule::Metadata(rule) => rule.check(candidate.metadata),
+        };
+        if let Err((category, kind, detail)) = refused {
+            let message = format!(
+                "The request was refused by guardrail `{}` (category: {category}): {detail}.",
+                check.name
+            );
+            return Err(Refusal {
+                guardrail: check.name.clone(),
+                category,
+                error: GatewayError::new(kind, GUARDRAIL_DENIED, message),
+            });
         }
     }
     Ok(())
 }
 
+/// A rule's refusal: its category, the error's kind and what is missing or not allowed.
+type RuleResult = Result<(), (&'static str, ErrorKind, String)>;
+
 impl ModelsRule {
-    fn check(&self, guardrail: &str, candidate: &Candidate) -> Result<(), GatewayError> {
-        if !self.aliases.pass(candidate.alias) {
-            return Err(refused(
-                ErrorKind::PermissionDenied,
-                guardrail,
-                "model",
-                &format!("model `{}` is not allowed", candidate.alias),
-            ));
+    fn check(&self, candidate: &Candidate) -> RuleResult {
+        let alias = candidate.alias;
+        if !self.aliases.pass(alias) {
+            let detail = format!("model `{alias}` is not allowed");
+            return Err(("model", ErrorKind::PermissionDenied, detail));
         }
         if !candidate
             .upstream_models
@@ -129,15 +146,8 @@ impl ModelsRule {
             .all(|m| self.upstream.pass(m))
         {
             // Upstream names are the operator's business; the alias is the client's.
-            return Err(refused(
-                ErrorKind::PermissionDenied,
-                guardrail,
-                "upstream_model",
-                &format!(
-                    "model `{}` is served by a model that is not allowed",
-                    candidate.alias
-                ),
-            ));
+            let detail = format!("model `{alias}` is served by a model that is not allowed");
+            return Err(("upstream_model", ErrorKind::PermissionDenied, detail));
         }
         Ok(())
     }
@@ -155,7 +165,7 @@ impl ModelPatterns {
 }
 
 impl MetadataRule {
-    fn check(&self, guardrail: &str, metadata: &dyn MetadataKeys) -> Result<(), GatewayError> {
+    fn check(&self, metadata: &dyn MetadataKeys) -> RuleResult {
         let missing: Vec<String> = self
             .required
             .iter()
@@ -169,23 +179,8 @@ impl MetadataRule {
             "the `x-tollgate-metadata` header lacks {}",
             missing.join(", ")
         );
-        Err(refused(
-            ErrorKind::InvalidRequest,
-            guardrail,
-            "metadata",
-            &detail,
-        ))
+        Err(("metadata", ErrorKind::InvalidRequest, detail))
     }
-}
-
-fn refused(kind: ErrorKind, guardrail: &str, category: &str, detail: &str) -> GatewayError {
-    GatewayError::new(
-        kind,
-        GUARDRAIL_DENIED,
-        format!(
-            "The request was refused by guardrail `{guardrail}` (category: {category}): {detail}."
-        ),
-    )
 }
 
 /// Whether `name` matches `pattern`, where `*` stands for any run of characters.

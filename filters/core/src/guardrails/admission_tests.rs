@@ -64,6 +64,7 @@ fn models_are_allowed_and_denied_by_alias_and_every_upstream_model() {
             &checks,
             &candidate(Some("interns"), "k", alias, upstream, &NoMetadata),
         )
+        .map_err(|refusal| refusal.error)
     };
     assert_eq!(interns("gpt-fast", &plain), Ok(()));
     let outside = interns("mistral", &plain).expect_err("not on the allow-list");
@@ -104,6 +105,11 @@ fn required_metadata_keys_are_named_when_missing() {
         &candidate(None, "billing", "gpt", &upstream, &metadata),
     )
     .expect_err("cost_center is missing");
+    assert_eq!(
+        (partial.guardrail.as_str(), partial.category),
+        ("attribution", "metadata")
+    );
+    let partial = partial.error;
     assert_eq!(partial.status(), 400);
     assert_eq!(
         partial.message,
@@ -117,7 +123,8 @@ fn required_metadata_keys_are_named_when_missing() {
         &checks,
         &candidate(None, "billing", "gpt", &upstream, &NoMetadata),
     )
-    .expect_err("nothing sent");
+    .expect_err("nothing sent")
+    .error;
     assert!(none.message.ends_with("lacks `project`, `cost_center`."));
     metadata.insert("cost_center".to_owned(), "42".to_owned());
     assert_eq!(

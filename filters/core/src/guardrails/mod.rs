@@ -26,7 +26,9 @@ pub mod report;
 pub mod stream;
 pub mod webhook;
 
-pub use admission::{check_admission, AdmissionCheck, AdmissionRule, Candidate, MetadataKeys};
+pub use admission::{
+    check_admission, AdmissionCheck, AdmissionRule, Candidate, MetadataKeys, Refusal,
+};
 pub use inspect::{guard_request, guard_response, request_texts, Inspection};
 pub use moderation::{ModerationAction, ModerationCheck};
 pub use policy::{
