@@ -26,8 +26,8 @@ FLAG_HEADER = "x-tollgate-guardrail-flags"
 
 
 class WebhookServer:
-    """Answers by the texts it is sent: `hook-deny` denies, `hook-slow` answers after the
-    filter's timeout, `hook-fail` fails with 500; anything else is allowed."""
+    """Answers by the texts it is sent: `hook-deny` denies, `hook-flag` flags, `hook-slow`
+    answers after the filter's timeout, `hook-fail` fails with 500; anything else is allowed."""
 
     def __init__(self):
         self.calls = []
@@ -44,7 +44,11 @@ class WebhookServer:
                     self.send_response(500)
                     self.end_headers()
                     return
-                verdict = {"action": "deny", "category": "off_topic"} if "hook-deny" in text else {"action": "allow"}
+                verdict = {"action": "allow"}
+                if "hook-deny" in text:
+                    verdict = {"action": "deny", "category": "off_topic"}
+                elif "hook-flag" in text:
+                    verdict = {"action": "flag", "category": "tone"}
                 payload = json.dumps(verdict).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")

@@ -106,6 +106,16 @@ fn moderation_failures_and_odd_category_names() {
 }
 
 #[test]
+fn webhooks_may_flag() {
+    assert_eq!(
+        webhook_verdict(Some(200), br#"{"action":"flag","category":"tone"}"#),
+        CalloutVerdict::Flag {
+            categories: vec!["tone".into()]
+        }
+    );
+}
+
+#[test]
 fn webhook_bodies_name_their_stage() {
     let hook = WebhookCheck {
         name: "hook".into(),

@@ -90,27 +90,37 @@ enum Answer {
         #[serde(default)]
         category: Option<String>,
     },
+    Flag {
+        #[serde(default)]
+        category: Option<String>,
+    },
 }
 
-/// Reads the webhook's answer: `200` with `{"action": "allow"}` or
-/// `{"action": "deny", "category": "..."}`. The category is the webhook's own word; only a
-/// short identifier is kept, so a webhook cannot put arbitrary text into client errors.
+/// Reads the webhook's answer: `200` with `{"action": "allow"}`,
+/// `{"action": "deny", "category": "..."}` or `{"action": "flag", "category": "..."}`. The
+/// category is the webhook's own word; only a short identifier is kept, so a webhook cannot
+/// put arbitrary text into client errors.
 pub fn webhook_verdict(status: Option<u16>, body: &[u8]) -> CalloutVerdict {
     if status != Some(200) {
         return CalloutVerdict::Failed;
     }
+    let identifier = |category: Option<String>| {
+        category
+            .filter(|c| {
+                (1..=64).contains(&c.len())
+                    && c.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            })
+            .unwrap_or_else(|| "policy".to_owned())
+    };
     match serde_json::from_slice::<Answer>(body) {
         Ok(Answer::Allow) => CalloutVerdict::Allow,
-        Ok(Answer::Deny { category }) => {
-            let category = category
-                .filter(|c| {
-                    (1..=64).contains(&c.len())
-                        && c.bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
-                })
-                .unwrap_or_else(|| "policy".to_owned());
-            CalloutVerdict::Deny { category }
-        }
+        Ok(Answer::Deny { category }) => CalloutVerdict::Deny {
+            category: identifier(category),
+        },
+        Ok(Answer::Flag { category }) => CalloutVerdict::Flag {
+            categories: vec![identifier(category)],
+        },
         Err(_) => CalloutVerdict::Failed,
     }
 }
