@@ -22,6 +22,17 @@ pub const ATTEMPT: &str = "x-tollgate-attempt";
 /// Response header: the fallback step that served (0 = the primary target).
 pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
 
+/// Client request header: the agent that sent the request (see `attribution`).
+pub const AGENT_ID: &str = "x-tollgate-agent-id";
+/// Client request header: the agent run the request belongs to.
+pub const RUN_ID: &str = "x-tollgate-run-id";
+/// Client request header: the step of the run that made this call.
+pub const PARENT_STEP_ID: &str = "x-tollgate-parent-step-id";
+/// Client request header: a JSON object of string values that reports can group by.
+pub const METADATA: &str = "x-tollgate-metadata";
+/// Every attribution header. The gateway reads them; no provider sees them.
+pub const ATTRIBUTION: [&str; 4] = [AGENT_ID, RUN_ID, PARENT_STEP_ID, METADATA];
+
 /// Every internal request header, for stripping.
 pub const INTERNAL_REQUEST: [&str; 2] = [ALIAS, CONTEXT];
 

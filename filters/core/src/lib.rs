@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod attempts;
+pub mod attribution;
 pub mod config;
 pub mod embeddings;
 pub mod error;
