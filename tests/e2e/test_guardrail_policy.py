@@ -162,6 +162,20 @@ def test_missing_metadata_is_a_400_naming_the_key(gw, call):
     assert gw.mock_requests() == []
 
 
+@pytest.mark.parametrize("call", [openai, anthropic])
+def test_requests_with_the_required_metadata_pass(gw, call):
+    metadata = json.dumps({"project": "apollo", "team": "blue"})
+    response = call(gw, "hello", key=KEY_BILLING, headers={"x-tollgate-metadata": metadata})
+    assert response.status_code == 200, response.text
+
+
+def test_metadata_without_the_required_key_is_refused(gw):
+    metadata = json.dumps({"team": "blue"})
+    response = openai(gw, "hello", key=KEY_BILLING, headers={"x-tollgate-metadata": metadata})
+    assert response.status_code == 400, response.text
+    assert "lacks `project`" in response.text and "blue" not in response.text
+
+
 # === moderation ===
 
 

@@ -140,22 +140,22 @@ def gw(guarded):
     return guarded
 
 
-def openai(gw, text, alias="gpt", stream=False, key=KEY_ALL):
+def openai(gw, text, alias="gpt", stream=False, key=KEY_ALL, headers=None):
     body = {"model": alias, "messages": [{"role": "user", "content": text}], "stream": stream}
     return httpx.post(
         f"{gw.base_url}/v1/chat/completions",
         json=body,
-        headers={"authorization": f"Bearer {key}"},
+        headers={"authorization": f"Bearer {key}", **(headers or {})},
         timeout=30,
     )
 
 
-def anthropic(gw, text, alias="claude", stream=False, key=KEY_ALL):
+def anthropic(gw, text, alias="claude", stream=False, key=KEY_ALL, headers=None):
     body = {"model": alias, "max_tokens": 64, "messages": [{"role": "user", "content": text}], "stream": stream}
     return httpx.post(
         f"{gw.base_url}/v1/messages",
         json=body,
-        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        headers={"x-api-key": key, "anthropic-version": "2023-06-01", **(headers or {})},
         timeout=30,
     )
 

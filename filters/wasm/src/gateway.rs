@@ -1,15 +1,16 @@
 //! The gateway role: once per client request, in the listener's filter chain.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tollgate_core::attribution::Attribution;
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
 use tollgate_core::guard::Action as GuardAction;
-use tollgate_core::guardrails::admission::NoMetadata;
 use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope, Stage};
 use tollgate_core::keys::VirtualKey;
 use tollgate_core::route_context::RouteContext;
@@ -21,6 +22,8 @@ pub struct GatewayFilter {
     config: Rc<CompiledGateway>,
     /// The authenticated key's id, kept for the body phase.
     key_id: Option<String>,
+    /// The request's `x-tollgate-metadata`, for `metadata` guardrails.
+    metadata: BTreeMap<String, String>,
     endpoint: Option<Endpoint>,
     /// Set when Envoy answered by itself (a timeout, no provider reachable): its plain
     /// text body is replaced by this error in the client's format.
@@ -62,6 +65,7 @@ impl GatewayFilter {
         GatewayFilter {
             config,
             key_id: None,
+            metadata: BTreeMap::new(),
             endpoint: None,
             envoy_reply: None,
         }
@@ -87,7 +91,7 @@ impl GatewayFilter {
             },
             alias,
             upstream_models,
-            metadata: &NoMetadata,
+            metadata: &self.metadata,
         };
         check_admission(&self.config.guardrails, &candidate).map_err(|refusal| {
             let mut report = Report::default();
@@ -96,6 +100,18 @@ impl GatewayFilter {
             log_field(self, log_fields::GUARDRAILS, &report.to_json());
             refusal.error
         })
+    }
+}
+
+impl GatewayFilter {
+    /// The metadata header's keys and values. Only `metadata` guardrails read them here: a
+    /// malformed header counts as none (the attribution check refuses it with its own 400).
+    fn metadata_header(&self) -> BTreeMap<String, String> {
+        let value = self.get_http_request_header(headers::METADATA);
+        let header = |name: &str| value.as_deref().filter(|_| name == headers::METADATA);
+        Attribution::from_headers(header)
+            .map(|attribution| attribution.metadata)
+            .unwrap_or_default()
     }
 }
 
@@ -136,6 +152,7 @@ impl HttpContext for GatewayFilter {
             return Action::Pause;
         }
         self.key_id = Some(key.config.id.clone());
+        self.metadata = self.metadata_header();
         // The virtual key and spoofed internal headers never go further.
         for name in &client.to_strip {
             self.set_http_request_header(name, None);

@@ -7,7 +7,7 @@
 //! *every* model the alias may reach: one denied target, or one outside the allow-list,
 //! refuses the alias.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,21 +71,6 @@ pub trait MetadataKeys {
 impl MetadataKeys for BTreeMap<String, String> {
     fn has_key(&self, key: &str) -> bool {
         self.contains_key(key)
-    }
-}
-
-impl MetadataKeys for HashMap<String, String> {
-    fn has_key(&self, key: &str) -> bool {
-        self.contains_key(key)
-    }
-}
-
-/// A request without metadata.
-pub struct NoMetadata;
-
-impl MetadataKeys for NoMetadata {
-    fn has_key(&self, _: &str) -> bool {
-        false
     }
 }
 

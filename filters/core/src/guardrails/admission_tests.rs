@@ -4,6 +4,15 @@ use serde_json::json;
 
 use super::*;
 
+/// A request without metadata.
+struct NoMetadata;
+
+impl MetadataKeys for NoMetadata {
+    fn has_key(&self, _: &str) -> bool {
+        false
+    }
+}
+
 #[test]
 fn globs_match_whole_names() {
     for (pattern, name, expected) in [
