@@ -286,3 +286,11 @@ def test_a_failing_output_webhook_fails_as_configured(gw, trigger, key, status):
         assert "(category: unavailable)" in response.text and trigger not in response.text
     else:
         assert trigger in response.json()["choices"][0]["message"]["content"]
+
+
+def test_a_held_stream_that_fails_before_content_is_still_a_clean_error(gw, webhook):
+    response = openai(gw, "hello", key=KEY_OUT_HOOK, stream=True, headers={"x-mock-stream-error": "after:0"})
+    assert response.status_code >= 500, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["message"]
+    assert webhook.calls == [], "an answer without text is not sent to the webhook"

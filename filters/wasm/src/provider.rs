@@ -510,9 +510,13 @@ impl HttpContext for ProviderFilter {
             // The client's stream framing, which differs from the provider's for Bedrock.
             self.set_http_response_header("content-type", Some(translator.content_type()));
         }
+        let held_stream = buffers && !answer.buffers_whole_body();
         self.answer = Some(answer);
         if buffers && !end_of_stream {
-            // Status and content type depend on the whole body: hold the headers.
+            // Status and content type depend on the whole body: hold the headers. A stream
+            // held whole for output callouts may still fail before its first content, which
+            // is checked as for any stream (and stays retryable).
+            self.holding_start = held_stream;
             return Action::Pause;
         }
         if !buffers && !end_of_stream {
@@ -595,16 +599,17 @@ impl HttpContext for ProviderFilter {
         if let Some(guarding) = self.guarding.as_mut() {
             guarding.queue_output(texts.unwrap_or_default());
         }
-        // A whole answer's headers are still held: output flags can join them.
         match self.call_next_callout() {
             Callouts::Waiting => Action::Pause,
-            Callouts::Finished(outcome) => {
-                if buffers {
-                    self.answer_checked(outcome);
-                } else {
-                    log_field(self, log_fields::USAGE, &self.record.to_json());
-                    self.log_guardrails();
-                }
+            // A whole answer's headers are still held: output flags can join them.
+            Callouts::Finished(outcome) if buffers => {
+                self.answer_checked(outcome);
+                Action::Continue
+            }
+            // A stream already on its way has no output callouts: they hold it whole.
+            Callouts::Finished(_) => {
+                log_field(self, log_fields::USAGE, &self.record.to_json());
+                self.log_guardrails();
                 Action::Continue
             }
         }
