@@ -14,8 +14,8 @@ import secrets
 import pytest
 
 from conftest import KEY_ALL, Stack, sha256_hex
-from test_guardrails import (
-    FLAG_HEADER, WebhookServer, anthropic, guardrail_log, openai, openai_stream_text, sse_events, verdicts,
+from test_guardrails import (  # noqa: F401 (`webhook` is a fixture, shared)
+    FLAG_HEADER, anthropic, guardrail_log, openai, openai_stream_text, sse_events, verdicts, webhook,
 )
 
 KEY_INTERN = "tg-e2e-intern-" + secrets.token_hex(8)
@@ -76,13 +76,6 @@ class PolicyStack(Stack):
       scope: {{keys: [e2e-out-hook-open]}}
       webhook: {{url: "{self.webhook_url}", timeout: 300ms, failure: open}}
 """
-
-
-@pytest.fixture(scope="module")
-def webhook():
-    server = WebhookServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::completion::{error_response, json_response, WireFormat};
-use crate::control::Controls;
+use crate::embeddings::admit;
 use crate::error::ApiError;
 use crate::openai::OpenAi;
 use crate::ExpectedKeys;
@@ -59,10 +59,7 @@ pub async fn moderate(
 }
 
 fn respond(keys: &ExpectedKeys, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    OpenAi::authorize(headers, OpenAi::expected_key(keys))?;
-    if let Some(status) = Controls::from_headers(headers)?.status {
-        return Err(ApiError::injected(status));
-    }
+    admit::<OpenAi>(keys, headers)?;
     let request: ModerationRequest = serde_json::from_slice(body).map_err(OpenAi::undecodable)?;
     let texts = inputs(request.input)?;
     if texts.iter().any(|t| t.contains("moderate:fail")) {

@@ -18,8 +18,12 @@ fn moderation(action: &str, categories: serde_json::Value) -> Callout {
     )
 }
 
-/// An OpenAI moderation answer with one result per `(flagged categories, scores)`.
-fn answer(results: &[(&[&str], &[(&str, f64)])]) -> Vec<u8> {
+/// One input's result: the categories the endpoint flags, and scores set apart from the
+/// baseline.
+type ModerationResult<'a> = (&'a [&'a str], &'a [(&'a str, f64)]);
+
+/// An OpenAI moderation answer with one result per input.
+fn answer(results: &[ModerationResult]) -> Vec<u8> {
     let results: Vec<_> = results
         .iter()
         .map(|(flagged, scores)| {
