@@ -30,7 +30,7 @@ pub struct Guardrails {
     /// Checks the gateway filter settles before routing.
     pub admission: Vec<AdmissionCheck>,
     /// Endpoints of the webhook and moderation guardrails, for their clusters.
-    pub webhooks: Vec<CalloutEndpoint>,
+    pub callouts: Vec<CalloutEndpoint>,
 }
 
 /// Where a callout guardrail is reached, and the secret Envoy puts on its calls.
@@ -61,7 +61,7 @@ impl Validator<'_> {
                 hold_back_chars: raw.hold_back_chars,
             },
             admission: Vec::new(),
-            webhooks: Vec::new(),
+            callouts: Vec::new(),
         };
         for (i, check) in raw.checks.into_iter().enumerate() {
             let path = item("guardrails.checks", i);
@@ -285,7 +285,7 @@ impl Validator<'_> {
     ) -> Option<Check> {
         let path = field(path, "webhook");
         let (check, url) = self.callout_endpoint(&path, name, raw.url, raw.timeout, raw.failure)?;
-        out.webhooks.push(CalloutEndpoint {
+        out.callouts.push(CalloutEndpoint {
             guardrail: name.to_owned(),
             url,
             credential: None,
@@ -335,7 +335,7 @@ impl Validator<'_> {
         };
         let (endpoint, url) =
             self.callout_endpoint(&path, name, raw.url, raw.timeout, raw.failure)?;
-        out.webhooks.push(CalloutEndpoint {
+        out.callouts.push(CalloutEndpoint {
             guardrail: name.to_owned(),
             url,
             credential,

@@ -40,7 +40,7 @@ fn a_valid_section_becomes_the_filters_policy() {
         serde_json::json!({"name": "hook", "cluster": "guardrail.hook", "authority": "127.0.0.1:9",
             "path": "/check", "timeoutMs": 1000, "failure": "closed"})
     );
-    assert_eq!(guardrails.webhooks.len(), 1);
+    assert_eq!(guardrails.callouts.len(), 1);
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn models_metadata_and_moderation_checks() {
         serde_json::json!(["input", "output"])
     );
     let credentials: Vec<_> = guardrails
-        .webhooks
+        .callouts
         .iter()
         .map(|w| w.credential.is_some())
         .collect();

@@ -74,7 +74,7 @@ pub fn bootstrap(
             cluster(provider, filter, config.max_request_bytes)
         })
         .collect();
-    let callouts = config.guardrails.iter().flat_map(|g| &g.webhooks);
+    let callouts = config.guardrails.iter().flat_map(|g| &g.callouts);
     clusters.extend(callouts.clone().map(callout_cluster));
     let secrets: Vec<Value> = config
         .providers

@@ -37,7 +37,7 @@ pub use policy::{
 };
 pub use report::{denied_error, Report};
 pub use stream::OutputGuard;
-pub use webhook::{webhook_body, webhook_verdict, Callout, CalloutVerdict};
+pub use webhook::{webhook_verdict, Callout, CalloutVerdict};
 
 #[cfg(test)]
 #[path = "guardrails_tests.rs"]

@@ -64,12 +64,7 @@ impl Callout {
 }
 
 /// Body of a webhook call: the guardrail's name, the stage, who is asking, and the texts.
-pub fn webhook_body(
-    check: &WebhookCheck,
-    stage: Stage,
-    who: RequestScope,
-    texts: &[&str],
-) -> Vec<u8> {
+fn webhook_body(check: &WebhookCheck, stage: Stage, who: RequestScope, texts: &[&str]) -> Vec<u8> {
     json!({
         "guardrail": check.name,
         "stage": stage_name(stage),
