@@ -26,8 +26,8 @@ FLAG_HEADER = "x-tollgate-guardrail-flags"
 
 
 class WebhookServer:
-    """Answers by the texts it is sent: `hook-deny` denies, `hook-slow` answers after the
-    filter's timeout, `hook-fail` fails with 500; anything else is allowed."""
+    """Answers by the texts it is sent: `hook-deny` denies, `hook-flag` flags, `hook-slow`
+    answers after the filter's timeout, `hook-fail` fails with 500; anything else is allowed."""
 
     def __init__(self):
         self.calls = []
@@ -44,7 +44,11 @@ class WebhookServer:
                     self.send_response(500)
                     self.end_headers()
                     return
-                verdict = {"action": "deny", "category": "off_topic"} if "hook-deny" in text else {"action": "allow"}
+                verdict = {"action": "allow"}
+                if "hook-deny" in text:
+                    verdict = {"action": "deny", "category": "off_topic"}
+                elif "hook-flag" in text:
+                    verdict = {"action": "flag", "category": "tone"}
                 payload = json.dumps(verdict).encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
@@ -136,22 +140,22 @@ def gw(guarded):
     return guarded
 
 
-def openai(gw, text, alias="gpt", stream=False, key=KEY_ALL):
+def openai(gw, text, alias="gpt", stream=False, key=KEY_ALL, headers=None):
     body = {"model": alias, "messages": [{"role": "user", "content": text}], "stream": stream}
     return httpx.post(
         f"{gw.base_url}/v1/chat/completions",
         json=body,
-        headers={"authorization": f"Bearer {key}"},
+        headers={"authorization": f"Bearer {key}", **(headers or {})},
         timeout=30,
     )
 
 
-def anthropic(gw, text, alias="claude", stream=False, key=KEY_ALL):
+def anthropic(gw, text, alias="claude", stream=False, key=KEY_ALL, headers=None):
     body = {"model": alias, "max_tokens": 64, "messages": [{"role": "user", "content": text}], "stream": stream}
     return httpx.post(
         f"{gw.base_url}/v1/messages",
         json=body,
-        headers={"x-api-key": key, "anthropic-version": "2023-06-01"},
+        headers={"x-api-key": key, "anthropic-version": "2023-06-01", **(headers or {})},
         timeout=30,
     )
 

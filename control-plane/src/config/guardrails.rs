@@ -1,16 +1,21 @@
-//! Validating the `guardrails:` section into the filters' [`GuardrailPolicy`] plus the
-//! webhook endpoints the renderer needs clusters for. Every rule is compiled here with the
-//! filter's own engine, so a configuration the filter would refuse never renders.
+//! Validating the `guardrails:` section into the provider filters' [`GuardrailPolicy`],
+//! the gateway filter's admission checks (models, metadata), and the callout endpoints
+//! (webhooks, moderation) the renderer needs clusters for. Every rule is compiled here with
+//! the filter's own engine, so a configuration the filter would refuse never renders.
+
+use std::collections::BTreeMap;
 
 use tollgate_core::guard::{
     Action, CompiledGuardrails, GuardrailConfig, GuardrailsConfig, PiiEntity, RuleConfig,
 };
+use tollgate_core::guardrails::admission::{MetadataRule, ModelPatterns, ModelsRule};
 use tollgate_core::guardrails::{
-    Check, GuardrailPolicy, Scope, Stage, StagedGuardrail, WebhookCheck, WebhookFailure,
+    AdmissionCheck, AdmissionRule, Check, GuardrailPolicy, ModerationAction, ModerationCheck,
+    Scope, Stage, StagedGuardrail, WebhookCheck, WebhookFailure,
 };
 
 use super::diagnostics::Problem;
-use super::model::{BaseUrl, Model};
+use super::model::{BaseUrl, Model, SecretSource};
 use super::parse::parse_duration;
 use super::raw_guardrails as raw;
 use super::spans::{field, item};
@@ -19,11 +24,22 @@ use super::validate::{is_identifier, Validator};
 const DEFAULT_WEBHOOK_TIMEOUT_MS: u32 = 1000;
 
 /// The validated section.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Guardrails {
     pub policy: GuardrailPolicy,
-    /// Webhook guardrail name → its endpoint, for the clusters.
-    pub webhooks: Vec<(String, BaseUrl)>,
+    /// Checks the gateway filter settles before routing.
+    pub admission: Vec<AdmissionCheck>,
+    /// Endpoints of the webhook and moderation guardrails, for their clusters.
+    pub callouts: Vec<CalloutEndpoint>,
+}
+
+/// Where a callout guardrail is reached, and the secret Envoy puts on its calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalloutEndpoint {
+    pub guardrail: String,
+    pub url: BaseUrl,
+    /// Sent as `authorization: Bearer …` by Envoy; never seen by the filter.
+    pub credential: Option<SecretSource>,
 }
 
 /// Envoy cluster of a webhook guardrail.
@@ -44,7 +60,8 @@ impl Validator<'_> {
                 guardrails: Vec::new(),
                 hold_back_chars: raw.hold_back_chars,
             },
-            webhooks: Vec::new(),
+            admission: Vec::new(),
+            callouts: Vec::new(),
         };
         for (i, check) in raw.checks.into_iter().enumerate() {
             let path = item("guardrails.checks", i);
@@ -64,30 +81,53 @@ impl Validator<'_> {
                 teams: check.scope.teams,
                 models: check.scope.models,
             };
-            let checked = match (check.webhook, check.rules.is_empty()) {
-                (Some(webhook), true) => self.webhook(&path, &check.name, webhook, &mut out),
-                (None, false) => self.rules(
+            let kinds = [
+                !check.rules.is_empty(),
+                check.webhook.is_some(),
+                check.moderation.is_some(),
+                check.models.is_some(),
+                check.metadata.is_some(),
+            ];
+            if kinds.iter().filter(|&&k| k).count() != 1 {
+                let what =
+                    "needs exactly one of `rules`, `webhook`, `moderation`, `models`, `metadata`";
+                self.report(&path, Problem::Guardrail(what.into()));
+                continue;
+            }
+            let admission = match (check.models, check.metadata) {
+                (Some(models), _) => Some(self.models_rule(&path, models)),
+                (_, Some(metadata)) => Some(self.metadata_rule(&path, metadata)),
+                (None, None) => None,
+            };
+            if let Some(rule) = admission {
+                self.admission_only(&path, check.stages.is_some(), check.action.as_deref());
+                if let Some(rule) = rule {
+                    out.admission.push(AdmissionCheck {
+                        name: check.name,
+                        scope,
+                        rule,
+                    });
+                }
+                continue;
+            }
+            let checked = if let Some(webhook) = check.webhook {
+                if check.action.is_some() {
+                    let what = "a webhook decides itself: it takes no `action`";
+                    self.report(&field(&path, "action"), Problem::Guardrail(what.into()));
+                }
+                self.webhook(&path, &check.name, webhook, &mut out)
+            } else if let Some(moderation) = check.moderation {
+                self.moderation(&path, &check.name, check.action, moderation, &mut out)
+            } else {
+                self.rules(
                     &path,
                     check.name,
                     check.action,
                     check.reversible,
                     check.rules,
-                ),
-                _ => {
-                    self.report(
-                        &path,
-                        Problem::Guardrail("needs either `rules` or `webhook`".into()),
-                    );
-                    None
-                }
+                )
             };
             if let Some(check) = checked {
-                if matches!(check, Check::Webhook(_)) && stages.contains(&Stage::Output) {
-                    self.report(
-                        &field(&path, "stages"),
-                        Problem::Guardrail("a webhook guardrail guards the input only".into()),
-                    );
-                }
                 out.policy.guardrails.push(StagedGuardrail {
                     stages,
                     scope,
@@ -244,42 +284,106 @@ impl Validator<'_> {
         out: &mut Guardrails,
     ) -> Option<Check> {
         let path = field(path, "webhook");
-        let url = match BaseUrl::parse(&raw.url) {
-            Ok(url) => url,
-            Err(reason) => {
-                self.report(
-                    &field(&path, "url"),
-                    Problem::BaseUrl {
-                        value: raw.url,
-                        reason,
-                    },
-                );
+        let (check, url) = self.callout_endpoint(&path, name, raw.url, raw.timeout, raw.failure)?;
+        out.callouts.push(CalloutEndpoint {
+            guardrail: name.to_owned(),
+            url,
+            credential: None,
+        });
+        Some(Check::Webhook(check))
+    }
+
+    fn moderation(
+        &mut self,
+        path: &str,
+        name: &str,
+        action: Option<String>,
+        raw: raw::Moderation,
+        out: &mut Guardrails,
+    ) -> Option<Check> {
+        let action = match action.as_deref() {
+            None | Some("deny") => ModerationAction::Deny,
+            Some("flag") => ModerationAction::Flag,
+            Some(other) => {
+                self.unknown(&field(path, "action"), "action", other, "deny, flag");
                 return None;
             }
         };
-        let timeout_ms = match raw.timeout {
+        let path = field(path, "moderation");
+        if raw.model.is_empty() {
+            self.report(&field(&path, "model"), Problem::Empty);
+        }
+        let mut categories: BTreeMap<String, Option<f64>> =
+            raw.categories.into_iter().map(|c| (c, None)).collect();
+        for (category, threshold) in raw.thresholds {
+            if !(0.0..=1.0).contains(&threshold) {
+                let what = format!("threshold of `{category}` must be between 0 and 1");
+                self.report(&field(&path, "thresholds"), Problem::Guardrail(what));
+            }
+            categories.insert(category, Some(threshold));
+        }
+        let credential = match raw.credential {
+            Some(raw) => {
+                let credential_path = field(&path, "credential");
+                if raw.optional {
+                    let what = "a moderation credential cannot be optional";
+                    self.report(&credential_path, Problem::Guardrail(what.into()));
+                }
+                Some(self.credential(&credential_path, raw)?.source)
+            }
+            None => None,
+        };
+        let (endpoint, url) =
+            self.callout_endpoint(&path, name, raw.url, raw.timeout, raw.failure)?;
+        out.callouts.push(CalloutEndpoint {
+            guardrail: name.to_owned(),
+            url,
+            credential,
+        });
+        Some(Check::Moderation(ModerationCheck {
+            endpoint,
+            model: raw.model,
+            action,
+            categories,
+        }))
+    }
+
+    /// The address, timeout and failure mode of a callout guardrail.
+    fn callout_endpoint(
+        &mut self,
+        path: &str,
+        name: &str,
+        url: String,
+        timeout: Option<String>,
+        failure: Option<String>,
+    ) -> Option<(WebhookCheck, BaseUrl)> {
+        let url = match BaseUrl::parse(&url) {
+            Ok(parsed) => parsed,
+            Err(reason) => {
+                self.report(&field(path, "url"), Problem::BaseUrl { value: url, reason });
+                return None;
+            }
+        };
+        let timeout_ms = match timeout {
             None => DEFAULT_WEBHOOK_TIMEOUT_MS,
             Some(value) => match parse_duration(&value) {
                 Ok(d) if !d.is_zero() => u32::try_from(d.as_millis()).unwrap_or(u32::MAX),
                 Ok(_) => {
-                    self.report(&field(&path, "timeout"), Problem::Zero);
+                    self.report(&field(path, "timeout"), Problem::Zero);
                     return None;
                 }
                 Err(reason) => {
-                    self.report(
-                        &field(&path, "timeout"),
-                        Problem::Duration { value, reason },
-                    );
+                    self.report(&field(path, "timeout"), Problem::Duration { value, reason });
                     return None;
                 }
             },
         };
-        let failure = match raw.failure.as_deref() {
+        let failure = match failure.as_deref() {
             None | Some("closed") => WebhookFailure::Closed,
             Some("open") => WebhookFailure::Open,
             Some(other) => {
                 self.unknown(
-                    &field(&path, "failure"),
+                    &field(path, "failure"),
                     "failure mode",
                     other,
                     "open, closed",
@@ -299,8 +403,49 @@ impl Validator<'_> {
             timeout_ms,
             failure,
         };
-        out.webhooks.push((name.to_owned(), url));
-        Some(Check::Webhook(check))
+        Some((check, url))
+    }
+
+    fn models_rule(&mut self, path: &str, raw: raw::Models) -> Option<AdmissionRule> {
+        let rule = ModelsRule {
+            aliases: ModelPatterns {
+                allow: raw.allow,
+                deny: raw.deny,
+            },
+            upstream: ModelPatterns {
+                allow: raw.upstream_allow,
+                deny: raw.upstream_deny,
+            },
+        };
+        if rule.aliases.is_empty() && rule.upstream.is_empty() {
+            let what = "`models` needs `allow`, `deny`, `upstream_allow` or `upstream_deny`";
+            self.report(&field(path, "models"), Problem::Guardrail(what.into()));
+            return None;
+        }
+        Some(AdmissionRule::Models(rule))
+    }
+
+    fn metadata_rule(&mut self, path: &str, raw: raw::Metadata) -> Option<AdmissionRule> {
+        if raw.required.is_empty() {
+            self.report(&field(&field(path, "metadata"), "required"), Problem::Empty);
+            return None;
+        }
+        Some(AdmissionRule::Metadata(MetadataRule {
+            required: raw.required,
+        }))
+    }
+
+    /// Models and metadata are settled by the gateway before routing: they deny, and have
+    /// no stage.
+    fn admission_only(&mut self, path: &str, has_stages: bool, action: Option<&str>) {
+        if has_stages {
+            let what = "`models` and `metadata` are checked before routing: they take no `stages`";
+            self.report(&field(path, "stages"), Problem::Guardrail(what.into()));
+        }
+        if action.is_some_and(|a| a != "deny") {
+            let what = "`models` and `metadata` refuse the request: `action` can only be `deny`";
+            self.report(&field(path, "action"), Problem::Guardrail(what.into()));
+        }
     }
 
     fn unknown(&mut self, path: &str, what: &'static str, value: &str, expected: &str) {

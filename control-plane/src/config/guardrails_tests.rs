@@ -40,7 +40,7 @@ fn a_valid_section_becomes_the_filters_policy() {
         serde_json::json!({"name": "hook", "cluster": "guardrail.hook", "authority": "127.0.0.1:9",
             "path": "/check", "timeoutMs": 1000, "failure": "closed"})
     );
-    assert_eq!(guardrails.webhooks.len(), 1);
+    assert_eq!(guardrails.callouts.len(), 1);
 }
 
 #[test]
@@ -67,12 +67,36 @@ fn problems_are_located_and_name_the_rule() {
             ("guardrails.checks[0].webhook.url", 10, "invalid base_url \"ftp://x\": expected http:// or https://"),
         ),
         (
-            "    - {name: w, webhook: {url: \"http://x\"}}\n",
-            ("guardrails.checks[0].stages", 10, "a webhook guardrail guards the input only"),
+            "    - {name: w, action: deny}\n",
+            ("guardrails.checks[0]", 10, "needs exactly one of `rules`, `webhook`, `moderation`, `models`, `metadata`"),
         ),
         (
-            "    - {name: w, action: deny}\n",
-            ("guardrails.checks[0]", 10, "needs either `rules` or `webhook`"),
+            "    - {name: w, action: deny, webhook: {url: \"http://x\"}}\n",
+            ("guardrails.checks[0].action", 10, "a webhook decides itself: it takes no `action`"),
+        ),
+        (
+            "    - {name: m, stages: [input], models: {deny: [\"o1*\"]}}\n",
+            ("guardrails.checks[0].stages", 10, "`models` and `metadata` are checked before routing: they take no `stages`"),
+        ),
+        (
+            "    - {name: m, action: flag, metadata: {required: [project]}}\n",
+            ("guardrails.checks[0].action", 10, "`models` and `metadata` refuse the request: `action` can only be `deny`"),
+        ),
+        (
+            "    - {name: m, models: {}}\n",
+            ("guardrails.checks[0].models", 10, "`models` needs `allow`, `deny`, `upstream_allow` or `upstream_deny`"),
+        ),
+        (
+            "    - {name: m, metadata: {required: []}}\n",
+            ("guardrails.checks[0].metadata.required", 10, "must not be empty"),
+        ),
+        (
+            "    - {name: m, action: redact, moderation: {url: \"http://x\", model: m}}\n",
+            ("guardrails.checks[0].action", 10, "unknown action \"redact\"; expected one of: deny, flag"),
+        ),
+        (
+            "    - {name: m, moderation: {url: \"http://x\", model: m, thresholds: {hate: 1.5}}}\n",
+            ("guardrails.checks[0].moderation.thresholds", 10, "threshold of `hate` must be between 0 and 1"),
         ),
     ];
     for (checks, (path, line, message)) in cases {
@@ -93,4 +117,59 @@ fn unknown_fields_are_refused() {
         "{:?}",
         err[0]
     );
+}
+
+#[test]
+fn models_metadata_and_moderation_checks() {
+    let text = format!(
+        "{HEAD}    - name: models
+      scope: {{keys: [k]}}
+      models: {{allow: [\"gpt*\"], upstream_deny: [\"o1*\"]}}
+    - name: attribution
+      metadata: {{required: [project]}}
+    - name: mod
+      action: flag
+      stages: [output]
+      moderation:
+        url: https://api.openai.com/v1/moderations
+        credential: {{env: OPENAI_API_KEY}}
+        model: omni-moderation-latest
+        timeout: 2s
+        categories: [hate]
+        thresholds: {{violence: 0.5}}
+    - name: hook
+      webhook: {{url: http://127.0.0.1:9/check}}
+"
+    );
+    let config = load(&text, None).expect("valid").config;
+    let guardrails = config.guardrails.expect("section");
+    let admission = serde_json::to_value(&guardrails.admission).expect("serializes");
+    assert_eq!(
+        admission,
+        serde_json::json!([
+            {"name": "models", "scope": {"keys": ["k"]},
+             "rule": {"models": {"aliases": {"allow": ["gpt*"]}, "upstream": {"deny": ["o1*"]}}}},
+            {"name": "attribution", "rule": {"metadata": {"required": ["project"]}}}
+        ])
+    );
+    let policy = serde_json::to_value(&guardrails.policy).expect("serializes");
+    assert_eq!(
+        policy["guardrails"][0],
+        serde_json::json!({"stages": ["output"], "check": {"moderation": {
+            "endpoint": {"name": "mod", "cluster": "guardrail.mod", "authority": "api.openai.com",
+                "path": "/v1/moderations", "timeoutMs": 2000, "failure": "closed"},
+            "model": "omni-moderation-latest", "action": "flag",
+            "categories": {"hate": null, "violence": 0.5}}}})
+    );
+    // Webhooks guard both stages by default now.
+    assert_eq!(
+        policy["guardrails"][1]["stages"],
+        serde_json::json!(["input", "output"])
+    );
+    let credentials: Vec<_> = guardrails
+        .callouts
+        .iter()
+        .map(|w| w.credential.is_some())
+        .collect();
+    assert_eq!(credentials, [true, false]);
 }

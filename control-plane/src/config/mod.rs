@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use control_plane::{millis, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
-pub use guardrails::{webhook_cluster, Guardrails};
+pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
     ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,

@@ -1,6 +1,10 @@
 //! The `guardrails:` section exactly as written (see [`super::raw`] for the conventions).
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
+
+use super::raw::Credential;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,7 +18,8 @@ pub struct Guardrails {
 #[serde(deny_unknown_fields)]
 pub struct Check {
     pub name: String,
-    /// `deny`, `redact` or `flag`; rule checks only (a webhook denies).
+    /// `deny`, `redact` or `flag` for rules; `deny` (default) or `flag` for moderation; a
+    /// webhook, models and metadata check denies.
     pub action: Option<String>,
     #[serde(default)]
     pub reversible: bool,
@@ -25,6 +30,9 @@ pub struct Check {
     #[serde(default)]
     pub rules: Vec<Rule>,
     pub webhook: Option<Webhook>,
+    pub moderation: Option<Moderation>,
+    pub models: Option<Models>,
+    pub metadata: Option<Metadata>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,4 +75,41 @@ pub struct Webhook {
     pub timeout: Option<String>,
     /// `open` or `closed` (default).
     pub failure: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Moderation {
+    pub url: String,
+    pub credential: Option<Credential>,
+    pub model: String,
+    pub timeout: Option<String>,
+    /// `open` or `closed` (default).
+    pub failure: Option<String>,
+    /// Categories that count when the endpoint flags them; none: every flagged category.
+    #[serde(default)]
+    pub categories: Vec<String>,
+    /// Categories that count when their score reaches the threshold.
+    #[serde(default)]
+    pub thresholds: BTreeMap<String, f64>,
+}
+
+/// Allowed and denied models, by alias and by upstream model.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Models {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    #[serde(default)]
+    pub upstream_allow: Vec<String>,
+    #[serde(default)]
+    pub upstream_deny: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub required: Vec<String>,
 }

@@ -393,7 +393,7 @@ impl Validator<'_> {
         Some(version)
     }
 
-    fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {
+    pub(super) fn credential(&mut self, path: &str, raw: raw::Credential) -> Option<Credential> {
         let source = match (raw.env, raw.file) {
             (Some(var), None) => {
                 if !is_env_name(&var) {

@@ -14,7 +14,8 @@ use tollgate_core::{headers, log_fields};
 
 use super::routes;
 use crate::config::{
-    webhook_cluster, AccessLog, BaseUrl, Config, CredentialHeader, Host, Provider, SecretSource,
+    webhook_cluster, AccessLog, CalloutEndpoint, Config, CredentialHeader, Host, Provider,
+    SecretSource,
 };
 
 /// Concurrent retries (and fallback attempts) a provider cluster accepts.
@@ -83,21 +84,26 @@ pub fn bootstrap(
             cluster(provider, filter, config.max_request_bytes)
         })
         .collect();
-    if let Some(guardrails) = &config.guardrails {
-        clusters.extend(
-            guardrails
-                .webhooks
-                .iter()
-                .map(|(name, url)| webhook(name, url)),
-        );
-    }
+    let callouts = config.guardrails.iter().flat_map(|g| &g.callouts);
+    clusters.extend(callouts.clone().map(callout_cluster));
     if let Some(control_plane) = &config.control_plane {
         clusters.push(control_plane_cluster(control_plane.listen));
     }
     let secrets: Vec<Value> = config
         .providers
         .iter()
-        .filter_map(|p| Some(secret(&p.name, &p.credential.as_ref()?.source)))
+        .filter_map(|p| {
+            Some(secret(
+                &secret_name(&p.name),
+                &p.credential.as_ref()?.source,
+            ))
+        })
+        .chain(callouts.filter_map(|c| {
+            Some(secret(
+                &callout_secret_name(&c.guardrail),
+                c.credential.as_ref()?,
+            ))
+        }))
         .collect();
     json!({
         "node": {"id": NODE, "cluster": NODE},
@@ -118,6 +124,10 @@ fn secret_name(provider: &str) -> String {
     format!("credential.{provider}")
 }
 
+fn callout_secret_name(guardrail: &str) -> String {
+    format!("credential.guardrail.{guardrail}")
+}
+
 fn socket_address(address: impl Display, port: u16) -> Value {
     json!({"socket_address": {"address": address.to_string(), "port_value": port}})
 }
@@ -131,12 +141,12 @@ pub fn proto_duration(d: Duration) -> String {
 }
 
 /// Envoy reads the secret itself; the rendered file names only where it lives.
-fn secret(provider: &str, source: &SecretSource) -> Value {
+fn secret(name: &str, source: &SecretSource) -> Value {
     let secret = match source {
         SecretSource::Env(var) => json!({"environment_variable": var}),
         SecretSource::File(path) => json!({"filename": path.to_string_lossy()}),
     };
-    json!({"name": secret_name(provider), "generic_secret": {"secret": secret}})
+    json!({"name": name, "generic_secret": {"secret": secret}})
 }
 
 /// The VM every filter instance shares: its module and the host environment it may read.
@@ -316,9 +326,12 @@ fn control_plane_cluster(listen: SocketAddr) -> Value {
     })
 }
 
-/// The cluster a webhook guardrail is called through (from the provider filters).
-fn webhook(guardrail: &str, url: &BaseUrl) -> Value {
-    let name = webhook_cluster(guardrail);
+/// The cluster a webhook or moderation guardrail is called through (from the provider
+/// filters). With a credential, Envoy injects it on every call in this cluster's upstream
+/// filter chain, so the secret never reaches the filter.
+fn callout_cluster(callout: &CalloutEndpoint) -> Value {
+    let name = webhook_cluster(&callout.guardrail);
+    let url = &callout.url;
     let (kind, address) = discovery(&url.host);
     let mut cluster = json!({
         "name": name,
@@ -334,6 +347,23 @@ fn webhook(guardrail: &str, url: &BaseUrl) -> Value {
     }
     if url.tls {
         cluster["transport_socket"] = upstream_tls(&url.host);
+    }
+    if callout.credential.is_some() {
+        let secret = callout_secret_name(&callout.guardrail);
+        let http_filters = [
+            injector(&secret, CredentialHeader::Bearer),
+            json!({
+                "name": "envoy.filters.http.upstream_codec",
+                "typed_config": {"@type": UPSTREAM_CODEC},
+            }),
+        ];
+        cluster["typed_extension_protocol_options"] = json!({
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": HTTP_OPTIONS,
+                "explicit_http_config": {"http_protocol_options": {}},
+                "http_filters": http_filters,
+            },
+        });
     }
     cluster
 }
@@ -368,11 +398,19 @@ fn upstream_tls(host: &Host) -> Value {
 /// Puts the provider's secret into the header its API expects, replacing whatever the
 /// client sent there.
 fn credential_injector(provider: &Provider) -> Value {
+    injector(
+        &secret_name(&provider.name),
+        provider.kind.credential_header(),
+    )
+}
+
+/// Envoy's credential injector putting the secret `secret` into `header`.
+fn injector(secret: &str, header: CredentialHeader) -> Value {
     let mut generic = json!({
         "@type": GENERIC_CREDENTIAL,
-        "credential": {"name": secret_name(&provider.name)},
+        "credential": {"name": secret},
     });
-    match provider.kind.credential_header() {
+    match header {
         CredentialHeader::Bearer => {
             generic["header"] = json!("authorization");
             generic["header_value_prefix"] = json!("Bearer ");

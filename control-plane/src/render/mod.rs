@@ -14,6 +14,7 @@ use serde_json::Value;
 use tollgate_core::config::{
     GatewayConfig, ModelRoute, ProviderConfig, UsageShipping, CONFIG_VERSION,
 };
+use tollgate_core::guardrails::AdmissionRule;
 
 use crate::config::{millis, Config, ControlPlane, Provider};
 
@@ -55,6 +56,15 @@ pub fn render(config: &Config, wasm: &Path) -> Rendered {
 }
 
 fn gateway_config(config: &Config) -> GatewayConfig {
+    let admission = config
+        .guardrails
+        .as_ref()
+        .map(|g| g.admission.clone())
+        .unwrap_or_default();
+    // Only a model guardrail on upstream names needs them in the gateway.
+    let needs_upstream = admission
+        .iter()
+        .any(|c| matches!(&c.rule, AdmissionRule::Models(m) if !m.upstream.is_empty()));
     GatewayConfig {
         version: CONFIG_VERSION,
         keys: config.keys.clone(),
@@ -62,14 +72,22 @@ fn gateway_config(config: &Config) -> GatewayConfig {
             .models
             .iter()
             .filter_map(|m| {
+                let mut upstream_models: Vec<String> = match needs_upstream {
+                    true => m.targets().map(|t| t.model.clone()).collect(),
+                    false => Vec::new(),
+                };
+                upstream_models.sort();
+                upstream_models.dedup();
                 Some(ModelRoute {
                     alias: m.alias.clone(),
                     provider: m.primary()?.provider.clone(),
                     rules: m.rules.iter().map(|r| r.when.clone()).collect(),
+                    upstream_models,
                 })
             })
             .collect(),
         usage_shipping: config.control_plane.as_ref().map(usage_shipping),
+        guardrails: admission,
     }
 }
 

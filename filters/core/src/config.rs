@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cost::Price;
 use crate::formats::WireFormat;
-use crate::guardrails::{GuardrailPolicy, PolicyError};
+use crate::guardrails::{AdmissionCheck, GuardrailPolicy, PolicyError};
 use crate::keys::{KeyError, KeyTable};
 use crate::ratelimit::KeyRateLimits;
 use crate::route_rules::{CompiledCondition, Condition, RuleError};
@@ -46,6 +46,9 @@ pub struct GatewayConfig {
     /// collects them (they still reach the access log).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_shipping: Option<UsageShipping>,
+    /// Guardrails settled before routing (allowed models, required metadata).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guardrails: Vec<AdmissionCheck>,
 }
 
 /// How usage records travel to the control plane (see [`crate::usage_outbox`]).
@@ -99,6 +102,10 @@ pub struct ModelRoute {
     /// (`x-tollgate-branch: <index>`); none matching leaves the default branch.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rules: Vec<Condition>,
+    /// Every upstream model the alias may be served by (weighted targets, fallbacks), for
+    /// model guardrails.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_models: Vec<String>,
 }
 
 /// Configuration of a provider filter: how to speak to one provider.
@@ -179,6 +186,7 @@ pub struct CompiledGateway {
     models: Vec<ModelRoute>,
     /// Each model's compiled rules, by the model's index.
     rules: Vec<Vec<CompiledCondition>>,
+    pub guardrails: Vec<AdmissionCheck>,
 }
 
 impl TryFrom<GatewayConfig> for CompiledGateway {
@@ -210,6 +218,7 @@ impl TryFrom<GatewayConfig> for CompiledGateway {
             keys,
             models: config.models,
             rules,
+            guardrails: config.guardrails,
         })
     }
 }
@@ -345,14 +354,17 @@ mod tests {
                     alias: "a".into(),
                     provider: "p".into(),
                     rules: vec![],
+                    upstream_models: vec![],
                 },
                 ModelRoute {
                     alias: "a".into(),
                     provider: "q".into(),
                     rules: vec![],
+                    upstream_models: vec![],
                 },
             ],
             usage_shipping: None,
+            guardrails: vec![],
         };
         assert!(matches!(
             CompiledGateway::try_from(config),

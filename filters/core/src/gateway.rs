@@ -313,12 +313,14 @@ mod tests {
             alias: alias.into(),
             provider: provider.into(),
             rules: vec![],
+            upstream_models: vec![],
         };
         CompiledGateway::try_from(GatewayConfig {
             version: CONFIG_VERSION,
             keys: vec![key("all", "tg-all", &["*"]), key("one", "tg-one", &["gpt"])],
             models: vec![route("gpt", "openai"), route("claude", "anthropic")],
             usage_shipping: None,
+            guardrails: vec![],
         })
         .unwrap()
     }

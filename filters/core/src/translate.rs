@@ -300,6 +300,11 @@ impl ResponseTranslator {
         self.guard.as_ref()
     }
 
+    /// The output guard, to take the texts it collected for output callouts.
+    pub fn guard_mut(&mut self) -> Option<&mut OutputGuard> {
+        self.guard.as_mut()
+    }
+
     fn rebuild_stream(&mut self, max_event_bytes: usize) {
         if matches!(self.state, State::Streaming(_)) {
             self.state = State::Streaming(Box::new(self.new_stream(max_event_bytes)));

@@ -10,6 +10,9 @@ use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
+use tollgate_core::guard::Action as GuardAction;
+use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope, Stage};
+use tollgate_core::keys::VirtualKey;
 use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields, route_rules};
@@ -21,6 +24,9 @@ pub struct GatewayFilter {
     config: Rc<CompiledGateway>,
     /// The authenticated key's id, kept for the body phase.
     key_id: Option<String>,
+    /// The request's `x-tollgate-metadata`, for `metadata` guardrails and conditional
+    /// routes.
+    metadata: BTreeMap<String, String>,
     endpoint: Option<Endpoint>,
     /// For a conditional alias, the rule that chose the route, for the response.
     rule: Option<String>,
@@ -30,8 +36,6 @@ pub struct GatewayFilter {
     /// The token-limited scopes of an admitted request, until its answer's tokens are
     /// debited.
     rate_limiting: Option<RateLimiting>,
-    /// The request's `x-tollgate-metadata`, which conditional routes may read.
-    metadata: BTreeMap<String, String>,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -83,12 +87,43 @@ impl GatewayFilter {
         GatewayFilter {
             config,
             key_id: None,
+            metadata: BTreeMap::new(),
             endpoint: None,
             rule: None,
             envoy_reply: None,
             rate_limiting: None,
-            metadata: BTreeMap::new(),
         }
+    }
+}
+
+impl GatewayFilter {
+    /// Allowed models and required metadata, before anything is spent; a refusal is
+    /// logged like any guardrail verdict.
+    fn admission_guardrails(&self, key: &VirtualKey, alias: &str) -> Result<(), GatewayError> {
+        if self.config.guardrails.is_empty() {
+            return Ok(());
+        }
+        let upstream_models = self
+            .config
+            .model(alias)
+            .map_or(&[][..], |route| route.upstream_models.as_slice());
+        let candidate = Candidate {
+            who: RequestScope {
+                key_id: Some(&key.config.id),
+                team: key.config.team.as_deref(),
+                alias: Some(alias),
+            },
+            alias,
+            upstream_models,
+            metadata: &self.metadata,
+        };
+        check_admission(&self.config.guardrails, &candidate).map_err(|refusal| {
+            let mut report = Report::default();
+            let (guardrail, category) = (&refusal.guardrail, refusal.category);
+            report.verdict(Stage::Input, guardrail, category, GuardAction::Deny);
+            log_field(self, log_fields::GUARDRAILS, &report.to_json());
+            refusal.error
+        })
     }
 }
 
@@ -197,6 +232,10 @@ impl HttpContext for GatewayFilter {
         match admitted {
             Ok((admission, branch, conditional)) => {
                 log_field(self, log_fields::ALIAS, &admission.alias);
+                if let Err(e) = self.admission_guardrails(key, &admission.alias) {
+                    reply_error(self, &e, format);
+                    return Action::Pause;
+                }
                 if let Some(branch) = branch {
                     self.set_http_request_header(headers::BRANCH, Some(&branch.to_string()));
                 }

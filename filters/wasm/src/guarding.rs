@@ -1,15 +1,17 @@
 //! One request's guardrails in the provider filter: the selection for its key, team and
-//! alias, the placeholder state shared by input and output, the webhook queue, and the
-//! report for the log. Host calls (clock, callouts, replies) stay in `provider`.
+//! alias, the placeholder state shared by input and output, the callout queue (webhooks and
+//! moderation, on the request and then on the whole answer), and the report for the log.
+//! Host calls (clock, callouts, replies) stay in `provider`.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
 
 use tollgate_core::error::GatewayError;
-use tollgate_core::guard::{Action, Denial, Masking};
+use tollgate_core::guard::{Action, Category, Denial, Masking};
+use tollgate_core::guardrails::webhook::UNAVAILABLE;
 use tollgate_core::guardrails::{
-    denied_error, guard_request, request_texts, webhook_body, webhook_verdict, CompiledPolicy,
-    OutputGuard, Report, RequestScope, Selection, Stage, WebhookCheck, WebhookVerdict,
+    denied_error, guard_request, request_texts, Callout, CalloutVerdict, CompiledPolicy,
+    OutputGuard, Report, RequestScope, Selection, Stage,
 };
 use tollgate_core::model::Request;
 
@@ -17,8 +19,11 @@ pub struct Guarding {
     selection: Selection,
     masking: Masking,
     pub report: Report,
-    webhooks: VecDeque<WebhookCheck>,
-    /// The request's texts after the rule guardrails, for webhooks.
+    /// Callouts still to make, all about `stage`.
+    callouts: VecDeque<Callout>,
+    stage: Stage,
+    /// The texts the callouts are about: the request's after the input rules, then the
+    /// answer's after the output rules.
     texts: Vec<String>,
     key_id: Option<String>,
     team: Option<String>,
@@ -42,7 +47,8 @@ impl Guarding {
             return None;
         }
         Some(Guarding {
-            webhooks: selection.webhooks.iter().cloned().collect(),
+            callouts: selection.input_callouts.iter().cloned().collect(),
+            stage: Stage::Input,
             selection,
             masking: Masking::new(),
             report: Report::default(),
@@ -55,7 +61,7 @@ impl Guarding {
 
     /// Whether the request must be decoded for the input stage.
     pub fn guards_input(&self) -> bool {
-        self.selection.input.is_some() || !self.webhooks.is_empty()
+        self.selection.input.is_some() || !self.selection.input_callouts.is_empty()
     }
 
     /// The input stage on the canonical request: redacts in place, refuses on a denial.
@@ -70,7 +76,7 @@ impl Guarding {
             }
             changed = inspection.changed;
         }
-        if !self.webhooks.is_empty() {
+        if !self.callouts.is_empty() {
             self.texts = request_texts(request)
                 .into_iter()
                 .map(str::to_owned)
@@ -79,57 +85,92 @@ impl Guarding {
         Ok(changed)
     }
 
-    /// The next webhook to call and its body.
-    pub fn next_webhook(&mut self) -> Option<(WebhookCheck, Vec<u8>)> {
-        let check = self.webhooks.pop_front()?;
+    /// Whether output callouts need the whole answer before any of it leaves: a streamed
+    /// answer is then held whole too (see the README on output webhooks).
+    pub fn holds_whole_answer(&self) -> bool {
+        !self.selection.output_callouts.is_empty()
+    }
+
+    /// Queues the output callouts about the answer's guarded texts (none for an answer
+    /// without text).
+    pub fn queue_output(&mut self, texts: Vec<String>) {
+        self.stage = Stage::Output;
+        self.callouts = match texts.iter().any(|t| !t.is_empty()) {
+            true => self.selection.output_callouts.iter().cloned().collect(),
+            false => VecDeque::new(),
+        };
+        self.texts = texts;
+    }
+
+    /// The stage the pending callouts guard.
+    pub fn callout_stage(&self) -> Stage {
+        self.stage
+    }
+
+    /// The next callout to make and its body.
+    pub fn next_callout(&mut self) -> Option<(Callout, Vec<u8>)> {
+        let callout = self.callouts.pop_front()?;
         let texts: Vec<&str> = self.texts.iter().map(String::as_str).collect();
         let who = RequestScope {
             key_id: self.key_id.as_deref(),
             team: self.team.as_deref(),
             alias: self.alias.as_deref(),
         };
-        let body = webhook_body(&check, who, &texts);
-        Some((check, body))
+        let body = callout.body(self.stage, who, &texts);
+        Some((callout, body))
     }
 
-    /// A webhook's answer: `Err` refuses the request.
-    pub fn webhook_answered(
+    /// A callout's answer: `Err` refuses the request (or withholds the answer).
+    pub fn callout_answered(
         &mut self,
-        check: &WebhookCheck,
+        callout: &Callout,
         status: Option<u16>,
         body: &[u8],
     ) -> Result<(), GatewayError> {
-        let category = match webhook_verdict(status, body) {
-            WebhookVerdict::Allow => return Ok(()),
-            WebhookVerdict::Failed if check.fails_open() => {
-                self.report.webhook_failed(&check.name);
+        let name = callout.name();
+        let category = match callout.verdict(status, body) {
+            CalloutVerdict::Allow => return Ok(()),
+            CalloutVerdict::Flag { categories } => {
+                for category in categories {
+                    self.report
+                        .verdict(self.stage, name, &category, Action::Flag);
+                }
                 return Ok(());
             }
-            WebhookVerdict::Failed => {
-                self.report.webhook_failed(&check.name);
-                tollgate_core::guardrails::webhook::UNAVAILABLE.to_owned()
+            CalloutVerdict::Failed if callout.endpoint().fails_open() => {
+                self.report.webhook_failed(name);
+                return Ok(());
             }
-            WebhookVerdict::Deny { category } => category,
+            CalloutVerdict::Failed => {
+                self.report.webhook_failed(name);
+                UNAVAILABLE.to_owned()
+            }
+            CalloutVerdict::Deny { category } => category,
         };
         self.report
-            .verdict(Stage::Input, &check.name, &category, Action::Deny);
+            .verdict(self.stage, name, &category, Action::Deny);
         let denial = Denial {
-            guardrail: check.name.as_str().into(),
-            category: tollgate_core::guard::Category::Rule(category.into()),
+            guardrail: name.into(),
+            category: Category::Rule(category.into()),
         };
-        Err(denied_error(Stage::Input, &denial))
+        Err(denied_error(self.stage, &denial))
     }
 
-    /// The output stage for the answer, when it has one: output guardrails, or values to
-    /// unmask.
+    /// The output stage for the answer, when it has one: output guardrails, values to
+    /// unmask, or output callouts (which need the answer's texts).
     pub fn output_guard(&self) -> Option<OutputGuard> {
         let unmask = self.masking.has_originals();
-        (self.selection.output.is_some() || unmask).then(|| {
-            OutputGuard::new(
+        let collect = self.holds_whole_answer();
+        (self.selection.output.is_some() || unmask || collect).then(|| {
+            let guard = OutputGuard::new(
                 self.selection.output.clone(),
                 self.selection.hold_back,
                 self.masking.clone(),
-            )
+            );
+            match collect {
+                true => guard.collecting(),
+                false => guard,
+            }
         })
     }
 }

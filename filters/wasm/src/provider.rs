@@ -15,7 +15,7 @@ use tollgate_core::formats::codec;
 use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
-use tollgate_core::guardrails::{CompiledPolicy, Stage, WebhookCheck};
+use tollgate_core::guardrails::{Callout, CompiledPolicy, OutputGuard, Stage};
 use tollgate_core::model::{ApiError, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::stream_start::{self, StreamStart};
@@ -47,6 +47,14 @@ impl Answer {
     }
 }
 
+/// Where the callouts of a stage stand.
+enum Callouts {
+    /// A call is out; the stage resumes in `on_http_call_response`.
+    Waiting,
+    /// Every callout answered: go on, or refuse.
+    Finished(Result<(), GatewayError>),
+}
+
 /// Namespace of the route metadata the control plane renders (`steps`).
 const ROUTE_METADATA: &str = "tollgate";
 
@@ -63,8 +71,8 @@ pub struct ProviderFilter {
     policy: Option<Rc<CompiledPolicy>>,
     /// This request's guardrails, when any apply.
     guarding: Option<Guarding>,
-    /// The webhook being called and when the call started.
-    webhook: Option<(WebhookCheck, SystemTime)>,
+    /// The callout being made (webhook, moderation) and when it started.
+    callout: Option<(Callout, SystemTime)>,
     /// Envoy's request id, read with the request headers: after a callout has resumed the
     /// request, the response callbacks can no longer read them (Envoy answers BadArgument).
     request_id: String,
@@ -105,7 +113,7 @@ impl ProviderFilter {
             answer: None,
             policy,
             guarding: None,
-            webhook: None,
+            callout: None,
             request_id: String::new(),
             holding_start: false,
             failed_start: false,
@@ -141,53 +149,83 @@ impl ProviderFilter {
         }
     }
 
-    /// Calls the next webhook guardrail; false when none is left.
-    fn call_next_webhook(&mut self) -> bool {
-        let Some((check, body)) = self.guarding.as_mut().and_then(Guarding::next_webhook) else {
-            return false;
+    /// Makes the next callout of the current stage.
+    fn call_next_callout(&mut self) -> Callouts {
+        let Some((callout, body)) = self.guarding.as_mut().and_then(Guarding::next_callout) else {
+            return Callouts::Finished(Ok(()));
         };
+        let endpoint = callout.endpoint();
         let headers = vec![
             (":method", "POST"),
-            (":path", check.path.as_str()),
-            (":authority", check.authority.as_str()),
+            (":path", endpoint.path.as_str()),
+            (":authority", endpoint.authority.as_str()),
             ("content-type", "application/json"),
         ];
-        let timeout = Duration::from_millis(u64::from(check.timeout_ms));
+        let timeout = Duration::from_millis(u64::from(endpoint.timeout_ms));
         let started = self.get_current_time();
-        match self.dispatch_http_call(&check.cluster, headers, Some(&body), vec![], timeout) {
-            Ok(_) => {
-                self.webhook = Some((check, started));
-                true
-            }
+        let dispatched =
+            self.dispatch_http_call(&endpoint.cluster, headers, Some(&body), vec![], timeout);
+        if let Err(status) = dispatched {
             // Not even dispatched (unknown cluster): a failed call, decided at once.
-            Err(status) => {
-                log::warn!(
-                    "tollgate: webhook guardrail `{}` not called: {status:?}",
-                    check.name
-                );
-                self.webhook = Some((check, started));
-                self.webhook_done(None, &[])
+            log::warn!(
+                "tollgate: guardrail `{}` not called: {status:?}",
+                callout.name()
+            );
+            self.callout = Some((callout, started));
+            return self.callout_done(None, &[]);
+        }
+        self.callout = Some((callout, started));
+        Callouts::Waiting
+    }
+
+    /// A callout answered (or failed): refuse, or make the next one.
+    fn callout_done(&mut self, status: Option<u16>, body: &[u8]) -> Callouts {
+        let Some((callout, started)) = self.callout.take() else {
+            return Callouts::Finished(Ok(()));
+        };
+        let micros = self.micros_since(started);
+        let Some(guarding) = self.guarding.as_mut() else {
+            return Callouts::Finished(Ok(()));
+        };
+        guarding.report.latency(guarding.callout_stage(), micros);
+        match guarding.callout_answered(&callout, status, body) {
+            Ok(()) => self.call_next_callout(),
+            Err(e) => Callouts::Finished(Err(e)),
+        }
+    }
+
+    /// The input callouts are through: refuse the request, or let it go.
+    fn input_checked(&mut self, outcome: Result<(), GatewayError>) -> Action {
+        match outcome {
+            Ok(()) => Action::Continue,
+            Err(e) => {
+                self.log_guardrails();
+                self.fail(&e)
             }
         }
     }
 
-    /// A webhook answered (or failed): refuse, call the next one, or go on. Returns whether
-    /// the request is still waiting for a webhook.
-    fn webhook_done(&mut self, status: Option<u16>, body: &[u8]) -> bool {
-        let Some((check, started)) = self.webhook.take() else {
-            return false;
-        };
-        let micros = self.micros_since(started);
-        let Some(guarding) = self.guarding.as_mut() else {
-            return false;
-        };
-        guarding.report.latency(Stage::Input, micros);
-        if let Err(e) = guarding.webhook_answered(&check, status, body) {
-            self.log_guardrails();
-            self.fail(&e);
-            return true;
+    /// The whole answer is guarded: a refusal replaces it (its headers are still held)
+    /// with the error in the client's format; then flags and the log.
+    fn answer_checked(&mut self, outcome: Result<(), GatewayError>) {
+        if let Err(e) = outcome {
+            self.set_http_response_header(":status", Some(&e.status().to_string()));
+            self.set_http_response_header("content-type", Some("application/json"));
+            // From 0 over any length: Envoy replaces the whole buffered body.
+            self.set_http_response_body(0, usize::MAX, &e.to_body(self.client_format));
         }
-        self.call_next_webhook()
+        self.set_flag_header();
+        self.log_usage();
+        self.log_guardrails();
+    }
+
+    /// Whether the answer is held whole: the translator needs it, or output callouts do.
+    fn holds_whole_answer(&self, answer: &Answer) -> bool {
+        answer.buffers_whole_body()
+            || self
+                .guarding
+                .as_ref()
+                .is_some_and(Guarding::holds_whole_answer)
     }
 
     fn take_internal_header(&self, name: &str) -> Option<String> {
@@ -350,7 +388,14 @@ impl Context for ProviderFilter {
         let body = self
             .get_http_call_response_body(0, body_size)
             .unwrap_or_default();
-        if !self.webhook_done(status, &body) {
+        let stage = self.guarding.as_ref().map(Guarding::callout_stage);
+        let Callouts::Finished(outcome) = self.callout_done(status, &body) else {
+            return;
+        };
+        if stage == Some(Stage::Output) {
+            self.answer_checked(outcome);
+            self.resume_http_response();
+        } else if let Action::Continue = self.input_checked(outcome) {
             self.resume_http_request();
         }
     }
@@ -487,11 +532,11 @@ impl HttpContext for ProviderFilter {
         self.client_wants_stream_usage = upstream.client_wants_stream_usage;
         self.tool_names = upstream.tool_names;
         self.input_chars = upstream.input_chars;
-        if self.call_next_webhook() {
-            // Resumed (or refused) when the webhooks have answered.
-            return Action::Pause;
+        match self.call_next_callout() {
+            // Resumed (or refused) when the callouts have answered.
+            Callouts::Waiting => Action::Pause,
+            Callouts::Finished(outcome) => self.input_checked(outcome),
         }
-        Action::Continue
     }
 
     fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
@@ -538,14 +583,18 @@ impl HttpContext for ProviderFilter {
         }
         // The body may change size; Envoy re-frames it.
         self.set_http_response_header("content-length", None);
-        let buffers = answer.buffers_whole_body();
+        let buffers = self.holds_whole_answer(&answer);
         if let (false, Answer::Chat(translator)) = (buffers, &answer) {
             // The client's stream framing, which differs from the provider's for Bedrock.
             self.set_http_response_header("content-type", Some(translator.content_type()));
         }
+        let held_stream = buffers && !answer.buffers_whole_body();
         self.answer = Some(answer);
         if buffers && !end_of_stream {
-            // Status and content type depend on the whole body: hold the headers.
+            // Status and content type depend on the whole body: hold the headers. A stream
+            // held whole for output callouts may still fail before its first content, which
+            // is checked as for any stream (and stays retryable).
+            self.holding_start = held_stream;
             return Action::Pause;
         }
         if !buffers && !end_of_stream {
@@ -579,7 +628,7 @@ impl HttpContext for ProviderFilter {
             }
         }
         let buffers = match &self.answer {
-            Some(answer) => answer.buffers_whole_body(),
+            Some(answer) => self.holds_whole_answer(answer),
             None => return Action::Continue,
         };
         if buffers && !end_of_stream {
@@ -618,18 +667,38 @@ impl HttpContext for ProviderFilter {
                 }
             }
         }
-        self.answer = Some(answer);
-        if end_of_stream {
-            if buffers {
-                // The headers are still held: output flags of a whole answer can join them.
-                self.set_flag_header();
+        if !end_of_stream {
+            self.answer = Some(answer);
+            if provisional {
+                self.write_record(Delivery::LogOnly);
             }
-            self.log_usage();
-            self.log_guardrails();
-        } else if provisional {
-            self.write_record(Delivery::LogOnly);
+            return Action::Continue;
         }
-        Action::Continue
+        let texts = match &mut answer {
+            Answer::Chat(translator) if translator.client_status() == 200 => translator
+                .guard_mut()
+                .filter(|guard| guard.denied().is_none())
+                .map(OutputGuard::take_texts),
+            _ => None,
+        };
+        self.answer = Some(answer);
+        if let Some(guarding) = self.guarding.as_mut() {
+            guarding.queue_output(texts.unwrap_or_default());
+        }
+        match self.call_next_callout() {
+            Callouts::Waiting => Action::Pause,
+            // A whole answer's headers are still held: output flags can join them.
+            Callouts::Finished(outcome) if buffers => {
+                self.answer_checked(outcome);
+                Action::Continue
+            }
+            // A stream already on its way has no output callouts: they hold it whole.
+            Callouts::Finished(_) => {
+                self.log_usage();
+                self.log_guardrails();
+                Action::Continue
+            }
+        }
     }
 }
 

@@ -329,7 +329,10 @@ pub fn texts_tokens(texts: &[String]) -> usize {
 }
 
 /// Authenticates like `F` and applies an injected `x-mock-status`.
-fn admit<F: WireFormat>(keys: &ExpectedKeys, headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn admit<F: WireFormat>(
+    keys: &ExpectedKeys,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
     F::authorize(headers, F::expected_key(keys))?;
     match Controls::from_headers(headers)?.status {
         Some(status) => Err(ApiError::injected(status)),

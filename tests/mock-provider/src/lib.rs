@@ -1,6 +1,7 @@
 //! Loopback mock of LLM providers that speaks their real wire formats.
 //!
-//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`),
+//! One listener serves OpenAI Chat Completions (`/v1/chat/completions`, `/v1/models`,
+//! `/v1/moderations`),
 //! Anthropic Messages (`/v1/messages`), Cohere Chat v2 (`/v2/chat`), Azure OpenAI
 //! (`/openai/deployments/{d}/chat/completions?api-version=…`, `/openai/v1/chat/completions`)
 //! and Gemini `generateContent` on AI Studio (`/v1beta/models/{model}:…`) and Vertex AI
@@ -26,6 +27,7 @@ mod eventstream;
 mod gemini;
 mod ids;
 mod journal;
+mod moderations;
 mod openai;
 mod prompt;
 mod reply;
@@ -79,6 +81,7 @@ pub fn router(keys: ExpectedKeys) -> Router {
         .route("/v1/chat/completions", post(completion::complete::<OpenAi>))
         .route("/v1/models", get(openai::list_models))
         .route("/v1/embeddings", post(embeddings::embed))
+        .route("/v1/moderations", post(moderations::moderate))
         .route("/v1/messages", post(completion::complete::<Anthropic>))
         .route("/v2/chat", post(completion::complete::<Cohere>))
         .route("/v2/embed", post(embeddings::cohere_embed))

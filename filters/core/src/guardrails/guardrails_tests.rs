@@ -48,9 +48,9 @@ fn who<'a>(team: Option<&'a str>, alias: Option<&'a str>) -> RequestScope<'a> {
 fn selection_follows_scopes_and_compiled_sets_are_shared() {
     let policy = sample();
     let plain = policy.select(who(None, Some("claude")));
-    assert!(plain.webhooks.is_empty());
+    assert!(plain.input_callouts.is_empty());
     let red = policy.select(who(Some("red"), Some("gpt")));
-    assert_eq!(red.webhooks.len(), 1);
+    assert_eq!(red.input_callouts.len(), 1);
     let input = red.input.expect("input guards");
     assert_eq!(input.scan("the budget").findings.len(), 1);
     assert!(plain
@@ -83,12 +83,6 @@ fn invalid_policies_are_refused_when_configured() {
         (
             json!({ "guardrails": [{ "stages": [], "check": rules("a") }] }),
             "names no stage",
-        ),
-        (
-            json!({ "guardrails": [{ "stages": ["output"], "check": { "webhook": {
-            "name": "w", "cluster": "c", "authority": "a", "path": "/", "timeoutMs": 1,
-            "failure": "closed" } } }] }),
-            "only guard the input",
         ),
         (
             json!({ "guardrails": [{ "stages": ["input"], "check": { "rules": { "name": "r",
@@ -347,11 +341,11 @@ fn a_guarded_same_format_stream_is_re_encoded_and_denied_without_done() {
 fn webhook_answers_are_read_strictly() {
     assert_eq!(
         webhook_verdict(Some(200), br#"{"action":"allow"}"#),
-        WebhookVerdict::Allow
+        CalloutVerdict::Allow
     );
     assert_eq!(
         webhook_verdict(Some(200), br#"{"action":"deny","category":"self_harm"}"#),
-        WebhookVerdict::Deny {
+        CalloutVerdict::Deny {
             category: "self_harm".into()
         }
     );
@@ -361,7 +355,7 @@ fn webhook_answers_are_read_strictly() {
             Some(200),
             br#"{"action":"deny","category":"you said: a secret"}"#
         ),
-        WebhookVerdict::Deny {
+        CalloutVerdict::Deny {
             category: "policy".into()
         }
     );
@@ -371,7 +365,7 @@ fn webhook_answers_are_read_strictly() {
         (Some(200), b"allow"),
         (Some(200), br#"{"action":"maybe"}"#),
     ] {
-        assert_eq!(webhook_verdict(status, body), WebhookVerdict::Failed);
+        assert_eq!(webhook_verdict(status, body), CalloutVerdict::Failed);
     }
 }
 

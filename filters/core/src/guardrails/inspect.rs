@@ -95,12 +95,14 @@ pub fn request_texts(request: &Request) -> Vec<&str> {
 
 /// Guards a whole answer (text and tool-call arguments) with the output guardrails, then
 /// puts back the values reversible input guardrails masked (`unmask`: the request's
-/// masking as it was before the answer).
+/// masking as it was before the answer). `collect` receives each text as guarded, before
+/// unmasking (what output callouts are shown).
 pub fn guard_response(
     response: &mut Response,
     guards: Option<&CompiledGuardrails>,
     masking: &mut Masking,
     unmask: &Masking,
+    mut collect: Option<&mut Vec<String>>,
 ) -> Inspection {
     let mut inspection = Inspection::default();
     for part in &mut response.content {
@@ -114,6 +116,9 @@ pub fn guard_response(
         }
         if inspection.denied.is_some() {
             break;
+        }
+        if let Some(texts) = collect.as_deref_mut() {
+            texts.push(text.clone());
         }
         inspection.unmask(unmask, text, escape);
     }

@@ -8,27 +8,36 @@
 //! - [`inspect`]: every text of a canonical request (system, messages, tool calls and tool
 //!   results in the history) and of a whole answer (text and tool-call arguments);
 //! - [`stream`]: an answer stream, event by event, with the engine's hold-back per block;
-//! - [`webhook`]: the external check's request and answer;
+//! - [`webhook`]: guardrails answered by an external call (webhook, [`moderation`]): their
+//!   requests and how their answers are read;
+//! - [`admission`]: allowed models and required metadata, settled by the gateway filter
+//!   before routing;
 //! - [`report`]: the verdicts for the request log and the response header, and the error a
 //!   denial becomes (naming guardrail and category, never the matched text).
 //!
 //! Same-format requests stay byte-for-byte passthrough unless a guardrail redacts; guarded
 //! streams are re-encoded from canonical events (their text may change).
 
+pub mod admission;
 pub mod inspect;
+pub mod moderation;
 pub mod policy;
 pub mod report;
 pub mod stream;
 pub mod webhook;
 
+pub use admission::{
+    check_admission, AdmissionCheck, AdmissionRule, Candidate, MetadataKeys, Refusal,
+};
 pub use inspect::{guard_request, guard_response, request_texts, Inspection};
+pub use moderation::{ModerationAction, ModerationCheck};
 pub use policy::{
     Check, CompiledPolicy, GuardrailPolicy, PolicyError, RequestScope, Scope, Selection, Stage,
     StagedGuardrail, WebhookCheck, WebhookFailure,
 };
 pub use report::{denied_error, Report};
 pub use stream::OutputGuard;
-pub use webhook::{webhook_body, webhook_verdict, WebhookVerdict};
+pub use webhook::{webhook_verdict, Callout, CalloutVerdict};
 
 #[cfg(test)]
 #[path = "guardrails_tests.rs"]

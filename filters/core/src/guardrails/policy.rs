@@ -15,8 +15,11 @@ use crate::guard::{
     CompiledGuardrails, GuardConfigError, GuardrailConfig, GuardrailsConfig, HoldBack,
 };
 
+use super::moderation::ModerationCheck;
+use super::webhook::Callout;
+
 /// Every guardrail a provider filter may run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct GuardrailPolicy {
     pub guardrails: Vec<StagedGuardrail>,
@@ -27,7 +30,7 @@ pub struct GuardrailPolicy {
 }
 
 /// One guardrail, where it applies and what it checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct StagedGuardrail {
     /// `input`: the request's messages; `output`: the answer. At least one.
@@ -59,21 +62,25 @@ pub struct Scope {
 }
 
 /// What a guardrail checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub enum Check {
     /// Engine rules, evaluated in the filter.
     Rules(GuardrailConfig),
-    /// An external HTTP check (input only).
+    /// An external HTTP check.
     Webhook(WebhookCheck),
+    /// A provider moderation endpoint, called like a webhook.
+    Moderation(ModerationCheck),
 }
 
-/// An external check called from the filter through an Envoy cluster.
+/// An external check called from the filter through an Envoy cluster; also the endpoint
+/// of a moderation guardrail.
 ///
 /// The filter POSTs `{"guardrail", "stage", "alias", "keyId", "team", "texts": [...]}` (the
-/// request's texts after the rule guardrails redacted them) and expects `200` with
-/// `{"action": "allow"}` or `{"action": "deny", "category": "..."}`. Anything else, or no
-/// answer within the timeout, is a failure, handled as `failure` says.
+/// request's or the whole answer's texts after the rule guardrails redacted them) and
+/// expects `200` with `{"action": "allow"}` or `{"action": "deny", "category": "..."}`.
+/// Anything else, or no answer within the timeout, is a failure, handled as `failure`
+/// says.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct WebhookCheck {
@@ -106,8 +113,6 @@ pub enum PolicyError {
     Duplicate(String),
     #[error("guardrail `{0}` names no stage")]
     NoStage(String),
-    #[error("webhook guardrail `{0}` can only guard the input")]
-    WebhookOutput(String),
 }
 
 /// Who is asking: what scopes are matched against.
@@ -123,13 +128,19 @@ pub struct RequestScope<'a> {
 pub struct Selection {
     pub input: Option<Arc<CompiledGuardrails>>,
     pub output: Option<Arc<CompiledGuardrails>>,
-    pub webhooks: Vec<WebhookCheck>,
+    /// Callouts on the request, after the input rules, in configuration order.
+    pub input_callouts: Vec<Callout>,
+    /// Callouts on the whole answer, after the output rules.
+    pub output_callouts: Vec<Callout>,
     pub hold_back: HoldBack,
 }
 
 impl Selection {
     pub fn is_empty(&self) -> bool {
-        self.input.is_none() && self.output.is_none() && self.webhooks.is_empty()
+        self.input.is_none()
+            && self.output.is_none()
+            && self.input_callouts.is_empty()
+            && self.output_callouts.is_empty()
     }
 }
 
@@ -153,16 +164,10 @@ impl CompiledPolicy {
             if staged.stages.is_empty() {
                 return Err(PolicyError::NoStage(name.to_owned()));
             }
-            match &staged.check {
-                Check::Rules(rules) => {
-                    CompiledGuardrails::try_from(&GuardrailsConfig {
-                        guardrails: vec![rules.clone()],
-                    })?;
-                }
-                Check::Webhook(_) if staged.stages.contains(&Stage::Output) => {
-                    return Err(PolicyError::WebhookOutput(name.to_owned()));
-                }
-                Check::Webhook(_) => {}
+            if let Check::Rules(rules) = &staged.check {
+                CompiledGuardrails::try_from(&GuardrailsConfig {
+                    guardrails: vec![rules.clone()],
+                })?;
             }
         }
         Ok(CompiledPolicy {
@@ -184,20 +189,19 @@ impl CompiledPolicy {
                 .map(|(i, _)| i)
                 .collect()
         };
-        let webhooks = self
-            .policy
-            .guardrails
-            .iter()
-            .filter(applies)
-            .filter_map(|g| match &g.check {
-                Check::Webhook(w) => Some(w.clone()),
-                Check::Rules(_) => None,
-            })
-            .collect();
+        let callouts_for = |stage: Stage| -> Vec<Callout> {
+            self.policy
+                .guardrails
+                .iter()
+                .filter(|g| applies(g) && g.stages.contains(&stage))
+                .filter_map(|g| g.check.callout())
+                .collect()
+        };
         Selection {
             input: self.compiled(Stage::Input, rules_for(Stage::Input)),
             output: self.compiled(Stage::Output, rules_for(Stage::Output)),
-            webhooks,
+            input_callouts: callouts_for(Stage::Input),
+            output_callouts: callouts_for(Stage::Output),
             hold_back: self
                 .policy
                 .hold_back_chars
@@ -221,7 +225,7 @@ impl CompiledPolicy {
                 .iter()
                 .filter_map(|&i| match &self.policy.guardrails[i].check {
                     Check::Rules(rules) => Some(rules.clone()),
-                    Check::Webhook(_) => None,
+                    Check::Webhook(_) | Check::Moderation(_) => None,
                 })
                 .collect(),
         };
@@ -237,6 +241,16 @@ impl Check {
         match self {
             Check::Rules(rules) => &rules.name,
             Check::Webhook(webhook) => &webhook.name,
+            Check::Moderation(moderation) => &moderation.endpoint.name,
+        }
+    }
+
+    /// The check as a callout, when an external endpoint answers it.
+    fn callout(&self) -> Option<Callout> {
+        match self {
+            Check::Rules(_) => None,
+            Check::Webhook(webhook) => Some(Callout::Webhook(webhook.clone())),
+            Check::Moderation(moderation) => Some(Callout::Moderation(moderation.clone())),
         }
     }
 }
@@ -246,7 +260,7 @@ impl Scope {
         self.keys.is_empty() && self.teams.is_empty() && self.models.is_empty()
     }
 
-    fn matches(&self, who: RequestScope) -> bool {
+    pub(crate) fn matches(&self, who: RequestScope) -> bool {
         let listed = |list: &[String], value: Option<&str>| {
             value.is_some_and(|v| list.iter().any(|l| l == v))
         };

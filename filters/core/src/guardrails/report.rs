@@ -87,7 +87,7 @@ impl Report {
     }
 }
 
-fn stage_name(stage: Stage) -> &'static str {
+pub(crate) fn stage_name(stage: Stage) -> &'static str {
     match stage {
         Stage::Input => "input",
         Stage::Output => "output",
@@ -102,6 +102,9 @@ fn action_name(action: Action) -> &'static str {
     }
 }
 
+/// `error.code` of every guardrail refusal.
+pub const GUARDRAIL_DENIED: &str = "guardrail_denied";
+
 /// The client error for a denial: 400 `guardrail_denied`, naming guardrail and category.
 pub fn denied_error(stage: Stage, denial: &Denial) -> GatewayError {
     let what = match stage {
@@ -110,7 +113,7 @@ pub fn denied_error(stage: Stage, denial: &Denial) -> GatewayError {
     };
     GatewayError::new(
         ErrorKind::InvalidRequest,
-        "guardrail_denied",
+        GUARDRAIL_DENIED,
         format!(
             "{what} by guardrail `{}` (category: {}).",
             denial.guardrail, denial.category

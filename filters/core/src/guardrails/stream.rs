@@ -5,7 +5,8 @@
 //! released as smaller or later deltas. A denial ends the stream with an error event, which
 //! the client's encoder writes in the client's format (OpenAI: no `[DONE]` follows).
 //! Reversible input redactions are put back on the way out ([`Unmask`]). Thinking blocks
-//! pass unguarded: they carry provider signatures.
+//! pass unguarded: they carry provider signatures. When output callouts follow, the guard
+//! also collects each block's guarded text (before unmasking) for them.
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct OutputGuard {
     blocks: Vec<Block>,
     findings: Vec<Finding>,
     denied: Option<Denial>,
+    /// Guarded texts of finished blocks, when collecting for output callouts.
+    texts: Option<Vec<String>>,
 }
 
 impl std::fmt::Debug for OutputGuard {
@@ -47,6 +50,8 @@ struct Block {
     arguments: bool,
     guard: Option<StreamGuard<Arc<CompiledGuardrails>>>,
     unmask: Unmask<Arc<Masking>>,
+    /// The block's guarded text so far, when collecting.
+    text: String,
 }
 
 impl OutputGuard {
@@ -65,14 +70,31 @@ impl OutputGuard {
             blocks: Vec::new(),
             findings: Vec::new(),
             denied: None,
+            texts: None,
         }
+    }
+
+    /// Also collects the answer's guarded texts, for output callouts ([`Self::take_texts`]).
+    pub fn collecting(mut self) -> Self {
+        self.texts = Some(Vec::new());
+        self
+    }
+
+    /// The texts collected so far, one per text or tool-call block.
+    pub fn take_texts(&mut self) -> Vec<String> {
+        self.texts.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Guards a whole (non-streamed) answer; see [`guard_response`].
     pub fn whole(&mut self, response: &mut Response) -> Inspection {
         let mut masking = self.masking.take().unwrap_or_default();
-        let inspection =
-            guard_response(response, self.guards.as_deref(), &mut masking, &self.unmask);
+        let inspection = guard_response(
+            response,
+            self.guards.as_deref(),
+            &mut masking,
+            &self.unmask,
+            self.texts.as_mut(),
+        );
         self.masking = Some(masking);
         self.findings.extend(inspection.findings.iter().cloned());
         self.denied.clone_from(&inspection.denied);
@@ -167,6 +189,7 @@ impl OutputGuard {
             arguments,
             guard,
             unmask: Unmask::escaping(Arc::clone(&self.unmask), escape),
+            text: String::new(),
         });
     }
 
@@ -182,7 +205,11 @@ impl OutputGuard {
             }
             None => text.to_owned(),
         };
+        let collecting = self.texts.is_some();
         let block = &mut self.blocks[at];
+        if collecting {
+            block.text.push_str(&released);
+        }
         let text = block.unmask.push(&released);
         emit(block, text, out);
     }
@@ -196,6 +223,9 @@ impl OutputGuard {
             },
             None => String::new(),
         };
+        if let Some(texts) = &mut self.texts {
+            texts.push(std::mem::take(&mut block.text) + &released);
+        }
         let mut text = block.unmask.push(&released);
         text += &block.unmask.finish();
         emit(&block, text, out);
