@@ -24,6 +24,7 @@ mod config;
 mod detectors;
 mod engine;
 mod error;
+pub mod injection;
 mod keywords;
 mod length;
 mod normalize;
