@@ -30,6 +30,7 @@ mod length;
 mod normalize;
 mod overlap;
 mod redact;
+pub mod schema;
 mod stream;
 mod unmask;
 mod verdict;
