@@ -116,6 +116,7 @@ impl Guarding {
         let denial = Denial {
             guardrail: check.name.as_str().into(),
             category: tollgate_core::guard::Category::Rule(category.into()),
+            detail: None,
         };
         Err(denied_error(Stage::Input, &denial))
     }

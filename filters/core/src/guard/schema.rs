@@ -17,12 +17,14 @@ use std::collections::HashMap;
 use std::fmt;
 
 use boon::{Compiler, Draft, SchemaIndex, Schemas, UrlLoader, ValidationError};
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::model::{Request, ResponseFormat};
 
 /// What a schema guards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub enum SchemaTarget {
     /// Tool-call arguments against the called tool's parameters.
     ToolArguments,

@@ -9,27 +9,37 @@
 //!   results in the history) and of a whole answer (text and tool-call arguments);
 //! - [`stream`]: an answer stream, event by event, with the engine's hold-back per block;
 //! - [`webhook`]: the external check's request and answer;
+//! - [`injection`]: prompt-injection heuristics over tool results (and user text);
+//! - [`schema`]: tool arguments and structured answers against the request's schemas;
 //! - [`report`]: the verdicts for the request log and the response header, and the error a
 //!   denial becomes (naming guardrail and category, never the matched text).
 //!
 //! Same-format requests stay byte-for-byte passthrough unless a guardrail redacts; guarded
 //! streams are re-encoded from canonical events (their text may change).
 
+pub mod injection;
 pub mod inspect;
 pub mod policy;
 pub mod report;
+pub mod schema;
 pub mod stream;
 pub mod webhook;
 
+pub use injection::{InjectionCheck, InjectionGuard, InjectionSource};
 pub use inspect::{guard_request, guard_response, request_texts, Inspection};
 pub use policy::{
     Check, CompiledPolicy, GuardrailPolicy, PolicyError, RequestScope, Scope, Selection, Stage,
     StagedGuardrail, WebhookCheck, WebhookFailure,
 };
 pub use report::{denied_error, Report};
+pub use schema::{SchemaCheck, SchemaGuard};
 pub use stream::OutputGuard;
 pub use webhook::{webhook_body, webhook_verdict, WebhookVerdict};
 
 #[cfg(test)]
 #[path = "guardrails_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "injection_schema_tests.rs"]
+mod injection_schema_tests;

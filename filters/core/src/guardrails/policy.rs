@@ -11,9 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::guard::injection::InjectionRules;
 use crate::guard::{
-    CompiledGuardrails, GuardConfigError, GuardrailConfig, GuardrailsConfig, HoldBack,
+    Action, CompiledGuardrails, GuardConfigError, GuardrailConfig, GuardrailsConfig, HoldBack,
 };
+
+use super::injection::{InjectionCheck, InjectionGuard};
+use super::schema::SchemaCheck;
 
 /// Every guardrail a provider filter may run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +70,10 @@ pub enum Check {
     Rules(GuardrailConfig),
     /// An external HTTP check (input only).
     Webhook(WebhookCheck),
+    /// Prompt-injection heuristics (input only).
+    Injection(InjectionCheck),
+    /// Tool arguments and structured answers against the request's schemas.
+    Schema(SchemaCheck),
 }
 
 /// An external check called from the filter through an Envoy cluster.
@@ -108,6 +116,14 @@ pub enum PolicyError {
     NoStage(String),
     #[error("webhook guardrail `{0}` can only guard the input")]
     WebhookOutput(String),
+    #[error("guardrail `{0}` can only guard the input")]
+    InputOnly(String),
+    #[error("guardrail `{0}` judges whole texts: its action is deny or flag, not redact")]
+    CannotRedact(String),
+    #[error("guardrail `{0}` checks nothing: list at least one source or target")]
+    ChecksNothing(String),
+    #[error("the injection rule set does not compile: {0}")]
+    InjectionRules(#[from] regex::Error),
 }
 
 /// Who is asking: what scopes are matched against.
@@ -124,12 +140,21 @@ pub struct Selection {
     pub input: Option<Arc<CompiledGuardrails>>,
     pub output: Option<Arc<CompiledGuardrails>>,
     pub webhooks: Vec<WebhookCheck>,
+    pub injection: Option<InjectionGuard>,
+    /// Schema checks of the history's tool calls, and of the answer.
+    pub input_schemas: Vec<SchemaCheck>,
+    pub output_schemas: Vec<SchemaCheck>,
     pub hold_back: HoldBack,
 }
 
 impl Selection {
     pub fn is_empty(&self) -> bool {
-        self.input.is_none() && self.output.is_none() && self.webhooks.is_empty()
+        self.input.is_none()
+            && self.output.is_none()
+            && self.webhooks.is_empty()
+            && self.injection.is_none()
+            && self.input_schemas.is_empty()
+            && self.output_schemas.is_empty()
     }
 }
 
@@ -137,6 +162,8 @@ impl Selection {
 pub struct CompiledPolicy {
     policy: GuardrailPolicy,
     compiled: Mutex<Compiled>,
+    /// The injection heuristics, when some guardrail uses them; compiled once.
+    injection: Option<Arc<InjectionRules>>,
 }
 
 /// Indices of the rule guardrails of one stage → their compiled union.
@@ -163,11 +190,28 @@ impl CompiledPolicy {
                     return Err(PolicyError::WebhookOutput(name.to_owned()));
                 }
                 Check::Webhook(_) => {}
+                Check::Injection(check) => {
+                    if staged.stages.contains(&Stage::Output) {
+                        return Err(PolicyError::InputOnly(name.to_owned()));
+                    }
+                    whole_text_check(name, check.action, check.sources.is_empty())?;
+                }
+                Check::Schema(check) => {
+                    whole_text_check(name, check.action, check.targets.is_empty())?;
+                }
             }
         }
+        let injection = policy
+            .guardrails
+            .iter()
+            .any(|g| matches!(g.check, Check::Injection(_)))
+            .then(InjectionRules::new)
+            .transpose()?
+            .map(Arc::new);
         Ok(CompiledPolicy {
             policy,
             compiled: Mutex::new(BTreeMap::new()),
+            injection,
         })
     }
 
@@ -191,13 +235,44 @@ impl CompiledPolicy {
             .filter(applies)
             .filter_map(|g| match &g.check {
                 Check::Webhook(w) => Some(w.clone()),
-                Check::Rules(_) => None,
+                _ => None,
             })
             .collect();
+        let injection_checks: Vec<InjectionCheck> = self
+            .policy
+            .guardrails
+            .iter()
+            .filter(applies)
+            .filter_map(|g| match &g.check {
+                Check::Injection(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        let injection = match (&self.injection, injection_checks.is_empty()) {
+            (Some(rules), false) => Some(InjectionGuard {
+                rules: Arc::clone(rules),
+                checks: injection_checks,
+            }),
+            _ => None,
+        };
+        let schemas_for = |stage: Stage| -> Vec<SchemaCheck> {
+            self.policy
+                .guardrails
+                .iter()
+                .filter(|g| applies(g) && g.stages.contains(&stage))
+                .filter_map(|g| match &g.check {
+                    Check::Schema(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
         Selection {
             input: self.compiled(Stage::Input, rules_for(Stage::Input)),
             output: self.compiled(Stage::Output, rules_for(Stage::Output)),
             webhooks,
+            injection,
+            input_schemas: schemas_for(Stage::Input),
+            output_schemas: schemas_for(Stage::Output),
             hold_back: self
                 .policy
                 .hold_back_chars
@@ -221,7 +296,7 @@ impl CompiledPolicy {
                 .iter()
                 .filter_map(|&i| match &self.policy.guardrails[i].check {
                     Check::Rules(rules) => Some(rules.clone()),
-                    Check::Webhook(_) => None,
+                    _ => None,
                 })
                 .collect(),
         };
@@ -237,8 +312,21 @@ impl Check {
         match self {
             Check::Rules(rules) => &rules.name,
             Check::Webhook(webhook) => &webhook.name,
+            Check::Injection(check) => &check.name,
+            Check::Schema(check) => &check.name,
         }
     }
+}
+
+/// Injection and schema checks judge a whole text: no redaction, and something to check.
+fn whole_text_check(name: &str, action: Action, checks_nothing: bool) -> Result<(), PolicyError> {
+    if action == Action::Redact {
+        return Err(PolicyError::CannotRedact(name.to_owned()));
+    }
+    if checks_nothing {
+        return Err(PolicyError::ChecksNothing(name.to_owned()));
+    }
+    Ok(())
 }
 
 impl Scope {
