@@ -2,11 +2,13 @@
 //! webhook endpoints the renderer needs clusters for. Every rule is compiled here with the
 //! filter's own engine, so a configuration the filter would refuse never renders.
 
+use tollgate_core::guard::schema::SchemaTarget;
 use tollgate_core::guard::{
     Action, CompiledGuardrails, GuardrailConfig, GuardrailsConfig, PiiEntity, RuleConfig,
 };
 use tollgate_core::guardrails::{
-    Check, GuardrailPolicy, Scope, Stage, StagedGuardrail, WebhookCheck, WebhookFailure,
+    Check, GuardrailPolicy, InjectionCheck, InjectionSource, SchemaCheck, Scope, Stage,
+    StagedGuardrail, WebhookCheck, WebhookFailure,
 };
 
 use super::diagnostics::Problem;
@@ -58,35 +60,50 @@ impl Validator<'_> {
                 continue;
             }
             self.scope_refs(&path, &check.scope, models, key_ids);
-            let stages = self.stages(&path, check.stages.as_deref());
+            // An injection check reads what re-enters the conversation: the input.
+            let default_stages = if check.injection.is_some() {
+                &[Stage::Input][..]
+            } else {
+                &[Stage::Input, Stage::Output]
+            };
+            let stages = self.stages(&path, check.stages.as_deref(), default_stages);
             let scope = Scope {
                 keys: check.scope.keys,
                 teams: check.scope.teams,
                 models: check.scope.models,
             };
-            let checked = match (check.webhook, check.rules.is_empty()) {
-                (Some(webhook), true) => self.webhook(&path, &check.name, webhook, &mut out),
-                (None, false) => self.rules(
+            let bodies = usize::from(!check.rules.is_empty())
+                + usize::from(check.webhook.is_some())
+                + usize::from(check.injection.is_some())
+                + usize::from(check.schema.is_some());
+            let checked = match (check.webhook, check.injection, check.schema) {
+                _ if bodies != 1 => {
+                    let message =
+                        "needs exactly one of `rules`, `webhook`, `injection` or `schema`";
+                    self.report(&path, Problem::Guardrail(message.into()));
+                    None
+                }
+                (Some(webhook), _, _) => self.webhook(&path, &check.name, webhook, &mut out),
+                (_, Some(injection), _) => {
+                    self.injection(&path, check.name, check.action, injection)
+                }
+                (_, _, Some(schema)) => self.schema(&path, check.name, check.action, schema),
+                (None, None, None) => self.rules(
                     &path,
                     check.name,
                     check.action,
                     check.reversible,
                     check.rules,
                 ),
-                _ => {
-                    self.report(
-                        &path,
-                        Problem::Guardrail("needs either `rules` or `webhook`".into()),
-                    );
-                    None
-                }
             };
             if let Some(check) = checked {
-                if matches!(check, Check::Webhook(_)) && stages.contains(&Stage::Output) {
-                    self.report(
-                        &field(&path, "stages"),
-                        Problem::Guardrail("a webhook guardrail guards the input only".into()),
-                    );
+                let input_only = match check {
+                    Check::Webhook(_) => Some("a webhook guardrail guards the input only"),
+                    Check::Injection(_) => Some("an injection guardrail guards the input only"),
+                    _ => None,
+                };
+                if let (Some(message), true) = (input_only, stages.contains(&Stage::Output)) {
+                    self.report(&field(&path, "stages"), Problem::Guardrail(message.into()));
                 }
                 out.policy.guardrails.push(StagedGuardrail {
                     stages,
@@ -98,9 +115,9 @@ impl Validator<'_> {
         out
     }
 
-    fn stages(&mut self, path: &str, raw: Option<&[String]>) -> Vec<Stage> {
+    fn stages(&mut self, path: &str, raw: Option<&[String]>, default: &[Stage]) -> Vec<Stage> {
         let Some(raw) = raw else {
-            return vec![Stage::Input, Stage::Output];
+            return default.to_vec();
         };
         if raw.is_empty() {
             self.report(&field(path, "stages"), Problem::Empty);
@@ -146,6 +163,121 @@ impl Validator<'_> {
         }
     }
 
+    /// The check's action, among `allowed` (`deny`, `redact`, `flag`).
+    fn action(&mut self, path: &str, action: Option<String>, allowed: &[Action]) -> Option<Action> {
+        let names = |actions: &[Action]| -> Vec<&'static str> {
+            actions.iter().map(|a| action_name(*a)).collect()
+        };
+        let parsed = match action.as_deref() {
+            Some("deny") => Action::Deny,
+            Some("redact") => Action::Redact,
+            Some("flag") => Action::Flag,
+            Some(other) => {
+                let expected = names(allowed).join(", ");
+                self.unknown(&field(path, "action"), "action", other, &expected);
+                return None;
+            }
+            None => {
+                let message = format!("needs an `action`: {}", names(allowed).join(" or "));
+                self.report(&field(path, "action"), Problem::Guardrail(message));
+                return None;
+            }
+        };
+        if !allowed.contains(&parsed) {
+            let expected = names(allowed).join(", ");
+            let value = action_name(parsed);
+            self.unknown(&field(path, "action"), "action", value, &expected);
+            return None;
+        }
+        Some(parsed)
+    }
+
+    fn injection(
+        &mut self,
+        path: &str,
+        name: String,
+        action: Option<String>,
+        raw: raw::Injection,
+    ) -> Option<Check> {
+        let action = self.action(path, action, &[Action::Deny, Action::Flag])?;
+        let path = field(path, "injection");
+        if raw.threshold == Some(0) {
+            self.report(&field(&path, "threshold"), Problem::Zero);
+            return None;
+        }
+        let raw_sources = raw.sources.unwrap_or_else(|| vec!["tool_results".into()]);
+        if raw_sources.is_empty() {
+            self.report(&field(&path, "sources"), Problem::Empty);
+            return None;
+        }
+        let mut sources = Vec::new();
+        for (i, source) in raw_sources.iter().enumerate() {
+            match source.as_str() {
+                "tool_results" => sources.push(InjectionSource::ToolResults),
+                "user" => sources.push(InjectionSource::User),
+                other => {
+                    let at = item(&field(&path, "sources"), i);
+                    self.unknown(&at, "injection source", other, "tool_results, user");
+                    return None;
+                }
+            }
+        }
+        Some(Check::Injection(InjectionCheck {
+            name,
+            action,
+            threshold: raw
+                .threshold
+                .unwrap_or(tollgate_core::guard::injection::DEFAULT_THRESHOLD),
+            sources,
+            allowed_hosts: raw.allowed_hosts,
+        }))
+    }
+
+    fn schema(
+        &mut self,
+        path: &str,
+        name: String,
+        action: Option<String>,
+        raw: raw::Schema,
+    ) -> Option<Check> {
+        let action = self.action(path, action, &[Action::Deny, Action::Flag])?;
+        let path = field(path, "schema");
+        let Some(raw_targets) = raw.targets else {
+            let targets = vec![SchemaTarget::ToolArguments, SchemaTarget::StructuredOutput];
+            return Some(Check::Schema(SchemaCheck {
+                name,
+                action,
+                targets,
+            }));
+        };
+        if raw_targets.is_empty() {
+            self.report(&field(&path, "targets"), Problem::Empty);
+            return None;
+        }
+        let mut targets = Vec::new();
+        for (i, target) in raw_targets.iter().enumerate() {
+            match target.as_str() {
+                "tool_arguments" => targets.push(SchemaTarget::ToolArguments),
+                "structured_output" => targets.push(SchemaTarget::StructuredOutput),
+                other => {
+                    let at = item(&field(&path, "targets"), i);
+                    self.unknown(
+                        &at,
+                        "schema target",
+                        other,
+                        "tool_arguments, structured_output",
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(Check::Schema(SchemaCheck {
+            name,
+            action,
+            targets,
+        }))
+    }
+
     fn rules(
         &mut self,
         path: &str,
@@ -154,27 +286,7 @@ impl Validator<'_> {
         reversible: bool,
         raws: Vec<raw::Rule>,
     ) -> Option<Check> {
-        let action = match action.as_deref() {
-            Some("deny") => Action::Deny,
-            Some("redact") => Action::Redact,
-            Some("flag") => Action::Flag,
-            Some(other) => {
-                self.unknown(
-                    &field(path, "action"),
-                    "action",
-                    other,
-                    "deny, redact, flag",
-                );
-                return None;
-            }
-            None => {
-                self.report(
-                    &field(path, "action"),
-                    Problem::Guardrail("rules need an `action`: deny, redact or flag".into()),
-                );
-                return None;
-            }
-        };
+        let action = self.action(path, action, &[Action::Deny, Action::Redact, Action::Flag])?;
         let mut rules = Vec::with_capacity(raws.len());
         let mut unknown_entities = false;
         for (i, raw) in raws.into_iter().enumerate() {
@@ -312,6 +424,14 @@ impl Validator<'_> {
                 expected: expected.to_owned(),
             },
         );
+    }
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Deny => "deny",
+        Action::Redact => "redact",
+        Action::Flag => "flag",
     }
 }
 

@@ -25,6 +25,8 @@ pub struct Check {
     #[serde(default)]
     pub rules: Vec<Rule>,
     pub webhook: Option<Webhook>,
+    pub injection: Option<Injection>,
+    pub schema: Option<Schema>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,4 +69,21 @@ pub struct Webhook {
     pub timeout: Option<String>,
     /// `open` or `closed` (default).
     pub failure: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Injection {
+    pub threshold: Option<u32>,
+    /// `tool_results` (default) and/or `user`.
+    pub sources: Option<Vec<String>>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    /// `tool_arguments` and/or `structured_output`; default: both.
+    pub targets: Option<Vec<String>>,
 }

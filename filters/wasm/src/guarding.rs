@@ -4,12 +4,15 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use tollgate_core::error::GatewayError;
+use tollgate_core::guard::schema::RequestSchemas;
 use tollgate_core::guard::{Action, Denial, Masking};
 use tollgate_core::guardrails::{
     denied_error, guard_request, request_texts, webhook_body, webhook_verdict, CompiledPolicy,
-    OutputGuard, Report, RequestScope, Selection, Stage, WebhookCheck, WebhookVerdict,
+    Inspection, OutputGuard, Report, RequestScope, SchemaGuard, Selection, Stage, WebhookCheck,
+    WebhookVerdict,
 };
 use tollgate_core::model::Request;
 
@@ -20,6 +23,8 @@ pub struct Guarding {
     webhooks: VecDeque<WebhookCheck>,
     /// The request's texts after the rule guardrails, for webhooks.
     texts: Vec<String>,
+    /// The request's tool and response schemas, compiled when a schema check applies.
+    schemas: Option<Arc<RequestSchemas>>,
     key_id: Option<String>,
     team: Option<String>,
     alias: Option<String>,
@@ -47,6 +52,7 @@ impl Guarding {
             masking: Masking::new(),
             report: Report::default(),
             texts: Vec::new(),
+            schemas: None,
             key_id,
             team,
             alias,
@@ -55,12 +61,32 @@ impl Guarding {
 
     /// Whether the request must be decoded for the input stage.
     pub fn guards_input(&self) -> bool {
-        self.selection.input.is_some() || !self.webhooks.is_empty()
+        self.selection.input.is_some()
+            || !self.webhooks.is_empty()
+            || self.selection.injection.is_some()
+            // Schema checks need the request's declarations, output ones included.
+            || !self.selection.input_schemas.is_empty()
+            || !self.selection.output_schemas.is_empty()
     }
 
     /// The input stage on the canonical request: redacts in place, refuses on a denial.
     /// Returns whether the request changed.
     pub fn inspect(&mut self, request: &mut Request) -> Result<bool, GatewayError> {
+        // Whole-text checks read what the client sent, before redaction changes it.
+        if let Some(injection) = &self.selection.injection {
+            self.judged(injection.inspect(request))?;
+        }
+        let selection = &self.selection;
+        if !selection.input_schemas.is_empty() || !selection.output_schemas.is_empty() {
+            let schemas = Arc::new(RequestSchemas::from_request(request));
+            if !self.selection.input_schemas.is_empty() {
+                let checks = self.selection.input_schemas.clone();
+                let inspection =
+                    SchemaGuard::new(Arc::clone(&schemas), checks).inspect_request(request);
+                self.judged(inspection)?;
+            }
+            self.schemas = Some(schemas);
+        }
         let mut changed = false;
         if let Some(guards) = &self.selection.input {
             let inspection = guard_request(request, guards, &mut self.masking);
@@ -77,6 +103,15 @@ impl Guarding {
                 .collect();
         }
         Ok(changed)
+    }
+
+    /// Reports a whole-text check's findings; `Err` refuses the request.
+    fn judged(&mut self, inspection: Inspection) -> Result<(), GatewayError> {
+        self.report.findings(Stage::Input, &inspection.findings);
+        match &inspection.denied {
+            Some(denial) => Err(denied_error(Stage::Input, denial)),
+            None => Ok(()),
+        }
     }
 
     /// The next webhook to call and its body.
@@ -121,16 +156,26 @@ impl Guarding {
         Err(denied_error(Stage::Input, &denial))
     }
 
-    /// The output stage for the answer, when it has one: output guardrails, or values to
-    /// unmask.
+    /// The output stage for the answer, when it has one: output guardrails, schema checks,
+    /// or values to unmask.
     pub fn output_guard(&self) -> Option<OutputGuard> {
         let unmask = self.masking.has_originals();
-        (self.selection.output.is_some() || unmask).then(|| {
-            OutputGuard::new(
-                self.selection.output.clone(),
-                self.selection.hold_back,
-                self.masking.clone(),
-            )
+        let schemas = self
+            .schemas
+            .as_ref()
+            .filter(|_| !self.selection.output_schemas.is_empty())
+            .map(|s| SchemaGuard::new(Arc::clone(s), self.selection.output_schemas.clone()));
+        if self.selection.output.is_none() && !unmask && schemas.is_none() {
+            return None;
+        }
+        let guard = OutputGuard::new(
+            self.selection.output.clone(),
+            self.selection.hold_back,
+            self.masking.clone(),
+        );
+        Some(match schemas {
+            Some(schemas) => guard.with_schemas(schemas),
+            None => guard,
         })
     }
 }
