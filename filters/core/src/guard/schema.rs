@@ -139,6 +139,11 @@ impl RequestSchemas {
         }
     }
 
+    /// Whether the request declares `tool`.
+    pub fn declares(&self, tool: &str) -> bool {
+        self.tools.contains_key(tool)
+    }
+
     /// Whether text answers are structured (and so checked whole).
     pub fn has_response_schema(&self) -> bool {
         self.response.is_some()

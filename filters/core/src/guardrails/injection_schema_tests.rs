@@ -297,4 +297,14 @@ fn whole_answers_and_history_are_checked() {
         selection.input_schemas,
     );
     assert!(input.inspect_request(&request).denied.is_some());
+    // A call in the history to a tool the request no longer declares is not judged.
+    let undeclared = Request {
+        tools: Vec::new(),
+        ..request
+    };
+    let input = SchemaGuard::new(
+        Arc::new(RequestSchemas::from_request(&undeclared)),
+        policy.select(who(None)).input_schemas,
+    );
+    assert!(input.inspect_request(&undeclared).findings.is_empty());
 }

@@ -77,7 +77,8 @@ impl SchemaGuard {
         )
     }
 
-    /// The input stage: the tool calls in the history.
+    /// The input stage: the tool calls in the history to tools the request declares (a
+    /// client may stop sending a tool it no longer offers; the answer may not call it).
     pub fn inspect_request(&self, request: &Request) -> Inspection {
         let mut inspection = Inspection::default();
         for part in request.messages.iter().flat_map(|m| &m.content) {
@@ -85,6 +86,9 @@ impl SchemaGuard {
                 name, arguments, ..
             } = part
             {
+                if !self.schemas.declares(name) {
+                    continue;
+                }
                 if self.tool_call(name, arguments, &mut inspection) {
                     break;
                 }
