@@ -7,7 +7,6 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use tollgate_core::error::GatewayError;
-use tollgate_core::guard::schema::RequestSchemas;
 use tollgate_core::guard::{Action, Denial, Masking};
 use tollgate_core::guardrails::{
     denied_error, guard_request, request_texts, webhook_body, webhook_verdict, CompiledPolicy,
@@ -17,6 +16,7 @@ use tollgate_core::guardrails::{
 use tollgate_core::model::Request;
 
 pub struct Guarding {
+    policy: Rc<CompiledPolicy>,
     selection: Selection,
     masking: Masking,
     pub report: Report,
@@ -24,7 +24,7 @@ pub struct Guarding {
     /// The request's texts after the rule guardrails, for webhooks.
     texts: Vec<String>,
     /// The request's tool and response schemas, compiled when a schema check applies.
-    schemas: Option<Arc<RequestSchemas>>,
+    schemas: Option<Arc<tollgate_core::guard::schema::RequestSchemas>>,
     key_id: Option<String>,
     team: Option<String>,
     alias: Option<String>,
@@ -47,6 +47,7 @@ impl Guarding {
             return None;
         }
         Some(Guarding {
+            policy: Rc::clone(policy),
             webhooks: selection.webhooks.iter().cloned().collect(),
             selection,
             masking: Masking::new(),
@@ -78,7 +79,7 @@ impl Guarding {
         }
         let selection = &self.selection;
         if !selection.input_schemas.is_empty() || !selection.output_schemas.is_empty() {
-            let schemas = Arc::new(RequestSchemas::from_request(request));
+            let schemas = self.policy.request_schemas(request);
             if !self.selection.input_schemas.is_empty() {
                 let checks = self.selection.input_schemas.clone();
                 let inspection =

@@ -308,3 +308,20 @@ fn whole_answers_and_history_are_checked() {
     );
     assert!(input.inspect_request(&undeclared).findings.is_empty());
 }
+
+#[test]
+fn request_schemas_are_compiled_once_per_declaration() {
+    let policy = sample();
+    let request = |tools: Vec<ToolDefinition>| Request {
+        tools,
+        ..Request::default()
+    };
+    let first = policy.request_schemas(&request(vec![weather_tool()]));
+    let again = policy.request_schemas(&request(vec![weather_tool()]));
+    assert!(Arc::ptr_eq(&first, &again));
+    let mut renamed = weather_tool();
+    renamed.name = "get_forecast".into();
+    let other = policy.request_schemas(&request(vec![renamed]));
+    assert!(!Arc::ptr_eq(&first, &other));
+    assert!(other.declares("get_forecast") && !other.declares("get_weather"));
+}

@@ -12,12 +12,14 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::guard::injection::InjectionRules;
+use crate::guard::schema::RequestSchemas;
 use crate::guard::{
     Action, CompiledGuardrails, GuardConfigError, GuardrailConfig, GuardrailsConfig, HoldBack,
 };
+use crate::model::Request;
 
 use super::injection::{InjectionCheck, InjectionGuard};
-use super::schema::SchemaCheck;
+use super::schema::{SchemaCache, SchemaCheck};
 
 /// Every guardrail a provider filter may run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +166,8 @@ pub struct CompiledPolicy {
     compiled: Mutex<Compiled>,
     /// The injection heuristics, when some guardrail uses them; compiled once.
     injection: Option<Arc<InjectionRules>>,
+    /// Recently compiled request schemas, for schema checks.
+    schemas: SchemaCache,
 }
 
 /// Indices of the rule guardrails of one stage → their compiled union.
@@ -212,7 +216,13 @@ impl CompiledPolicy {
             policy,
             compiled: Mutex::new(BTreeMap::new()),
             injection,
+            schemas: SchemaCache::default(),
         })
+    }
+
+    /// The request's tool and response schemas, compiled (or recently compiled).
+    pub fn request_schemas(&self, request: &Request) -> Arc<RequestSchemas> {
+        self.schemas.get(request)
     }
 
     /// The guardrails for one request; compiled sets are shared between requests.

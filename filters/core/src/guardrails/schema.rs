@@ -6,13 +6,15 @@
 //! prefix of a JSON document cannot be judged (see [`super::OutputGuard`]). On the input
 //! stage the tool calls in the history are checked.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::guard::schema::{RequestSchemas, SchemaTarget, SchemaViolation};
 use crate::guard::{Action, Category, Finding};
-use crate::model::{ContentPart, Request, Response};
+use crate::model::{ContentPart, Request, Response, ResponseFormat};
 
 use super::inspect::Inspection;
 
@@ -142,4 +144,54 @@ impl SchemaGuard {
         }
         denied
     }
+}
+
+/// Compiled request schemas, by a digest of what they were compiled from. Agents send the
+/// same tool definitions with every request of a conversation, and compiling costs about a
+/// hundred times validating one call, so recent compilations are kept (a bounded FIFO).
+#[derive(Default)]
+pub struct SchemaCache {
+    entries: Mutex<VecDeque<([u8; 32], Arc<RequestSchemas>)>>,
+}
+
+/// Compilations kept per configuration.
+const CACHED_SCHEMA_SETS: usize = 32;
+
+impl SchemaCache {
+    /// The request's compiled schemas, compiled now unless the same declarations were
+    /// compiled recently.
+    pub fn get(&self, request: &Request) -> Arc<RequestSchemas> {
+        let key = digest(request);
+        // A poisoned lock only means another request panicked mid-insert; the queue is intact.
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, found)) = entries.iter().find(|(k, _)| *k == key) {
+            return Arc::clone(found);
+        }
+        let compiled = Arc::new(RequestSchemas::from_request(request));
+        if entries.len() >= CACHED_SCHEMA_SETS {
+            entries.pop_front();
+        }
+        entries.push_back((key, Arc::clone(&compiled)));
+        compiled
+    }
+}
+
+/// SHA-256 of the tool names and parameter schemas and the response format, each part
+/// length-prefixed so that no two declarations hash alike by concatenation.
+fn digest(request: &Request) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    let mut part = |bytes: &[u8]| {
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    for tool in &request.tools {
+        part(tool.name.as_bytes());
+        part(tool.parameters.to_string().as_bytes());
+    }
+    match &request.response_format {
+        Some(ResponseFormat::JsonSchema { schema, .. }) => part(schema.to_string().as_bytes()),
+        Some(ResponseFormat::JsonObject) => part(b"json_object"),
+        Some(ResponseFormat::Text) | None => part(b""),
+    }
+    hash.finalize().into()
 }
