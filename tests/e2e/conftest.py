@@ -299,9 +299,12 @@ keys:
         )
         self.processes.append(self.envoy)
         wait_until(lambda: httpx.get(f"{self.mock_url}/__mock/health").status_code == 200, "mock provider")
+        # Envoy loads the wasm module for every filter instance before it is ready: 15-20 s
+        # on a loaded 2-core machine, so the default 20 s is too tight there.
         wait_until(
             lambda: httpx.get(f"http://127.0.0.1:{self.admin_port}/ready").status_code == 200,
             f"envoy (log: {self.envoy.log_path})",
+            timeout=60,
         )
 
     def stop(self):

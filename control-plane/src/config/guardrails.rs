@@ -5,13 +5,15 @@
 
 use std::collections::BTreeMap;
 
+use tollgate_core::guard::schema::SchemaTarget;
 use tollgate_core::guard::{
     Action, CompiledGuardrails, GuardrailConfig, GuardrailsConfig, PiiEntity, RuleConfig,
 };
 use tollgate_core::guardrails::admission::{MetadataRule, ModelPatterns, ModelsRule};
 use tollgate_core::guardrails::{
-    AdmissionCheck, AdmissionRule, Check, GuardrailPolicy, ModerationAction, ModerationCheck,
-    Scope, Stage, StagedGuardrail, WebhookCheck, WebhookFailure,
+    AdmissionCheck, AdmissionRule, Check, GuardrailPolicy, InjectionCheck, InjectionSource,
+    ModerationAction, ModerationCheck, SchemaCheck, Scope, Stage, StagedGuardrail, WebhookCheck,
+    WebhookFailure,
 };
 
 use super::diagnostics::Problem;
@@ -75,7 +77,13 @@ impl Validator<'_> {
                 continue;
             }
             self.scope_refs(&path, &check.scope, models, key_ids);
-            let stages = self.stages(&path, check.stages.as_deref());
+            // An injection check reads what re-enters the conversation: the input.
+            let default_stages = if check.injection.is_some() {
+                &[Stage::Input][..]
+            } else {
+                &[Stage::Input, Stage::Output]
+            };
+            let stages = self.stages(&path, check.stages.as_deref(), default_stages);
             let scope = Scope {
                 keys: check.scope.keys,
                 teams: check.scope.teams,
@@ -87,10 +95,12 @@ impl Validator<'_> {
                 check.moderation.is_some(),
                 check.models.is_some(),
                 check.metadata.is_some(),
+                check.injection.is_some(),
+                check.schema.is_some(),
             ];
             if kinds.iter().filter(|&&k| k).count() != 1 {
-                let what =
-                    "needs exactly one of `rules`, `webhook`, `moderation`, `models`, `metadata`";
+                let what = "needs exactly one of `rules`, `webhook`, `moderation`, `models`, \
+                            `metadata`, `injection`, `schema`";
                 self.report(&path, Problem::Guardrail(what.into()));
                 continue;
             }
@@ -118,6 +128,10 @@ impl Validator<'_> {
                 self.webhook(&path, &check.name, webhook, &mut out)
             } else if let Some(moderation) = check.moderation {
                 self.moderation(&path, &check.name, check.action, moderation, &mut out)
+            } else if let Some(injection) = check.injection {
+                self.injection(&path, check.name, check.action, injection)
+            } else if let Some(schema) = check.schema {
+                self.schema(&path, check.name, check.action, schema)
             } else {
                 self.rules(
                     &path,
@@ -128,6 +142,10 @@ impl Validator<'_> {
                 )
             };
             if let Some(check) = checked {
+                if matches!(check, Check::Injection(_)) && stages.contains(&Stage::Output) {
+                    let message = "an injection guardrail guards the input only";
+                    self.report(&field(&path, "stages"), Problem::Guardrail(message.into()));
+                }
                 out.policy.guardrails.push(StagedGuardrail {
                     stages,
                     scope,
@@ -138,9 +156,9 @@ impl Validator<'_> {
         out
     }
 
-    fn stages(&mut self, path: &str, raw: Option<&[String]>) -> Vec<Stage> {
+    fn stages(&mut self, path: &str, raw: Option<&[String]>, default: &[Stage]) -> Vec<Stage> {
         let Some(raw) = raw else {
-            return vec![Stage::Input, Stage::Output];
+            return default.to_vec();
         };
         if raw.is_empty() {
             self.report(&field(path, "stages"), Problem::Empty);
@@ -186,6 +204,121 @@ impl Validator<'_> {
         }
     }
 
+    /// The check's action, among `allowed` (`deny`, `redact`, `flag`).
+    fn action(&mut self, path: &str, action: Option<String>, allowed: &[Action]) -> Option<Action> {
+        let names = |actions: &[Action]| -> Vec<&'static str> {
+            actions.iter().map(|a| action_name(*a)).collect()
+        };
+        let parsed = match action.as_deref() {
+            Some("deny") => Action::Deny,
+            Some("redact") => Action::Redact,
+            Some("flag") => Action::Flag,
+            Some(other) => {
+                let expected = names(allowed).join(", ");
+                self.unknown(&field(path, "action"), "action", other, &expected);
+                return None;
+            }
+            None => {
+                let message = format!("needs an `action`: {}", names(allowed).join(" or "));
+                self.report(&field(path, "action"), Problem::Guardrail(message));
+                return None;
+            }
+        };
+        if !allowed.contains(&parsed) {
+            let expected = names(allowed).join(", ");
+            let value = action_name(parsed);
+            self.unknown(&field(path, "action"), "action", value, &expected);
+            return None;
+        }
+        Some(parsed)
+    }
+
+    fn injection(
+        &mut self,
+        path: &str,
+        name: String,
+        action: Option<String>,
+        raw: raw::Injection,
+    ) -> Option<Check> {
+        let action = self.action(path, action, &[Action::Deny, Action::Flag])?;
+        let path = field(path, "injection");
+        if raw.threshold == Some(0) {
+            self.report(&field(&path, "threshold"), Problem::Zero);
+            return None;
+        }
+        let raw_sources = raw.sources.unwrap_or_else(|| vec!["tool_results".into()]);
+        if raw_sources.is_empty() {
+            self.report(&field(&path, "sources"), Problem::Empty);
+            return None;
+        }
+        let mut sources = Vec::new();
+        for (i, source) in raw_sources.iter().enumerate() {
+            match source.as_str() {
+                "tool_results" => sources.push(InjectionSource::ToolResults),
+                "user" => sources.push(InjectionSource::User),
+                other => {
+                    let at = item(&field(&path, "sources"), i);
+                    self.unknown(&at, "injection source", other, "tool_results, user");
+                    return None;
+                }
+            }
+        }
+        Some(Check::Injection(InjectionCheck {
+            name,
+            action,
+            threshold: raw
+                .threshold
+                .unwrap_or(tollgate_core::guard::injection::DEFAULT_THRESHOLD),
+            sources,
+            allowed_hosts: raw.allowed_hosts,
+        }))
+    }
+
+    fn schema(
+        &mut self,
+        path: &str,
+        name: String,
+        action: Option<String>,
+        raw: raw::Schema,
+    ) -> Option<Check> {
+        let action = self.action(path, action, &[Action::Deny, Action::Flag])?;
+        let path = field(path, "schema");
+        let Some(raw_targets) = raw.targets else {
+            let targets = vec![SchemaTarget::ToolArguments, SchemaTarget::StructuredOutput];
+            return Some(Check::Schema(SchemaCheck {
+                name,
+                action,
+                targets,
+            }));
+        };
+        if raw_targets.is_empty() {
+            self.report(&field(&path, "targets"), Problem::Empty);
+            return None;
+        }
+        let mut targets = Vec::new();
+        for (i, target) in raw_targets.iter().enumerate() {
+            match target.as_str() {
+                "tool_arguments" => targets.push(SchemaTarget::ToolArguments),
+                "structured_output" => targets.push(SchemaTarget::StructuredOutput),
+                other => {
+                    let at = item(&field(&path, "targets"), i);
+                    self.unknown(
+                        &at,
+                        "schema target",
+                        other,
+                        "tool_arguments, structured_output",
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(Check::Schema(SchemaCheck {
+            name,
+            action,
+            targets,
+        }))
+    }
+
     fn rules(
         &mut self,
         path: &str,
@@ -194,27 +327,7 @@ impl Validator<'_> {
         reversible: bool,
         raws: Vec<raw::Rule>,
     ) -> Option<Check> {
-        let action = match action.as_deref() {
-            Some("deny") => Action::Deny,
-            Some("redact") => Action::Redact,
-            Some("flag") => Action::Flag,
-            Some(other) => {
-                self.unknown(
-                    &field(path, "action"),
-                    "action",
-                    other,
-                    "deny, redact, flag",
-                );
-                return None;
-            }
-            None => {
-                self.report(
-                    &field(path, "action"),
-                    Problem::Guardrail("rules need an `action`: deny, redact or flag".into()),
-                );
-                return None;
-            }
-        };
+        let action = self.action(path, action, &[Action::Deny, Action::Redact, Action::Flag])?;
         let mut rules = Vec::with_capacity(raws.len());
         let mut unknown_entities = false;
         for (i, raw) in raws.into_iter().enumerate() {
@@ -457,6 +570,14 @@ impl Validator<'_> {
                 expected: expected.to_owned(),
             },
         );
+    }
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Deny => "deny",
+        Action::Redact => "redact",
+        Action::Flag => "flag",
     }
 }
 

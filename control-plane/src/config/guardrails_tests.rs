@@ -44,6 +44,30 @@ fn a_valid_section_becomes_the_filters_policy() {
 }
 
 #[test]
+fn injection_and_schema_checks_have_defaults() {
+    let text = format!(
+        "{HEAD}    - name: injection
+      action: deny
+      injection: {{allowed_hosts: [docs.example.com]}}
+    - name: schemas
+      action: flag
+      schema: {{}}
+"
+    );
+    let config = load(&text, None).expect("valid").config;
+    let json = serde_json::to_value(config.guardrails.expect("section").policy).expect("json");
+    assert_eq!(
+        json["guardrails"],
+        serde_json::json!([
+            {"stages": ["input"], "check": {"injection": {"name": "injection", "action": "deny",
+                "threshold": 50, "sources": ["toolResults"], "allowedHosts": ["docs.example.com"]}}},
+            {"stages": ["input", "output"], "check": {"schema": {"name": "schemas",
+                "action": "flag", "targets": ["toolArguments", "structuredOutput"]}}}
+        ])
+    );
+}
+
+#[test]
 fn problems_are_located_and_name_the_rule() {
     let cases = [
         (
@@ -68,7 +92,7 @@ fn problems_are_located_and_name_the_rule() {
         ),
         (
             "    - {name: w, action: deny}\n",
-            ("guardrails.checks[0]", 10, "needs exactly one of `rules`, `webhook`, `moderation`, `models`, `metadata`"),
+            ("guardrails.checks[0]", 10, "needs exactly one of `rules`, `webhook`, `moderation`, `models`, `metadata`, `injection`, `schema`"),
         ),
         (
             "    - {name: w, action: deny, webhook: {url: \"http://x\"}}\n",
@@ -97,6 +121,22 @@ fn problems_are_located_and_name_the_rule() {
         (
             "    - {name: m, moderation: {url: \"http://x\", model: m, thresholds: {hate: 1.5}}}\n",
             ("guardrails.checks[0].moderation.thresholds", 10, "threshold of `hate` must be between 0 and 1"),
+        ),
+        (
+            "    - {name: i, action: redact, injection: {}}\n",
+            ("guardrails.checks[0].action", 10, "unknown action \"redact\"; expected one of: deny, flag"),
+        ),
+        (
+            "    - {name: i, action: deny, stages: [input, output], injection: {}}\n",
+            ("guardrails.checks[0].stages", 10, "an injection guardrail guards the input only"),
+        ),
+        (
+            "    - {name: i, action: flag, injection: {sources: [web]}}\n",
+            ("guardrails.checks[0].injection.sources[0]", 10, "unknown injection source \"web\"; expected one of: tool_results, user"),
+        ),
+        (
+            "    - {name: s, schema: {targets: [tool_arguments]}}\n",
+            ("guardrails.checks[0].action", 10, "needs an `action`: deny or flag"),
         ),
     ];
     for (checks, (path, line, message)) in cases {

@@ -33,6 +33,8 @@ pub struct Check {
     pub moderation: Option<Moderation>,
     pub models: Option<Models>,
     pub metadata: Option<Metadata>,
+    pub injection: Option<Injection>,
+    pub schema: Option<Schema>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -112,4 +114,21 @@ pub struct Models {
 #[serde(deny_unknown_fields)]
 pub struct Metadata {
     pub required: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Injection {
+    pub threshold: Option<u32>,
+    /// `tool_results` (default) and/or `user`.
+    pub sources: Option<Vec<String>>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schema {
+    /// `tool_arguments` and/or `structured_output`; default: both.
+    pub targets: Option<Vec<String>>,
 }

@@ -8,10 +8,18 @@
 //!   deltas), in µs per KB.
 //!
 //! Each for benign prose and for prose with a PII value every ~200 bytes (redacted).
+//!
+//! Then the whole-text checks: the injection heuristics on the same 16 KB texts (µs per
+//! KB), and the schema check of a request declaring five tools: compiling their schemas
+//! (once per request) and validating one call's arguments (once per tool call), in µs.
 
 use std::hint::black_box;
 
+use serde_json::json;
+use tollgate_core::guard::injection::InjectionRules;
+use tollgate_core::guard::schema::RequestSchemas;
 use tollgate_core::guard::{CompiledGuardrails, GuardrailsConfig, HoldBack, Masking, StreamGuard};
+use tollgate_core::model::{Request, ToolDefinition};
 
 #[path = "support/timing.rs"]
 mod timing;
@@ -101,5 +109,50 @@ fn main() {
             whole / kb,
             streamed / kb
         );
+    }
+    whole_text_checks();
+}
+
+fn whole_text_checks() {
+    let rules = InjectionRules::new().expect("compiles");
+    for (name, with_values) in [("benign prose", false), ("prose + PII every line", true)] {
+        let text = text(with_values);
+        let kb = text.len() as f64 / 1024.0;
+        let cost = per_op(|| black_box(rules.score(black_box(&text), &[])));
+        println!("injection heuristics, {name:<22} {:>8.2} µs/KB", cost / kb);
+    }
+    let request = tool_request();
+    let compile = per_op(|| black_box(RequestSchemas::from_request(black_box(&request))));
+    let schemas = RequestSchemas::from_request(&request);
+    let arguments = r#"{"city":"Lisbon","days":5,"units":"metric","hourly":false}"#;
+    assert_eq!(schemas.check_tool_call("tool_2", arguments), Ok(()));
+    let validate = per_op(|| black_box(schemas.check_tool_call("tool_2", black_box(arguments))));
+    println!("schema check: compile 5 tool schemas {compile:.1} µs per request, validate one call {validate:.2} µs");
+}
+
+/// A request declaring five tools with typical parameter schemas.
+fn tool_request() -> Request {
+    let parameters = json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "minLength": 1, "maxLength": 100},
+            "days": {"type": "integer", "minimum": 1, "maximum": 14},
+            "units": {"enum": ["metric", "imperial"]},
+            "hourly": {"type": "boolean"}
+        },
+        "required": ["city"],
+        "additionalProperties": false
+    });
+    Request {
+        tools: (0..5)
+            .map(|i| ToolDefinition {
+                name: format!("tool_{i}"),
+                description: Some("Looks up the weather forecast.".into()),
+                parameters: parameters.clone(),
+                strict: None,
+                cache_control: None,
+            })
+            .collect(),
+        ..Request::default()
     }
 }

@@ -5,17 +5,19 @@
 
 use std::collections::VecDeque;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use tollgate_core::error::GatewayError;
 use tollgate_core::guard::{Action, Category, Denial, Masking};
 use tollgate_core::guardrails::webhook::UNAVAILABLE;
 use tollgate_core::guardrails::{
     denied_error, guard_request, request_texts, Callout, CalloutVerdict, CompiledPolicy,
-    OutputGuard, Report, RequestScope, Selection, Stage,
+    Inspection, OutputGuard, Report, RequestScope, SchemaGuard, Selection, Stage,
 };
 use tollgate_core::model::Request;
 
 pub struct Guarding {
+    policy: Rc<CompiledPolicy>,
     selection: Selection,
     masking: Masking,
     pub report: Report,
@@ -25,6 +27,8 @@ pub struct Guarding {
     /// The texts the callouts are about: the request's after the input rules, then the
     /// answer's after the output rules.
     texts: Vec<String>,
+    /// The request's tool and response schemas, compiled when a schema check applies.
+    schemas: Option<Arc<tollgate_core::guard::schema::RequestSchemas>>,
     key_id: Option<String>,
     team: Option<String>,
     alias: Option<String>,
@@ -47,12 +51,14 @@ impl Guarding {
             return None;
         }
         Some(Guarding {
+            policy: Rc::clone(policy),
             callouts: selection.input_callouts.iter().cloned().collect(),
             stage: Stage::Input,
             selection,
             masking: Masking::new(),
             report: Report::default(),
             texts: Vec::new(),
+            schemas: None,
             key_id,
             team,
             alias,
@@ -61,12 +67,32 @@ impl Guarding {
 
     /// Whether the request must be decoded for the input stage.
     pub fn guards_input(&self) -> bool {
-        self.selection.input.is_some() || !self.selection.input_callouts.is_empty()
+        self.selection.input.is_some()
+            || !self.selection.input_callouts.is_empty()
+            || self.selection.injection.is_some()
+            // Schema checks need the request's declarations, output ones included.
+            || !self.selection.input_schemas.is_empty()
+            || !self.selection.output_schemas.is_empty()
     }
 
     /// The input stage on the canonical request: redacts in place, refuses on a denial.
     /// Returns whether the request changed.
     pub fn inspect(&mut self, request: &mut Request) -> Result<bool, GatewayError> {
+        // Whole-text checks read what the client sent, before redaction changes it.
+        if let Some(injection) = &self.selection.injection {
+            self.judged(injection.inspect(request))?;
+        }
+        let selection = &self.selection;
+        if !selection.input_schemas.is_empty() || !selection.output_schemas.is_empty() {
+            let schemas = self.policy.request_schemas(request);
+            if !self.selection.input_schemas.is_empty() {
+                let checks = self.selection.input_schemas.clone();
+                let inspection =
+                    SchemaGuard::new(Arc::clone(&schemas), checks).inspect_request(request);
+                self.judged(inspection)?;
+            }
+            self.schemas = Some(schemas);
+        }
         let mut changed = false;
         if let Some(guards) = &self.selection.input {
             let inspection = guard_request(request, guards, &mut self.masking);
@@ -83,6 +109,15 @@ impl Guarding {
                 .collect();
         }
         Ok(changed)
+    }
+
+    /// Reports a whole-text check's findings; `Err` refuses the request.
+    fn judged(&mut self, inspection: Inspection) -> Result<(), GatewayError> {
+        self.report.findings(Stage::Input, &inspection.findings);
+        match &inspection.denied {
+            Some(denial) => Err(denied_error(Stage::Input, denial)),
+            None => Ok(()),
+        }
     }
 
     /// Whether output callouts need the whole answer before any of it leaves: a streamed
@@ -152,25 +187,35 @@ impl Guarding {
         let denial = Denial {
             guardrail: name.into(),
             category: Category::Rule(category.into()),
+            detail: None,
         };
         Err(denied_error(self.stage, &denial))
     }
 
-    /// The output stage for the answer, when it has one: output guardrails, values to
-    /// unmask, or output callouts (which need the answer's texts).
+    /// The output stage for the answer, when it has one: output guardrails, schema checks,
+    /// values to unmask, or output callouts (which need the answer's texts).
     pub fn output_guard(&self) -> Option<OutputGuard> {
         let unmask = self.masking.has_originals();
         let collect = self.holds_whole_answer();
-        (self.selection.output.is_some() || unmask || collect).then(|| {
-            let guard = OutputGuard::new(
-                self.selection.output.clone(),
-                self.selection.hold_back,
-                self.masking.clone(),
-            );
-            match collect {
-                true => guard.collecting(),
-                false => guard,
-            }
+        let schemas = self
+            .schemas
+            .as_ref()
+            .filter(|_| !self.selection.output_schemas.is_empty())
+            .map(|s| SchemaGuard::new(Arc::clone(s), self.selection.output_schemas.clone()));
+        if self.selection.output.is_none() && !unmask && !collect && schemas.is_none() {
+            return None;
+        }
+        let mut guard = OutputGuard::new(
+            self.selection.output.clone(),
+            self.selection.hold_back,
+            self.masking.clone(),
+        );
+        if collect {
+            guard = guard.collecting();
+        }
+        Some(match schemas {
+            Some(schemas) => guard.with_schemas(schemas),
+            None => guard,
         })
     }
 }

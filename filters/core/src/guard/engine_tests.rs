@@ -235,7 +235,8 @@ fn keywords_match_case_insensitively_as_whole_words() {
         out.denied,
         Some(Denial {
             guardrail: "topics".into(),
-            category: Category::Rule("weapons".into())
+            category: Category::Rule("weapons".into()),
+            detail: None,
         })
     );
 }

@@ -126,6 +126,9 @@ pub struct Finding {
 pub struct Denial {
     pub guardrail: Arc<str>,
     pub category: Category,
+    /// Where the refused content failed, for checks that can say so without quoting it (a
+    /// schema violation's tool and JSON path); added to the client's error message.
+    pub detail: Option<String>,
 }
 
 /// Everything found in one text, ordered by position (see [`super::overlap`] for ties).
@@ -153,6 +156,7 @@ pub(crate) fn denial(findings: &[Finding]) -> Option<Denial> {
         .map(|f| Denial {
             guardrail: f.guardrail.clone(),
             category: f.category.clone(),
+            detail: None,
         })
 }
 

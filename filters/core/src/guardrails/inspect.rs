@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use crate::guard::{CompiledGuardrails, Denial, Escape, Finding, Masking};
+use crate::guard::{Action, CompiledGuardrails, Denial, Escape, Finding, Masking};
 use crate::model::{ContentPart, Request, Response, ToolResultPart};
 
 /// What guarding one message found and did.
@@ -29,6 +29,20 @@ impl Inspection {
             *text = redacted;
             self.changed = true;
         }
+    }
+
+    /// Records a finding of a check that judges a whole text (injection, schema); a deny
+    /// finding refuses with `detail`. Returns whether the message is now denied.
+    pub(crate) fn record(&mut self, finding: Finding, detail: Option<String>) -> bool {
+        if finding.action == Action::Deny && self.denied.is_none() {
+            self.denied = Some(Denial {
+                guardrail: finding.guardrail.clone(),
+                category: finding.category.clone(),
+                detail,
+            });
+        }
+        self.findings.push(finding);
+        self.denied.is_some()
     }
 
     fn unmask(&mut self, masking: &Masking, text: &mut String, escape: Escape) {

@@ -12,6 +12,8 @@
 //!   requests and how their answers are read;
 //! - [`admission`]: allowed models and required metadata, settled by the gateway filter
 //!   before routing;
+//! - [`injection`]: prompt-injection heuristics over tool results (and user text);
+//! - [`schema`]: tool arguments and structured answers against the request's schemas;
 //! - [`report`]: the verdicts for the request log and the response header, and the error a
 //!   denial becomes (naming guardrail and category, never the matched text).
 //!
@@ -19,16 +21,19 @@
 //! streams are re-encoded from canonical events (their text may change).
 
 pub mod admission;
+pub mod injection;
 pub mod inspect;
 pub mod moderation;
 pub mod policy;
 pub mod report;
+pub mod schema;
 pub mod stream;
 pub mod webhook;
 
 pub use admission::{
     check_admission, AdmissionCheck, AdmissionRule, Candidate, MetadataKeys, Refusal,
 };
+pub use injection::{InjectionCheck, InjectionGuard, InjectionSource};
 pub use inspect::{guard_request, guard_response, request_texts, Inspection};
 pub use moderation::{ModerationAction, ModerationCheck};
 pub use policy::{
@@ -36,9 +41,14 @@ pub use policy::{
     StagedGuardrail, WebhookCheck, WebhookFailure,
 };
 pub use report::{denied_error, Report};
+pub use schema::{SchemaCheck, SchemaGuard};
 pub use stream::OutputGuard;
 pub use webhook::{webhook_verdict, Callout, CalloutVerdict};
 
 #[cfg(test)]
 #[path = "guardrails_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "injection_schema_tests.rs"]
+mod injection_schema_tests;

@@ -11,9 +11,15 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+use crate::guard::injection::InjectionRules;
+use crate::guard::schema::RequestSchemas;
 use crate::guard::{
-    CompiledGuardrails, GuardConfigError, GuardrailConfig, GuardrailsConfig, HoldBack,
+    Action, CompiledGuardrails, GuardConfigError, GuardrailConfig, GuardrailsConfig, HoldBack,
 };
+use crate::model::Request;
+
+use super::injection::{InjectionCheck, InjectionGuard};
+use super::schema::{SchemaCache, SchemaCheck};
 
 use super::moderation::ModerationCheck;
 use super::webhook::Callout;
@@ -71,6 +77,10 @@ pub enum Check {
     Webhook(WebhookCheck),
     /// A provider moderation endpoint, called like a webhook.
     Moderation(ModerationCheck),
+    /// Prompt-injection heuristics (input only).
+    Injection(InjectionCheck),
+    /// Tool arguments and structured answers against the request's schemas.
+    Schema(SchemaCheck),
 }
 
 /// An external check called from the filter through an Envoy cluster; also the endpoint
@@ -113,6 +123,14 @@ pub enum PolicyError {
     Duplicate(String),
     #[error("guardrail `{0}` names no stage")]
     NoStage(String),
+    #[error("guardrail `{0}` can only guard the input")]
+    InputOnly(String),
+    #[error("guardrail `{0}` judges whole texts: its action is deny or flag, not redact")]
+    CannotRedact(String),
+    #[error("guardrail `{0}` checks nothing: list at least one source or target")]
+    ChecksNothing(String),
+    #[error("the injection rule set does not compile: {0}")]
+    InjectionRules(#[from] regex::Error),
 }
 
 /// Who is asking: what scopes are matched against.
@@ -132,6 +150,10 @@ pub struct Selection {
     pub input_callouts: Vec<Callout>,
     /// Callouts on the whole answer, after the output rules.
     pub output_callouts: Vec<Callout>,
+    pub injection: Option<InjectionGuard>,
+    /// Schema checks of the history's tool calls, and of the answer.
+    pub input_schemas: Vec<SchemaCheck>,
+    pub output_schemas: Vec<SchemaCheck>,
     pub hold_back: HoldBack,
 }
 
@@ -141,6 +163,9 @@ impl Selection {
             && self.output.is_none()
             && self.input_callouts.is_empty()
             && self.output_callouts.is_empty()
+            && self.injection.is_none()
+            && self.input_schemas.is_empty()
+            && self.output_schemas.is_empty()
     }
 }
 
@@ -148,6 +173,10 @@ impl Selection {
 pub struct CompiledPolicy {
     policy: GuardrailPolicy,
     compiled: Mutex<Compiled>,
+    /// The injection heuristics, when some guardrail uses them; compiled once.
+    injection: Option<Arc<InjectionRules>>,
+    /// Recently compiled request schemas, for schema checks.
+    schemas: SchemaCache,
 }
 
 /// Indices of the rule guardrails of one stage → their compiled union.
@@ -164,16 +193,42 @@ impl CompiledPolicy {
             if staged.stages.is_empty() {
                 return Err(PolicyError::NoStage(name.to_owned()));
             }
-            if let Check::Rules(rules) = &staged.check {
-                CompiledGuardrails::try_from(&GuardrailsConfig {
-                    guardrails: vec![rules.clone()],
-                })?;
+            match &staged.check {
+                Check::Rules(rules) => {
+                    CompiledGuardrails::try_from(&GuardrailsConfig {
+                        guardrails: vec![rules.clone()],
+                    })?;
+                }
+                Check::Webhook(_) | Check::Moderation(_) => {}
+                Check::Injection(check) => {
+                    if staged.stages.contains(&Stage::Output) {
+                        return Err(PolicyError::InputOnly(name.to_owned()));
+                    }
+                    whole_text_check(name, check.action, check.sources.is_empty())?;
+                }
+                Check::Schema(check) => {
+                    whole_text_check(name, check.action, check.targets.is_empty())?;
+                }
             }
         }
+        let injection = policy
+            .guardrails
+            .iter()
+            .any(|g| matches!(g.check, Check::Injection(_)))
+            .then(InjectionRules::new)
+            .transpose()?
+            .map(Arc::new);
         Ok(CompiledPolicy {
             policy,
             compiled: Mutex::new(BTreeMap::new()),
+            injection,
+            schemas: SchemaCache::default(),
         })
+    }
+
+    /// The request's tool and response schemas, compiled (or recently compiled).
+    pub fn request_schemas(&self, request: &Request) -> Arc<RequestSchemas> {
+        self.schemas.get(request)
     }
 
     /// The guardrails for one request; compiled sets are shared between requests.
@@ -197,11 +252,42 @@ impl CompiledPolicy {
                 .filter_map(|g| g.check.callout())
                 .collect()
         };
+        let injection_checks: Vec<InjectionCheck> = self
+            .policy
+            .guardrails
+            .iter()
+            .filter(applies)
+            .filter_map(|g| match &g.check {
+                Check::Injection(c) => Some(c.clone()),
+                _ => None,
+            })
+            .collect();
+        let injection = match (&self.injection, injection_checks.is_empty()) {
+            (Some(rules), false) => Some(InjectionGuard {
+                rules: Arc::clone(rules),
+                checks: injection_checks,
+            }),
+            _ => None,
+        };
+        let schemas_for = |stage: Stage| -> Vec<SchemaCheck> {
+            self.policy
+                .guardrails
+                .iter()
+                .filter(|g| applies(g) && g.stages.contains(&stage))
+                .filter_map(|g| match &g.check {
+                    Check::Schema(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
         Selection {
             input: self.compiled(Stage::Input, rules_for(Stage::Input)),
             output: self.compiled(Stage::Output, rules_for(Stage::Output)),
             input_callouts: callouts_for(Stage::Input),
             output_callouts: callouts_for(Stage::Output),
+            injection,
+            input_schemas: schemas_for(Stage::Input),
+            output_schemas: schemas_for(Stage::Output),
             hold_back: self
                 .policy
                 .hold_back_chars
@@ -225,7 +311,7 @@ impl CompiledPolicy {
                 .iter()
                 .filter_map(|&i| match &self.policy.guardrails[i].check {
                     Check::Rules(rules) => Some(rules.clone()),
-                    Check::Webhook(_) | Check::Moderation(_) => None,
+                    _ => None,
                 })
                 .collect(),
         };
@@ -242,17 +328,30 @@ impl Check {
             Check::Rules(rules) => &rules.name,
             Check::Webhook(webhook) => &webhook.name,
             Check::Moderation(moderation) => &moderation.endpoint.name,
+            Check::Injection(check) => &check.name,
+            Check::Schema(check) => &check.name,
         }
     }
 
     /// The check as a callout, when an external endpoint answers it.
     fn callout(&self) -> Option<Callout> {
         match self {
-            Check::Rules(_) => None,
+            Check::Rules(_) | Check::Injection(_) | Check::Schema(_) => None,
             Check::Webhook(webhook) => Some(Callout::Webhook(webhook.clone())),
             Check::Moderation(moderation) => Some(Callout::Moderation(moderation.clone())),
         }
     }
+}
+
+/// Injection and schema checks judge a whole text: no redaction, and something to check.
+fn whole_text_check(name: &str, action: Action, checks_nothing: bool) -> Result<(), PolicyError> {
+    if action == Action::Redact {
+        return Err(PolicyError::CannotRedact(name.to_owned()));
+    }
+    if checks_nothing {
+        return Err(PolicyError::ChecksNothing(name.to_owned()));
+    }
+    Ok(())
 }
 
 impl Scope {

@@ -111,11 +111,15 @@ pub fn denied_error(stage: Stage, denial: &Denial) -> GatewayError {
         Stage::Input => "The request was refused",
         Stage::Output => "The answer was withheld",
     };
+    let detail = denial
+        .detail
+        .as_deref()
+        .map_or(String::new(), |d| format!(": {d}"));
     GatewayError::new(
         ErrorKind::InvalidRequest,
         GUARDRAIL_DENIED,
         format!(
-            "{what} by guardrail `{}` (category: {}).",
+            "{what} by guardrail `{}` (category: {}){detail}.",
             denial.guardrail, denial.category
         ),
     )

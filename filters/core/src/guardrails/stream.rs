@@ -7,6 +7,11 @@
 //! Reversible input redactions are put back on the way out ([`Unmask`]). Thinking blocks
 //! pass unguarded: they carry provider signatures. When output callouts follow, the guard
 //! also collects each block's guarded text (before unmasking) for them.
+//!
+//! Schema checks ([`SchemaGuard`]) need a complete JSON document, so a tool call's argument
+//! deltas (and, when the request asked for a structured answer, the text deltas) are held
+//! until the block ends, checked, then released in one delta or replaced by the denial.
+//! Only the blocks a schema check covers are held; other text keeps streaming.
 
 use std::sync::Arc;
 
@@ -18,6 +23,7 @@ use crate::model::{ApiError, BlockDelta, BlockStart, Response, StreamEvent};
 use super::inspect::{guard_response, Inspection};
 use super::policy::Stage;
 use super::report::denied_error;
+use super::schema::SchemaGuard;
 
 /// The output stage of one streamed answer.
 pub struct OutputGuard {
@@ -32,6 +38,7 @@ pub struct OutputGuard {
     denied: Option<Denial>,
     /// Guarded texts of finished blocks, when collecting for output callouts.
     texts: Option<Vec<String>>,
+    schemas: Option<SchemaGuard>,
 }
 
 impl std::fmt::Debug for OutputGuard {
@@ -47,11 +54,22 @@ impl std::fmt::Debug for OutputGuard {
 
 struct Block {
     index: u32,
-    arguments: bool,
+    /// The called tool, for a tool-call block.
+    tool: Option<String>,
     guard: Option<StreamGuard<Arc<CompiledGuardrails>>>,
     unmask: Unmask<Arc<Masking>>,
     /// The block's guarded text so far, when collecting.
     text: String,
+    /// Set while a schema check holds the block.
+    held: Option<Held>,
+}
+
+/// A held block: what the provider sent (checked against the schema) and what is ready
+/// for the client (after redaction and unmasking).
+#[derive(Default)]
+struct Held {
+    raw: String,
+    out: String,
 }
 
 impl OutputGuard {
@@ -71,6 +89,7 @@ impl OutputGuard {
             findings: Vec::new(),
             denied: None,
             texts: None,
+            schemas: None,
         }
     }
 
@@ -85,8 +104,23 @@ impl OutputGuard {
         self.texts.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Adds the output stage's schema checks.
+    pub fn with_schemas(mut self, schemas: SchemaGuard) -> Self {
+        self.schemas = Some(schemas);
+        self
+    }
+
     /// Guards a whole (non-streamed) answer; see [`guard_response`].
     pub fn whole(&mut self, response: &mut Response) -> Inspection {
+        // What the model produced is checked, before redaction changes it.
+        if let Some(schemas) = &self.schemas {
+            let inspection = schemas.inspect_response(response);
+            self.findings.extend(inspection.findings.iter().cloned());
+            if inspection.denied.is_some() {
+                self.denied.clone_from(&inspection.denied);
+                return inspection;
+            }
+        }
         let mut masking = self.masking.take().unwrap_or_default();
         let inspection = guard_response(
             response,
@@ -119,13 +153,10 @@ impl OutputGuard {
             }
             match event {
                 StreamEvent::BlockStart { index, ref block } => {
-                    let arguments = match block {
-                        BlockStart::Text => Some(false),
-                        BlockStart::ToolCall { .. } => Some(true),
-                        _ => None,
-                    };
-                    if let Some(arguments) = arguments {
-                        self.open(index, arguments);
+                    match block {
+                        BlockStart::Text => self.open(index, None),
+                        BlockStart::ToolCall { name, .. } => self.open(index, Some(name.clone())),
+                        _ => {}
                     }
                     out.push(event);
                 }
@@ -171,7 +202,7 @@ impl OutputGuard {
         self.blocks.iter().position(|b| b.index == index)
     }
 
-    fn open(&mut self, index: u32, arguments: bool) {
+    fn open(&mut self, index: u32, tool: Option<String>) {
         // Blocks normally follow one another; one opened while another is still open gets
         // its own numbering rather than waiting.
         let masking = self.masking.take().unwrap_or_default();
@@ -179,22 +210,30 @@ impl OutputGuard {
             .guards
             .as_ref()
             .map(|g| StreamGuard::with_masking(Arc::clone(g), self.hold_back, masking));
-        let escape = if arguments {
+        let escape = if tool.is_some() {
             Escape::JsonString
         } else {
             Escape::None
         };
+        let held = self.schemas.as_ref().is_some_and(|s| match tool {
+            Some(_) => s.holds_tool_calls(),
+            None => s.holds_text(),
+        });
         self.blocks.push(Block {
             index,
-            arguments,
+            tool,
             guard,
             unmask: Unmask::escaping(Arc::clone(&self.unmask), escape),
             text: String::new(),
+            held: held.then(Held::default),
         });
     }
 
     fn push(&mut self, at: usize, text: &str, out: &mut Vec<StreamEvent>) {
         let block = &mut self.blocks[at];
+        if let Some(held) = &mut block.held {
+            held.raw.push_str(text);
+        }
         let released = match &mut block.guard {
             Some(guard) => {
                 let step = guard.push(text);
@@ -211,7 +250,10 @@ impl OutputGuard {
             block.text.push_str(&released);
         }
         let text = block.unmask.push(&released);
-        emit(block, text, out);
+        match &mut block.held {
+            Some(held) => held.out.push_str(&text),
+            None => emit(block, text, out),
+        }
     }
 
     fn close(&mut self, at: usize, out: &mut Vec<StreamEvent>) {
@@ -228,10 +270,32 @@ impl OutputGuard {
         }
         let mut text = block.unmask.push(&released);
         text += &block.unmask.finish();
+        if let Some(mut held) = block.held.take() {
+            if self.check_schema(&block, &held.raw) {
+                return self.deny(out);
+            }
+            held.out.push_str(&text);
+            text = held.out;
+        }
         emit(&block, text, out);
         if let Some(guard) = block.guard {
             self.masking.get_or_insert_with(|| guard.into_masking());
         }
+    }
+
+    /// Checks a held block against its schema; returns whether that denied the answer.
+    fn check_schema(&mut self, block: &Block, raw: &str) -> bool {
+        let Some(schemas) = &self.schemas else {
+            return false;
+        };
+        let mut inspection = Inspection::default();
+        let denied = match &block.tool {
+            Some(tool) => schemas.tool_call(tool, raw, &mut inspection),
+            None => schemas.structured(raw, &mut inspection),
+        };
+        self.findings.extend(inspection.findings);
+        self.denied = inspection.denied;
+        denied
     }
 
     /// Keeps a step's findings; its release, or `None` when it denied.
@@ -259,7 +323,7 @@ fn emit(block: &Block, text: String, out: &mut Vec<StreamEvent>) {
     if text.is_empty() {
         return;
     }
-    let delta = if block.arguments {
+    let delta = if block.tool.is_some() {
         BlockDelta::ToolArguments(text)
     } else {
         BlockDelta::Text(text)
