@@ -330,16 +330,20 @@ keys:
         return [json.loads(e["usage"]) for e in self.access_log_entries() if e.get("usage") not in (None, "-")]
 
 
+def serving(stack):
+    """For a fixture: `yield from serving(s)` starts the stack and stops it afterwards."""
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     if not (ENVOY and Path(ENVOY).exists() and WASM and Path(WASM).exists()):
         pytest.fail("TOLLGATE_ENVOY / TOLLGATE_WASM not set or missing: run through `make test`")
-    s = Stack(tmp_path_factory.mktemp("stack"))
-    try:
-        s.start()
-        yield s
-    finally:
-        s.stop()
+    yield from serving(Stack(tmp_path_factory.mktemp("stack")))
 
 
 @pytest.fixture

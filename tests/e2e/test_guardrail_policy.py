@@ -13,7 +13,7 @@ import secrets
 
 import pytest
 
-from conftest import KEY_ALL, Stack, sha256_hex
+from conftest import KEY_ALL, Stack, serving, sha256_hex
 from test_guardrails import (  # noqa: F401 (`webhook` is a fixture, shared)
     FLAG_HEADER, anthropic, guardrail_log, openai, openai_stream_text, sse_events, verdicts, webhook,
 )
@@ -80,12 +80,7 @@ class PolicyStack(Stack):
 
 @pytest.fixture(scope="module")
 def policy_stack(tmp_path_factory, webhook):
-    stack = PolicyStack(tmp_path_factory.mktemp("policy"), webhook.url)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
+    yield from serving(PolicyStack(tmp_path_factory.mktemp("policy"), webhook.url))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from conftest import KEY_ALL, Stack, free_port, sha256_hex, wait_until
+from conftest import KEY_ALL, Stack, free_port, serving, sha256_hex, wait_until
 
 KEY_HOOK_CLOSED = "tg-e2e-hook-closed-key"
 KEY_HOOK_OPEN = "tg-e2e-hook-open-key"
@@ -126,12 +126,7 @@ def webhook():
 
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory, webhook):
-    stack = GuardedStack(tmp_path_factory.mktemp("guarded"), webhook.url)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
+    yield from serving(GuardedStack(tmp_path_factory.mktemp("guarded"), webhook.url))
 
 
 @pytest.fixture
