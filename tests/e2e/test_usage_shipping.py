@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from conftest import BIN, KEY_ALL, Process, Stack, free_port, wait_until
+from conftest import BIN, KEY_ALL, Process, Stack, free_port, serving, wait_until
 
 INGEST_HEADER = "x-tollgate-ingest-key"
 
@@ -104,12 +104,7 @@ def send(stack, count: int, first: int = 0) -> list:
 @contextmanager
 def running(tmp_path_factory, name: str, usage: str):
     """A started UsageStack (without its service), stopped on exit."""
-    stack = UsageStack(tmp_path_factory.mktemp(name), usage)
-    try:
-        stack.start()
-        yield stack
-    finally:
-        stack.stop()
+    yield from serving(UsageStack(tmp_path_factory.mktemp(name), usage))
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,7 @@
 //! Small helpers over the proxy-wasm host API shared by both roles.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use proxy_wasm::traits::HttpContext;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
@@ -40,4 +42,10 @@ pub fn request_body(ctx: &dyn HttpContext, size: usize) -> Vec<u8> {
 /// Hands a value to Envoy's access log (see `tollgate_core::log_fields`).
 pub fn log_field(ctx: &dyn HttpContext, field: LogField, value: &str) {
     ctx.set_property(vec![field.property], Some(value.as_bytes()));
+}
+
+/// Milliseconds since the Unix epoch of a host time (0 for a time before it).
+pub fn unix_millis(time: SystemTime) -> u64 {
+    let since_epoch = time.duration_since(UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }

@@ -27,7 +27,7 @@ use tollgate_core::usage_record::{record_id, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
-use crate::host::{log_field, reply_error, request_body};
+use crate::host::{log_field, reply_error, request_body, unix_millis};
 
 /// How the provider's answer is turned into the client's.
 enum Answer {
@@ -371,7 +371,7 @@ impl ProviderFilter {
             .and_then(|model| self.config.prices.get(model));
         self.record.price(price);
         self.record.id = record_id(&self.request_id, self.record.attempt.unwrap_or(0));
-        self.record.time_unix_ms = now_unix_millis(self);
+        self.record.time_unix_ms = unix_millis(self.get_current_time());
         let json = self.record.to_json();
         log_field(self, log_fields::USAGE, &json);
         if delivery == Delivery::Ship && self.config.ship_usage {
@@ -720,17 +720,7 @@ fn micros_since(ctx: &dyn HttpContext, started: SystemTime) -> u64 {
 }
 
 fn now_unix_secs(ctx: &dyn HttpContext) -> u64 {
-    since_epoch(ctx).as_secs()
-}
-
-fn now_unix_millis(ctx: &dyn HttpContext) -> u64 {
-    u64::try_from(since_epoch(ctx).as_millis()).unwrap_or(u64::MAX)
-}
-
-fn since_epoch(ctx: &dyn HttpContext) -> Duration {
-    ctx.get_current_time()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
+    unix_millis(ctx.get_current_time()) / 1000
 }
 
 /// Puts a record on the queue the gateway's root contexts drain. Without the queue (the

@@ -3,7 +3,7 @@
 //! live in proxy-wasm shared data, which Envoy shares between all workers; every decision
 //! is `tollgate_core::ratelimit`'s.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::HttpContext;
@@ -11,6 +11,8 @@ use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::log_fields;
 use tollgate_core::ratelimit::store::Conflict;
 use tollgate_core::ratelimit::{self, Denial, Scope, SharedStore};
+
+use crate::host::unix_millis;
 
 /// Envoy's shared data, process-wide, with its compare-and-swap versions.
 struct SharedData;
@@ -45,7 +47,7 @@ impl RateLimiting {
         if scopes.is_empty() {
             return Ok(None);
         }
-        ratelimit::admit_all(&SharedData, &scopes, millis(now))?;
+        ratelimit::admit_all(&SharedData, &scopes, unix_millis(now))?;
         let tokens_limited = scopes.iter().any(|s| s.limits.tokens_per_minute.is_some());
         Ok(tokens_limited.then_some(RateLimiting { scopes }))
     }
@@ -59,14 +61,9 @@ impl RateLimiting {
         let Some(tokens) = tokens.filter(|&t| t > 0) else {
             return;
         };
-        let now = millis(ctx.get_current_time());
+        let now = unix_millis(ctx.get_current_time());
         if ratelimit::debit_all(&SharedData, &self.scopes, now, tokens).is_err() {
             log::warn!("tollgate: rate limit debit of {tokens} tokens lost to contention");
         }
     }
-}
-
-fn millis(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -6,13 +6,15 @@
 //! So every gateway root drains the queue on its tick and ships what it got on its own:
 //! none depends on being the one Envoy notifies.
 
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::Context;
 use proxy_wasm::types::{MetricType, Status};
 use tollgate_core::config::UsageShipping;
 use tollgate_core::usage_outbox::{self, Outbox};
+
+use crate::host::unix_millis;
 
 /// Envoy stats (`wasmcustom.<name>`), shared by every root of the process.
 const DROPPED: &str = "tollgate_usage_dropped";
@@ -74,7 +76,7 @@ impl Shipper {
 
     /// Sends the next batch if one is due.
     pub fn flush(&mut self, root: &dyn Context) {
-        let now = now_ms(root);
+        let now = unix_millis(root.get_current_time());
         let Some(batch) = self.outbox.next_batch(now) else {
             return;
         };
@@ -110,7 +112,7 @@ impl Shipper {
                 log::warn!(
                     "tollgate: usage batch refused or lost (status {status:?}); kept for a retry"
                 );
-                self.failed(now_ms(root));
+                self.failed(unix_millis(root.get_current_time()));
             }
         }
     }
@@ -132,12 +134,4 @@ fn increment(metric: u32, by: i64) {
     if let Err(status) = hostcalls::increment_metric(metric, by) {
         log::warn!("tollgate: metric not updated: {status:?}");
     }
-}
-
-fn now_ms(ctx: &dyn Context) -> u64 {
-    let since_epoch = ctx
-        .get_current_time()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX)
 }
