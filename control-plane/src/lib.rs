@@ -11,6 +11,7 @@
 // `deny`, not `forbid`: forwarding a signal to Envoy needs one `kill(2)` call (see `envoy`).
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod credentials;
@@ -18,4 +19,5 @@ pub mod envoy;
 pub mod keys;
 pub mod render;
 pub mod service;
+pub mod storage;
 pub mod usage;

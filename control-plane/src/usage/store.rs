@@ -8,6 +8,7 @@ use rusqlite::{params, Connection};
 use serde_json::Value;
 
 use super::ingest::IncomingRecord;
+use crate::storage::{self, sqlite::OpenError, MigrationError};
 
 /// A half-open time range `[from, to)` in Unix milliseconds; `None` is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,17 +21,10 @@ pub struct TimeRange {
 pub enum StoreError {
     #[error("usage database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("usage database {path} has schema version {found}; this build knows up to {known}")]
-    TooNew {
-        path: String,
-        found: i64,
-        known: i64,
-    },
-    #[error("cannot create the directory of {path}: {source}")]
-    Directory {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("usage database: {0}")]
+    Open(#[from] OpenError),
+    #[error("usage database: {0}")]
+    Migration(#[from] MigrationError),
     #[error("stored record {id} is not JSON: {source}")]
     Corrupt {
         id: String,
@@ -47,8 +41,8 @@ pub trait UsageStore: Send {
     fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError>;
 }
 
-/// Schema versions, applied in order; a database records how many it has applied
-/// (`PRAGMA user_version`).
+/// The usage tables' schema versions, applied in order (see [`storage::sqlite::migrate`]).
+const COMPONENT: &str = "usage";
 const MIGRATIONS: &[&str] = &[
     // 1: records, whole, with the columns every record has.
     "CREATE TABLE usage_records (
@@ -73,47 +67,14 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating when absent) the database file and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
-                path: path.display().to_string(),
-                source,
-            })?;
-        }
-        let connection = Connection::open(path)?;
-        // Concurrent readers (`tollgate usage`) while the service writes.
-        connection.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut store = SqliteStore { connection };
-        store.migrate(&path.display().to_string())?;
-        Ok(store)
-    }
-
-    fn migrate(&mut self, path: &str) -> Result<(), StoreError> {
-        let known = MIGRATIONS.len() as i64;
-        let found: i64 = self
-            .connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        if found > known {
-            return Err(StoreError::TooNew {
-                path: path.to_string(),
-                found,
-                known,
-            });
-        }
-        for (version, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
-            let tx = self.connection.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", version as i64 + 1)?;
-            tx.commit()?;
-        }
-        Ok(())
+        let mut connection = storage::sqlite::open(path)?;
+        storage::sqlite::migrate(&mut connection, COMPONENT, MIGRATIONS)?;
+        Ok(SqliteStore { connection })
     }
 
     #[cfg(test)]
     fn schema_version(&self) -> i64 {
-        self.connection
-            .query_row("PRAGMA user_version", [], |row| row.get(0))
-            .unwrap()
+        storage::sqlite::version(&self.connection, COMPONENT).unwrap()
     }
 }
 

@@ -40,13 +40,13 @@ fn refuses_a_database_from_a_newer_build() {
     let dir = std::env::temp_dir().join(format!("tollgate-store-new-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("usage.db");
-    Connection::open(&path)
-        .unwrap()
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
+    let mut newer = Connection::open(&path).unwrap();
+    let future: Vec<&str> = MIGRATIONS.iter().copied().chain(["SELECT 1"]).collect();
+    storage::sqlite::migrate(&mut newer, COMPONENT, &future).unwrap();
+    drop(newer);
     assert!(matches!(
         SqliteStore::open(&path),
-        Err(StoreError::TooNew { found: 99, .. })
+        Err(StoreError::Migration(MigrationError::TooNew { found, .. })) if found == future.len() as i64
     ));
     std::fs::remove_dir_all(&dir).unwrap();
 }
