@@ -6,7 +6,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::*;
-use crate::usage::store::SqliteStore;
+use crate::usage::store_sqlite::SqliteStore;
 
 const KEY: &str = "ingest-secret";
 
