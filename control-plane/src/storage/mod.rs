@@ -3,9 +3,19 @@
 //!
 //! Each component (usage, audit, keys, ...) owns its tables and its own list of schema
 //! versions per backend, applied in order by [`sqlite::migrate`] or [`postgres::migrate`],
-//! so components evolve their schemas independently in one database. A component's store
-//! is a trait with one implementation per backend, opened from a [`Database`]; one test
-//! suite runs against both (see `test_support::storage_suite!`).
+//! so components evolve their schemas independently in one database.
+//!
+//! A component's store has the same shape everywhere (`usage/`, `audit/`):
+//! - `store.rs`: the trait (`Send`, `&mut self` methods, [`StoreError`]), the component's
+//!   name in `schema_versions`, and `open(&Database) -> Box<dyn Trait>` matching on the
+//!   backend;
+//! - `store_sqlite.rs` / `store_postgres.rs`: `MIGRATIONS` for that backend and the
+//!   implementation over [`sqlite::open`] / [`postgres::Connection`] (which reconnects);
+//! - `store_tests.rs`: the suite, functions of `&TestDb` listed in `storage_suite!`, so
+//!   each runs against SQLite always and PostgreSQL when `make test` started one.
+//!
+//! Operations that must not interleave across replicas (the audit chain's appends) take a
+//! lock inside their transaction: SQLite `BEGIN IMMEDIATE`, PostgreSQL `LOCK TABLE`.
 
 use std::fmt;
 use std::path::PathBuf;

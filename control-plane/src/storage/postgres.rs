@@ -112,21 +112,39 @@ pub fn message(error: &postgres::Error) -> String {
 /// failover), so an outage fails the operations during it rather than every later one.
 pub struct Connection {
     config: Config,
-    client: Client,
+    /// `None` only once dropped, or after a failed reconnect.
+    client: Option<Client>,
 }
 
 impl Connection {
     pub fn open(url: &PostgresUrl) -> Result<Self, postgres::Error> {
         let config = url.config();
         let client = config.connect(NoTls)?;
-        Ok(Connection { config, client })
+        Ok(Connection {
+            config,
+            client: Some(client),
+        })
     }
 
     pub fn client(&mut self) -> Result<&mut Client, postgres::Error> {
-        if self.client.is_closed() {
-            self.client = self.config.connect(NoTls)?;
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.client = None;
+            self.client = Some(self.config.connect(NoTls)?);
         }
-        Ok(&mut self.client)
+        Ok(self.client.as_mut().expect("connected above"))
+    }
+}
+
+impl Drop for Connection {
+    /// The client closes by blocking on a runtime of its own, which tokio refuses on an
+    /// async thread (where the service's state is dropped when it stops): inside a tokio
+    /// runtime, it is closed on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                std::thread::spawn(move || drop(client));
+            }
+        }
     }
 }
 
@@ -203,6 +221,29 @@ mod tests {
             PostgresUrl::parse("postgres://h:99999/db"),
             Err(UrlError::Syntax(_))
         ));
+    }
+
+    /// The server ends the session (as a restart does): the operation that finds out
+    /// may fail, the next one runs on a new connection.
+    #[test]
+    fn reconnects_once_the_server_closed_the_connection() {
+        let Some(db) = crate::storage::test_support::TestDb::postgres() else {
+            return;
+        };
+        let crate::storage::Database::Postgres(url) = db.database() else {
+            unreachable!()
+        };
+        let mut connection = Connection::open(url).unwrap();
+        let backend = |c: &mut Connection| -> Result<i32, postgres::Error> {
+            Ok(c.client()?
+                .query_one("SELECT pg_backend_pid()", &[])?
+                .get(0))
+        };
+        let first = backend(&mut connection).unwrap();
+        db.execute(&format!("SELECT pg_terminate_backend({first})"));
+        let _ = backend(&mut connection);
+        let second = backend(&mut connection).unwrap();
+        assert_ne!(first, second);
     }
 
     #[test]
