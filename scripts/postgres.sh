@@ -66,13 +66,20 @@ if [[ $(id -u) == 0 ]]; then
     as_server=(runuser -u postgres --)
 fi
 
-# One cluster per checkout (two checkouts may test at once) and per major version.
+# One cluster per checkout (two checkouts may test at once) and per major version; in
+# .tools/pg/, or in the temporary directory when the server's user cannot reach .tools.
 checkout=$(printf %s "$root" | cksum | cut -d' ' -f1)
 data="$root/.tools/pg/$major-$checkout"
-if [[ ! -f $data/PG_VERSION ]]; then
-    rm -rf "$data"
+mkdir -p "$data"
+[[ ${#as_server[@]} == 0 ]] || chown postgres: "$data"
+if ! "${as_server[@]}" test -w "$data"; then
+    data="${TMPDIR:-/tmp}/tollgate-pg/$major-$checkout"
     mkdir -p "$data"
     [[ ${#as_server[@]} == 0 ]] || chown postgres: "$data"
+fi
+chmod 700 "$data"
+if [[ ! -f $data/PG_VERSION ]]; then
+    find "$data" -mindepth 1 -delete
     say "initdb $data (once)"
     "${as_server[@]}" "$bindir/initdb" -D "$data" -U tollgate --auth=trust --no-sync \
         -E UTF8 --locale=C >/dev/null
