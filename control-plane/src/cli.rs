@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::audit::chain::{self, AuditEntry, ChainError};
+use crate::audit::chain::{self, AuditEntry, ChainError, Head};
 use crate::audit::store as audit_store;
 use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::credentials::{self, Notice};
@@ -85,6 +85,10 @@ pub enum AuditCommand {
         /// Check an export (JSON lines from `tollgate audit export`) instead.
         #[arg(long, conflicts_with = "database")]
         file: Option<PathBuf>,
+        /// SEQ:HASH of an entry noted from an earlier `verify`: the log must still hold it
+        /// (catches the newest entries cut off, or every hash recomputed).
+        #[arg(long)]
+        anchor: Option<Head>,
     },
     /// Write every entry as one JSON line, oldest first.
     Export {
@@ -218,7 +222,11 @@ pub fn execute(cli: Cli) -> u8 {
         } => run(config, wasm, &envoy, &workdir),
         Command::Serve(config) => serve(config),
         Command::Usage(args) => usage(args),
-        Command::Audit(AuditCommand::Verify { database, file }) => verify_audit(database, file),
+        Command::Audit(AuditCommand::Verify {
+            database,
+            file,
+            anchor,
+        }) => verify_audit(database, file, anchor),
         Command::Audit(AuditCommand::Export { database, out }) => export_audit(database, out),
     };
     result.unwrap_or_else(|err| {
@@ -517,7 +525,11 @@ fn existing_database(arg: DatabaseArg) -> Result<Database, CliError> {
     }
 }
 
-fn verify_audit(database: DatabaseArg, file: Option<PathBuf>) -> Result<u8, CliError> {
+fn verify_audit(
+    database: DatabaseArg,
+    file: Option<PathBuf>,
+    anchor: Option<Head>,
+) -> Result<u8, CliError> {
     let (name, entries) = match file {
         Some(path) => (path.display().to_string(), read_export(&path)?),
         None => {
@@ -527,10 +539,14 @@ fn verify_audit(database: DatabaseArg, file: Option<PathBuf>) -> Result<u8, CliE
         }
     };
     let verified = chain::verify(&entries)?;
+    if let Some(anchor) = &anchor {
+        chain::check_anchor(&entries, anchor)?;
+    }
     match verified.head {
+        // The last entry, as an anchor for a later `verify --anchor`.
         Some(head) => println!(
-            "{name}: audit log OK, {} entries; last: entry {} with hash {}",
-            verified.entries, head.seq, head.hash
+            "{name}: audit log OK, {} entries; last {head}",
+            verified.entries
         ),
         None => println!("{name}: audit log OK, no entries"),
     }

@@ -163,11 +163,25 @@ fn audit_log_of_three(database: &tollgate_control_plane::storage::Database) {
 fn verify_then_tamper(database: &str, tamper: impl FnOnce()) {
     let out = tollgate(&["audit", "verify", "--database", database], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("audit log OK, 3 entries; last: entry 3 with hash"),
-        "{}",
-        text(&out.stdout)
+    let stdout = text(&out.stdout);
+    let anchor = stdout
+        .trim_end()
+        .split_once("audit log OK, 3 entries; last ")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .1;
+    assert!(anchor.starts_with("3:"), "{stdout}");
+    let out = tollgate(
+        &[
+            "audit",
+            "verify",
+            "--database",
+            database,
+            "--anchor",
+            anchor,
+        ],
+        "",
     );
+    assert!(out.status.success(), "{}", text(&out.stderr));
     tamper();
     let out = tollgate(&["audit", "verify", "--database", database], "");
     assert_eq!(out.status.code(), Some(1));
@@ -258,7 +272,23 @@ fn audit_export_writes_json_lines_that_verify_offline() {
 
     let out = tollgate(&["audit", "verify", "--file", export_arg], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    // A line dropped from the export.
+    // The newest entry cut off: the chain alone cannot tell, the anchor can.
+    let anchor = format!("3:{}", lines[2]["hash"].as_str().unwrap());
+    let first_two: Vec<&str> = exported.lines().take(2).collect();
+    std::fs::write(&export, first_two.join("\n")).unwrap();
+    let out = tollgate(&["audit", "verify", "--file", export_arg], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = tollgate(
+        &["audit", "verify", "--file", export_arg, "--anchor", &anchor],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("entry 3 (the anchor) is gone: the log now ends at entry 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A line dropped from the middle of the export.
     let without_second: Vec<&str> = exported
         .lines()
         .enumerate()

@@ -140,6 +140,38 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// `SEQ:HASH`, as `tollgate audit verify` prints the last entry.
+impl std::str::FromStr for Head {
+    type Err = AnchorError;
+
+    fn from_str(text: &str) -> Result<Self, AnchorError> {
+        let (seq, hash) = text.split_once(':').ok_or(AnchorError)?;
+        let seq = seq
+            .parse()
+            .ok()
+            .filter(|&seq: &i64| seq >= 1)
+            .ok_or(AnchorError)?;
+        let hex = hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+        if !hex {
+            return Err(AnchorError);
+        }
+        Ok(Head {
+            seq,
+            hash: hash.to_string(),
+        })
+    }
+}
+
+impl std::fmt::Display for Head {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("an anchor is SEQ:HASH as `tollgate audit verify` prints it: an entry number, a colon and 64 lower-case hex digits")]
+pub struct AnchorError;
+
 /// A verified log: how many entries, and the last one (to note down: a log cut short
 /// after it verifies on its own, but no longer reaches this head).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +199,10 @@ pub enum ChainError {
     Unlinked { seq: i64, previous: i64 },
     #[error("entry {seq} comes after entry {previous}: entries are out of order or repeated")]
     OutOfOrder { seq: i64, previous: i64 },
+    #[error("entry {anchor} (the anchor) is gone: the log now ends at entry {last}, so it was cut short")]
+    CutShort { anchor: i64, last: i64 },
+    #[error("entry {anchor} does not have the anchor's hash: the log was rewritten up to it")]
+    Rewritten { anchor: i64 },
 }
 
 /// Checks that `entries` (in stored order) are 1, 2, 3, ... each matching its hash and
@@ -206,6 +242,19 @@ pub fn verify(entries: &[AuditEntry]) -> Result<Verified, ChainError> {
         entries: entries.len(),
         head: previous.map(AuditEntry::head),
     })
+}
+
+/// Checks that a verified log still holds `anchor`, an entry noted down earlier: what a
+/// chain cannot show by itself, newest entries cut off or every hash recomputed.
+pub fn check_anchor(entries: &[AuditEntry], anchor: &Head) -> Result<(), ChainError> {
+    match entries.iter().find(|e| e.seq == anchor.seq) {
+        Some(entry) if entry.hash == anchor.hash => Ok(()),
+        Some(_) => Err(ChainError::Rewritten { anchor: anchor.seq }),
+        None => Err(ChainError::CutShort {
+            anchor: anchor.seq,
+            last: entries.last().map_or(0, |e| e.seq),
+        }),
+    }
 }
 
 /// An entry whose hash fails: if its content hashes right under another number, it was

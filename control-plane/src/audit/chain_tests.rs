@@ -189,3 +189,53 @@ fn a_repeated_entry_is_named() {
         })
     );
 }
+
+#[test]
+fn an_anchor_catches_what_the_chain_cannot() {
+    let entries = chain(5);
+    let anchor: Head = entries[3].head().to_string().parse().unwrap();
+    assert_eq!(check_anchor(&entries, &anchor), Ok(()));
+    // The newest entries cut off: what is left verifies on its own.
+    assert!(verify(&entries[..3]).is_ok());
+    assert_eq!(
+        check_anchor(&entries[..3], &anchor),
+        Err(ChainError::CutShort { anchor: 4, last: 3 })
+    );
+    // Everything rewritten with recomputed hashes: verifies on its own too.
+    let mut rewritten: Vec<AuditEntry> = Vec::new();
+    for (n, entry) in entries.iter().enumerate() {
+        let head = rewritten.last().map(AuditEntry::head);
+        let event = AuditEvent {
+            actor: "intruder".into(),
+            ..event(n)
+        };
+        rewritten.push(AuditEntry::next(head.as_ref(), &event, entry.time.clone()));
+    }
+    assert!(verify(&rewritten).is_ok());
+    assert_eq!(
+        check_anchor(&rewritten, &anchor),
+        Err(ChainError::Rewritten { anchor: 4 })
+    );
+}
+
+#[test]
+fn an_anchor_is_seq_colon_hash() {
+    let hash = "ab".repeat(32);
+    assert_eq!(
+        format!("7:{hash}").parse(),
+        Ok(Head {
+            seq: 7,
+            hash: hash.clone()
+        })
+    );
+    for bad in [
+        String::new(),
+        hash.clone(),
+        format!("0:{hash}"),
+        format!("x:{hash}"),
+        format!("7:{}", hash.to_uppercase()),
+        format!("7:{}", &hash[1..]),
+    ] {
+        assert_eq!(bad.parse::<Head>(), Err(AnchorError), "{bad}");
+    }
+}
