@@ -62,8 +62,10 @@ test: tools build unit e2e
 
 # The fuzz harness is outside the workspace; its own tests (input encoding, seeds) run here so
 # it keeps compiling against the core (seconds; fuzzing itself is `make fuzz`).
+# scripts/postgres.sh runs the tests beside a loopback PostgreSQL (installed when missing,
+# cluster kept in .tools/pg/), so the storage suite runs against both backends.
 unit:
-	cargo test --workspace --exclude tollgate-wasm
+	scripts/postgres.sh cargo test --workspace --exclude tollgate-wasm
 	cargo test --manifest-path fuzz/Cargo.toml --target-dir target
 
 e2e: tools build

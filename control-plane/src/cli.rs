@@ -8,13 +8,16 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::audit::chain::{self, AuditEntry, ChainError, Head};
+use crate::audit::store as audit_store;
 use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::{self, Entry, KeyError};
 use crate::render;
 use crate::service;
-use crate::usage::store::{SqliteStore, StoreError};
+use crate::storage::{Database, DatabaseError, StoreError};
+use crate::usage::store as usage_store;
 use crate::usage::{ReportError, ReportRequest};
 
 /// How long `run` waits for Envoy's listener.
@@ -67,15 +70,51 @@ pub enum Command {
     Serve(ConfigArg),
     /// Usage report from the usage database: tokens, requests, cost and latency per group.
     Usage(UsageArgs),
+    /// The hash-chained audit log of admin actions and key lifecycle events.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the chain; exits 1 naming the first entry that was modified, deleted,
+    /// inserted or moved.
+    Verify {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Check an export (JSON lines from `tollgate audit export`) instead.
+        #[arg(long, conflicts_with = "database")]
+        file: Option<PathBuf>,
+        /// SEQ:HASH of an entry noted from an earlier `verify`: the log must still hold it
+        /// (catches the newest entries cut off, or every hash recomputed).
+        #[arg(long)]
+        anchor: Option<Head>,
+    },
+    /// Write every entry as one JSON line, oldest first.
+    Export {
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Which database a reading command opens.
+#[derive(Debug, Args)]
+pub struct DatabaseArg {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// A SQLite file or a postgres:// URL; by default the one the config's
+    /// `control_plane:` names.
+    #[arg(long)]
+    database: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct UsageArgs {
     #[command(flatten)]
-    config: ConfigArg,
-    /// The usage database; by default the one the config's `control_plane:` names.
-    #[arg(long)]
-    database: Option<PathBuf>,
+    database: DatabaseArg,
     /// key, team, agent, run, model, provider, alias or metadata.<name>.
     #[arg(long, default_value = "key")]
     group_by: String,
@@ -148,10 +187,20 @@ pub enum CliError {
         address: SocketAddr,
         source: io::Error,
     },
-    #[error("the usage database {} does not exist", .0.display())]
+    #[error("the database {} does not exist", .0.display())]
     NoDatabase(PathBuf),
+    #[error("--database: {0}")]
+    Database(#[from] DatabaseError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the audit log is broken: {0}")]
+    Chain(#[from] ChainError),
+    #[error("{name}:{line}: not an audit entry: {source}")]
+    Export {
+        name: String,
+        line: usize,
+        source: serde_json::Error,
+    },
     #[error(transparent)]
     Report(#[from] ReportError),
     #[error("the service failed: {0}")]
@@ -173,6 +222,12 @@ pub fn execute(cli: Cli) -> u8 {
         } => run(config, wasm, &envoy, &workdir),
         Command::Serve(config) => serve(config),
         Command::Usage(args) => usage(args),
+        Command::Audit(AuditCommand::Verify {
+            database,
+            file,
+            anchor,
+        }) => verify_audit(database, file, anchor),
+        Command::Audit(AuditCommand::Export { database, out }) => export_audit(database, out),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -256,19 +311,23 @@ fn render_to(arg: ConfigArg, wasm: WasmArg, out: Option<PathBuf>) -> Result<u8, 
     if !wasm.is_file() {
         eprintln!("warning: {} does not exist yet", wasm.display());
     }
-    let json = render::render(&config, &wasm).bootstrap_json();
+    write_output(out, &render::render(&config, &wasm).bootstrap_json())?;
+    Ok(0)
+}
+
+/// Writes `text` to the file `out`, or to standard output.
+fn write_output(out: Option<PathBuf>, text: &str) -> Result<(), CliError> {
     match out {
         Some(path) => {
-            std::fs::write(&path, json).map_err(|source| CliError::Write { path, source })
+            std::fs::write(&path, text).map_err(|source| CliError::Write { path, source })
         }
         None => io::stdout()
-            .write_all(json.as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|source| CliError::Write {
                 path: "<stdout>".into(),
                 source,
             }),
-    }?;
-    Ok(0)
+    }
 }
 
 fn new_key(id: &str, models: &[String], team: Option<String>) -> Result<u8, CliError> {
@@ -384,15 +443,15 @@ fn prepare_service(
         .ok()
         .filter(|k| !k.is_empty())
         .ok_or_else(|| CliError::NoIngestKey(var.clone()))?;
-    let store = SqliteStore::open(&control_plane.database)?;
+    let store = usage_store::open(&control_plane.database)?;
     let address = control_plane.listen;
     let listener = service::bind(address).map_err(|source| CliError::Bind { address, source })?;
     println!(
         "Tollgate service on http://{}  (usage store {})",
         envoy::reachable(address),
-        control_plane.database.display()
+        control_plane.database
     );
-    Ok((listener, service::router(Box::new(store), &key)))
+    Ok((listener, service::router(store, &key)))
 }
 
 fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -437,26 +496,90 @@ fn usage(args: UsageArgs) -> Result<u8, CliError> {
         Some(&args.group_by),
         Some(&args.format),
     )?;
-    let database = match args.database {
-        Some(path) => path,
+    let mut store = usage_store::open(&existing_database(args.database)?)?;
+    let report = request.run(store.as_mut())?;
+    let mut stdout = io::stdout();
+    writeln!(stdout, "{}", report.trim_end()).map_err(|source| CliError::Write {
+        path: "<stdout>".into(),
+        source,
+    })?;
+    Ok(0)
+}
+
+/// The database `arg` names (relative paths from the working directory), or else the
+/// config's. Reading never creates a SQLite file.
+fn existing_database(arg: DatabaseArg) -> Result<Database, CliError> {
+    let database = match arg.database {
+        Some(text) => Database::parse(&text, |path| PathBuf::from(path))?,
         None => {
-            let (_, config) = load(args.config)?;
+            let (_, config) = load(arg.config)?;
             config
                 .control_plane
                 .ok_or(CliError::NoControlPlane)?
                 .database
         }
     };
-    // Reading never creates a database.
-    if !database.is_file() {
-        return Err(CliError::NoDatabase(database));
+    match &database {
+        Database::Sqlite(path) if !path.is_file() => Err(CliError::NoDatabase(path.clone())),
+        _ => Ok(database),
     }
-    let mut store = SqliteStore::open(&database)?;
-    let report = request.run(&mut store)?;
-    let mut stdout = io::stdout();
-    writeln!(stdout, "{}", report.trim_end()).map_err(|source| CliError::Write {
-        path: "<stdout>".into(),
+}
+
+fn verify_audit(
+    database: DatabaseArg,
+    file: Option<PathBuf>,
+    anchor: Option<Head>,
+) -> Result<u8, CliError> {
+    let (name, entries) = match file {
+        Some(path) => (path.display().to_string(), read_export(&path)?),
+        None => {
+            let database = existing_database(database)?;
+            let entries = audit_store::open(&database)?.entries()?;
+            (database.to_string(), entries)
+        }
+    };
+    let verified = chain::verify(&entries)?;
+    if let Some(anchor) = &anchor {
+        chain::check_anchor(&entries, anchor)?;
+    }
+    match verified.head {
+        // The last entry, as an anchor for a later `verify --anchor`.
+        Some(head) => println!(
+            "{name}: audit log OK, {} entries; last {head}",
+            verified.entries
+        ),
+        None => println!("{name}: audit log OK, no entries"),
+    }
+    Ok(0)
+}
+
+fn read_export(path: &Path) -> Result<Vec<AuditEntry>, CliError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        name: name.clone(),
         source,
     })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|source| CliError::Export {
+                name: name.clone(),
+                line: i + 1,
+                source,
+            })
+        })
+        .collect()
+}
+
+fn export_audit(database: DatabaseArg, out: Option<PathBuf>) -> Result<u8, CliError> {
+    let entries = audit_store::open(&existing_database(database)?)?.entries()?;
+    let mut lines = String::new();
+    for entry in &entries {
+        let line = serde_json::to_string(entry).expect("entries serialize");
+        lines.push_str(&line);
+        lines.push('\n');
+    }
+    write_output(out, &lines)?;
     Ok(0)
 }

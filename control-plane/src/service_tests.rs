@@ -6,7 +6,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::*;
-use crate::usage::store::SqliteStore;
+use crate::usage::store_sqlite::SqliteStore;
 
 const KEY: &str = "ingest-secret";
 
@@ -109,5 +109,34 @@ async fn bad_report_parameters_are_a_400_that_says_why() {
         let (status, body) = send(&app, get_report(query)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}");
         assert!(body.contains(says), "{query}: {body}");
+    }
+}
+
+mod backends {
+    use super::*;
+    use crate::storage::test_support::{storage_suite, TestDb};
+
+    storage_suite!(the_service_stores_and_reports_through_the_backend);
+
+    /// As `tollgate serve` runs it: the store opened first, then served by a multi-thread
+    /// runtime, and dropped when the service ends (the PostgreSQL client blocks on a
+    /// runtime of its own, which must never happen on an async thread).
+    fn the_service_stores_and_reports_through_the_backend(db: &TestDb) {
+        let store = crate::usage::store::open(db.database()).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let app = router(store, KEY);
+            let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let (status, body) = send(&app, get_report("group_by=key")).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let report: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(report["groups"][0]["input_tokens"], 7, "{report}");
+            drop(app);
+        });
     }
 }

@@ -142,3 +142,165 @@ fn usage_never_creates_a_database() {
         text(&out.stderr)
     );
 }
+
+/// A log of three entries written through the library, as the service writes it.
+fn audit_log_of_three(database: &tollgate_control_plane::storage::Database) {
+    use tollgate_control_plane::audit::{AuditEvent, AuditLog, AuditSink};
+    let log = AuditLog::open(database).unwrap();
+    for n in 1..=3 {
+        log.record(AuditEvent {
+            actor: "admin".into(),
+            action: "key.revoke".into(),
+            target: format!("key/k{n}"),
+            details: serde_json::json!({"reason": "rotated", "n": n}),
+        })
+        .unwrap();
+    }
+}
+
+/// `verify` passes on `database` (a `--database` value) and, once `tamper` edited entry
+/// 2's details, fails naming it.
+fn verify_then_tamper(database: &str, tamper: impl FnOnce()) {
+    let out = tollgate(&["audit", "verify", "--database", database], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let anchor = stdout
+        .trim_end()
+        .split_once("audit log OK, 3 entries; last ")
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .1;
+    assert!(anchor.starts_with("3:"), "{stdout}");
+    let out = tollgate(
+        &[
+            "audit",
+            "verify",
+            "--database",
+            database,
+            "--anchor",
+            anchor,
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    tamper();
+    let out = tollgate(&["audit", "verify", "--database", database], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: the audit log is broken: entry 2 was modified: its content does not match its hash\n"
+    );
+}
+
+const TAMPER: &str = r#"UPDATE audit_log SET details = '{"n":2,"reason":"lost"}' WHERE seq = 2"#;
+
+#[test]
+fn audit_verify_names_a_tampered_entry_in_sqlite() {
+    let dir = std::env::temp_dir().join(format!("tollgate-cli-audit-{}", std::process::id()));
+    let file = dir.join("audit.db");
+    audit_log_of_three(&tollgate_control_plane::storage::Database::Sqlite(
+        file.clone(),
+    ));
+    verify_then_tamper(file.to_str().unwrap(), || {
+        rusqlite::Connection::open(&file)
+            .unwrap()
+            .execute_batch(TAMPER)
+            .unwrap();
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The same through PostgreSQL, in a schema of its own, when `make test` started a server.
+#[test]
+fn audit_verify_names_a_tampered_entry_in_postgres() {
+    let Ok(server) = std::env::var("TOLLGATE_TEST_POSTGRES_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED audit_verify_names_a_tampered_entry_in_postgres: TOLLGATE_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    let schema = format!("cli_{}", std::process::id());
+    let mut admin = postgres::Client::connect(&server, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .unwrap();
+    let url = format!("{server}?options=-c%20search_path%3D{schema}");
+    let database = tollgate_control_plane::storage::Database::parse(&url, |_| unreachable!());
+    audit_log_of_three(&database.unwrap());
+    verify_then_tamper(&url, || {
+        admin
+            .batch_execute(&format!("SET search_path = {schema}; {TAMPER}"))
+            .unwrap();
+    });
+    admin
+        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+        .unwrap();
+}
+
+#[test]
+fn audit_export_writes_json_lines_that_verify_offline() {
+    let dir = std::env::temp_dir().join(format!("tollgate-cli-export-{}", std::process::id()));
+    let file = dir.join("audit.db");
+    audit_log_of_three(&tollgate_control_plane::storage::Database::Sqlite(
+        file.clone(),
+    ));
+    let export = dir.join("audit.jsonl");
+    let (database, export_arg) = (file.to_str().unwrap(), export.to_str().unwrap());
+    let out = tollgate(
+        &[
+            "audit",
+            "export",
+            "--database",
+            database,
+            "--out",
+            export_arg,
+        ],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let exported = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<serde_json::Value> = exported
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[1]["seq"], 2);
+    assert_eq!(lines[1]["target"], "key/k2");
+    assert_eq!(lines[1]["details"]["reason"], "rotated");
+    assert_eq!(lines[2]["prev_hash"], lines[1]["hash"]);
+    assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
+
+    let out = tollgate(&["audit", "verify", "--file", export_arg], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // The newest entry cut off: the chain alone cannot tell, the anchor can.
+    let anchor = format!("3:{}", lines[2]["hash"].as_str().unwrap());
+    let first_two: Vec<&str> = exported.lines().take(2).collect();
+    std::fs::write(&export, first_two.join("\n")).unwrap();
+    let out = tollgate(&["audit", "verify", "--file", export_arg], "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = tollgate(
+        &["audit", "verify", "--file", export_arg, "--anchor", &anchor],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("entry 3 (the anchor) is gone: the log now ends at entry 2"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A line dropped from the middle of the export.
+    let without_second: Vec<&str> = exported
+        .lines()
+        .enumerate()
+        .filter_map(|(i, line)| (i != 1).then_some(line))
+        .collect();
+    std::fs::write(&export, without_second.join("\n")).unwrap();
+    let out = tollgate(&["audit", "verify", "--file", export_arg], "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("entry 2 is missing (deleted): after entry 1 comes entry 3"),
+        "{}",
+        text(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,7 +1,20 @@
 //! The audit log: who changed what, when. Every admin action and key lifecycle event is
-//! handed to an [`AuditSink`] as an [`AuditEvent`]; the sink decides how it is kept.
+//! handed to an [`AuditSink`] as an [`AuditEvent`]. [`AuditLog`] keeps them as an
+//! append-only, hash-chained log ([`chain`]) in the control plane's database
+//! ([`store::AuditStore`], SQLite or PostgreSQL); `tollgate audit verify` checks the chain
+//! and `tollgate audit export` writes it as JSON lines.
+
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
+
+use crate::storage::{Database, StoreError};
+use store::AuditStore;
+
+pub mod chain;
+pub mod store;
+pub mod store_postgres;
+pub mod store_sqlite;
 
 /// One admin action or lifecycle event. Never carries a secret: a key appears by its id,
 /// a credential not at all.
@@ -28,4 +41,35 @@ pub struct AuditError {
 /// change is worse than a refused one.
 pub trait AuditSink: Send + Sync {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError>;
+}
+
+/// The [`AuditSink`] of the service: appends each event to the chained log.
+pub struct AuditLog {
+    store: Mutex<Box<dyn AuditStore>>,
+}
+
+impl AuditLog {
+    pub fn open(database: &Database) -> Result<Self, StoreError> {
+        Ok(Self::new(store::open(database)?))
+    }
+
+    pub fn new(store: Box<dyn AuditStore>) -> Self {
+        AuditLog {
+            store: Mutex::new(store),
+        }
+    }
+}
+
+impl AuditSink for AuditLog {
+    /// Blocks on the database: call it where blocking is allowed (`spawn_blocking`).
+    fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        let mut store = self
+            .store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        store.append(&event).map(drop).map_err(|e| AuditError {
+            action: event.action,
+            reason: e.to_string(),
+        })
+    }
 }

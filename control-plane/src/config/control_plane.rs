@@ -2,7 +2,6 @@
 //! stores usage, and how Envoy ships usage records to it.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tollgate_core::usage_outbox::{Backoff, OutboxLimits, MAX_BATCH_BYTES};
@@ -11,6 +10,7 @@ use super::diagnostics::Problem;
 use super::raw_control_plane as raw;
 use super::spans::field;
 use super::validate::{is_env_name, Validator};
+use crate::storage::Database;
 
 const DEFAULT_PORT: u16 = 9902;
 const DEFAULT_DATABASE: &str = "tollgate.db";
@@ -31,7 +31,8 @@ const DEFAULT_BACKOFF_MAX: Duration = Duration::from_secs(30);
 pub struct ControlPlane {
     /// Where the service listens (loopback unless configured otherwise).
     pub listen: SocketAddr,
-    pub database: PathBuf,
+    /// A SQLite file (relative to the config file) or a `postgres://` URL.
+    pub database: Database,
     pub ingest_key_env: String,
     pub usage: UsageShipping,
 }
@@ -50,13 +51,7 @@ impl Validator<'_> {
     pub(super) fn control_plane(&mut self, raw: raw::ControlPlane) -> ControlPlane {
         let path = "control_plane";
         let listen = self.endpoint(&field(path, "listen"), raw.listen, DEFAULT_PORT);
-        let database = match raw.database.as_deref() {
-            Some("") => {
-                self.report(&field(path, "database"), Problem::Empty);
-                self.resolve(DEFAULT_DATABASE)
-            }
-            database => self.resolve(database.unwrap_or(DEFAULT_DATABASE)),
-        };
+        let database = self.database(&field(path, "database"), raw.database.as_deref());
         let ingest_key_env = raw
             .ingest_key_env
             .unwrap_or_else(|| DEFAULT_INGEST_KEY_ENV.to_string());
@@ -70,6 +65,22 @@ impl Validator<'_> {
             database,
             ingest_key_env,
             usage,
+        }
+    }
+
+    fn database(&mut self, path: &str, text: Option<&str>) -> Database {
+        let default = || Database::Sqlite(self.resolve(DEFAULT_DATABASE));
+        match Database::parse(text.unwrap_or(DEFAULT_DATABASE), |file| self.resolve(file)) {
+            Ok(Database::Postgres(url)) if url.has_password() => {
+                self.report(path, Problem::DatabasePassword);
+                Database::Postgres(url)
+            }
+            Ok(database) => database,
+            Err(e) => {
+                let database = default();
+                self.report(path, Problem::Database(e));
+                database
+            }
         }
     }
 

@@ -28,7 +28,10 @@ fn defaults_to_loopback_and_a_database_beside_the_config() {
         .config;
     let service = config.control_plane.unwrap();
     assert_eq!(service.listen, "127.0.0.1:9902".parse().unwrap());
-    assert_eq!(service.database, Path::new("/etc/tollgate/tollgate.db"));
+    assert_eq!(
+        service.database,
+        Database::Sqlite("/etc/tollgate/tollgate.db".into())
+    );
     assert_eq!(service.ingest_key_env, "TOLLGATE_INGEST_KEY");
     assert_eq!(service.usage.flush_interval, Duration::from_secs(1));
     assert_eq!(service.usage.limits, DEFAULT_LIMITS);
@@ -77,4 +80,46 @@ fn bad_values_are_located() {
             expect("control_plane.usage.backoff", Problem::BackoffOrder),
         ]
     );
+}
+
+#[test]
+fn a_postgres_url_names_the_database() {
+    let text = section("  database: postgres://tollgate@db.internal:5433/state\n");
+    let loaded = load(&text, Some(Path::new("/etc/tollgate"))).unwrap();
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    let database = loaded.config.control_plane.unwrap().database;
+    assert_eq!(
+        database.to_string(),
+        "postgres://tollgate@db.internal:5433/state"
+    );
+}
+
+#[test]
+fn a_password_in_the_url_is_a_located_warning() {
+    let text = section("  database: postgres://tollgate:s3cret@db/state\n");
+    let loaded = load(&text, None).unwrap();
+    let [warning] = loaded.warnings.as_slice() else {
+        panic!("one warning expected: {:?}", loaded.warnings)
+    };
+    assert_eq!(warning.path, "control_plane.database");
+    assert_eq!(warning.problem, Problem::DatabasePassword);
+    assert_eq!(warning.location.map(|l| l.line), Some(6));
+    assert!(!warning.problem.to_string().contains("s3cret"));
+}
+
+#[test]
+fn an_unusable_database_is_a_located_error() {
+    for (value, wanted) in [
+        ("mysql://db/state", "mysql:// databases are not supported"),
+        ("postgres://db:port/state", "not a PostgreSQL URL"),
+        ("''", "must not be empty"),
+    ] {
+        let text = section(&format!("  database: {value}\n"));
+        let found = errors(&text);
+        let [(path, line, message)] = found.as_slice() else {
+            panic!("one error expected for {value}: {found:?}")
+        };
+        assert_eq!((path.as_str(), *line), ("control_plane.database", 6));
+        assert!(message.contains(wanted), "{value}: {message}");
+    }
 }

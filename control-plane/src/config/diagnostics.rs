@@ -117,6 +117,10 @@ pub enum Problem {
     /// A guardrail the filter's engine refuses, in its words (naming the rule).
     #[error("{0}")]
     Guardrail(String),
+    #[error("{0}")]
+    Database(crate::storage::DatabaseError),
+    #[error("the database URL holds a password; leave it out and set PGPASSWORD instead, so the file holds no secret")]
+    DatabasePassword,
     #[error("a model needs either `provider` and `model`, or `route`")]
     ModelShape,
     #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`, `conditional`")]
@@ -193,6 +197,7 @@ impl Problem {
             | Problem::NoKeys
             | Problem::GeminiWithoutVersion
             | Problem::Repeated(_)
+            | Problem::DatabasePassword
             | Problem::FeaturesOfPrimary { .. } => Severity::Warning,
             _ => Severity::Error,
         }

@@ -9,7 +9,7 @@ use super::raw::{Backoff, Endpoint};
 pub struct ControlPlane {
     #[serde(default)]
     pub listen: Endpoint,
-    /// SQLite file; relative to the config file's directory.
+    /// SQLite file (relative to the config file's directory) or a `postgres://` URL.
     pub database: Option<String>,
     /// Environment variable holding the ingest key, read by the service and by Envoy.
     pub ingest_key_env: Option<String>,

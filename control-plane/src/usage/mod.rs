@@ -8,6 +8,8 @@
 pub mod ingest;
 pub mod report;
 pub mod store;
+pub mod store_postgres;
+pub mod store_sqlite;
 pub mod time;
 
 use report::{Format, FormatError, GroupBy, GroupByError};

@@ -1,14 +1,17 @@
-//! Where usage records live: the [`UsageStore`] trait and its SQLite implementation (one
-//! file, created on first start, migrated by version). Another database implements the
-//! same two operations.
+//! Where usage records live: the [`UsageStore`] trait, implemented for SQLite
+//! ([`store_sqlite`](super::store_sqlite)) and PostgreSQL
+//! ([`store_postgres`](super::store_postgres)); [`open`] picks by the configured database.
 
-use std::path::Path;
-
-use rusqlite::{params, Connection};
 use serde_json::Value;
 
 use super::ingest::IncomingRecord;
-use crate::storage::{self, sqlite::OpenError, MigrationError};
+use super::store_postgres::PostgresStore;
+use super::store_sqlite::SqliteStore;
+use crate::storage::Database;
+pub use crate::storage::StoreError;
+
+/// The usage tables' component name in `schema_versions`.
+pub(super) const COMPONENT: &str = "usage";
 
 /// A half-open time range `[from, to)` in Unix milliseconds; `None` is unbounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -17,19 +20,14 @@ pub struct TimeRange {
     pub to_ms: Option<i64>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("usage database: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("usage database: {0}")]
-    Open(#[from] OpenError),
-    #[error("usage database: {0}")]
-    Migration(#[from] MigrationError),
-    #[error("stored record {id} is not JSON: {source}")]
-    Corrupt {
-        id: String,
-        source: serde_json::Error,
-    },
+impl TimeRange {
+    /// The range as inclusive/exclusive bounds a query can bind.
+    pub(super) fn bounds(self) -> (i64, i64) {
+        (
+            self.from_ms.unwrap_or(i64::MIN),
+            self.to_ms.unwrap_or(i64::MAX),
+        )
+    }
 }
 
 pub trait UsageStore: Send {
@@ -37,103 +35,25 @@ pub trait UsageStore: Send {
     /// redelivered record is ignored, so nothing is counted twice.
     fn insert(&mut self, records: &[IncomingRecord]) -> Result<usize, StoreError>;
 
-    /// Every record in the range, as the filter wrote it, oldest first.
+    /// Every record in the range, as the filter wrote it, ordered by time and then by id
+    /// (byte order, on both backends).
     fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError>;
 }
 
-/// The usage tables' schema versions, applied in order (see [`storage::sqlite::migrate`]).
-const COMPONENT: &str = "usage";
-const MIGRATIONS: &[&str] = &[
-    // 1: records, whole, with the columns every record has.
-    "CREATE TABLE usage_records (
-        id TEXT PRIMARY KEY,
-        time_unix_ms INTEGER NOT NULL,
-        received_unix_ms INTEGER NOT NULL,
-        provider TEXT,
-        key_id TEXT,
-        team TEXT,
-        alias TEXT,
-        upstream_model TEXT,
-        status INTEGER,
-        record TEXT NOT NULL
-    );
-    CREATE INDEX usage_records_time ON usage_records (time_unix_ms);",
-];
-
-pub struct SqliteStore {
-    connection: Connection,
+/// Opens (creating when absent) the usage tables of `database`, migrated to this build.
+pub fn open(database: &Database) -> Result<Box<dyn UsageStore>, StoreError> {
+    Ok(match database {
+        Database::Sqlite(path) => Box::new(SqliteStore::open(path)?),
+        Database::Postgres(url) => Box::new(PostgresStore::open(url)?),
+    })
 }
 
-impl SqliteStore {
-    /// Opens (creating when absent) the database file and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let mut connection = storage::sqlite::open(path)?;
-        storage::sqlite::migrate(&mut connection, COMPONENT, MIGRATIONS)?;
-        Ok(SqliteStore { connection })
-    }
-
-    #[cfg(test)]
-    fn schema_version(&self) -> i64 {
-        storage::sqlite::version(&self.connection, COMPONENT).unwrap()
-    }
-}
-
-impl UsageStore for SqliteStore {
-    fn insert(&mut self, records: &[IncomingRecord]) -> Result<usize, StoreError> {
-        let received = now_unix_ms();
-        let tx = self.connection.transaction()?;
-        let mut stored = 0;
-        {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, provider, key_id,
-                     team, alias, upstream_model, status, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                 ON CONFLICT (id) DO NOTHING",
-            )?;
-            for r in records {
-                stored += insert.execute(params![
-                    r.id,
-                    r.time_unix_ms,
-                    received,
-                    r.provider,
-                    r.key_id,
-                    r.team,
-                    r.alias,
-                    r.upstream_model,
-                    r.status,
-                    r.json
-                ])?;
-            }
-        }
-        tx.commit()?;
-        Ok(stored)
-    }
-
-    fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError> {
-        let mut select = self.connection.prepare_cached(
-            "SELECT id, record FROM usage_records
-             WHERE time_unix_ms >= ?1 AND time_unix_ms < ?2
-             ORDER BY time_unix_ms, id",
-        )?;
-        let rows = select.query_map(
-            params![
-                range.from_ms.unwrap_or(i64::MIN),
-                range.to_ms.unwrap_or(i64::MAX)
-            ],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
-        )?;
-        rows.map(|row| {
-            let (id, text) = row?;
-            serde_json::from_str(&text).map_err(|source| StoreError::Corrupt { id, source })
-        })
-        .collect()
-    }
-}
-
-fn now_unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+/// A stored record's text back as JSON.
+pub(super) fn parse_record(id: String, text: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(text).map_err(|source| StoreError::Corrupt {
+        what: format!("usage record {id}"),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,23 @@
+//! The usage store suite, run against SQLite and PostgreSQL.
+
 use super::*;
+use crate::storage::test_support::{storage_suite, TestDb};
 use crate::usage::ingest::parse_batch;
+
+storage_suite!(
+    a_reopened_store_ignores_redelivered_records,
+    duplicates_within_one_batch_count_once,
+    selects_a_half_open_time_range,
+    orders_by_time_then_id_bytewise,
+    keeps_the_optional_columns,
+);
 
 fn record(id: &str, time_unix_ms: i64) -> IncomingRecord {
     let line = format!(r#"{{"id":"{id}","time_unix_ms":{time_unix_ms},"provider":"p"}}"#);
     parse_batch(&line).records.remove(0)
 }
 
-fn ids(store: &mut SqliteStore, range: TimeRange) -> Vec<String> {
+fn ids(store: &mut dyn UsageStore, range: TimeRange) -> Vec<String> {
     store
         .records(range)
         .unwrap()
@@ -15,61 +26,83 @@ fn ids(store: &mut SqliteStore, range: TimeRange) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn creates_the_file_and_migrates_once() {
-    let dir = std::env::temp_dir().join(format!("tollgate-store-{}", std::process::id()));
-    let path = dir.join("nested").join("usage.db");
-    let _ = std::fs::remove_dir_all(&dir);
+fn a_reopened_store_ignores_redelivered_records(db: &TestDb) {
     {
-        let mut store = SqliteStore::open(&path).unwrap();
-        assert_eq!(store.schema_version(), MIGRATIONS.len() as i64);
+        let mut store = open(db.database()).unwrap();
         assert_eq!(store.insert(&[record("a", 1)]).unwrap(), 1);
     }
     // A restarted service finds its records and does not count a redelivery again.
-    let mut reopened = SqliteStore::open(&path).unwrap();
+    let mut reopened = open(db.database()).unwrap();
     assert_eq!(
         reopened.insert(&[record("a", 1), record("b", 2)]).unwrap(),
         1
     );
-    assert_eq!(ids(&mut reopened, TimeRange::default()), ["a", "b"]);
-    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(ids(reopened.as_mut(), TimeRange::default()), ["a", "b"]);
 }
 
-#[test]
-fn refuses_a_database_from_a_newer_build() {
-    let dir = std::env::temp_dir().join(format!("tollgate-store-new-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("usage.db");
-    let mut newer = Connection::open(&path).unwrap();
-    let future: Vec<&str> = MIGRATIONS.iter().copied().chain(["SELECT 1"]).collect();
-    storage::sqlite::migrate(&mut newer, COMPONENT, &future).unwrap();
-    drop(newer);
-    assert!(matches!(
-        SqliteStore::open(&path),
-        Err(StoreError::Migration(MigrationError::TooNew { found, .. })) if found == future.len() as i64
-    ));
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
-#[test]
-fn duplicates_within_one_batch_count_once() {
-    let mut store = SqliteStore::open(Path::new(":memory:")).unwrap();
+fn duplicates_within_one_batch_count_once(db: &TestDb) {
+    let mut store = open(db.database()).unwrap();
     assert_eq!(store.insert(&[record("a", 1), record("a", 1)]).unwrap(), 1);
+    assert_eq!(store.insert(&[]).unwrap(), 0);
 }
 
-#[test]
-fn selects_a_half_open_time_range() {
-    let mut store = SqliteStore::open(Path::new(":memory:")).unwrap();
+fn selects_a_half_open_time_range(db: &TestDb) {
+    let mut store = open(db.database()).unwrap();
     let batch: Vec<_> = (0..5).map(|t| record(&format!("r{t}"), t * 10)).collect();
-    store.insert(&batch).unwrap();
+    assert_eq!(store.insert(&batch).unwrap(), 5);
     let range = TimeRange {
         from_ms: Some(10),
         to_ms: Some(30),
     };
-    assert_eq!(ids(&mut store, range), ["r1", "r2"]);
+    assert_eq!(ids(store.as_mut(), range), ["r1", "r2"]);
     let from = TimeRange {
         from_ms: Some(30),
         to_ms: None,
     };
-    assert_eq!(ids(&mut store, from), ["r3", "r4"]);
+    assert_eq!(ids(store.as_mut(), from), ["r3", "r4"]);
+}
+
+/// A locale-aware collation would put `a` before `B` and ignore `_`; both backends
+/// compare ids byte by byte.
+fn orders_by_time_then_id_bytewise(db: &TestDb) {
+    let mut store = open(db.database()).unwrap();
+    let batch = [
+        record("a", 5),
+        record("_", 5),
+        record("B", 5),
+        record("z", 1),
+    ];
+    store.insert(&batch).unwrap();
+    assert_eq!(
+        ids(store.as_mut(), TimeRange::default()),
+        ["z", "B", "_", "a"]
+    );
+}
+
+fn keeps_the_optional_columns(db: &TestDb) {
+    let line = r#"{"id":"r","time_unix_ms":3,"provider":"p","key_id":"k","team":null,"alias":"fast","status":429,"extra":{"n":1}}"#;
+    let mut store = open(db.database()).unwrap();
+    store.insert(&parse_batch(line).records).unwrap();
+    let records = store.records(TimeRange::default()).unwrap();
+    assert_eq!(records, [serde_json::from_str::<Value>(line).unwrap()]);
+    // The indexed columns hold what reports filter on.
+    db.execute("DELETE FROM usage_records WHERE key_id = 'k' AND status = 429 AND team IS NULL AND alias = 'fast'");
+    assert!(store.records(TimeRange::default()).unwrap().is_empty());
+}
+
+#[test]
+fn sqlite_creates_the_file_and_its_directory() {
+    let db = TestDb::sqlite();
+    let Database::Sqlite(file) = db.database() else {
+        unreachable!()
+    };
+    let nested = file.parent().unwrap().join("nested").join("usage.db");
+    let mut store = open(&Database::Sqlite(nested.clone())).unwrap();
+    assert_eq!(store.insert(&[record("a", 1)]).unwrap(), 1);
+    assert!(nested.is_file());
+    assert_eq!(
+        crate::storage::sqlite::version(&rusqlite::Connection::open(&nested).unwrap(), COMPONENT)
+            .unwrap(),
+        crate::usage::store_sqlite::MIGRATIONS.len() as i64
+    );
 }

@@ -1,5 +1,6 @@
 //! Report time bounds: RFC 3339 timestamps (`2026-11-23T16:00:00Z`, with an offset or
-//! fractional seconds) or whole UTC days (`2026-11-23`), as Unix milliseconds.
+//! fractional seconds) or whole UTC days (`2026-11-23`), as Unix milliseconds; and Unix
+//! milliseconds back as RFC 3339 (UTC, milliseconds), as the audit log writes times.
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} is not a time: use RFC 3339 (2026-11-23T16:00:00Z) or a date (2026-11-23)")]
@@ -21,6 +22,41 @@ fn parse(text: &str) -> Option<i64> {
         }
     };
     Some(days * 86_400_000 + millis_of_day)
+}
+
+/// `2026-11-23T16:00:00.000Z`: UTC, always with milliseconds, so times of one width sort
+/// as text.
+pub fn format_unix_ms(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let of_day = unix_ms.rem_euclid(86_400_000);
+    let (year, month, day) = date_from_days(days);
+    let (seconds, millis) = (of_day / 1000, of_day % 1000);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// Days since 1970-01-01 → (year, month, day); the inverse of [`days_from_date`]
+/// (H. Hinnant's civil from days).
+fn date_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// `YYYY-MM-DD` → days since 1970-01-01 (proleptic Gregorian).
@@ -114,6 +150,21 @@ mod tests {
             parse_unix_ms("2024-02-29T00:00:00-00:30"),
             Ok(1_709_166_600_000)
         );
+    }
+
+    #[test]
+    fn formats_what_it_parses() {
+        assert_eq!(format_unix_ms(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            format_unix_ms(1_795_449_600_500),
+            "2026-11-23T16:00:00.500Z"
+        );
+        assert_eq!(format_unix_ms(-1), "1969-12-31T23:59:59.999Z");
+        // Every day of four centuries (leap days, century rules) and a time of day.
+        for days in -146_097..146_097 {
+            let ms = days * 86_400_000 + 45_296_789;
+            assert_eq!(parse_unix_ms(&format_unix_ms(ms)), Ok(ms), "{ms}");
+        }
     }
 
     #[test]

@@ -1,0 +1,90 @@
+//! The usage store in PostgreSQL, for control-plane replicas sharing one database.
+
+use serde_json::Value;
+
+use super::ingest::IncomingRecord;
+use super::store::{parse_record, StoreError, TimeRange, UsageStore, COMPONENT};
+use crate::storage::postgres::{self, Connection};
+use crate::storage::{now_unix_ms, PostgresUrl};
+
+/// The usage tables' schema versions, applied in order (see [`postgres::migrate`]).
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: as SQLite's version 1. Ids compare bytewise ("C"), as in SQLite, so reports
+    // list records in the same order whatever the server's locale.
+    r#"CREATE TABLE usage_records (
+        id TEXT COLLATE "C" PRIMARY KEY,
+        time_unix_ms BIGINT NOT NULL,
+        received_unix_ms BIGINT NOT NULL,
+        provider TEXT,
+        key_id TEXT,
+        team TEXT,
+        alias TEXT,
+        upstream_model TEXT,
+        status BIGINT,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX usage_records_time ON usage_records (time_unix_ms);"#,
+];
+
+pub struct PostgresStore {
+    connection: Connection,
+}
+
+impl PostgresStore {
+    /// Connects and brings the usage tables up to date.
+    pub fn open(url: &PostgresUrl) -> Result<Self, StoreError> {
+        let mut connection = Connection::open(url)?;
+        postgres::migrate(connection.client()?, COMPONENT, MIGRATIONS)?;
+        Ok(PostgresStore { connection })
+    }
+}
+
+impl UsageStore for PostgresStore {
+    /// One statement for the whole batch (one round trip): the columns go as arrays.
+    fn insert(&mut self, records: &[IncomingRecord]) -> Result<usize, StoreError> {
+        let column = |field: fn(&IncomingRecord) -> Option<&str>| -> Vec<Option<&str>> {
+            records.iter().map(field).collect()
+        };
+        let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+        let times: Vec<i64> = records.iter().map(|r| r.time_unix_ms).collect();
+        let statuses: Vec<Option<i64>> = records.iter().map(|r| r.status).collect();
+        let jsons: Vec<&str> = records.iter().map(|r| r.json.as_str()).collect();
+        let stored = self.connection.client()?.execute(
+            "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, provider, key_id,
+                 team, alias, upstream_model, status, record)
+             SELECT id, time_unix_ms, $3, provider, key_id, team, alias, upstream_model,
+                 status, record
+             FROM UNNEST($1::text[], $2::bigint[], $4::text[], $5::text[], $6::text[],
+                 $7::text[], $8::text[], $9::bigint[], $10::text[])
+                 AS batch (id, time_unix_ms, provider, key_id, team, alias, upstream_model,
+                     status, record)
+             ON CONFLICT (id) DO NOTHING",
+            &[
+                &ids,
+                &times,
+                &now_unix_ms(),
+                &column(|r| r.provider.as_deref()),
+                &column(|r| r.key_id.as_deref()),
+                &column(|r| r.team.as_deref()),
+                &column(|r| r.alias.as_deref()),
+                &column(|r| r.upstream_model.as_deref()),
+                &statuses,
+                &jsons,
+            ],
+        )?;
+        Ok(usize::try_from(stored).unwrap_or(usize::MAX))
+    }
+
+    fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError> {
+        let (from, to) = range.bounds();
+        let rows = self.connection.client()?.query(
+            "SELECT id, record FROM usage_records
+             WHERE time_unix_ms >= $1 AND time_unix_ms < $2
+             ORDER BY time_unix_ms, id",
+            &[&from, &to],
+        )?;
+        rows.into_iter()
+            .map(|row| parse_record(row.get(0), row.get(1)))
+            .collect()
+    }
+}
