@@ -678,6 +678,8 @@ impl Validator<'_> {
                 owner: raw.owner,
                 metadata: raw.metadata,
                 rate_limits,
+                expires_unix_ms: None,
+                previous_secrets: vec![],
             });
         }
         keys
