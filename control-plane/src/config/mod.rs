@@ -32,7 +32,7 @@ pub use model::{
 };
 pub use parse::{DurationError, UrlError};
 pub use prices::PRICE_TABLE;
-pub use validate::{is_identifier, is_token, load, Loaded};
+pub use validate::{is_identifier, is_label, is_token, load, Loaded};
 
 /// Version of the configuration file format this build reads.
 pub const FILE_VERSION: u32 = 1;

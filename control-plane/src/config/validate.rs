@@ -735,7 +735,7 @@ pub fn is_token(s: &str) -> bool {
 }
 
 /// Free text that is copied into request headers (team, owner).
-fn is_label(s: &str) -> bool {
+pub fn is_label(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(char::is_control)
 }
 
