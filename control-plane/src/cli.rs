@@ -14,6 +14,7 @@ use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::{self, Entry, KeyError};
 use crate::render;
 use crate::service;
+use crate::vault::Vault;
 use crate::usage::store::{SqliteStore, StoreError};
 use crate::usage::{ReportError, ReportRequest};
 
@@ -211,7 +212,7 @@ fn load(arg: ConfigArg) -> Result<(Source, Config), CliError> {
 
 /// Settles which providers run here and prints why others do not.
 fn check_credentials(config: Config) -> (Config, bool) {
-    let (config, notices) = credentials::apply(config, &credentials::System);
+    let (config, notices) = credentials::apply(config, &Vault::system());
     for notice in &notices {
         let label = if notice.is_fatal() { "warning" } else { "note" };
         eprintln!("{label}: {notice}");

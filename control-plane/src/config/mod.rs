@@ -23,7 +23,7 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use control_plane::{millis, ControlPlane, UsageShipping};
+pub use control_plane::{millis, AdminKey, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{

@@ -702,7 +702,7 @@ impl Validator<'_> {
         }
     }
 
-    fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
+    pub(super) fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
         if !is_identifier(value) {
             let rule = "use letters, digits, '-' and '_', starting with a letter or digit";
             self.bad_name(path, what, value, rule);
