@@ -11,10 +11,11 @@ use crate::usage::store::SqliteStore;
 const KEY: &str = "ingest-secret";
 
 fn app() -> Router {
-    router(
+    routes(
         Box::new(SqliteStore::open(Path::new(":memory:")).unwrap()),
         KEY,
     )
+    .into_router()
 }
 
 fn post_batch(body: &str, key: Option<&str>) -> Request<Body> {

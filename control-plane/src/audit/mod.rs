@@ -1,6 +1,8 @@
 //! The audit log: who changed what, when. Every admin action and key lifecycle event is
 //! handed to an [`AuditSink`] as an [`AuditEvent`]; the sink decides how it is kept.
 
+pub mod stream;
+
 use serde::{Deserialize, Serialize};
 
 /// One admin action or lifecycle event. Never carries a secret: a key appears by its id,

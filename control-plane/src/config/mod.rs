@@ -30,7 +30,7 @@ pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
     ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,
 };
-pub use parse::{DurationError, UrlError};
+pub use parse::{parse_duration, DurationError, UrlError};
 pub use prices::PRICE_TABLE;
 pub use validate::{is_identifier, is_label, is_token, load, Loaded};
 
