@@ -208,3 +208,7 @@ async fn report(
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "openapi_tests.rs"]
+mod openapi_tests;
