@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
-use crate::credentials::{self, Notice};
-use crate::envoy::{self, Envoy, EnvoyError};
 use crate::audit::stream::StreamSink;
 use crate::audit::AuditSink;
+use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::config::{DurationError, SecretSource};
+use crate::credentials::{self, Notice};
+use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::api::{self, Admin, Catalog, CreateBody, RateLimitsBody, RotateBody, UpdateBody};
 use crate::keys::client::{AdminClient, ClientError};
 use crate::keys::registry::{system_clock, KeyRegistry};
@@ -22,9 +22,9 @@ use crate::keys::store::{KeyStore, KeyStoreError, SqliteKeyStore};
 use crate::keys::{self, effective_keys, Entry, KeyError};
 use crate::render;
 use crate::service;
-use crate::vault::Vault;
 use crate::usage::store::{SqliteStore, StoreError};
 use crate::usage::{ReportError, ReportRequest};
+use crate::vault::Vault;
 
 /// How long `run` waits for Envoy's listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -44,7 +44,7 @@ pub struct Cli {
 pub enum Command {
     /// Check a configuration file and summarise it.
     Validate(ConfigArg),
-    /// Render the Envoy bootstrap for a configuration.
+    /// Render the Envoy bootstrap for a configuration (with the keys stored in its database).
     Render {
         #[command(flatten)]
         config: ConfigArg,
@@ -353,6 +353,7 @@ fn validate(arg: ConfigArg) -> Result<u8, CliError> {
 fn render_to(arg: ConfigArg, wasm: WasmArg, out: Option<PathBuf>) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
     let (config, _) = check_credentials(config);
+    let config = with_stored_keys(config)?;
     let wasm = absolute(&wasm.wasm);
     if !wasm.is_file() {
         eprintln!("warning: {} does not exist yet", wasm.display());
@@ -506,8 +507,11 @@ fn prepare_service(
         control_plane.database.display(),
         admins.len()
     );
-    let routes = service::routes(Box::new(store), &key)
-        .merge(api::routes(Arc::new(registry), admins, catalog));
+    let routes = service::routes(Box::new(store), &key).merge(api::routes(
+        Arc::new(registry),
+        admins,
+        catalog,
+    ));
     Ok((listener, routes.into_router()))
 }
 
@@ -527,11 +531,15 @@ fn admin_credentials(control_plane: &ControlPlane) -> Vec<Admin> {
     admins
 }
 
-/// The config with the stored keys added, as the gateway filter should get them.
+/// The config with the stored keys added, as the gateway filter should get them. Reading
+/// never creates the database: without one there are no stored keys.
 fn with_stored_keys(mut config: Config) -> Result<Config, CliError> {
     let Some(control_plane) = &config.control_plane else {
         return Ok(config);
     };
+    if !control_plane.database.is_file() {
+        return Ok(config);
+    }
     let mut store = SqliteKeyStore::open(&control_plane.database)?;
     let now = (system_clock())();
     let effective = effective_keys(&config, &store.list()?, now);
@@ -552,7 +560,10 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 fn serve(arg: ConfigArg) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
-    let control_plane = config.control_plane.as_ref().ok_or(CliError::NoControlPlane)?;
+    let control_plane = config
+        .control_plane
+        .as_ref()
+        .ok_or(CliError::NoControlPlane)?;
     let (listener, router) = prepare_service(&config, control_plane)?;
     service_runtime()?
         .block_on(service::serve(listener, router, stop_signal()))
@@ -693,9 +704,7 @@ impl ScopeArgs {
             providers: self.providers,
             team: self.team.map(Some),
             agent: self.agent.map(Some),
-            expires_at: self
-                .expires_at
-                .map(|at| (at != NEVER).then_some(at)),
+            expires_at: self.expires_at.map(|at| (at != NEVER).then_some(at)),
         }
     }
 }

@@ -46,7 +46,12 @@ fn service() -> Routes {
     routes(Box::new(usage), "ingest").merge(api::routes(Arc::new(registry), admins, catalog))
 }
 
-async fn call(app: &Router, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
     let request = Request::builder()
         .method(method)
@@ -57,7 +62,10 @@ async fn call(app: &Router, method: Method, path: &str, body: Option<Value>) -> 
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let bytes = to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
@@ -108,7 +116,10 @@ async fn the_document_is_served_and_every_reference_resolves() {
     assert!(!refs.is_empty());
     for reference in refs {
         let pointer = reference.strip_prefix('#').unwrap();
-        assert!(doc.pointer(pointer).is_some(), "{reference} does not resolve");
+        assert!(
+            doc.pointer(pointer).is_some(),
+            "{reference} does not resolve"
+        );
     }
 }
 
@@ -134,7 +145,9 @@ fn conforms(name: &str, instance: &Value) -> Result<(), String> {
     let mut schemas = Schemas::new();
     let location = format!("{base}#/components/schemas/{name}");
     let index = compiler.compile(&location, &mut schemas).unwrap();
-    schemas.validate(instance, index).map_err(|e| format!("{e:#}"))
+    schemas
+        .validate(instance, index)
+        .map_err(|e| format!("{e:#}"))
 }
 
 #[tokio::test]

@@ -58,8 +58,10 @@ pub trait SecretBackend: Send + Sync {
 /// Environment variables, through a lookup function (the process environment in
 /// production, a map in tests).
 pub struct EnvVars {
-    lookup: Box<dyn Fn(&str) -> Option<OsString> + Send + Sync>,
+    lookup: Box<Lookup>,
 }
+
+type Lookup = dyn Fn(&str) -> Option<OsString> + Send + Sync;
 
 impl EnvVars {
     pub fn process() -> Self {
@@ -113,9 +115,7 @@ fn read_file(path: &Path) -> Result<Secret, VaultError> {
         return Err(fail("not a regular file".into()));
     }
     if metadata.permissions().mode() & 0o022 != 0 {
-        return Err(fail(
-            "writable by other users; make it 0600 or 0400".into(),
-        ));
+        return Err(fail("writable by other users; make it 0600 or 0400".into()));
     }
     if metadata.len() > MAX_FILE_BYTES {
         return Err(fail(format!("larger than {MAX_FILE_BYTES} bytes")));
@@ -214,7 +214,10 @@ mod tests {
             Err(VaultError::Empty(_))
         ));
         let open = read_file_source(file("open", "s3cret", 0o666)).unwrap_err();
-        assert!(open.to_string().contains("writable by other users"), "{open}");
+        assert!(
+            open.to_string().contains("writable by other users"),
+            "{open}"
+        );
         let dir = std::env::temp_dir();
         assert!(read_file_source(dir).is_err());
         assert!(read_file_source("/nonexistent/tollgate".into()).is_err());

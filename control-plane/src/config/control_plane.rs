@@ -8,8 +8,8 @@ use std::time::Duration;
 use tollgate_core::usage_outbox::{Backoff, OutboxLimits, MAX_BATCH_BYTES};
 
 use super::diagnostics::Problem;
-use super::raw_control_plane as raw;
 use super::model::SecretSource;
+use super::raw_control_plane as raw;
 use super::spans::{field, item};
 use super::validate::{is_env_name, Seen, Validator};
 

@@ -104,7 +104,10 @@ fn admin_keys_default_to_one_from_the_environment_and_are_named() {
     let paths: Vec<String> = errors(&bad).into_iter().map(|(path, ..)| path).collect();
     assert_eq!(
         paths,
-        ["control_plane.admin_keys[1].name", "control_plane.admin_keys[2].name"]
+        [
+            "control_plane.admin_keys[1].name",
+            "control_plane.admin_keys[2].name"
+        ]
     );
     let inline = section("  admin_keys:\n  - {name: ops, credential: tg-secret}\n");
     assert!(load(&inline, None).is_err());

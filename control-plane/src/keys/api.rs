@@ -56,14 +56,8 @@ pub fn routes(registry: Arc<KeyRegistry>, admins: Vec<Admin>, catalog: Catalog) 
         catalog: Arc::new(catalog),
     };
     Routes::default()
-        .route(
-            KEYS_PATH,
-            get(list).post(create).with_state(state.clone()),
-        )
-        .route(
-            KEY_PATH,
-            get(show).patch(update).with_state(state.clone()),
-        )
+        .route(KEYS_PATH, get(list).post(create).with_state(state.clone()))
+        .route(KEY_PATH, get(show).patch(update).with_state(state.clone()))
         .route(ROTATE_PATH, post(rotate).with_state(state.clone()))
         .route(REVOKE_PATH, post(revoke).with_state(state))
 }
@@ -250,22 +244,23 @@ impl KeyView {
 
 // === handlers ===
 
-/// A refusal before any key is touched.
-struct Refusal(Response);
+/// A refused request: its status and the message the caller gets.
+struct Refusal(StatusCode, String);
 
-fn bad_request(message: impl AsRef<str>) -> Refusal {
-    Refusal(error(StatusCode::BAD_REQUEST, message.as_ref()))
+fn bad_request(message: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, message.into())
 }
 
 impl AdminState {
     /// The name of the admin credential presented (`Authorization: Bearer …`).
     fn admin(&self, headers: &HeaderMap) -> Result<String, Refusal> {
         if self.admins.is_empty() {
-            return Err(Refusal(error(
+            return Err(Refusal(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the admin API is off: no admin credential is set (control_plane.admin_keys; \
-                 by default the TOLLGATE_ADMIN_KEY environment variable)",
-            )));
+                 by default the TOLLGATE_ADMIN_KEY environment variable)"
+                    .into(),
+            ));
         }
         let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
         let presented = presented_key(header("authorization"), None);
@@ -277,10 +272,10 @@ impl AdminState {
                 .find(|a| bool::from(a.digest.ct_eq(&presented)))
         });
         admin.map(|a| a.name.clone()).ok_or_else(|| {
-            Refusal(error(
+            Refusal(
                 StatusCode::UNAUTHORIZED,
-                "missing or wrong admin key: send 'Authorization: Bearer <admin key>'",
-            ))
+                "missing or wrong admin key: send 'Authorization: Bearer <admin key>'".into(),
+            )
         })
     }
 
@@ -309,19 +304,20 @@ impl AdminState {
     ) -> Result<T, Refusal> {
         let registry = Arc::clone(&self.registry);
         match tokio::task::spawn_blocking(move || operation(&registry)).await {
-            Ok(outcome) => outcome.map_err(|e| Refusal(registry_error(&e))),
+            Ok(outcome) => outcome.map_err(|e| registry_error(&e)),
             Err(e) => {
                 eprintln!("tollgate service: key task failed: {e}");
-                Err(Refusal(error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal error",
-                )))
+                Err(internal_error())
             }
         }
     }
 }
 
-fn registry_error(e: &RegistryError) -> Response {
+fn internal_error() -> Refusal {
+    Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+}
+
+fn registry_error(e: &RegistryError) -> Refusal {
     let status = match e {
         RegistryError::Lifecycle(LifecycleError::Revoked(_) | LifecycleError::Expired(_))
         | RegistryError::ConfigKey(_)
@@ -332,17 +328,15 @@ fn registry_error(e: &RegistryError) -> Response {
         RegistryError::Store(KeyStoreError::NotFound(_)) => StatusCode::NOT_FOUND,
         RegistryError::Store(_) | RegistryError::Audit(_) => {
             eprintln!("tollgate service: {e}");
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the key store or audit log failed; nothing was changed, retry later",
-            );
+            let message = "the key store or audit log failed; nothing was changed, retry later";
+            return Refusal(StatusCode::SERVICE_UNAVAILABLE, message.into());
         }
         RegistryError::Secret(_) => {
             eprintln!("tollgate service: {e}");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            return internal_error();
         }
     };
-    error(status, &e.to_string())
+    Refusal(status, e.to_string())
 }
 
 fn parse_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, Refusal> {
@@ -370,18 +364,20 @@ fn issued(issued: &Issued, now: u64, status: StatusCode) -> Response {
 }
 
 fn respond(outcome: Result<Response, Refusal>) -> Response {
-    outcome.unwrap_or_else(|Refusal(response)| response)
+    outcome.unwrap_or_else(|Refusal(status, message)| error(status, &message))
 }
 
 async fn list(State(state): State<AdminState>, headers: HeaderMap) -> Response {
-    respond(async {
-        state.admin(&headers)?;
-        let now = state.registry.now();
-        let keys = state.run(|registry| registry.list()).await?;
-        let keys = keys.iter().map(|k| KeyView::new(k, now)).collect();
-        Ok(answer(StatusCode::OK, &KeyList { keys }))
-    }
-    .await)
+    respond(
+        async {
+            state.admin(&headers)?;
+            let now = state.registry.now();
+            let keys = state.run(|registry| registry.list()).await?;
+            let keys = keys.iter().map(|k| KeyView::new(k, now)).collect();
+            Ok(answer(StatusCode::OK, &KeyList { keys }))
+        }
+        .await,
+    )
 }
 
 async fn show(
@@ -389,39 +385,48 @@ async fn show(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    respond(async {
-        state.admin(&headers)?;
-        let key = state.run(move |registry| registry.get(&id)).await?;
-        Ok(answer(StatusCode::OK, &KeyView::new(&key, state.registry.now())))
-    }
-    .await)
+    respond(
+        async {
+            state.admin(&headers)?;
+            let key = state.run(move |registry| registry.get(&id)).await?;
+            Ok(answer(
+                StatusCode::OK,
+                &KeyView::new(&key, state.registry.now()),
+            ))
+        }
+        .await,
+    )
 }
 
 async fn create(State(state): State<AdminState>, headers: HeaderMap, body: Bytes) -> Response {
-    respond(async {
-        let actor = state.admin(&headers)?;
-        let body: CreateBody = parse_body(&body)?;
-        state.check_references(&body.models, &body.providers)?;
-        let expires_unix_ms = match &body.expires_at {
-            Some(text) => Some(parse_time("expires_at", text)?),
-            None => None,
-        };
-        let new = NewKey {
-            id: body.id.unwrap_or_default(),
-            scope: KeyScope {
-                models: body.models,
-                providers: body.providers,
-                team: body.team,
-                agent: body.agent,
-                rate_limits: body.rate_limits.map(KeyRateLimits::from),
-                metadata: body.metadata,
-            },
-            expires_unix_ms,
-        };
-        let created = state.run(move |registry| registry.create(&actor, new)).await?;
-        Ok(issued(&created, state.registry.now(), StatusCode::CREATED))
-    }
-    .await)
+    respond(
+        async {
+            let actor = state.admin(&headers)?;
+            let body: CreateBody = parse_body(&body)?;
+            state.check_references(&body.models, &body.providers)?;
+            let expires_unix_ms = match &body.expires_at {
+                Some(text) => Some(parse_time("expires_at", text)?),
+                None => None,
+            };
+            let new = NewKey {
+                id: body.id.unwrap_or_default(),
+                scope: KeyScope {
+                    models: body.models,
+                    providers: body.providers,
+                    team: body.team,
+                    agent: body.agent,
+                    rate_limits: body.rate_limits.map(KeyRateLimits::from),
+                    metadata: body.metadata,
+                },
+                expires_unix_ms,
+            };
+            let created = state
+                .run(move |registry| registry.create(&actor, new))
+                .await?;
+            Ok(issued(&created, state.registry.now(), StatusCode::CREATED))
+        }
+        .await,
+    )
 }
 
 async fn update(
@@ -430,34 +435,39 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    respond(async {
-        let actor = state.admin(&headers)?;
-        let body: UpdateBody = parse_body(&body)?;
-        let no_models = Vec::new();
-        state.check_references(
-            body.models.as_ref().unwrap_or(&no_models),
-            body.providers.as_ref().unwrap_or(&no_models),
-        )?;
-        let expires_unix_ms = match &body.expires_at {
-            Some(Some(text)) => Some(Some(parse_time("expires_at", text)?)),
-            Some(None) => Some(None),
-            None => None,
-        };
-        let patch = KeyPatch {
-            models: body.models,
-            providers: body.providers,
-            team: body.team,
-            agent: body.agent,
-            rate_limits: body.rate_limits.map(|l| l.map(KeyRateLimits::from)),
-            metadata: body.metadata,
-            expires_unix_ms,
-        };
-        let key = state
-            .run(move |registry| registry.update(&actor, &id, patch))
-            .await?;
-        Ok(answer(StatusCode::OK, &KeyView::new(&key, state.registry.now())))
-    }
-    .await)
+    respond(
+        async {
+            let actor = state.admin(&headers)?;
+            let body: UpdateBody = parse_body(&body)?;
+            let no_models = Vec::new();
+            state.check_references(
+                body.models.as_ref().unwrap_or(&no_models),
+                body.providers.as_ref().unwrap_or(&no_models),
+            )?;
+            let expires_unix_ms = match &body.expires_at {
+                Some(Some(text)) => Some(Some(parse_time("expires_at", text)?)),
+                Some(None) => Some(None),
+                None => None,
+            };
+            let patch = KeyPatch {
+                models: body.models,
+                providers: body.providers,
+                team: body.team,
+                agent: body.agent,
+                rate_limits: body.rate_limits.map(|l| l.map(KeyRateLimits::from)),
+                metadata: body.metadata,
+                expires_unix_ms,
+            };
+            let key = state
+                .run(move |registry| registry.update(&actor, &id, patch))
+                .await?;
+            Ok(answer(
+                StatusCode::OK,
+                &KeyView::new(&key, state.registry.now()),
+            ))
+        }
+        .await,
+    )
 }
 
 async fn rotate(
@@ -466,16 +476,18 @@ async fn rotate(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    respond(async {
-        let actor = state.admin(&headers)?;
-        let body: RotateBody = parse_body(&body)?;
-        let grace_ms = body.grace_seconds.saturating_mul(1000);
-        let rotated = state
-            .run(move |registry| registry.rotate(&actor, &id, grace_ms))
-            .await?;
-        Ok(issued(&rotated, state.registry.now(), StatusCode::OK))
-    }
-    .await)
+    respond(
+        async {
+            let actor = state.admin(&headers)?;
+            let body: RotateBody = parse_body(&body)?;
+            let grace_ms = body.grace_seconds.saturating_mul(1000);
+            let rotated = state
+                .run(move |registry| registry.rotate(&actor, &id, grace_ms))
+                .await?;
+            Ok(issued(&rotated, state.registry.now(), StatusCode::OK))
+        }
+        .await,
+    )
 }
 
 async fn revoke(
@@ -483,14 +495,19 @@ async fn revoke(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    respond(async {
-        let actor = state.admin(&headers)?;
-        let key = state
-            .run(move |registry| registry.revoke(&actor, &id))
-            .await?;
-        Ok(answer(StatusCode::OK, &KeyView::new(&key, state.registry.now())))
-    }
-    .await)
+    respond(
+        async {
+            let actor = state.admin(&headers)?;
+            let key = state
+                .run(move |registry| registry.revoke(&actor, &id))
+                .await?;
+            Ok(answer(
+                StatusCode::OK,
+                &KeyView::new(&key, state.registry.now()),
+            ))
+        }
+        .await,
+    )
 }
 
 #[cfg(test)]

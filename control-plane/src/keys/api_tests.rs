@@ -101,11 +101,17 @@ async fn create_returns_the_secret_once_and_stores_its_hash() {
         assert_eq!(status, StatusCode::OK);
         let text = answer.to_string();
         assert!(text.contains("\"ci\""), "{text}");
-        assert!(!text.contains(secret) && !text.contains(&stored.sha256), "{text}");
+        assert!(
+            !text.contains(secret) && !text.contains(&stored.sha256),
+            "{text}"
+        );
     }
     let events = h.audit.events();
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].actor.as_str(), events[0].action.as_str()), ("ops", "key.create"));
+    assert_eq!(
+        (events[0].actor.as_str(), events[0].action.as_str()),
+        ("ops", "key.create")
+    );
 }
 
 #[tokio::test]
@@ -128,7 +134,10 @@ async fn every_route_needs_an_admin_key() {
             let request = builder.body(Body::from(r#"{"models":["*"]}"#)).unwrap();
             let (status, answer) = send(&h.app, request).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
-            assert!(answer["error"]["message"].as_str().unwrap().contains("admin key"));
+            assert!(answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("admin key"));
         }
     }
     assert!(h.audit.events().is_empty());
@@ -140,21 +149,56 @@ async fn without_admin_credentials_the_api_says_it_is_off() {
     let h = harness_with(vec![]);
     let (status, answer) = send(&h.app, request("GET", KEYS_PATH, None)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(answer["error"]["message"].as_str().unwrap().contains("TOLLGATE_ADMIN_KEY"));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("TOLLGATE_ADMIN_KEY"));
 }
 
 #[tokio::test]
 async fn bad_input_is_a_4xx_that_says_why() {
     let h = harness();
     let cases = [
-        (json!({"models": ["nope"]}), StatusCode::BAD_REQUEST, "unknown model alias"),
-        (json!({"models": ["*"], "providers": ["x"]}), StatusCode::BAD_REQUEST, "unknown provider"),
-        (json!({"models": []}), StatusCode::BAD_REQUEST, "at least one model"),
-        (json!({"id": "a b", "models": ["*"]}), StatusCode::BAD_REQUEST, "key id"),
-        (json!({"models": ["*"], "colour": 1}), StatusCode::BAD_REQUEST, "unknown field"),
-        (json!({"models": ["*"], "expires_at": "soon"}), StatusCode::BAD_REQUEST, "expires_at"),
-        (json!({"models": ["*"], "expires_at": "2020-01-01"}), StatusCode::BAD_REQUEST, "past"),
-        (json!({"id": "file-key", "models": ["*"]}), StatusCode::CONFLICT, "configuration file"),
+        (
+            json!({"models": ["nope"]}),
+            StatusCode::BAD_REQUEST,
+            "unknown model alias",
+        ),
+        (
+            json!({"models": ["*"], "providers": ["x"]}),
+            StatusCode::BAD_REQUEST,
+            "unknown provider",
+        ),
+        (
+            json!({"models": []}),
+            StatusCode::BAD_REQUEST,
+            "at least one model",
+        ),
+        (
+            json!({"id": "a b", "models": ["*"]}),
+            StatusCode::BAD_REQUEST,
+            "key id",
+        ),
+        (
+            json!({"models": ["*"], "colour": 1}),
+            StatusCode::BAD_REQUEST,
+            "unknown field",
+        ),
+        (
+            json!({"models": ["*"], "expires_at": "soon"}),
+            StatusCode::BAD_REQUEST,
+            "expires_at",
+        ),
+        (
+            json!({"models": ["*"], "expires_at": "2020-01-01"}),
+            StatusCode::BAD_REQUEST,
+            "past",
+        ),
+        (
+            json!({"id": "file-key", "models": ["*"]}),
+            StatusCode::CONFLICT,
+            "configuration file",
+        ),
     ];
     for (body, expected, says) in cases {
         let (status, answer) = create(&h, body.clone()).await;
@@ -170,7 +214,10 @@ async fn bad_input_is_a_4xx_that_says_why() {
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, answer) = send(&h.app, request("GET", "/v1/admin/keys/other", None)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(answer["error"]["message"].as_str().unwrap().contains("other"));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("other"));
     assert_eq!(h.audit.events().len(), 1);
 }
 
@@ -188,8 +235,14 @@ async fn update_changes_scope_and_expiry_and_null_clears() {
     assert_eq!(key["expires_unix_ms"], 1_893_456_000_000u64);
     let event = &h.audit.events()[1];
     assert_eq!(event.action, "key.update");
-    assert_eq!(event.details["team"], json!({"before": "ml", "after": null}));
-    assert!(event.details.get("agent").is_none(), "unchanged fields are not listed");
+    assert_eq!(
+        event.details["team"],
+        json!({"before": "ml", "after": null})
+    );
+    assert!(
+        event.details.get("agent").is_none(),
+        "unchanged fields are not listed"
+    );
     // The key expires when its time comes, without any further change.
     h.clock.store(1_893_456_000_000, Ordering::SeqCst);
     let (_, key) = send(&h.app, request("GET", "/v1/admin/keys/ci", None)).await;
@@ -222,7 +275,10 @@ async fn rotate_issues_a_new_secret_and_revoke_ends_the_key() {
     assert!(changes.has_changed().unwrap(), "revocation is announced");
     let (status, answer) = send(&h.app, request("POST", "/v1/admin/keys/ci/rotate", None)).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    assert!(answer["error"]["message"].as_str().unwrap().contains("revoked"));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
     let actions: Vec<String> = h.audit.events().into_iter().map(|e| e.action).collect();
     assert_eq!(actions, ["key.create", "key.rotate", "key.revoke"]);
 }
@@ -234,6 +290,9 @@ async fn a_change_the_audit_log_cannot_record_is_refused() {
     h.audit.fail(true);
     let (status, answer) = send(&h.app, request("POST", "/v1/admin/keys/ci/revoke", None)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
-    assert!(answer["error"]["message"].as_str().unwrap().contains("nothing was changed"));
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("nothing was changed"));
     assert_eq!(h.registry.get("ci").unwrap().status(T0), Status::Active);
 }

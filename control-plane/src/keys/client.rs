@@ -6,9 +6,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::api::{
-    CreateBody, IssuedView, KeyList, KeyView, RotateBody, UpdateBody, KEYS_PATH,
-};
+use super::api::{CreateBody, IssuedView, KeyList, KeyView, RotateBody, UpdateBody, KEYS_PATH};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 

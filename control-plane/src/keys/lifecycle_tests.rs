@@ -36,7 +36,10 @@ fn creation_checks_id_scope_and_expiry() {
         };
         create(new, String::new(), T0).unwrap_err()
     };
-    assert_eq!(attempt("a b", &["*"], None), LifecycleError::Id("a b".into()));
+    assert_eq!(
+        attempt("a b", &["*"], None),
+        LifecycleError::Id("a b".into())
+    );
     assert_eq!(attempt("k", &[], None), LifecycleError::NoModels);
     assert_eq!(
         attempt("k", &["has space"], None),

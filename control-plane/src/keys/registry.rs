@@ -122,7 +122,12 @@ impl KeyRegistry {
         Ok(Issued { key, secret })
     }
 
-    pub fn update(&self, actor: &str, id: &str, patch: KeyPatch) -> Result<StoredKey, RegistryError> {
+    pub fn update(
+        &self,
+        actor: &str,
+        id: &str,
+        patch: KeyPatch,
+    ) -> Result<StoredKey, RegistryError> {
         self.change(actor, id, "key.update", Map::new(), |key, now| {
             lifecycle::update(key, patch, now)
         })
@@ -162,7 +167,10 @@ impl KeyRegistry {
         store.replace(&after)?;
         let mut details = difference(&describe(&before), &describe(&after));
         details.extend(extra);
-        if let Err(e) = self.audit.record(event(actor, action, id, Value::Object(details))) {
+        if let Err(e) = self
+            .audit
+            .record(event(actor, action, id, Value::Object(details)))
+        {
             let restore = StoredKey {
                 version: after.version + 1,
                 ..before

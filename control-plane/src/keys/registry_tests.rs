@@ -10,7 +10,12 @@ const NOW: u64 = 1_000_000;
 fn registry(audit: &Arc<MemoryAudit>) -> KeyRegistry {
     let store = SqliteKeyStore::open(Path::new(":memory:")).unwrap();
     let sink: Arc<dyn AuditSink> = audit.clone();
-    KeyRegistry::new(Box::new(store), sink, ["file".to_string()], Arc::new(|| NOW))
+    KeyRegistry::new(
+        Box::new(store),
+        sink,
+        ["file".to_string()],
+        Arc::new(|| NOW),
+    )
 }
 
 fn new_key(id: &str) -> NewKey {
@@ -36,7 +41,11 @@ fn creation_stores_the_hash_audits_and_announces() {
     assert_eq!(*changes.borrow(), 1);
     let [event] = audit.events().try_into().unwrap();
     assert_eq!(
-        (event.actor.as_str(), event.action.as_str(), event.target.as_str()),
+        (
+            event.actor.as_str(),
+            event.action.as_str(),
+            event.target.as_str()
+        ),
         ("ops", "key.create", "key/ci")
     );
     assert_eq!(event.details["models"], json!(["*"]));
@@ -53,7 +62,10 @@ fn an_empty_id_gets_a_generated_one_and_config_ids_are_refused() {
     let refused = registry.create("ops", new_key("file")).unwrap_err();
     assert!(matches!(refused, RegistryError::ConfigKey(_)), "{refused}");
     let taken = registry.create("ops", new_key(&issued.key.id)).unwrap_err();
-    assert!(matches!(taken, RegistryError::Store(KeyStoreError::Exists(_))));
+    assert!(matches!(
+        taken,
+        RegistryError::Store(KeyStoreError::Exists(_))
+    ));
 }
 
 #[test]
@@ -63,7 +75,10 @@ fn rotation_and_revocation_are_audited_with_what_changed() {
     let first = registry.create("ops", new_key("ci")).unwrap();
     let rotated = registry.rotate("ops", "ci", 60_000).unwrap();
     assert_ne!(rotated.secret, first.secret);
-    assert_eq!(rotated.key.previous_secrets[0].expires_unix_ms, NOW + 60_000);
+    assert_eq!(
+        rotated.key.previous_secrets[0].expires_unix_ms,
+        NOW + 60_000
+    );
     let revoked = registry.revoke("bot", "ci").unwrap();
     assert_eq!(revoked.status(NOW), Status::Revoked);
     let events = audit.events();

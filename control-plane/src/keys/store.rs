@@ -208,7 +208,10 @@ mod tests {
         assert_eq!(store.get("a").unwrap(), Some(revoked));
         // Another writer computed its change from the version before.
         let stale = revoke(&a, 3_000).unwrap();
-        assert!(matches!(store.replace(&stale), Err(KeyStoreError::Raced(_))));
+        assert!(matches!(
+            store.replace(&stale),
+            Err(KeyStoreError::Raced(_))
+        ));
         let missing = revoke(&key("z", "cc"), 2_000).unwrap();
         assert!(matches!(
             store.replace(&missing),

@@ -385,7 +385,10 @@ mod tests {
             "all"
         );
         assert_eq!(
-            authenticate(&gw, None, Some("tg-one"), NOW).unwrap().config.id,
+            authenticate(&gw, None, Some("tg-one"), NOW)
+                .unwrap()
+                .config
+                .id,
             "one"
         );
         let missing = authenticate(&gw, None, None, NOW).unwrap_err();

@@ -135,7 +135,9 @@ impl KeyTable {
             });
             for (hex, expires_unix_ms) in std::iter::once(current).chain(previous) {
                 let digest = parse_hex_digest(hex).map_err(err)?;
-                table.add_secret(digest, index, expires_unix_ms).map_err(err)?;
+                table
+                    .add_secret(digest, index, expires_unix_ms)
+                    .map_err(err)?;
             }
             table.by_id.insert(config.id.clone(), index);
             table.keys.push(VirtualKey { config });
@@ -300,7 +302,10 @@ mod tests {
         // The key's own expiry ends a longer grace too.
         rotated.expires_unix_ms = Some(NOW - 10);
         let table = KeyTable::new(vec![rotated]).unwrap();
-        assert_eq!(table.verify("tg-old", NOW - 5).unwrap_err(), Refusal::Expired);
+        assert_eq!(
+            table.verify("tg-old", NOW - 5).unwrap_err(),
+            Refusal::Expired
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields, route_rules};
 
-use crate::host::{log_field, reply_error, reply_error_with, reply_json, request_body, unix_millis};
+use crate::host::{
+    log_field, reply_error, reply_error_with, reply_json, request_body, unix_millis,
+};
 use crate::ratelimiting::RateLimiting;
 
 pub struct GatewayFilter {
