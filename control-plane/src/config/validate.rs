@@ -227,6 +227,7 @@ impl Validator<'_> {
             providers,
             models,
             keys,
+            rate_limit_defaults,
             guardrails,
             prices,
             control_plane,

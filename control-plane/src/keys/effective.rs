@@ -3,6 +3,7 @@
 //! same table from the same inputs.
 
 use tollgate_core::config::VirtualKeyConfig;
+use tollgate_core::ratelimit::KeyRateLimits;
 
 use super::lifecycle::{Status, StoredKey};
 use crate::config::Config;
@@ -14,6 +15,8 @@ use crate::config::Config;
 /// - Revoked and expired stored keys are left out. A key expiring later carries its
 ///   expiry, and rotated-out secrets their grace, so the filter refuses them on time
 ///   without waiting for a push.
+/// - The config's `rate_limits:` defaults complete a stored key's limits, field by field,
+///   as they do a config key's.
 /// - A provider scope narrows the key's aliases to those whose every target is on an
 ///   allowed provider (`*` expands to all such aliases).
 pub fn effective_keys(config: &Config, stored: &[StoredKey], now_unix_ms: u64) -> EffectiveKeys {
@@ -35,7 +38,10 @@ pub fn effective_keys(config: &Config, stored: &[StoredKey], now_unix_ms: u64) -
             team: scope.team.clone(),
             owner: scope.agent.clone(),
             metadata: scope.metadata.clone(),
-            rate_limits: scope.rate_limits,
+            rate_limits: KeyRateLimits::with_defaults(
+                scope.rate_limits,
+                config.rate_limit_defaults,
+            ),
             expires_unix_ms: key.expires_unix_ms,
             previous_secrets: key.live_previous_secrets(now_unix_ms),
         });
@@ -82,6 +88,7 @@ mod tests {
             - {alias: only-a, provider: a, model: m}\n\
             - {alias: only-b, provider: b, model: m}\n\
             - {alias: a-then-b, route: {fallback: [{provider: a, model: m}, {provider: b, model: m}]}}\n\
+            rate_limits: {requests_per_minute: 10}\n\
             keys:\n\
             - {id: file, sha256: '0000000000000000000000000000000000000000000000000000000000000000', models: ['*']}\n";
         load(text, None).unwrap().config
@@ -117,6 +124,12 @@ mod tests {
         assert_eq!(live.expires_unix_ms, Some(NOW + 100));
         assert_eq!(live.owner.as_deref(), Some("planner"));
         assert_eq!(live.models, ["only-a"]);
+        let limits = live.rate_limits.unwrap();
+        assert_eq!(
+            limits.requests_per_minute,
+            Some(10),
+            "the config's default applies"
+        );
         // Once expired, the key leaves the table altogether.
         let later = effective_keys(&config, &[stored("live", "aa", &["*"], &[])], NOW + 100);
         assert_eq!(ids(&later), ["file"]);

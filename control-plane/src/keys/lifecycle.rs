@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use tollgate_core::config::PreviousSecret;
-use tollgate_core::ratelimit::KeyRateLimits;
+use tollgate_core::ratelimit::{KeyRateLimits, MAX_PER_MINUTE};
 
 use crate::config::{is_identifier, is_label, is_token};
 
@@ -65,6 +65,8 @@ pub enum LifecycleError {
     Provider(String),
     #[error("{field} must be printable text")]
     Label { field: &'static str },
+    #[error("rate_limits.{0} must be 1 to {MAX_PER_MINUTE}")]
+    RateLimit(&'static str),
     #[error("the expiry lies in the past")]
     ExpiryInPast,
     #[error("key {0:?} is revoked; a revoked key cannot change")]
@@ -145,6 +147,19 @@ fn check_scope(scope: &KeyScope) -> Result<(), LifecycleError> {
     for (field, value) in labels {
         if value.as_deref().is_some_and(|v| !is_label(v)) {
             return Err(LifecycleError::Label { field });
+        }
+    }
+    if let Some(limits) = &scope.rate_limits {
+        let agent = limits.per_agent.unwrap_or_default();
+        let all = [
+            ("requests_per_minute", limits.requests_per_minute),
+            ("tokens_per_minute", limits.tokens_per_minute),
+            ("per_agent.requests_per_minute", agent.requests_per_minute),
+            ("per_agent.tokens_per_minute", agent.tokens_per_minute),
+        ];
+        let out_of_range = |v: &Option<u64>| v.is_some_and(|v| v == 0 || v > MAX_PER_MINUTE);
+        if let Some((field, _)) = all.iter().find(|(_, v)| out_of_range(v)) {
+            return Err(LifecycleError::RateLimit(field));
         }
     }
     let metadata = scope.metadata.iter();

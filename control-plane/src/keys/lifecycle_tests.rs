@@ -46,6 +46,19 @@ fn creation_checks_id_scope_and_expiry() {
         LifecycleError::Alias("has space".into())
     );
     assert_eq!(attempt("k", &["*"], Some(T0)), LifecycleError::ExpiryInPast);
+    let mut zero_limit = NewKey {
+        id: "k".into(),
+        scope: scope(&["*"]),
+        expires_unix_ms: None,
+    };
+    zero_limit.scope.rate_limits = Some(KeyRateLimits {
+        tokens_per_minute: Some(0),
+        ..KeyRateLimits::default()
+    });
+    assert_eq!(
+        create(zero_limit, String::new(), T0).unwrap_err(),
+        LifecycleError::RateLimit("tokens_per_minute")
+    );
     let mut bad_team = NewKey {
         id: "k".into(),
         scope: scope(&["*"]),
