@@ -160,6 +160,7 @@ fn a_key_goes_through_its_whole_lifecycle() {
     assert_eq!(actions.len(), 4, "{stderr}");
     assert!(stderr.contains("\"actor\":\"ci-admin\""), "{stderr}");
     assert!(!stderr.contains(&secret), "secrets never reach the log");
+    assert!(!stderr.contains(ADMIN_KEY), "nor does the admin key");
 }
 
 #[test]
