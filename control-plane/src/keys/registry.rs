@@ -32,10 +32,18 @@ pub enum RegistryError {
 }
 
 /// A key and the plaintext of its new secret, shown to the caller this once.
-#[derive(Debug)]
 pub struct Issued {
     pub key: StoredKey,
     pub secret: String,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("key", &self.key)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
 }
 
 pub struct KeyRegistry {

@@ -50,6 +50,10 @@ fn creation_stores_the_hash_audits_and_announces() {
     );
     assert_eq!(event.details["models"], json!(["*"]));
     assert!(!event.details.to_string().contains(&stored.sha256));
+    assert!(
+        !format!("{issued:?}").contains(&issued.secret),
+        "debug output redacts it"
+    );
 }
 
 #[test]
