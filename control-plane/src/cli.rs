@@ -4,21 +4,29 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::audit::chain::{self, AuditEntry, ChainError, Head};
 use crate::audit::store as audit_store;
+use crate::audit::{AuditLog, AuditSink};
 use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
+use crate::config::{DurationError, SecretSource};
 use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
-use crate::keys::{self, Entry, KeyError};
+use crate::keys::api::{self, Admin, Catalog, CreateBody, RateLimitsBody, RotateBody, UpdateBody};
+use crate::keys::client::{AdminClient, ClientError};
+use crate::keys::registry::{system_clock, KeyRegistry};
+use crate::keys::store::KeyStoreError;
+use crate::keys::{self, effective_keys, Entry, KeyError};
 use crate::render;
 use crate::service;
 use crate::storage::{Database, DatabaseError, StoreError};
 use crate::usage::store as usage_store;
 use crate::usage::{ReportError, ReportRequest};
+use crate::vault::Vault;
 
 /// How long `run` waits for Envoy's listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,7 +46,7 @@ pub struct Cli {
 pub enum Command {
     /// Check a configuration file and summarise it.
     Validate(ConfigArg),
-    /// Render the Envoy bootstrap for a configuration.
+    /// Render the Envoy bootstrap for a configuration (with the keys stored in its database).
     Render {
         #[command(flatten)]
         config: ConfigArg,
@@ -158,6 +166,89 @@ pub enum KeysCommand {
     },
     /// Read a plaintext key from standard input and print its SHA-256.
     Hash,
+    /// Create a key through the service's admin API; prints it with its secret (once).
+    Create {
+        #[command(flatten)]
+        server: ServerArg,
+        /// Non-secret id; generated when omitted.
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// List the keys the service manages.
+    List(ServerArg),
+    /// Show one key.
+    Show {
+        #[command(flatten)]
+        server: ServerArg,
+        id: String,
+    },
+    /// Change a key's scope or expiry; options not given stay as they are.
+    Update {
+        #[command(flatten)]
+        server: ServerArg,
+        id: String,
+        #[command(flatten)]
+        scope: ScopeArgs,
+    },
+    /// Give a key a new secret; prints it (once). The old one works for `--grace` more.
+    Rotate {
+        #[command(flatten)]
+        server: ServerArg,
+        id: String,
+        /// How long the old secret keeps working (`30s`, `1h`); none by default.
+        #[arg(long)]
+        grace: Option<String>,
+    },
+    /// Revoke a key: refused by every Envoy once the configuration reaches it.
+    Revoke {
+        #[command(flatten)]
+        server: ServerArg,
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServerArg {
+    /// The Tollgate service (`control_plane.listen`).
+    #[arg(long, default_value = "http://127.0.0.1:9902")]
+    server: String,
+    /// Environment variable holding the admin key.
+    #[arg(long, default_value = "TOLLGATE_ADMIN_KEY")]
+    admin_key_env: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Model aliases the key may use, comma-separated; `*` for all (create: default `*`).
+    #[arg(long, value_delimiter = ',')]
+    models: Option<Vec<String>>,
+    /// Providers the key's requests may reach, comma-separated; all when omitted.
+    #[arg(long, value_delimiter = ',')]
+    providers: Option<Vec<String>>,
+    #[arg(long)]
+    team: Option<String>,
+    /// The agent (or person) the key is issued to.
+    #[arg(long)]
+    agent: Option<String>,
+    /// `name=value`, repeatable; replaces all metadata.
+    #[arg(long = "metadata", value_parser = parse_metadata)]
+    metadata: Vec<(String, String)>,
+    #[arg(long)]
+    requests_per_minute: Option<u64>,
+    #[arg(long)]
+    tokens_per_minute: Option<u64>,
+    /// RFC 3339 time or date after which the key is refused; `never` (update) removes it.
+    #[arg(long)]
+    expires_at: Option<String>,
+}
+
+fn parse_metadata(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not name=value"))?;
+    Ok((name.to_string(), value.to_string()))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -205,6 +296,16 @@ pub enum CliError {
     Report(#[from] ReportError),
     #[error("the service failed: {0}")]
     Service(io::Error),
+    #[error("{0} is not set: the admin API needs the admin key")]
+    NoAdminKey(String),
+    #[error(transparent)]
+    Admin(#[from] ClientError),
+    #[error(transparent)]
+    KeyStore(#[from] KeyStoreError),
+    #[error("--grace: {0}")]
+    Grace(DurationError),
+    #[error("--expires-at never only applies to `keys update`")]
+    NeverOnCreate,
 }
 
 /// Runs a command; returns the process exit code.
@@ -212,8 +313,7 @@ pub fn execute(cli: Cli) -> u8 {
     let result = match cli.command {
         Command::Validate(config) => validate(config),
         Command::Render { config, wasm, out } => render_to(config, wasm, out),
-        Command::Keys(KeysCommand::New { id, models, team }) => new_key(&id, &models, team),
-        Command::Keys(KeysCommand::Hash) => hash_key(),
+        Command::Keys(command) => keys_command(command),
         Command::Run {
             config,
             wasm,
@@ -266,7 +366,7 @@ fn load(arg: ConfigArg) -> Result<(Source, Config), CliError> {
 
 /// Settles which providers run here and prints why others do not.
 fn check_credentials(config: Config) -> (Config, bool) {
-    let (config, notices) = credentials::apply(config, &credentials::System);
+    let (config, notices) = credentials::apply(config, &Vault::system());
     for notice in &notices {
         let label = if notice.is_fatal() { "warning" } else { "note" };
         eprintln!("{label}: {notice}");
@@ -307,6 +407,7 @@ fn validate(arg: ConfigArg) -> Result<u8, CliError> {
 fn render_to(arg: ConfigArg, wasm: WasmArg, out: Option<PathBuf>) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
     let (config, _) = check_credentials(config);
+    let config = with_stored_keys(config)?;
     let wasm = absolute(&wasm.wasm);
     if !wasm.is_file() {
         eprintln!("warning: {} does not exist yet", wasm.display());
@@ -366,6 +467,7 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     if missing {
         return Err(CliError::MissingCredentials);
     }
+    let config = with_stored_keys(config)?;
     let wasm = absolute(&wasm.wasm);
     if !wasm.is_file() {
         return Err(CliError::NoWasm(wasm));
@@ -380,7 +482,7 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     std::fs::write(&bootstrap, json).map_err(write_error)?;
 
     if let Some(control_plane) = &config.control_plane {
-        let (listener, router) = prepare_service(control_plane)?;
+        let (listener, router) = prepare_service(&config, control_plane)?;
         let runtime = service_runtime()?;
         // Lives as long as the process: it ends when Envoy does.
         std::thread::spawn(move || {
@@ -434,8 +536,9 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
     )
 }
 
-/// Reads the ingest key, opens the usage store and binds the service's address.
+/// Reads the ingest and admin keys, opens the stores and binds the service's address.
 fn prepare_service(
+    config: &Config,
     control_plane: &ControlPlane,
 ) -> Result<(std::net::TcpListener, axum::Router), CliError> {
     let var = &control_plane.ingest_key_env;
@@ -444,14 +547,62 @@ fn prepare_service(
         .filter(|k| !k.is_empty())
         .ok_or_else(|| CliError::NoIngestKey(var.clone()))?;
     let store = usage_store::open(&control_plane.database)?;
+    let keys = keys::store::open(&control_plane.database)?;
+    let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&control_plane.database)?);
+    let config_ids = config.keys.iter().map(|k| k.id.clone());
+    let registry = KeyRegistry::new(keys, audit, config_ids, system_clock());
+    let catalog = Catalog {
+        aliases: config.models.iter().map(|m| m.alias.clone()).collect(),
+        providers: config.providers.iter().map(|p| p.name.clone()).collect(),
+    };
+    let admins = admin_credentials(control_plane);
     let address = control_plane.listen;
     let listener = service::bind(address).map_err(|source| CliError::Bind { address, source })?;
     println!(
-        "Tollgate service on http://{}  (usage store {})",
+        "Tollgate service on http://{}  (database {}, {} admin key(s))",
         envoy::reachable(address),
-        control_plane.database
+        control_plane.database,
+        admins.len()
     );
-    Ok((listener, service::router(store, &key)))
+    let routes =
+        service::routes(store, &key).merge(api::routes(Arc::new(registry), admins, catalog));
+    Ok((listener, routes.into_router()))
+}
+
+/// The admin credentials whose secret is available; the others are named and skipped.
+fn admin_credentials(control_plane: &ControlPlane) -> Vec<Admin> {
+    let vault = Vault::system();
+    let mut admins = Vec::new();
+    for admin in &control_plane.admin_keys {
+        match vault.read(&admin.secret) {
+            Ok(secret) => admins.push(Admin {
+                name: admin.name.clone(),
+                digest: tollgate_core::keys::digest(secret.expose()),
+            }),
+            Err(e) => eprintln!("note: admin key {:?} is not accepted: {e}", admin.name),
+        }
+    }
+    admins
+}
+
+/// The config with the stored keys added, as the gateway filter should get them. Reading
+/// never creates the database: without one there are no stored keys.
+fn with_stored_keys(mut config: Config) -> Result<Config, CliError> {
+    let Some(control_plane) = &config.control_plane else {
+        return Ok(config);
+    };
+    let mut store = match &control_plane.database {
+        // Reading never creates the database: without one there are no stored keys.
+        Database::Sqlite(path) if !path.is_file() => return Ok(config),
+        database => keys::store::open(database)?,
+    };
+    let now = (system_clock())();
+    let effective = effective_keys(&config, &store.list()?, now);
+    for id in &effective.shadowed {
+        eprintln!("warning: stored key {id:?} is hidden by the config file's key of that id");
+    }
+    config.keys = effective.keys;
+    Ok(config)
 }
 
 fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -464,8 +615,11 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 fn serve(arg: ConfigArg) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
-    let control_plane = config.control_plane.ok_or(CliError::NoControlPlane)?;
-    let (listener, router) = prepare_service(&control_plane)?;
+    let control_plane = config
+        .control_plane
+        .as_ref()
+        .ok_or(CliError::NoControlPlane)?;
+    let (listener, router) = prepare_service(&config, control_plane)?;
     service_runtime()?
         .block_on(service::serve(listener, router, stop_signal()))
         .map_err(CliError::Service)?;
@@ -583,3 +737,95 @@ fn export_audit(database: DatabaseArg, out: Option<PathBuf>) -> Result<u8, CliEr
     write_output(out, &lines)?;
     Ok(0)
 }
+/// `tollgate keys …`: offline (`new`, `hash`) or through the admin API.
+fn keys_command(command: KeysCommand) -> Result<u8, CliError> {
+    let client = |server: &ServerArg| -> Result<AdminClient, CliError> {
+        let var = &server.admin_key_env;
+        let key = Vault::system()
+            .read(&SecretSource::Env(var.clone()))
+            .map_err(|_| CliError::NoAdminKey(var.clone()))?;
+        Ok(AdminClient::new(&server.server, key.expose()))
+    };
+    match command {
+        KeysCommand::New { id, models, team } => new_key(&id, &models, team),
+        KeysCommand::Hash => hash_key(),
+        KeysCommand::Create { server, id, scope } => {
+            let body = scope.create_body(id)?;
+            let issued = client(&server)?.create(&body)?;
+            eprintln!("The secret is shown only this once; store it now.");
+            print_json(&issued)
+        }
+        KeysCommand::List(server) => print_json(&client(&server)?.list()?),
+        KeysCommand::Show { server, id } => print_json(&client(&server)?.show(&id)?),
+        KeysCommand::Update { server, id, scope } => {
+            print_json(&client(&server)?.update(&id, &scope.update_body())?)
+        }
+        KeysCommand::Rotate { server, id, grace } => {
+            let grace_seconds = match grace {
+                Some(text) => config::parse_duration(&text)
+                    .map_err(CliError::Grace)?
+                    .as_secs(),
+                None => 0,
+            };
+            let issued = client(&server)?.rotate(&id, &RotateBody { grace_seconds })?;
+            eprintln!("The new secret is shown only this once; store it now.");
+            print_json(&issued)
+        }
+        KeysCommand::Revoke { server, id } => print_json(&client(&server)?.revoke(&id)?),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<u8, CliError> {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    writeln!(io::stdout(), "{text}").map_err(|source| CliError::Write {
+        path: "<stdout>".into(),
+        source,
+    })?;
+    Ok(0)
+}
+
+impl ScopeArgs {
+    fn rate_limits(&self) -> Option<RateLimitsBody> {
+        let limits = RateLimitsBody {
+            requests_per_minute: self.requests_per_minute,
+            tokens_per_minute: self.tokens_per_minute,
+            per_agent: None,
+        };
+        (limits != RateLimitsBody::default()).then_some(limits)
+    }
+
+    fn metadata(&self) -> Option<std::collections::BTreeMap<String, String>> {
+        (!self.metadata.is_empty()).then(|| self.metadata.iter().cloned().collect())
+    }
+
+    fn create_body(self, id: Option<String>) -> Result<CreateBody, CliError> {
+        if self.expires_at.as_deref() == Some(NEVER) {
+            return Err(CliError::NeverOnCreate);
+        }
+        Ok(CreateBody {
+            id,
+            rate_limits: self.rate_limits(),
+            metadata: self.metadata().unwrap_or_default(),
+            models: self.models.unwrap_or_else(|| vec!["*".to_string()]),
+            providers: self.providers.unwrap_or_default(),
+            team: self.team,
+            agent: self.agent,
+            expires_at: self.expires_at,
+        })
+    }
+
+    fn update_body(self) -> UpdateBody {
+        UpdateBody {
+            rate_limits: self.rate_limits().map(Some),
+            metadata: self.metadata(),
+            models: self.models,
+            providers: self.providers,
+            team: self.team.map(Some),
+            agent: self.agent.map(Some),
+            expires_at: self.expires_at.map(|at| (at != NEVER).then_some(at)),
+        }
+    }
+}
+
+/// `--expires-at never`: remove the expiry.
+const NEVER: &str = "never";

@@ -1,9 +1,10 @@
-//! Which providers can run here: checks that each provider's secret is present,
-//! without ever reading it.
+//! Which providers can run here: checks that each provider's secret is present and
+//! usable, without keeping, logging or returning it.
 //!
 //! Envoy reads the secrets itself (`generic_secret` from an environment variable or a
 //! file), so all Tollgate needs to know is whether they exist. That question goes through
-//! [`Environment`] so everything downstream stays pure and tests use a map.
+//! [`Environment`] so everything downstream stays pure and tests use a map; in
+//! production [`crate::vault::Vault`] answers it, with the same rules it reads secrets by.
 
 use std::path::Path;
 
@@ -15,19 +16,6 @@ pub trait Environment {
     fn has_var(&self, name: &str) -> bool;
     /// Whether the path is a readable regular file.
     fn has_file(&self, path: &Path) -> bool;
-}
-
-/// The real environment of this process.
-pub struct System;
-
-impl Environment for System {
-    fn has_var(&self, name: &str) -> bool {
-        std::env::var_os(name).is_some_and(|v| !v.is_empty())
-    }
-
-    fn has_file(&self, path: &Path) -> bool {
-        std::fs::File::open(path).is_ok_and(|f| f.metadata().is_ok_and(|m| m.is_file()))
-    }
 }
 
 /// A fixed environment for tests.

@@ -1,8 +1,9 @@
-//! The Tollgate service: an HTTP API beside Envoy. Today it ingests the usage batches the
-//! gateway filter ships (`POST /v1/usage/records`) and answers usage reports
-//! (`GET /v1/usage`). It listens on loopback unless configured otherwise, and every
-//! request must carry the ingest key, so other local processes can neither write nor
-//! read usage.
+//! The Tollgate service: an HTTP API beside Envoy. It ingests the usage batches the
+//! gateway filter ships (`POST /v1/usage/records`), answers usage reports
+//! (`GET /v1/usage`), manages virtual keys (`/v1/admin/keys…`, see
+//! [`crate::keys::api`]) and describes itself (`GET /openapi.json`). It listens on
+//! loopback unless configured otherwise; usage requests must carry the ingest key and
+//! admin requests an admin key, so other local processes can neither write nor read.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -10,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
@@ -24,6 +25,41 @@ use crate::usage::ReportRequest;
 
 /// Path of usage reports.
 pub const REPORT_PATH: &str = "/v1/usage";
+/// Path of the OpenAPI description of every route.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+/// The checked-in OpenAPI document (a test keeps it and the routes in step).
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// A router that remembers its paths, so a test can hold them against the OpenAPI
+/// document.
+#[derive(Default)]
+pub struct Routes {
+    router: Router,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn route(mut self, path: &'static str, methods: MethodRouter) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+
+    pub fn paths(&self) -> &[&'static str] {
+        &self.paths
+    }
+
+    pub fn into_router(self) -> Router {
+        self.router
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES))
+    }
+}
 
 type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
 
@@ -33,17 +69,20 @@ struct AppState {
     ingest_digest: [u8; 32],
 }
 
-/// The service's routes over `store`, guarded by `ingest_key`.
-pub fn router(store: Box<dyn UsageStore>, ingest_key: &str) -> Router {
+/// The usage routes over `store`, guarded by `ingest_key`, and the OpenAPI document.
+pub fn routes(store: Box<dyn UsageStore>, ingest_key: &str) -> Routes {
     let state = AppState {
         store: Arc::new(Mutex::new(store)),
         ingest_digest: digest(ingest_key),
     };
-    Router::new()
-        .route(INGEST_PATH, post(ingest))
-        .route(REPORT_PATH, get(report))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES))
-        .with_state(state)
+    Routes::default()
+        .route(INGEST_PATH, post(ingest).with_state(state.clone()))
+        .route(REPORT_PATH, get(report).with_state(state))
+        .route(OPENAPI_PATH, get(openapi))
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
 /// Serves `router` on an already bound listener until `shutdown` completes.
@@ -64,7 +103,8 @@ pub fn bind(listen: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     std::net::TcpListener::bind(listen)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// The service's error answer: `{"error": {"message": …}}`.
+pub fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": {"message": message}}))).into_response()
 }
 
@@ -168,3 +208,7 @@ async fn report(
 #[cfg(test)]
 #[path = "service_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "openapi_tests.rs"]
+mod openapi_tests;

@@ -11,10 +11,11 @@ use crate::usage::store_sqlite::SqliteStore;
 const KEY: &str = "ingest-secret";
 
 fn app() -> Router {
-    router(
+    routes(
         Box::new(SqliteStore::open(Path::new(":memory:")).unwrap()),
         KEY,
     )
+    .into_router()
 }
 
 fn post_batch(body: &str, key: Option<&str>) -> Request<Body> {
@@ -129,7 +130,7 @@ mod backends {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let app = router(store, KEY);
+            let app = routes(store, KEY).into_router();
             let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let (status, body) = send(&app, get_report("group_by=key")).await;

@@ -7,14 +7,17 @@ use std::time::Duration;
 use tollgate_core::usage_outbox::{Backoff, OutboxLimits, MAX_BATCH_BYTES};
 
 use super::diagnostics::Problem;
+use super::model::SecretSource;
 use super::raw_control_plane as raw;
-use super::spans::field;
-use super::validate::{is_env_name, Validator};
+use super::spans::{field, item};
+use super::validate::{is_env_name, Seen, Validator};
 use crate::storage::Database;
 
 const DEFAULT_PORT: u16 = 9902;
 const DEFAULT_DATABASE: &str = "tollgate.db";
 const DEFAULT_INGEST_KEY_ENV: &str = "TOLLGATE_INGEST_KEY";
+const DEFAULT_ADMIN_KEY_NAME: &str = "admin";
+const DEFAULT_ADMIN_KEY_ENV: &str = "TOLLGATE_ADMIN_KEY";
 const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_LIMITS: OutboxLimits = OutboxLimits {
@@ -35,6 +38,16 @@ pub struct ControlPlane {
     pub database: Database,
     pub ingest_key_env: String,
     pub usage: UsageShipping,
+    /// Who may use the admin API; an absent secret just disables that credential.
+    pub admin_keys: Vec<AdminKey>,
+}
+
+/// A named admin credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminKey {
+    /// Recorded as the actor of the changes made with it.
+    pub name: String,
+    pub secret: SecretSource,
 }
 
 /// How Envoy ships usage records (see `tollgate_core::usage_outbox`).
@@ -60,11 +73,19 @@ impl Validator<'_> {
             self.report(&field(path, "ingest_key_env"), problem);
         }
         let usage = self.usage_shipping(&field(path, "usage"), raw.usage);
+        let admin_keys = match raw.admin_keys {
+            Some(raws) => self.admin_keys(&field(path, "admin_keys"), raws),
+            None => vec![AdminKey {
+                name: DEFAULT_ADMIN_KEY_NAME.to_string(),
+                secret: SecretSource::Env(DEFAULT_ADMIN_KEY_ENV.to_string()),
+            }],
+        };
         ControlPlane {
             listen,
             database,
             ingest_key_env,
             usage,
+            admin_keys,
         }
     }
 
@@ -82,6 +103,25 @@ impl Validator<'_> {
                 database
             }
         }
+    }
+
+    fn admin_keys(&mut self, path: &str, raws: Vec<raw::AdminKey>) -> Vec<AdminKey> {
+        let mut names = Seen::new();
+        let mut keys = Vec::with_capacity(raws.len());
+        for (i, raw) in raws.into_iter().enumerate() {
+            let path = item(path, i);
+            let name_path = field(&path, "name");
+            self.identifier(&name_path, "admin key name", &raw.name);
+            self.unique(&mut names, "admin key name", &raw.name, &name_path);
+            let credential = self.credential(&field(&path, "credential"), raw.credential);
+            if let Some(credential) = credential {
+                keys.push(AdminKey {
+                    name: raw.name,
+                    secret: credential.source,
+                });
+            }
+        }
+        keys
     }
 
     fn usage_shipping(&mut self, path: &str, raw: raw::Usage) -> UsageShipping {

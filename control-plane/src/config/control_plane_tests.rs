@@ -123,3 +123,37 @@ fn an_unusable_database_is_a_located_error() {
         assert!(message.contains(wanted), "{value}: {message}");
     }
 }
+
+#[test]
+fn admin_keys_default_to_one_from_the_environment_and_are_named() {
+    let service = |text: &str| load(&section(text), Some(Path::new("/etc/tg"))).unwrap();
+    let default = service("  usage: {}\n").config.control_plane.unwrap();
+    assert_eq!(
+        default.admin_keys,
+        [AdminKey {
+            name: "admin".into(),
+            secret: SecretSource::Env("TOLLGATE_ADMIN_KEY".into())
+        }]
+    );
+    let named = service("  admin_keys:\n  - {name: ops, credential: {file: admin.key}}\n");
+    assert_eq!(
+        named.config.control_plane.unwrap().admin_keys,
+        [AdminKey {
+            name: "ops".into(),
+            secret: SecretSource::File("/etc/tg/admin.key".into())
+        }]
+    );
+    let bad = section(
+        "  admin_keys:\n  - {name: ops, credential: {env: A}}\n  - {name: ops, credential: {env: B}}\n  - {name: 'a b', credential: {env: C}}\n",
+    );
+    let paths: Vec<String> = errors(&bad).into_iter().map(|(path, ..)| path).collect();
+    assert_eq!(
+        paths,
+        [
+            "control_plane.admin_keys[1].name",
+            "control_plane.admin_keys[2].name"
+        ]
+    );
+    let inline = section("  admin_keys:\n  - {name: ops, credential: tg-secret}\n");
+    assert!(load(&inline, None).is_err());
+}

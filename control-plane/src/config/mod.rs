@@ -23,16 +23,16 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
-pub use control_plane::{millis, ControlPlane, UsageShipping};
+pub use control_plane::{millis, AdminKey, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
     ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,
 };
-pub use parse::{DurationError, UrlError};
+pub use parse::{parse_duration, DurationError, UrlError};
 pub use prices::PRICE_TABLE;
-pub use validate::{is_identifier, is_token, load, Loaded};
+pub use validate::{is_identifier, is_label, is_token, load, Loaded};
 
 /// Version of the configuration file format this build reads.
 pub const FILE_VERSION: u32 = 1;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::cost::Price;
 use tollgate_core::formats::WireFormat;
+use tollgate_core::ratelimit::KeyRateLimits;
 use tollgate_core::route_rules::Condition;
 
 pub use super::kind::{CredentialHeader, ProviderKind};
@@ -28,6 +29,9 @@ pub struct Config {
     pub models: Vec<Model>,
     /// Virtual keys, already in the filter's contract shape.
     pub keys: Vec<VirtualKeyConfig>,
+    /// The top-level `rate_limits:` defaults. Already applied to `keys`; kept for the keys
+    /// managed at runtime.
+    pub rate_limit_defaults: Option<KeyRateLimits>,
     /// The `guardrails:` section, when there is one.
     pub guardrails: Option<super::guardrails::Guardrails>,
     /// Upstream model → price: the shipped table with the config's overrides.
@@ -233,7 +237,10 @@ impl SecretSource {
     pub fn absence(&self) -> String {
         match self {
             SecretSource::Env(var) => format!("environment variable {var} is not set"),
-            SecretSource::File(path) => format!("file {} does not exist", path.display()),
+            SecretSource::File(path) => format!(
+                "file {} is missing, empty or writable by others",
+                path.display()
+            ),
         }
     }
 }

@@ -43,17 +43,7 @@ impl Validator<'_> {
                 }),
             }
         });
-        let written = written.unwrap_or_default();
-        let defaults = defaults.copied().unwrap_or_default();
-        let limits = KeyRateLimits {
-            requests_per_minute: written.requests_per_minute.or(defaults.requests_per_minute),
-            tokens_per_minute: written.tokens_per_minute.or(defaults.tokens_per_minute),
-            per_agent: written
-                .per_agent
-                .or(defaults.per_agent)
-                .filter(|a| !a.is_unlimited()),
-        };
-        (limits != KeyRateLimits::default()).then_some(limits)
+        KeyRateLimits::with_defaults(written, defaults.copied())
     }
 
     /// A limit per minute: 1 to [`MAX_PER_MINUTE`]. An invalid one is reported and dropped.

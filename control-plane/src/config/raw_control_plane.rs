@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::raw::{Backoff, Endpoint};
+use super::raw::{Backoff, Credential, Endpoint};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -15,6 +15,16 @@ pub struct ControlPlane {
     pub ingest_key_env: Option<String>,
     #[serde(default)]
     pub usage: Usage,
+    /// Credentials of the admin API (`/v1/admin/…`), each named for the audit log.
+    pub admin_keys: Option<Vec<AdminKey>>,
+}
+
+/// One admin credential: its name (the actor in audit events) and where its secret is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminKey {
+    pub name: String,
+    pub credential: Credential,
 }
 
 /// How Envoy ships usage records to the service.

@@ -227,6 +227,7 @@ impl Validator<'_> {
             providers,
             models,
             keys,
+            rate_limit_defaults,
             guardrails,
             prices,
             control_plane,
@@ -678,6 +679,8 @@ impl Validator<'_> {
                 owner: raw.owner,
                 metadata: raw.metadata,
                 rate_limits,
+                expires_unix_ms: None,
+                previous_secrets: vec![],
             });
         }
         keys
@@ -700,7 +703,7 @@ impl Validator<'_> {
         }
     }
 
-    fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
+    pub(super) fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
         if !is_identifier(value) {
             let rule = "use letters, digits, '-' and '_', starting with a letter or digit";
             self.bad_name(path, what, value, rule);
@@ -733,7 +736,7 @@ pub fn is_token(s: &str) -> bool {
 }
 
 /// Free text that is copied into request headers (team, owner).
-fn is_label(s: &str) -> bool {
+pub fn is_label(s: &str) -> bool {
     !s.is_empty() && !s.chars().any(char::is_control)
 }
 

@@ -90,6 +90,23 @@ pub struct VirtualKeyConfig {
     /// when unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<KeyRateLimits>,
+    /// When the key stops working (Unix milliseconds). The filter checks it on every
+    /// request, so an expiry holds even when no newer configuration arrives in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_unix_ms: Option<u64>,
+    /// Secrets a rotation replaced, still accepted (as this key) until their grace ends.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_secrets: Vec<PreviousSecret>,
+}
+
+/// A rotated-out secret of a key and the end of its grace period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PreviousSecret {
+    /// Lower-case hex SHA-256 of the old plaintext.
+    pub sha256: String,
+    /// Refused from this time on (Unix milliseconds).
+    pub expires_unix_ms: u64,
 }
 
 /// A model alias and the provider that serves it.

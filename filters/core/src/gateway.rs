@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::config::CompiledGateway;
 use crate::error::{ErrorKind, GatewayError};
 use crate::formats::WireFormat;
-use crate::keys::{presented_key, VirtualKey};
+use crate::keys::{presented_key, Refusal, VirtualKey};
 
 /// An endpoint of the client-facing API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +105,13 @@ impl Operation {
     }
 }
 
-/// Finds the virtual key presented in `Authorization: Bearer …` or `x-api-key`.
+/// Finds the virtual key presented in `Authorization: Bearer …` or `x-api-key`, refusing
+/// one that has expired by `now_unix_ms`.
 pub fn authenticate<'a>(
     gateway: &'a CompiledGateway,
     authorization: Option<&str>,
     x_api_key: Option<&str>,
+    now_unix_ms: u64,
 ) -> Result<&'a VirtualKey, GatewayError> {
     let Some(presented) = presented_key(authorization, x_api_key) else {
         return Err(GatewayError::new(
@@ -118,13 +120,21 @@ pub fn authenticate<'a>(
             "No API key provided. Send your Tollgate virtual key as 'Authorization: Bearer <key>'.",
         ));
     };
-    gateway.keys.verify(presented).ok_or_else(|| {
-        GatewayError::new(
-            ErrorKind::Authentication,
-            "invalid_api_key",
-            "Incorrect API key provided. Use a Tollgate virtual key issued for this gateway.",
-        )
-    })
+    gateway
+        .keys
+        .verify(presented, now_unix_ms)
+        .map_err(|refusal| match refusal {
+            Refusal::Unknown => GatewayError::new(
+                ErrorKind::Authentication,
+                "invalid_api_key",
+                "Incorrect API key provided. Use a Tollgate virtual key issued for this gateway.",
+            ),
+            Refusal::Expired => GatewayError::new(
+                ErrorKind::Authentication,
+                "expired_api_key",
+                "This API key has expired. Ask the gateway's operator for a new one.",
+            ),
+        })
 }
 
 /// The OpenAI-shaped `GET /v1/models` answer: the aliases this key may use.
@@ -299,6 +309,8 @@ mod tests {
     use crate::config::{GatewayConfig, ModelRoute, VirtualKeyConfig, CONFIG_VERSION};
     use crate::keys::hash_hex;
 
+    const NOW: u64 = 1_700_000_000_000;
+
     fn gateway() -> CompiledGateway {
         let key = |id: &str, plain: &str, models: &[&str]| VirtualKeyConfig {
             id: id.into(),
@@ -308,6 +320,8 @@ mod tests {
             owner: None,
             metadata: Default::default(),
             rate_limits: None,
+            expires_unix_ms: None,
+            previous_secrets: vec![],
         };
         let route = |alias: &str, provider: &str| ModelRoute {
             alias: alias.into(),
@@ -317,7 +331,14 @@ mod tests {
         };
         CompiledGateway::try_from(GatewayConfig {
             version: CONFIG_VERSION,
-            keys: vec![key("all", "tg-all", &["*"]), key("one", "tg-one", &["gpt"])],
+            keys: vec![
+                key("all", "tg-all", &["*"]),
+                key("one", "tg-one", &["gpt"]),
+                VirtualKeyConfig {
+                    expires_unix_ms: Some(NOW),
+                    ..key("gone", "tg-gone", &["*"])
+                },
+            ],
             models: vec![route("gpt", "openai"), route("claude", "anthropic")],
             usage_shipping: None,
             guardrails: vec![],
@@ -357,31 +378,38 @@ mod tests {
     fn authentication() {
         let gw = gateway();
         assert_eq!(
-            authenticate(&gw, Some("Bearer tg-all"), None)
+            authenticate(&gw, Some("Bearer tg-all"), None, NOW)
                 .unwrap()
                 .config
                 .id,
             "all"
         );
         assert_eq!(
-            authenticate(&gw, None, Some("tg-one")).unwrap().config.id,
+            authenticate(&gw, None, Some("tg-one"), NOW)
+                .unwrap()
+                .config
+                .id,
             "one"
         );
-        let missing = authenticate(&gw, None, None).unwrap_err();
+        let missing = authenticate(&gw, None, None, NOW).unwrap_err();
         assert_eq!((missing.status(), missing.code), (401, "missing_api_key"));
-        let wrong = authenticate(&gw, Some("Bearer tg-nope"), None).unwrap_err();
+        let wrong = authenticate(&gw, Some("Bearer tg-nope"), None, NOW).unwrap_err();
         assert_eq!((wrong.status(), wrong.code), (401, "invalid_api_key"));
         assert!(
             !wrong.message.contains("tg-nope"),
             "errors never echo the presented key"
         );
+        let expired = authenticate(&gw, Some("Bearer tg-gone"), None, NOW).unwrap_err();
+        assert_eq!((expired.status(), expired.code), (401, "expired_api_key"));
+        let earlier = authenticate(&gw, Some("Bearer tg-gone"), None, NOW - 1);
+        assert_eq!(earlier.unwrap().config.id, "gone");
     }
 
     #[test]
     fn models_are_scoped_to_the_key() {
         let gw = gateway();
         let list = |plain| {
-            let key = gw.keys.verify(plain).unwrap();
+            let key = gw.keys.verify(plain, NOW).unwrap();
             let v: serde_json::Value = serde_json::from_slice(&list_models(&gw, key)).unwrap();
             v["data"]
                 .as_array()
@@ -397,7 +425,7 @@ mod tests {
     #[test]
     fn admits_valid_requests() {
         let gw = gateway();
-        let key = gw.keys.verify("tg-one").unwrap();
+        let key = gw.keys.verify("tg-one", NOW).unwrap();
         let body = br#"{"model":"gpt","messages":[{"role":"user","content":"hi"}],"stream":true,"extra":{"x":[1,2]}}"#;
         assert_eq!(
             admit(Endpoint::ChatCompletions, &gw, key, body),
@@ -412,7 +440,7 @@ mod tests {
     #[test]
     fn refuses_bad_requests_with_the_right_status() {
         let gw = gateway();
-        let key = gw.keys.verify("tg-one").unwrap();
+        let key = gw.keys.verify("tg-one", NOW).unwrap();
         let status = |body: &[u8]| {
             admit(Endpoint::ChatCompletions, &gw, key, body)
                 .unwrap_err()
@@ -437,7 +465,7 @@ mod tests {
     #[test]
     fn embeddings_need_input_not_messages() {
         let gw = gateway();
-        let key = gw.keys.verify("tg-one").unwrap();
+        let key = gw.keys.verify("tg-one", NOW).unwrap();
         let admit_embeddings = |body: &[u8]| admit(Endpoint::Embeddings, &gw, key, body);
         assert_eq!(
             admit_embeddings(br#"{"model":"gpt","input":"hello"}"#)
@@ -460,7 +488,7 @@ mod tests {
     #[test]
     fn json_errors_do_not_echo_the_body() {
         let gw = gateway();
-        let key = gw.keys.verify("tg-one").unwrap();
+        let key = gw.keys.verify("tg-one", NOW).unwrap();
         let err = admit(
             Endpoint::ChatCompletions,
             &gw,

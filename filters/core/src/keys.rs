@@ -68,7 +68,6 @@ pub fn parse_hex_digest(hex: &str) -> Result<KeyDigest, KeyError> {
 /// A key ready for lookups.
 #[derive(Debug)]
 pub struct VirtualKey {
-    digest: KeyDigest,
     pub config: VirtualKeyConfig,
 }
 
@@ -79,16 +78,42 @@ impl VirtualKey {
     }
 }
 
+/// Why a presented key was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// No configured key has this secret.
+    Unknown,
+    /// The key (or this secret of it, after a rotation) has expired.
+    Expired,
+}
+
+/// One accepted secret: a key's current one or a rotated-out one in its grace period.
+#[derive(Debug)]
+struct Secret {
+    digest: KeyDigest,
+    key: usize,
+    /// The earlier of the key's expiry and the secret's own.
+    expires_unix_ms: Option<u64>,
+}
+
 /// All configured keys, indexed for verification.
 #[derive(Debug, Default)]
 pub struct KeyTable {
     keys: Vec<VirtualKey>,
+    secrets: Vec<Secret>,
     by_prefix: HashMap<u64, Vec<usize>>,
     by_id: HashMap<String, usize>,
 }
 
 fn prefix(d: &KeyDigest) -> u64 {
     u64::from_le_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+}
+
+fn earlier(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 impl KeyTable {
@@ -99,28 +124,56 @@ impl KeyTable {
                 id: config.id.clone(),
                 source,
             };
-            let digest = parse_hex_digest(&config.sha256).map_err(err)?;
             if table.by_id.contains_key(&config.id) {
                 return Err(err(KeyError::DuplicateId));
             }
-            if table.find(&digest).is_some() {
-                return Err(err(KeyError::DuplicateHash));
-            }
             let index = table.keys.len();
-            table
-                .by_prefix
-                .entry(prefix(&digest))
-                .or_default()
-                .push(index);
+            let current = (config.sha256.as_str(), config.expires_unix_ms);
+            let previous = config.previous_secrets.iter().map(|p| {
+                let expiry = earlier(config.expires_unix_ms, Some(p.expires_unix_ms));
+                (p.sha256.as_str(), expiry)
+            });
+            for (hex, expires_unix_ms) in std::iter::once(current).chain(previous) {
+                let digest = parse_hex_digest(hex).map_err(err)?;
+                table
+                    .add_secret(digest, index, expires_unix_ms)
+                    .map_err(err)?;
+            }
             table.by_id.insert(config.id.clone(), index);
-            table.keys.push(VirtualKey { digest, config });
+            table.keys.push(VirtualKey { config });
         }
         Ok(table)
     }
 
-    /// The key whose hash matches the presented plaintext.
-    pub fn verify(&self, presented: &str) -> Option<&VirtualKey> {
-        self.find(&digest(presented))
+    fn add_secret(
+        &mut self,
+        digest: KeyDigest,
+        key: usize,
+        expires_unix_ms: Option<u64>,
+    ) -> Result<(), KeyError> {
+        if self.find(&digest).is_some() {
+            return Err(KeyError::DuplicateHash);
+        }
+        self.by_prefix
+            .entry(prefix(&digest))
+            .or_default()
+            .push(self.secrets.len());
+        self.secrets.push(Secret {
+            digest,
+            key,
+            expires_unix_ms,
+        });
+        Ok(())
+    }
+
+    /// The key whose hash matches the presented plaintext, if it has not expired by
+    /// `now_unix_ms`.
+    pub fn verify(&self, presented: &str, now_unix_ms: u64) -> Result<&VirtualKey, Refusal> {
+        let secret = self.find(&digest(presented)).ok_or(Refusal::Unknown)?;
+        match secret.expires_unix_ms {
+            Some(expiry) if now_unix_ms >= expiry => Err(Refusal::Expired),
+            _ => Ok(&self.keys[secret.key]),
+        }
     }
 
     /// A key by its non-secret id.
@@ -128,12 +181,12 @@ impl KeyTable {
         self.by_id.get(id).map(|&i| &self.keys[i])
     }
 
-    fn find(&self, digest: &KeyDigest) -> Option<&VirtualKey> {
+    fn find(&self, digest: &KeyDigest) -> Option<&Secret> {
         let candidates = self.by_prefix.get(&prefix(digest))?;
         candidates
             .iter()
-            .map(|&i| &self.keys[i])
-            .find(|k| bool::from(k.digest.ct_eq(digest)))
+            .map(|&i| &self.secrets[i])
+            .find(|s| bool::from(s.digest.ct_eq(digest)))
     }
 
     pub fn len(&self) -> usize {
@@ -162,6 +215,7 @@ pub fn presented_key<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::PreviousSecret;
 
     fn key(id: &str, plaintext: &str, models: &[&str]) -> VirtualKeyConfig {
         VirtualKeyConfig {
@@ -172,8 +226,12 @@ mod tests {
             owner: None,
             metadata: Default::default(),
             rate_limits: None,
+            expires_unix_ms: None,
+            previous_secrets: vec![],
         }
     }
+
+    const NOW: u64 = 1_000_000;
 
     #[test]
     fn hash_matches_known_vector() {
@@ -191,10 +249,10 @@ mod tests {
             key("b", "tg-beta", &["m"]),
         ])
         .unwrap();
-        assert_eq!(table.verify("tg-alpha").unwrap().config.id, "a");
-        assert_eq!(table.verify("tg-beta").unwrap().config.id, "b");
-        assert!(table.verify("tg-gamma").is_none());
-        assert!(table.verify("").is_none());
+        assert_eq!(table.verify("tg-alpha", NOW).unwrap().config.id, "a");
+        assert_eq!(table.verify("tg-beta", NOW).unwrap().config.id, "b");
+        assert_eq!(table.verify("tg-gamma", NOW).unwrap_err(), Refusal::Unknown);
+        assert_eq!(table.verify("", NOW).unwrap_err(), Refusal::Unknown);
         assert_eq!(table.by_id("b").unwrap().config.id, "b");
         assert!(table.by_id("c").is_none());
     }
@@ -202,8 +260,8 @@ mod tests {
     #[test]
     fn model_scope() {
         let table = KeyTable::new(vec![key("a", "x", &["*"]), key("b", "y", &["m1"])]).unwrap();
-        assert!(table.verify("x").unwrap().allows_model("anything"));
-        let b = table.verify("y").unwrap();
+        assert!(table.verify("x", NOW).unwrap().allows_model("anything"));
+        let b = table.verify("y", NOW).unwrap();
         assert!(b.allows_model("m1"));
         assert!(!b.allows_model("m2"));
     }
@@ -218,6 +276,46 @@ mod tests {
         assert!(KeyTable::new(vec![upper]).is_err());
         assert!(KeyTable::new(vec![key("a", "x", &[]), key("b", "x", &[])]).is_err());
         assert!(KeyTable::new(vec![key("a", "x", &[]), key("a", "y", &[])]).is_err());
+    }
+
+    #[test]
+    fn an_expired_key_is_refused_from_its_expiry_on() {
+        let mut expiring = key("a", "tg-a", &["*"]);
+        expiring.expires_unix_ms = Some(NOW);
+        let table = KeyTable::new(vec![expiring]).unwrap();
+        assert_eq!(table.verify("tg-a", NOW - 1).unwrap().config.id, "a");
+        assert_eq!(table.verify("tg-a", NOW).unwrap_err(), Refusal::Expired);
+        assert_eq!(table.verify("tg-a", NOW + 1).unwrap_err(), Refusal::Expired);
+    }
+
+    #[test]
+    fn a_rotated_out_secret_works_as_its_key_until_its_grace_ends() {
+        let mut rotated = key("a", "tg-new", &["*"]);
+        rotated.previous_secrets = vec![PreviousSecret {
+            sha256: hash_hex("tg-old"),
+            expires_unix_ms: NOW,
+        }];
+        let table = KeyTable::new(vec![rotated.clone()]).unwrap();
+        assert_eq!(table.verify("tg-old", NOW - 1).unwrap().config.id, "a");
+        assert_eq!(table.verify("tg-old", NOW).unwrap_err(), Refusal::Expired);
+        assert_eq!(table.verify("tg-new", NOW + 1).unwrap().config.id, "a");
+        // The key's own expiry ends a longer grace too.
+        rotated.expires_unix_ms = Some(NOW - 10);
+        let table = KeyTable::new(vec![rotated]).unwrap();
+        assert_eq!(
+            table.verify("tg-old", NOW - 5).unwrap_err(),
+            Refusal::Expired
+        );
+    }
+
+    #[test]
+    fn a_previous_secret_may_not_be_another_keys_secret() {
+        let mut rotated = key("a", "tg-new", &["*"]);
+        rotated.previous_secrets = vec![PreviousSecret {
+            sha256: hash_hex("tg-b"),
+            expires_unix_ms: NOW,
+        }];
+        assert!(KeyTable::new(vec![key("b", "tg-b", &["*"]), rotated]).is_err());
     }
 
     #[test]

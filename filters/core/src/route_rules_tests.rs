@@ -168,6 +168,8 @@ fn select_for_reads_the_key_and_the_parsed_metadata() {
         owner: None,
         metadata: BTreeMap::new(),
         rate_limits: None,
+        expires_unix_ms: None,
+        previous_secrets: vec![],
     };
     let no_header = |_: &str| None;
     let none = BTreeMap::new();

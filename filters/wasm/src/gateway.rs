@@ -17,7 +17,9 @@ use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields, route_rules};
 
-use crate::host::{log_field, reply_error, reply_error_with, reply_json, request_body};
+use crate::host::{
+    log_field, reply_error, reply_error_with, reply_json, request_body, unix_millis,
+};
 use crate::ratelimiting::RateLimiting;
 
 pub struct GatewayFilter {
@@ -146,6 +148,7 @@ impl HttpContext for GatewayFilter {
             &self.config,
             client.authorization.as_deref(),
             client.x_api_key.as_deref(),
+            unix_millis(self.get_current_time()),
         );
         let key = match presented {
             Ok(key) => key,

@@ -58,6 +58,25 @@ impl RateLimits {
 }
 
 impl KeyRateLimits {
+    /// `own` limits completed field by field from `defaults`; `None` when the result
+    /// limits nothing.
+    pub fn with_defaults(
+        own: Option<KeyRateLimits>,
+        defaults: Option<KeyRateLimits>,
+    ) -> Option<KeyRateLimits> {
+        let own = own.unwrap_or_default();
+        let defaults = defaults.unwrap_or_default();
+        let limits = KeyRateLimits {
+            requests_per_minute: own.requests_per_minute.or(defaults.requests_per_minute),
+            tokens_per_minute: own.tokens_per_minute.or(defaults.tokens_per_minute),
+            per_agent: own
+                .per_agent
+                .or(defaults.per_agent)
+                .filter(|a| !a.is_unlimited()),
+        };
+        (limits != KeyRateLimits::default()).then_some(limits)
+    }
+
     /// The key's own limits.
     pub fn key(&self) -> RateLimits {
         RateLimits {

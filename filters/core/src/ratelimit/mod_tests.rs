@@ -10,6 +10,8 @@ fn key(limits: Option<KeyRateLimits>) -> VirtualKeyConfig {
         owner: None,
         metadata: Default::default(),
         rate_limits: limits,
+        expires_unix_ms: None,
+        previous_secrets: vec![],
     }
 }
 

@@ -1,5 +1,21 @@
-//! Virtual keys: generation and hashing. A plaintext key exists only here, on its way
-//! to the operator's terminal; configuration holds its SHA-256.
+//! Virtual keys: generation and hashing, and the lifecycle of keys managed at runtime.
+//! A plaintext key exists only on its way to the operator (the terminal, or an API
+//! answer once); configuration and storage hold its SHA-256.
+//!
+//! - [`lifecycle`]: pure transitions of a stored key (create, update, rotate, revoke).
+//! - [`store`]: the backend-neutral [`store::KeyStore`] and its SQLite implementation.
+//! - [`registry`]: transitions with storage, audit and change notification.
+//! - [`effective`]: config-file keys + stored keys → the filter's key table.
+//! - [`api`]: the admin REST API; [`client`]: the CLI's side of it.
+
+pub mod api;
+pub mod client;
+pub mod effective;
+pub mod lifecycle;
+pub mod registry;
+pub mod store;
+
+pub use effective::{effective_keys, EffectiveKeys};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
