@@ -9,7 +9,7 @@ use tollgate_core::attribution::{Attribution, AttributionError};
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
-use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
+use tollgate_core::gateway::{admit, authenticate, list_models, Admission, Endpoint};
 use tollgate_core::guard::Action as GuardAction;
 use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope, Stage};
 use tollgate_core::keys::VirtualKey;
@@ -17,7 +17,10 @@ use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields, route_rules};
 
-use crate::host::{log_field, reply_error, reply_error_with, reply_json, request_body};
+use crate::budgeting::{self, Budgeting};
+use crate::host::{
+    log_field, reply_error, reply_error_with, reply_json, request_body, unix_millis,
+};
 use crate::ratelimiting::RateLimiting;
 
 pub struct GatewayFilter {
@@ -36,6 +39,10 @@ pub struct GatewayFilter {
     /// The token-limited scopes of an admitted request, until its answer's tokens are
     /// debited.
     rate_limiting: Option<RateLimiting>,
+    /// The agent id sent (`x-tollgate-agent-id`), for agent budgets.
+    agent: Option<String>,
+    /// The budget reservations of an admitted request, until its cost is settled.
+    budgeting: Option<Budgeting>,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -92,6 +99,8 @@ impl GatewayFilter {
             rule: None,
             envoy_reply: None,
             rate_limiting: None,
+            agent: None,
+            budgeting: None,
         }
     }
 }
@@ -174,6 +183,7 @@ impl HttpContext for GatewayFilter {
             log_field(self, log_fields::ATTRIBUTION, &attribution.encode());
         }
         self.metadata = attribution.metadata.clone();
+        self.agent = attribution.agent_id.clone();
         self.key_id = Some(key.config.id.clone());
         // The virtual key and spoofed internal headers never go further.
         for name in &client.to_strip {
@@ -235,6 +245,10 @@ impl HttpContext for GatewayFilter {
                 if let Err(e) = self.admission_guardrails(key, &admission.alias) {
                     reply_error(self, &e, format);
                     return Action::Pause;
+                }
+                match self.reserve_budgets(key, &admission, body.len(), format) {
+                    Ok(budgeting) => self.budgeting = budgeting,
+                    Err(Refused) => return Action::Pause,
                 }
                 if let Some(branch) = branch {
                     self.set_http_request_header(headers::BRANCH, Some(&branch.to_string()));
@@ -308,5 +322,44 @@ impl GatewayFilter {
         if let Some(limiting) = self.rate_limiting.take() {
             limiting.settle(self);
         }
+        if let Some(budgeting) = self.budgeting.take() {
+            budgeting.settle(self);
+        }
+    }
+
+    /// Reserves the request's estimated cost in its budgets (`Ok(None)`: none applies), or
+    /// answers the client with the refusal.
+    fn reserve_budgets(
+        &self,
+        key: &VirtualKey,
+        admission: &Admission,
+        body_bytes: usize,
+        format: WireFormat,
+    ) -> Result<Option<Budgeting>, Refused> {
+        let Some(config) = &self.config.budgets else {
+            return Ok(None);
+        };
+        let request = budgeting::Request {
+            key_id: &key.config.id,
+            team: key.config.team.as_deref(),
+            agent: self.agent.as_deref(),
+            alias: &admission.alias,
+            body_bytes: u64::try_from(body_bytes).unwrap_or(u64::MAX),
+            max_output_tokens: admission.max_output_tokens,
+        };
+        let now = unix_millis(self.get_current_time());
+        Budgeting::admit(config, &request, now).map_err(|denied| {
+            let (error, retry_after) = denied.reply(now);
+            let retry_after = retry_after.map(|s| s.to_string());
+            let headers: Vec<_> = retry_after
+                .iter()
+                .map(|s| ("retry-after", s.as_str()))
+                .collect();
+            reply_error_with(self, &error, format, &headers);
+            Refused
+        })
     }
 }
+
+/// A request refused by a budget; the client has its error.
+struct Refused;

@@ -14,7 +14,14 @@ fn settle(ledger: Ledger, now: u64, estimate: u64, reserved_in: u64, actual: u64
         period_start_ms: reserved_in,
         actual,
     };
-    apply(Some(ledger), 1000, Period::Daily, now, Op::Settle(reservation)).unwrap()
+    apply(
+        Some(ledger),
+        1000,
+        Period::Daily,
+        now,
+        Op::Settle(reservation),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -100,18 +107,52 @@ fn a_request_across_the_reset_costs_the_new_period_its_actual_only() {
 fn weekly_and_monthly_budgets_keep_counting_within_their_period() {
     let week = apply(None, 1000, Period::Weekly, MONDAY, Op::Reserve(900)).unwrap();
     let sunday_night = MONDAY + 7 * DAY - 1;
-    assert!(apply(Some(week), 1000, Period::Weekly, sunday_night, Op::Reserve(200)).is_err());
-    assert!(apply(Some(week), 1000, Period::Weekly, MONDAY + 7 * DAY, Op::Reserve(200)).is_ok());
+    assert!(apply(
+        Some(week),
+        1000,
+        Period::Weekly,
+        sunday_night,
+        Op::Reserve(200)
+    )
+    .is_err());
+    assert!(apply(
+        Some(week),
+        1000,
+        Period::Weekly,
+        MONDAY + 7 * DAY,
+        Op::Reserve(200)
+    )
+    .is_ok());
     let month = apply(None, 1000, Period::Monthly, MONDAY, Op::Reserve(900)).unwrap();
     // 2026-11-30 is still November; 2026-12-01 is not.
-    assert!(apply(Some(month), 1000, Period::Monthly, MONDAY + 7 * DAY, Op::Reserve(200)).is_err());
-    assert!(apply(Some(month), 1000, Period::Monthly, MONDAY + 8 * DAY, Op::Reserve(200)).is_ok());
+    assert!(apply(
+        Some(month),
+        1000,
+        Period::Monthly,
+        MONDAY + 7 * DAY,
+        Op::Reserve(200)
+    )
+    .is_err());
+    assert!(apply(
+        Some(month),
+        1000,
+        Period::Monthly,
+        MONDAY + 8 * DAY,
+        Op::Reserve(200)
+    )
+    .is_ok());
 }
 
 #[test]
 fn a_budget_without_period_never_resets() {
     let l = apply(None, 1000, Period::None, MONDAY, Op::Reserve(1000)).unwrap();
-    let refused = apply(Some(l), 1000, Period::None, MONDAY + 400 * DAY, Op::Reserve(1));
+    let refused = apply(
+        Some(l),
+        1000,
+        Period::None,
+        MONDAY + 400 * DAY,
+        Op::Reserve(1),
+    );
     assert_eq!(refused.unwrap_err().resets_at_ms, None);
 }
 

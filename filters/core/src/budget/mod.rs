@@ -115,11 +115,20 @@ pub fn estimate_nano_usd(price: &Price, request_bytes: u64, max_output_tokens: u
         .into_iter()
         .flatten()
         .fold(price.input, u64::max);
-    let output_price = price.reasoning.map_or(price.output, |r| r.max(price.output));
+    let output_price = price
+        .reasoning
+        .map_or(price.output, |r| r.max(price.output));
     let input_tokens = request_bytes.div_ceil(CHARS_PER_TOKEN);
     let pico = u128::from(input_tokens) * u128::from(input_price)
         + u128::from(max_output_tokens) * u128::from(output_price);
     u64::try_from(pico.div_ceil(PICO_PER_NANO)).unwrap_or(u64::MAX)
+}
+
+/// The cost in a usage record (`cost_nano_usd`; see `usage_record`), `None` when it has
+/// none (unknown price) or is not a record.
+pub fn record_cost(usage_record: &[u8]) -> Option<u64> {
+    let record: serde_json::Value = serde_json::from_slice(usage_record).ok()?;
+    record.get("cost_nano_usd")?.as_u64()
 }
 
 /// Why a request was refused by a budget.

@@ -24,7 +24,10 @@ fn scopes_select_by_key_team_and_agent() {
             .map(|b| b.id.clone())
             .collect()
     };
-    assert_eq!(ids("k1", Some("research"), Some("planner")), ["k", "t", "a"]);
+    assert_eq!(
+        ids("k1", Some("research"), Some("planner")),
+        ["k", "t", "a"]
+    );
     assert_eq!(ids("k2", Some("research"), None), ["t"]);
     assert_eq!(ids("k2", None, Some("planner")), ["a"]);
     assert!(ids("k2", Some("ops"), Some("coder")).is_empty());
@@ -102,4 +105,14 @@ fn filter_config_spells_scopes_as_one_field() {
     assert_eq!(parsed.scope, BudgetScope::Team("research".into()));
     assert_eq!(parsed.period, Period::Weekly);
     assert_eq!(serde_json::to_string(&parsed).unwrap(), json);
+}
+
+#[test]
+fn the_cost_comes_from_the_usage_record() {
+    assert_eq!(
+        record_cost(br#"{"id":"r.1","cost_nano_usd":1234}"#),
+        Some(1234)
+    );
+    assert_eq!(record_cost(br#"{"id":"r.1","cost_nano_usd":null}"#), None);
+    assert_eq!(record_cost(b"not json"), None);
 }

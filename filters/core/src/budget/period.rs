@@ -45,7 +45,11 @@ impl Period {
             Period::Weekly => Some(start + 7 * DAY_MS),
             Period::Monthly => {
                 let (year, month, _) = civil_from_days(start / DAY_MS);
-                let (year, month) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+                let (year, month) = if month == 12 {
+                    (year + 1, 1)
+                } else {
+                    (year, month + 1)
+                };
                 Some(days_from_civil(year, month, 1) * DAY_MS)
             }
         }
@@ -102,7 +106,10 @@ mod tests {
         let now = at(2026, 11, 23, 19, 45);
         assert_eq!(Period::Daily.start(now), at(2026, 11, 23, 0, 0));
         assert_eq!(Period::Daily.next_start(now), Some(at(2026, 11, 24, 0, 0)));
-        assert_eq!(Period::Daily.start(at(2026, 11, 24, 0, 0)), at(2026, 11, 24, 0, 0));
+        assert_eq!(
+            Period::Daily.start(at(2026, 11, 24, 0, 0)),
+            at(2026, 11, 24, 0, 0)
+        );
     }
 
     #[test]
@@ -112,15 +119,30 @@ mod tests {
         assert_eq!(Period::Weekly.start(at(2026, 11, 29, 23, 59)), monday);
         assert_eq!(Period::Weekly.start(monday), monday);
         assert_eq!(Period::Weekly.start(monday - 1), at(2026, 11, 16, 0, 0));
-        assert_eq!(Period::Weekly.next_start(monday), Some(at(2026, 11, 30, 0, 0)));
+        assert_eq!(
+            Period::Weekly.next_start(monday),
+            Some(at(2026, 11, 30, 0, 0))
+        );
     }
 
     #[test]
     fn months_start_on_the_first_and_have_their_own_lengths() {
-        assert_eq!(Period::Monthly.start(at(2024, 2, 29, 12, 0)), at(2024, 2, 1, 0, 0));
-        assert_eq!(Period::Monthly.next_start(at(2024, 2, 29, 12, 0)), Some(at(2024, 3, 1, 0, 0)));
-        assert_eq!(Period::Monthly.next_start(at(2026, 12, 31, 23, 59)), Some(at(2027, 1, 1, 0, 0)));
-        assert_eq!(Period::Monthly.start(at(2026, 12, 1, 0, 0)), at(2026, 12, 1, 0, 0));
+        assert_eq!(
+            Period::Monthly.start(at(2024, 2, 29, 12, 0)),
+            at(2024, 2, 1, 0, 0)
+        );
+        assert_eq!(
+            Period::Monthly.next_start(at(2024, 2, 29, 12, 0)),
+            Some(at(2024, 3, 1, 0, 0))
+        );
+        assert_eq!(
+            Period::Monthly.next_start(at(2026, 12, 31, 23, 59)),
+            Some(at(2027, 1, 1, 0, 0))
+        );
+        assert_eq!(
+            Period::Monthly.start(at(2026, 12, 1, 0, 0)),
+            at(2026, 12, 1, 0, 0)
+        );
     }
 
     #[test]

@@ -98,7 +98,10 @@ mod tests {
         assert_eq!(first, "0000000000000abc");
         assert_eq!(ensure_instance(&store, 0xdef).unwrap(), first);
         assert_eq!(read_instance(&store).as_deref(), Some(first.as_str()));
-        assert_eq!(state_path(&first), "/v1/budgets/state?exclude_instance=0000000000000abc");
+        assert_eq!(
+            state_path(&first),
+            "/v1/budgets/state?exclude_instance=0000000000000abc"
+        );
     }
 
     #[test]

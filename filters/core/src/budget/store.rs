@@ -6,7 +6,8 @@
 //! nothing; two requests racing for the last room of a budget cannot both get it.
 
 use super::ledger::{apply, Exhausted, Ledger, Op, Reservation};
-use super::{Budget, Refusal};
+use super::{budget_exceeded, Budget, Refusal};
+use crate::error::{ErrorKind, GatewayError};
 use crate::ratelimit::store::{compare_and_swap, Conflict, SharedStore};
 
 /// An admitted request's reservation in one budget, until it settles.
@@ -43,6 +44,23 @@ pub enum Denied {
     Exhausted(Refusal),
     /// A ledger changed under every attempt to update it.
     Contended { budget_id: String },
+}
+
+impl Denied {
+    /// The client's error, and its `retry-after` in seconds when waiting helps: until the
+    /// period resets for an exhausted budget, a second for a contended one (429).
+    pub fn reply(&self, now_ms: u64) -> (GatewayError, Option<u64>) {
+        match self {
+            Denied::Exhausted(refusal) => {
+                (budget_exceeded(refusal), refusal.retry_after_secs(now_ms))
+            }
+            Denied::Contended { budget_id } => {
+                let message = format!("Budget '{budget_id}' is busy. Retry after 1 s.");
+                let error = GatewayError::new(ErrorKind::RateLimited, "budget_contended", message);
+                (error, Some(1))
+            }
+        }
+    }
 }
 
 /// Reserves `estimate` in every budget, or in none.

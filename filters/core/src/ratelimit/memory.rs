@@ -31,4 +31,3 @@ impl SharedStore for Memory {
         Ok(())
     }
 }
-
