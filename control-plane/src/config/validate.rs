@@ -219,6 +219,9 @@ impl Validator<'_> {
                 self.report("control_plane.listen", Problem::PortTaken(service.listen));
             }
         }
+        let budgets = doc
+            .budgets
+            .map(|b| self.budgets(b, &key_ids, control_plane.is_some()));
         Config {
             listen,
             admin,
@@ -230,6 +233,7 @@ impl Validator<'_> {
             guardrails,
             prices,
             control_plane,
+            budgets,
         }
     }
 
@@ -700,7 +704,7 @@ impl Validator<'_> {
         }
     }
 
-    fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
+    pub(super) fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
         if !is_identifier(value) {
             let rule = "use letters, digits, '-' and '_', starting with a letter or digit";
             self.bad_name(path, what, value, rule);
