@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
+use crate::budgets::alerts::{AlertError, AlertLog, Alerter};
+use crate::config::{self, Budgets, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::{self, Entry, KeyError};
@@ -156,6 +157,8 @@ pub enum CliError {
     Report(#[from] ReportError),
     #[error("the service failed: {0}")]
     Service(io::Error),
+    #[error(transparent)]
+    Alerts(#[from] AlertError),
 }
 
 /// Runs a command; returns the process exit code.
@@ -321,12 +324,12 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     std::fs::write(&bootstrap, json).map_err(write_error)?;
 
     if let Some(control_plane) = &config.control_plane {
-        let (listener, router) = prepare_service(control_plane)?;
+        let service = prepare_service(control_plane, config.budgets.as_ref())?;
         let runtime = service_runtime()?;
         // Lives as long as the process: it ends when Envoy does.
         std::thread::spawn(move || {
             let forever = std::future::pending();
-            if let Err(e) = runtime.block_on(service::serve(listener, router, forever)) {
+            if let Err(e) = runtime.block_on(service.serve(forever)) {
                 eprintln!("error: the Tollgate service stopped: {e}");
             }
         });
@@ -376,15 +379,47 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
 }
 
 /// Reads the ingest key, opens the usage store and binds the service's address.
+/// The service, bound and ready to serve.
+struct PreparedService {
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    /// The budget alert loop, when budgets have thresholds.
+    alerter: Option<Alerter>,
+}
+
+impl PreparedService {
+    async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        if let Some(alerter) = self.alerter {
+            tokio::spawn(alerter.run());
+        }
+        service::serve(self.listener, self.router, shutdown).await
+    }
+}
+
 fn prepare_service(
     control_plane: &ControlPlane,
-) -> Result<(std::net::TcpListener, axum::Router), CliError> {
+    budgets: Option<&Budgets>,
+) -> Result<PreparedService, CliError> {
     let var = &control_plane.ingest_key_env;
     let key = std::env::var(var)
         .ok()
         .filter(|k| !k.is_empty())
         .ok_or_else(|| CliError::NoIngestKey(var.clone()))?;
-    let store = SqliteStore::open(&control_plane.database)?;
+    let store = service::shared(Box::new(SqliteStore::open(&control_plane.database)?));
+    let limits = budgets.map_or(&[][..], |b| b.limits.as_slice());
+    let alerter = match budgets {
+        Some(b) if limits.iter().any(|l| !l.alert_at_percent.is_empty()) => Some(Alerter {
+            store: std::sync::Arc::clone(&store),
+            log: AlertLog::open(&control_plane.database)?,
+            limits: limits.to_vec(),
+            webhook: b.alert_webhook.clone(),
+            interval: b.poll_interval,
+        }),
+        _ => None,
+    };
     let address = control_plane.listen;
     let listener = service::bind(address).map_err(|source| CliError::Bind { address, source })?;
     println!(
@@ -392,7 +427,12 @@ fn prepare_service(
         envoy::reachable(address),
         control_plane.database.display()
     );
-    Ok((listener, service::router(Box::new(store), &key)))
+    let enforced = limits.iter().map(|l| l.budget.clone()).collect();
+    Ok(PreparedService {
+        listener,
+        router: service::router(store, &key, enforced),
+        alerter,
+    })
 }
 
 fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -406,9 +446,9 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 fn serve(arg: ConfigArg) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
     let control_plane = config.control_plane.ok_or(CliError::NoControlPlane)?;
-    let (listener, router) = prepare_service(&control_plane)?;
+    let service = prepare_service(&control_plane, config.budgets.as_ref())?;
     service_runtime()?
-        .block_on(service::serve(listener, router, stop_signal()))
+        .block_on(service.serve(stop_signal()))
         .map_err(CliError::Service)?;
     Ok(0)
 }

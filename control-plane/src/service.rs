@@ -1,6 +1,7 @@
 //! The Tollgate service: an HTTP API beside Envoy. Today it ingests the usage batches the
-//! gateway filter ships (`POST /v1/usage/records`) and answers usage reports
-//! (`GET /v1/usage`). It listens on loopback unless configured otherwise, and every
+//! gateway filter ships (`POST /v1/usage/records`), answers usage reports
+//! (`GET /v1/usage`) and tells each Envoy what the others spent per budget
+//! (`GET /v1/budgets/state`). It listens on loopback unless configured otherwise, and every
 //! request must carry the ingest key, so other local processes can neither write nor
 //! read usage.
 
@@ -14,9 +15,12 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use tollgate_core::budget::poll::{self, BudgetState};
+use tollgate_core::budget::Budget;
 use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
+use crate::budgets;
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
 use crate::usage::store::{StoreError, UsageStore};
@@ -25,23 +29,32 @@ use crate::usage::ReportRequest;
 /// Path of usage reports.
 pub const REPORT_PATH: &str = "/v1/usage";
 
-type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
+/// The usage store, shared by the routes and the budget alert loop.
+pub type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
+
+pub fn shared(store: Box<dyn UsageStore>) -> SharedStore {
+    Arc::new(Mutex::new(store))
+}
 
 #[derive(Clone)]
 struct AppState {
     store: SharedStore,
     ingest_digest: [u8; 32],
+    budgets: Arc<[Budget]>,
 }
 
-/// The service's routes over `store`, guarded by `ingest_key`.
-pub fn router(store: Box<dyn UsageStore>, ingest_key: &str) -> Router {
+/// The service's routes over `store`, guarded by `ingest_key`; `budgets` are those the
+/// Envoys enforce.
+pub fn router(store: SharedStore, ingest_key: &str, budgets: Vec<Budget>) -> Router {
     let state = AppState {
-        store: Arc::new(Mutex::new(store)),
+        store,
         ingest_digest: digest(ingest_key),
+        budgets: budgets.into(),
     };
     Router::new()
         .route(INGEST_PATH, post(ingest))
         .route(REPORT_PATH, get(report))
+        .route(poll::STATE_PATH, get(budget_state))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES))
         .with_state(state)
 }
@@ -161,6 +174,39 @@ async fn report(
     };
     match with_store(&state, move |store| request.run(store)).await {
         Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StateParams {
+    exclude_instance: Option<String>,
+}
+
+/// What every budget's scope spent in its current period, leaving out the asking Envoy's
+/// own records (it counts those itself).
+async fn budget_state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<StateParams>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    let budgets = Arc::clone(&state.budgets);
+    let now = budgets::now_ms();
+    let outcome = with_store(&state, move |store| {
+        let exclude = params.exclude_instance.as_deref();
+        let spent = budgets
+            .iter()
+            .map(|b| budgets::spend(store, b, now, exclude));
+        Ok(BudgetState {
+            budgets: spent.collect::<Result<_, _>>()?,
+        })
+    })
+    .await;
+    match outcome {
+        Ok(body) => Json(body).into_response(),
         Err(response) => response,
     }
 }

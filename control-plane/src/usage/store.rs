@@ -6,6 +6,7 @@ use std::path::Path;
 
 use rusqlite::{params, Connection};
 use serde_json::Value;
+use tollgate_core::budget::BudgetScope;
 
 use super::ingest::IncomingRecord;
 use crate::storage::{self, sqlite::OpenError, MigrationError};
@@ -39,6 +40,19 @@ pub trait UsageStore: Send {
 
     /// Every record in the range, as the filter wrote it, oldest first.
     fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError>;
+
+    /// What the records of a budget's scope in the range cost, in nano-dollars (records
+    /// without a cost count 0), leaving out those of one Envoy instance when asked.
+    fn spent(&mut self, query: &SpendQuery) -> Result<u64, StoreError>;
+}
+
+/// The records a budget counts.
+#[derive(Debug, Clone, Copy)]
+pub struct SpendQuery<'a> {
+    pub scope: &'a BudgetScope,
+    pub range: TimeRange,
+    /// An Envoy instance whose records are left out (`envoy_instance`); it counts its own.
+    pub exclude_instance: Option<&'a str>,
 }
 
 /// The usage tables' schema versions, applied in order (see [`storage::sqlite::migrate`]).
@@ -128,7 +142,46 @@ impl UsageStore for SqliteStore {
         })
         .collect()
     }
+
+    fn spent(&mut self, query: &SpendQuery) -> Result<u64, StoreError> {
+        let (sql, name) = spend_sql(query.scope);
+        let mut select = self.connection.prepare_cached(sql)?;
+        let spent: i64 = select.query_row(
+            params![
+                query.range.from_ms.unwrap_or(i64::MIN),
+                query.range.to_ms.unwrap_or(i64::MAX),
+                name,
+                query.exclude_instance
+            ],
+            |row| row.get(0),
+        )?;
+        Ok(u64::try_from(spent).unwrap_or(0))
+    }
 }
+
+/// The spend query of a scope's kind (its column, or the record field of an agent), and
+/// the name it must have.
+fn spend_sql(scope: &BudgetScope) -> (&'static str, &str) {
+    match scope {
+        BudgetScope::Key(id) => (SPENT_BY_KEY, id),
+        BudgetScope::Team(team) => (SPENT_BY_TEAM, team),
+        BudgetScope::Agent(agent) => (SPENT_BY_AGENT, agent),
+    }
+}
+
+macro_rules! spent_sql {
+    ($scope:literal) => {
+        concat!(
+            "SELECT COALESCE(SUM(json_extract(record, '$.cost_nano_usd')), 0) FROM usage_records
+             WHERE time_unix_ms >= ?1 AND time_unix_ms < ?2 AND ",
+            $scope,
+            " = ?3 AND (?4 IS NULL OR json_extract(record, '$.envoy_instance') IS NOT ?4)"
+        )
+    };
+}
+const SPENT_BY_KEY: &str = spent_sql!("key_id");
+const SPENT_BY_TEAM: &str = spent_sql!("team");
+const SPENT_BY_AGENT: &str = spent_sql!("json_extract(record, '$.agent_id')");
 
 fn now_unix_ms() -> i64 {
     std::time::SystemTime::now()
