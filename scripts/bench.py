@@ -39,6 +39,8 @@ RELEASE = ROOT / "target" / "release"
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+# A comma-separated subset of the variants to run (e.g. "envoy,tollgate,tollgate-acct").
+ONLY = [v for v in os.environ.get("BENCH_VARIANTS", "").split(",") if v]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -257,6 +259,7 @@ def main():
             ("tollgate-acct", f"http://127.0.0.1:{acct_port}/v1/chat/completions",
              dict(tg_headers, **{"x-tollgate-agent-id": "bench-agent"}), acct, "bench"),
         ]
+        variants = [v for v in variants if not ONLY or v[0] in ONLY]
         results = []
         for stream in (False, True):
             for name, url, headers, proxy, model in variants:
@@ -283,19 +286,27 @@ def report(results, body_bytes):
         cpu = f"{r['cpu_us']:.1f} us" if r["cpu_us"] is not None else "-"
         mode = "stream" if r["stream"] else "json"
         print(f"{r['name']:<16}{mode:<8}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{cpu:>15}{r['non2xx']:>9}")
+
+    def found(name, stream):
+        return next((x for x in results if x["name"] == name and x["stream"] == stream), None)
+
     print("\nAdded by tollgate.wasm over bare Envoy:")
     for stream in (False, True):
-        base = next(r for r in results if r["name"] == "envoy" and r["stream"] == stream)
+        base = found("envoy", stream)
         for name in ("tollgate", "tollgate-xlate", "tollgate-guard", "tollgate-fallbk", "tollgate-acct"):
-            r = next(x for x in results if x["name"] == name and x["stream"] == stream)
+            r = found(name, stream)
+            if not (base and r):
+                continue
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
     print("\nAdded over tollgate passthrough (guardrail stage; one failed attempt + fallback; "
           "accounting stage: shipping + rate limits + budgets):")
     for stream in (False, True):
-        base = next(r for r in results if r["name"] == "tollgate" and r["stream"] == stream)
+        base = found("tollgate", stream)
         for name in ("tollgate-guard", "tollgate-fallbk", "tollgate-acct"):
-            r = next(x for x in results if x["name"] == name and x["stream"] == stream)
+            r = found(name, stream)
+            if not (base and r):
+                continue
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
 
