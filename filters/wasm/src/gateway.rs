@@ -297,8 +297,9 @@ impl HttpContext for GatewayFilter {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if end_of_stream {
-            // Before the answer's end reaches the client, so its next request sees the debit.
-            self.settle_rate_limits();
+            // Before the answer's end reaches the client, so its next request sees the debit
+            // and the settled cost.
+            self.settle_limits();
         }
         let (Some(error), Some(endpoint)) = (&self.envoy_reply, self.endpoint) else {
             return Action::Continue;
@@ -313,12 +314,14 @@ impl HttpContext for GatewayFilter {
 
     /// Answers without a body, and answers cut short, end here.
     fn on_log(&mut self) {
-        self.settle_rate_limits();
+        self.settle_limits();
     }
 }
 
 impl GatewayFilter {
-    fn settle_rate_limits(&mut self) {
+    /// Debits the answer's tokens from the rate limits and settles its cost in the budgets,
+    /// once.
+    fn settle_limits(&mut self) {
         if let Some(limiting) = self.rate_limiting.take() {
             limiting.settle(self);
         }
