@@ -7,6 +7,9 @@ Runs the same 1.9 KB OpenAI chat request, side by side in one run on loopback, a
   tollgate-xlate  Envoy + tollgate.wasm translating to an Anthropic-format provider
   tollgate-guard  passthrough with a realistic guardrail set on input and output
   tollgate-fallbk every request fails its first attempt (503) and the fallback answers
+  tollgate-acct   passthrough with the accounting stage on: usage records shipped to the
+                  Tollgate service, rate limits (key and agent) and a budget on the key
+                  (a second Envoy, same filter; limits far above the load, so nothing is refused)
 each non-streaming and streaming. Envoy runs with one worker pinned to CPU 0; the load
 generator (wrk) and the mock share CPU 1, so the proxy's figures are its own.
 
@@ -36,6 +39,8 @@ RELEASE = ROOT / "target" / "release"
 DURATION = int(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP = int(os.environ.get("BENCH_WARMUP", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+# A comma-separated subset of the variants to run (e.g. "envoy,tollgate,tollgate-acct").
+ONLY = [v for v in os.environ.get("BENCH_VARIANTS", "").split(",") if v]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -152,7 +157,22 @@ def bare_envoy_config(port, admin, mock_port):
     }
 
 
-def tollgate_config(port, admin, mock_port, key_hash):
+def tollgate_config(port, admin, mock_port, key_hash, accounting=None):
+    """The bench gateway's config; `accounting` = (service port, database path) turns on
+    usage shipping, rate limits and a budget for the key."""
+    key_limits = ""
+    sections = ""
+    if accounting:
+        service_port, database = accounting
+        key_limits = (", rate_limits: {requests_per_minute: 1000000000, tokens_per_minute: 1000000000000, "
+                      "per_agent: {requests_per_minute: 1000000000}}")
+        sections = f"""control_plane:
+  listen: {{address: 127.0.0.1, port: {service_port}}}
+  database: {database}
+budgets:
+  limits:
+    - {{id: bench, key: bench, limit_usd: 1000000, period: daily, alert_at_percent: [90]}}
+"""
     return f"""
 version: 1
 listen: {{address: 127.0.0.1, port: {port}}}
@@ -186,8 +206,8 @@ guardrails:
         - {{type: pii, entities: [secret]}}
         - {{type: keywords, name: codenames, words: [project nightingale, operation bluebird], whole_word: true}}
 keys:
-  - {{id: bench, sha256: {key_hash}, models: ["*"]}}
-"""
+  - {{id: bench, sha256: {key_hash}, models: ["*"]{key_limits}}}
+{sections}"""
 
 
 def main():
@@ -196,8 +216,9 @@ def main():
     work = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))
     provider_key = "sk-bench-" + secrets.token_hex(8)
     virtual_key = "tg-bench-" + secrets.token_hex(8)
-    env = dict(os.environ, BENCH_PROVIDER_KEY=provider_key)
+    env = dict(os.environ, BENCH_PROVIDER_KEY=provider_key, TOLLGATE_INGEST_KEY="ik-" + secrets.token_hex(8))
     mock_port, bare_port, bare_admin, tg_port, tg_admin = (free_port() for _ in range(5))
+    acct_port, acct_admin, service_port = (free_port() for _ in range(3))
     log = open(work / "processes.log", "wb")
     procs = []
     try:
@@ -207,15 +228,23 @@ def main():
         (work / "bare.json").write_text(json.dumps(bare_envoy_config(bare_port, bare_admin, mock_port)))
         (work / "tollgate.yaml").write_text(
             tollgate_config(tg_port, tg_admin, mock_port, hashlib.sha256(virtual_key.encode()).hexdigest()))
-        subprocess.run([RELEASE / "tollgate", "render", "--config", work / "tollgate.yaml", "--wasm", WASM,
-                        "--out", work / "tollgate.json"], check=True, env=env)
+        (work / "acct.yaml").write_text(tollgate_config(
+            acct_port, acct_admin, mock_port, hashlib.sha256(virtual_key.encode()).hexdigest(),
+            accounting=(service_port, work / "usage.db")))
+        for name in ("tollgate", "acct"):
+            subprocess.run([RELEASE / "tollgate", "render", "--config", work / f"{name}.yaml", "--wasm", WASM,
+                            "--out", work / f"{name}.json"], check=True, env=env)
+        # The service shares CPU 1 with the load generator and the mock: its cost is not Envoy's.
+        procs.append(start([RELEASE / "tollgate", "serve", "--config", work / "acct.yaml"], log, cpu=1, env=env))
         envoy_args = ["--disable-hot-restart", "--concurrency", "1", "--log-level", "error"]
         bare = start([ENVOY, "-c", work / "bare.json", "--base-id", "11"] + envoy_args, log, cpu=0, env=env)
         tg = start([ENVOY, "-c", work / "tollgate.json", "--base-id", "12"] + envoy_args, log, cpu=0, env=env)
-        procs += [bare, tg]
+        acct = start([ENVOY, "-c", work / "acct.json", "--base-id", "13"] + envoy_args, log, cpu=0, env=env)
+        procs += [bare, tg, acct]
         wait_http(f"http://127.0.0.1:{mock_port}/__mock/health")
         wait_http(f"http://127.0.0.1:{bare_admin}/ready")
         wait_http(f"http://127.0.0.1:{tg_admin}/ready")
+        wait_http(f"http://127.0.0.1:{acct_admin}/ready")
 
         direct_headers = {"content-type": "application/json", "authorization": f"Bearer {provider_key}"}
         tg_headers = {"content-type": "application/json", "authorization": f"Bearer {virtual_key}"}
@@ -227,7 +256,10 @@ def main():
             ("tollgate-guard", f"http://127.0.0.1:{tg_port}/v1/chat/completions", tg_headers, tg, "bench-guard"),
             ("tollgate-fallbk", f"http://127.0.0.1:{tg_port}/v1/chat/completions",
              dict(tg_headers, **{"x-mock-status": "503@1"}), tg, "bench-fallback"),
+            ("tollgate-acct", f"http://127.0.0.1:{acct_port}/v1/chat/completions",
+             dict(tg_headers, **{"x-tollgate-agent-id": "bench-agent"}), acct, "bench"),
         ]
+        variants = [v for v in variants if not ONLY or v[0] in ONLY]
         results = []
         for stream in (False, True):
             for name, url, headers, proxy, model in variants:
@@ -254,18 +286,27 @@ def report(results, body_bytes):
         cpu = f"{r['cpu_us']:.1f} us" if r["cpu_us"] is not None else "-"
         mode = "stream" if r["stream"] else "json"
         print(f"{r['name']:<16}{mode:<8}{r['rps']:>10.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{cpu:>15}{r['non2xx']:>9}")
+
+    def found(name, stream):
+        return next((x for x in results if x["name"] == name and x["stream"] == stream), None)
+
     print("\nAdded by tollgate.wasm over bare Envoy:")
     for stream in (False, True):
-        base = next(r for r in results if r["name"] == "envoy" and r["stream"] == stream)
-        for name in ("tollgate", "tollgate-xlate", "tollgate-guard", "tollgate-fallbk"):
-            r = next(x for x in results if x["name"] == name and x["stream"] == stream)
+        base = found("envoy", stream)
+        for name in ("tollgate", "tollgate-xlate", "tollgate-guard", "tollgate-fallbk", "tollgate-acct"):
+            r = found(name, stream)
+            if not (base and r):
+                continue
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
-    print("\nAdded over tollgate passthrough (guardrail stage; one failed attempt + fallback):")
+    print("\nAdded over tollgate passthrough (guardrail stage; one failed attempt + fallback; "
+          "accounting stage: shipping + rate limits + budgets):")
     for stream in (False, True):
-        base = next(r for r in results if r["name"] == "tollgate" and r["stream"] == stream)
-        for name in ("tollgate-guard", "tollgate-fallbk"):
-            r = next(x for x in results if x["name"] == name and x["stream"] == stream)
+        base = found("tollgate", stream)
+        for name in ("tollgate-guard", "tollgate-fallbk", "tollgate-acct"):
+            r = found(name, stream)
+            if not (base and r):
+                continue
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
 

@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::audit::chain::{self, AuditEntry, ChainError, Head};
 use crate::audit::store as audit_store;
 use crate::audit::{AuditLog, AuditSink};
+use crate::budgets::alerts::{AlertError, AlertLog, Alerter};
 use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::config::{DurationError, SecretSource};
 use crate::credentials::{self, Notice};
@@ -306,6 +307,8 @@ pub enum CliError {
     Grace(DurationError),
     #[error("--expires-at never only applies to `keys update`")]
     NeverOnCreate,
+    #[error(transparent)]
+    Alerts(#[from] AlertError),
 }
 
 /// Runs a command; returns the process exit code.
@@ -482,12 +485,12 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     std::fs::write(&bootstrap, json).map_err(write_error)?;
 
     if let Some(control_plane) = &config.control_plane {
-        let (listener, router) = prepare_service(&config, control_plane)?;
+        let service = prepare_service(&config, control_plane)?;
         let runtime = service_runtime()?;
         // Lives as long as the process: it ends when Envoy does.
         std::thread::spawn(move || {
             let forever = std::future::pending();
-            if let Err(e) = runtime.block_on(service::serve(listener, router, forever)) {
+            if let Err(e) = runtime.block_on(service.serve(forever)) {
                 eprintln!("error: the Tollgate service stopped: {e}");
             }
         });
@@ -536,17 +539,49 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
     )
 }
 
+/// The service, bound and ready to serve.
+struct PreparedService {
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    /// The budget alert loop, when budgets have thresholds.
+    alerter: Option<Alerter>,
+}
+
+impl PreparedService {
+    async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> io::Result<()> {
+        if let Some(alerter) = self.alerter {
+            tokio::spawn(alerter.run());
+        }
+        service::serve(self.listener, self.router, shutdown).await
+    }
+}
+
 /// Reads the ingest and admin keys, opens the stores and binds the service's address.
 fn prepare_service(
     config: &Config,
     control_plane: &ControlPlane,
-) -> Result<(std::net::TcpListener, axum::Router), CliError> {
+) -> Result<PreparedService, CliError> {
     let var = &control_plane.ingest_key_env;
     let key = std::env::var(var)
         .ok()
         .filter(|k| !k.is_empty())
         .ok_or_else(|| CliError::NoIngestKey(var.clone()))?;
-    let store = usage_store::open(&control_plane.database)?;
+    let store = service::shared(usage_store::open(&control_plane.database)?);
+    let budgets = config.budgets.as_ref();
+    let limits = budgets.map_or(&[][..], |b| b.limits.as_slice());
+    let alerter = match budgets {
+        Some(b) if limits.iter().any(|l| !l.alert_at_percent.is_empty()) => Some(Alerter {
+            store: Arc::clone(&store),
+            log: AlertLog::open(&control_plane.database)?,
+            limits: limits.to_vec(),
+            webhook: b.alert_webhook.clone(),
+            interval: b.poll_interval,
+        }),
+        _ => None,
+    };
     let keys = keys::store::open(&control_plane.database)?;
     let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&control_plane.database)?);
     let config_ids = config.keys.iter().map(|k| k.id.clone());
@@ -564,9 +599,17 @@ fn prepare_service(
         control_plane.database,
         admins.len()
     );
-    let routes =
-        service::routes(store, &key).merge(api::routes(Arc::new(registry), admins, catalog));
-    Ok((listener, routes.into_router()))
+    let enforced = limits.iter().map(|l| l.budget.clone()).collect();
+    let routes = service::routes(store, &key, enforced).merge(api::routes(
+        Arc::new(registry),
+        admins,
+        catalog,
+    ));
+    Ok(PreparedService {
+        listener,
+        router: routes.into_router(),
+        alerter,
+    })
 }
 
 /// The admin credentials whose secret is available; the others are named and skipped.
@@ -619,9 +662,9 @@ fn serve(arg: ConfigArg) -> Result<u8, CliError> {
         .control_plane
         .as_ref()
         .ok_or(CliError::NoControlPlane)?;
-    let (listener, router) = prepare_service(&config, control_plane)?;
+    let service = prepare_service(&config, control_plane)?;
     service_runtime()?
-        .block_on(service::serve(listener, router, stop_signal()))
+        .block_on(service.serve(stop_signal()))
         .map_err(CliError::Service)?;
     Ok(0)
 }

@@ -43,7 +43,11 @@ fn service() -> Routes {
         aliases: vec!["gpt".into()],
         providers: vec!["openai".into()],
     };
-    routes(Box::new(usage), "ingest").merge(api::routes(Arc::new(registry), admins, catalog))
+    routes(shared(Box::new(usage)), "ingest", Vec::new()).merge(api::routes(
+        Arc::new(registry),
+        admins,
+        catalog,
+    ))
 }
 
 async fn call(

@@ -1,9 +1,10 @@
 //! The Tollgate service: an HTTP API beside Envoy. It ingests the usage batches the
 //! gateway filter ships (`POST /v1/usage/records`), answers usage reports
-//! (`GET /v1/usage`), manages virtual keys (`/v1/admin/keys…`, see
+//! (`GET /v1/usage`), tells each Envoy what the others spent per budget
+//! (`GET /v1/budgets/state`), manages virtual keys (`/v1/admin/keys…`, see
 //! [`crate::keys::api`]) and describes itself (`GET /openapi.json`). It listens on
-//! loopback unless configured otherwise; usage requests must carry the ingest key and
-//! admin requests an admin key, so other local processes can neither write nor read.
+//! loopback unless configured otherwise; usage and budget requests must carry the ingest
+//! key and admin requests an admin key, so other local processes can neither write nor read.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -15,9 +16,12 @@ use axum::routing::{get, post, MethodRouter};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use tollgate_core::budget::poll::{self, BudgetState};
+use tollgate_core::budget::Budget;
 use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
+use crate::budgets;
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
 use crate::usage::store::{StoreError, UsageStore};
@@ -61,23 +65,32 @@ impl Routes {
     }
 }
 
-type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
+/// The usage store, shared by the routes and the budget alert loop.
+pub type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
+
+pub fn shared(store: Box<dyn UsageStore>) -> SharedStore {
+    Arc::new(Mutex::new(store))
+}
 
 #[derive(Clone)]
 struct AppState {
     store: SharedStore,
     ingest_digest: [u8; 32],
+    budgets: Arc<[Budget]>,
 }
 
-/// The usage routes over `store`, guarded by `ingest_key`, and the OpenAPI document.
-pub fn routes(store: Box<dyn UsageStore>, ingest_key: &str) -> Routes {
+/// The usage and budget routes over `store`, guarded by `ingest_key`, and the OpenAPI
+/// document; `budgets` are those the Envoys enforce.
+pub fn routes(store: SharedStore, ingest_key: &str, budgets: Vec<Budget>) -> Routes {
     let state = AppState {
-        store: Arc::new(Mutex::new(store)),
+        store,
         ingest_digest: digest(ingest_key),
+        budgets: budgets.into(),
     };
     Routes::default()
         .route(INGEST_PATH, post(ingest).with_state(state.clone()))
-        .route(REPORT_PATH, get(report).with_state(state))
+        .route(REPORT_PATH, get(report).with_state(state.clone()))
+        .route(poll::STATE_PATH, get(budget_state).with_state(state))
         .route(OPENAPI_PATH, get(openapi))
 }
 
@@ -201,6 +214,39 @@ async fn report(
     };
     match with_store(&state, move |store| request.run(store)).await {
         Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct StateParams {
+    exclude_instance: Option<String>,
+}
+
+/// What every budget's scope spent in its current period, leaving out the asking Envoy's
+/// own records (it counts those itself).
+async fn budget_state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<StateParams>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    let budgets = Arc::clone(&state.budgets);
+    let now = budgets::now_ms();
+    let outcome = with_store(&state, move |store| {
+        let exclude = params.exclude_instance.as_deref();
+        let spent = budgets
+            .iter()
+            .map(|b| budgets::spend(store, b, now, exclude));
+        Ok(BudgetState {
+            budgets: spent.collect::<Result<_, _>>()?,
+        })
+    })
+    .await;
+    match outcome {
+        Ok(body) => Json(body).into_response(),
         Err(response) => response,
     }
 }

@@ -12,8 +12,9 @@ const KEY: &str = "ingest-secret";
 
 fn app() -> Router {
     routes(
-        Box::new(SqliteStore::open(Path::new(":memory:")).unwrap()),
+        shared(Box::new(SqliteStore::open(Path::new(":memory:")).unwrap())),
         KEY,
+        vec![],
     )
     .into_router()
 }
@@ -130,7 +131,7 @@ mod backends {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let app = routes(store, KEY).into_router();
+            let app = routes(shared(store), KEY, Vec::new()).into_router();
             let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let (status, body) = send(&app, get_report("group_by=key")).await;
@@ -140,4 +141,44 @@ mod backends {
             drop(app);
         });
     }
+}
+
+#[tokio::test]
+async fn budget_state_leaves_the_asking_envoys_records_out() {
+    use tollgate_core::budget::{Budget, BudgetScope, Period};
+    let budget = Budget {
+        id: "k-all-time".into(),
+        scope: BudgetScope::Key("k".into()),
+        limit_nano_usd: 1_000,
+        period: Period::None,
+    };
+    let store = SqliteStore::open(Path::new(":memory:")).unwrap();
+    let app = routes(shared(Box::new(store)), KEY, vec![budget]).into_router();
+    let batch = concat!(
+        r#"{"id":"a.1","time_unix_ms":1000,"key_id":"k","cost_nano_usd":30,"envoy_instance":"e1"}"#,
+        "\n",
+        r#"{"id":"b.1","time_unix_ms":2000,"key_id":"k","cost_nano_usd":12,"envoy_instance":"e2"}"#,
+        "\n",
+        r#"{"id":"c.1","time_unix_ms":3000,"key_id":"other","cost_nano_usd":99}"#,
+    );
+    send(&app, post_batch(batch, Some(KEY))).await;
+    let state = |query: &str| {
+        Request::get(format!("/v1/budgets/state{query}"))
+            .header(INGEST_KEY_HEADER, KEY)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, body) = send(&app, state("")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        r#"{"budgets":[{"id":"k-all-time","period_start_ms":0,"spent_nano_usd":42}]}"#
+    );
+    let (_, body) = send(&app, state("?exclude_instance=e1")).await;
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["budgets"][0]["spent_nano_usd"], 12);
+    let unkeyed = Request::get("/v1/budgets/state")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(&app, unkeyed).await.0, StatusCode::UNAUTHORIZED);
 }

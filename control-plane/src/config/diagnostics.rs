@@ -186,6 +186,20 @@ pub enum Problem {
     ConditionalReference(String),
     #[error("a conditional route must be the whole route of an alias, since the gateway picks its branch before Envoy routes; nest fallbacks, pools and canaries inside its branches instead")]
     ConditionalNotAtTop,
+    #[error("a budget applies to exactly one of: key, team, agent")]
+    BudgetScope,
+    #[error("limit_usd must be more than 0 and at most 1000000000; found {0}")]
+    LimitUsd(String),
+    #[error("a threshold is a percentage of the limit, 1 to 100; found {0}")]
+    Percent(u64),
+    #[error("key {0:?} is not among this file's keys (fine for a key issued through the key API)")]
+    BudgetKeyNotInFile(String),
+    #[error("budgets need a `control_plane:` section: the service counts what every Envoy spends and sends alerts")]
+    BudgetsWithoutControlPlane,
+    #[error(
+        "the alert webhook must be plain http:// (the service has no TLS client); found {0:?}"
+    )]
+    AlertWebhookTls(String),
 }
 
 impl Problem {
@@ -198,6 +212,7 @@ impl Problem {
             | Problem::GeminiWithoutVersion
             | Problem::Repeated(_)
             | Problem::DatabasePassword
+            | Problem::BudgetKeyNotInFile(_)
             | Problem::FeaturesOfPrimary { .. } => Severity::Warning,
             _ => Severity::Error,
         }

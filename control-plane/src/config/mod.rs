@@ -1,6 +1,7 @@
 //! The user's configuration file: its strict YAML shape ([`raw`]), the validated model
 //! ([`Config`]), and [`load`], which turns one into the other with located diagnostics.
 
+mod budgets;
 mod conditions;
 mod control_plane;
 mod diagnostics;
@@ -12,6 +13,7 @@ mod parse;
 mod prices;
 mod ratelimits;
 mod raw;
+mod raw_budgets;
 mod raw_conditions;
 mod raw_control_plane;
 mod raw_guardrails;
@@ -23,7 +25,9 @@ mod validate;
 
 use std::path::{Path, PathBuf};
 
+pub use budgets::{BudgetLimit, Budgets};
 pub use control_plane::{millis, AdminKey, ControlPlane, UsageShipping};
+
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{

@@ -38,6 +38,8 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// The `control_plane:` section: when present, Envoy ships usage records to it.
     pub control_plane: Option<super::control_plane::ControlPlane>,
+    /// The `budgets:` section, when there is one.
+    pub budgets: Option<super::budgets::Budgets>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -33,6 +33,7 @@ pub struct Document {
     /// Defaults for every key's `rate_limits`, field by field.
     pub rate_limits: Option<RateLimits>,
     pub control_plane: Option<super::raw_control_plane::ControlPlane>,
+    pub budgets: Option<super::raw_budgets::Budgets>,
 }
 
 /// A model's prices in USD per million tokens, as written (in the config's `prices:` and

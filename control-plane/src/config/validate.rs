@@ -219,6 +219,9 @@ impl Validator<'_> {
                 self.report("control_plane.listen", Problem::PortTaken(service.listen));
             }
         }
+        let budgets = doc
+            .budgets
+            .map(|b| self.budgets(b, &key_ids, control_plane.is_some()));
         Config {
             listen,
             admin,
@@ -231,6 +234,7 @@ impl Validator<'_> {
             guardrails,
             prices,
             control_plane,
+            budgets,
         }
     }
 

@@ -11,12 +11,14 @@ mod routes;
 use std::path::Path;
 
 use serde_json::Value;
+use tollgate_core::budget::BudgetsConfig;
 use tollgate_core::config::{
     GatewayConfig, ModelRoute, ProviderConfig, UsageShipping, CONFIG_VERSION,
 };
+use tollgate_core::cost::Price;
 use tollgate_core::guardrails::AdmissionRule;
 
-use crate::config::{millis, Config, ControlPlane, Provider};
+use crate::config::{millis, Budgets, Config, ControlPlane, Provider};
 
 /// The rendered configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +90,37 @@ fn gateway_config(config: &Config) -> GatewayConfig {
             .collect(),
         usage_shipping: config.control_plane.as_ref().map(usage_shipping),
         guardrails: admission,
+        budgets: config.budgets.as_ref().map(|b| budgets_config(config, b)),
     }
+}
+
+fn budgets_config(config: &Config, budgets: &Budgets) -> BudgetsConfig {
+    BudgetsConfig {
+        budgets: budgets.limits.iter().map(|l| l.budget.clone()).collect(),
+        default_max_output_tokens: budgets.default_max_output_tokens,
+        poll_interval_ms: millis(budgets.poll_interval),
+        prices: config
+            .models
+            .iter()
+            .filter_map(|m| {
+                let prices = m.targets().filter_map(|t| config.prices.get(&t.model));
+                Some((m.alias.clone(), dearest(prices)?))
+            })
+            .collect(),
+    }
+}
+
+/// Each price field's highest value among `prices`: an estimate at these prices is never
+/// below the cost at any of them, whichever target serves the request.
+fn dearest<'a>(prices: impl Iterator<Item = &'a Price>) -> Option<Price> {
+    let higher = |a: Option<u64>, b: Option<u64>| a.max(b);
+    prices.copied().reduce(|a, b| Price {
+        input: a.input.max(b.input),
+        cached_input: higher(a.cached_input, b.cached_input),
+        cache_write: higher(a.cache_write, b.cache_write),
+        output: a.output.max(b.output),
+        reasoning: higher(a.reasoning, b.reasoning),
+    })
 }
 
 fn usage_shipping(control_plane: &ControlPlane) -> UsageShipping {

@@ -3,6 +3,7 @@
 //! ([`store_postgres`](super::store_postgres)); [`open`] picks by the configured database.
 
 use serde_json::Value;
+use tollgate_core::budget::BudgetScope;
 
 use super::ingest::IncomingRecord;
 use super::store_postgres::PostgresStore;
@@ -38,6 +39,30 @@ pub trait UsageStore: Send {
     /// Every record in the range, as the filter wrote it, ordered by time and then by id
     /// (byte order, on both backends).
     fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError>;
+
+    /// What the records of a budget's scope in the range cost, in nano-dollars (records
+    /// without a cost count 0), leaving out those of one Envoy instance when asked.
+    fn spent(&mut self, query: &SpendQuery) -> Result<u64, StoreError>;
+}
+
+/// The records a budget counts.
+#[derive(Debug, Clone, Copy)]
+pub struct SpendQuery<'a> {
+    pub scope: &'a BudgetScope,
+    pub range: TimeRange,
+    /// An Envoy instance whose records are left out (`envoy_instance`); it counts its own.
+    pub exclude_instance: Option<&'a str>,
+}
+
+impl SpendQuery<'_> {
+    /// Which of a record's fields the scope matches (`key`, `team`, `agent`) and the name.
+    pub(super) fn scope_column(&self) -> (&'static str, &str) {
+        match self.scope {
+            BudgetScope::Key(id) => ("key", id),
+            BudgetScope::Team(team) => ("team", team),
+            BudgetScope::Agent(agent) => ("agent", agent),
+        }
+    }
 }
 
 /// Opens (creating when absent) the usage tables of `database`, migrated to this build.

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::ingest::IncomingRecord;
-use super::store::{parse_record, StoreError, TimeRange, UsageStore, COMPONENT};
+use super::store::{parse_record, SpendQuery, StoreError, TimeRange, UsageStore, COMPONENT};
 use crate::storage::postgres::{self, Connection};
 use crate::storage::{now_unix_ms, PostgresUrl};
 
@@ -86,5 +86,21 @@ impl UsageStore for PostgresStore {
         rows.into_iter()
             .map(|row| parse_record(row.get(0), row.get(1)))
             .collect()
+    }
+
+    fn spent(&mut self, query: &SpendQuery) -> Result<u64, StoreError> {
+        let (from, to) = query.range.bounds();
+        let (column, name) = query.scope_column();
+        let row = self.connection.client()?.query_one(
+            "SELECT COALESCE(SUM((record::jsonb ->> 'cost_nano_usd')::bigint), 0)::bigint
+             FROM usage_records
+             WHERE time_unix_ms >= $1 AND time_unix_ms < $2
+               AND CASE $3::text WHEN 'key' THEN key_id WHEN 'team' THEN team
+                                 ELSE record::jsonb ->> 'agent_id' END = $4
+               AND ($5::text IS NULL
+                    OR (record::jsonb ->> 'envoy_instance') IS DISTINCT FROM $5)",
+            &[&from, &to, &column, &name, &query.exclude_instance],
+        )?;
+        Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
     }
 }

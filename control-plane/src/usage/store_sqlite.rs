@@ -6,7 +6,7 @@ use rusqlite::{params, Connection};
 use serde_json::Value;
 
 use super::ingest::IncomingRecord;
-use super::store::{parse_record, StoreError, TimeRange, UsageStore, COMPONENT};
+use super::store::{parse_record, SpendQuery, StoreError, TimeRange, UsageStore, COMPONENT};
 use crate::storage::{self, now_unix_ms};
 
 /// The usage tables' schema versions, applied in order (see [`storage::sqlite::migrate`]).
@@ -87,4 +87,24 @@ impl UsageStore for SqliteStore {
         })
         .collect()
     }
+
+    fn spent(&mut self, query: &SpendQuery) -> Result<u64, StoreError> {
+        let mut select = self.connection.prepare_cached(SPENT)?;
+        let (from, to) = query.range.bounds();
+        let (column, name) = query.scope_column();
+        let spent: i64 = select.query_row(
+            params![from, to, column, name, query.exclude_instance],
+            |row| row.get(0),
+        )?;
+        Ok(u64::try_from(spent).unwrap_or(0))
+    }
 }
+
+/// A budget scope's spending: the cost of its records in the range (`?3` names the
+/// scope's column, see [`SpendQuery::scope_column`]), leaving one Envoy's out when asked.
+const SPENT: &str = "SELECT COALESCE(SUM(json_extract(record, '$.cost_nano_usd')), 0)
+    FROM usage_records
+    WHERE time_unix_ms >= ?1 AND time_unix_ms < ?2
+      AND CASE ?3 WHEN 'key' THEN key_id WHEN 'team' THEN team
+                  ELSE json_extract(record, '$.agent_id') END = ?4
+      AND (?5 IS NULL OR json_extract(record, '$.envoy_instance') IS NOT ?5)";

@@ -10,6 +10,7 @@ storage_suite!(
     selects_a_half_open_time_range,
     orders_by_time_then_id_bytewise,
     keeps_the_optional_columns,
+    spending_is_summed_per_scope_and_range_leaving_one_instance_out,
 );
 
 fn record(id: &str, time_unix_ms: i64) -> IncomingRecord {
@@ -105,4 +106,52 @@ fn sqlite_creates_the_file_and_its_directory() {
             .unwrap(),
         crate::usage::store_sqlite::MIGRATIONS.len() as i64
     );
+}
+
+fn spending_is_summed_per_scope_and_range_leaving_one_instance_out(db: &TestDb) {
+    use tollgate_core::budget::BudgetScope;
+
+    use super::SpendQuery;
+    let mut store = open(db.database()).unwrap();
+    let costed = |id: &str,
+                  time: i64,
+                  key: &str,
+                  team: &str,
+                  agent: &str,
+                  cost: &str,
+                  instance: &str| {
+        let json = format!(
+            r#"{{"id":"{id}","time_unix_ms":{time},"key_id":"{key}","team":"{team}","agent_id":"{agent}","cost_nano_usd":{cost},"envoy_instance":"{instance}"}}"#
+        );
+        crate::usage::ingest::parse_batch(&json).records.remove(0)
+    };
+    store
+        .insert(&[
+            costed("a", 100, "k1", "t1", "planner", "1000", "e1"),
+            costed("b", 200, "k1", "t2", "coder", "20", "e2"),
+            costed("c", 300, "k2", "t1", "planner", "null", "e2"),
+            costed("d", 400, "k2", "t1", "planner", "3", "e2"),
+        ])
+        .unwrap();
+    let mut spent = |scope: BudgetScope, from: i64, exclude: Option<&str>| {
+        let range = TimeRange {
+            from_ms: Some(from),
+            to_ms: Some(1000),
+        };
+        let query = SpendQuery {
+            scope: &scope,
+            range,
+            exclude_instance: exclude,
+        };
+        store.spent(&query).unwrap()
+    };
+    assert_eq!(spent(BudgetScope::Key("k1".into()), 0, None), 1020);
+    assert_eq!(spent(BudgetScope::Team("t1".into()), 0, None), 1003);
+    assert_eq!(spent(BudgetScope::Agent("planner".into()), 0, None), 1003);
+    assert_eq!(
+        spent(BudgetScope::Agent("planner".into()), 0, Some("e1")),
+        3
+    );
+    assert_eq!(spent(BudgetScope::Key("k1".into()), 150, None), 20);
+    assert_eq!(spent(BudgetScope::Key("nobody".into()), 0, None), 0);
 }

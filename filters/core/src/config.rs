@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::BudgetsConfig;
 use crate::cost::Price;
 use crate::formats::WireFormat;
 use crate::guardrails::{AdmissionCheck, GuardrailPolicy, PolicyError};
@@ -49,6 +50,9 @@ pub struct GatewayConfig {
     /// Guardrails settled before routing (allowed models, required metadata).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub guardrails: Vec<AdmissionCheck>,
+    /// Spending budgets enforced at admission; absent when none are configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budgets: Option<BudgetsConfig>,
 }
 
 /// How usage records travel to the control plane (see [`crate::usage_outbox`]).
@@ -204,6 +208,7 @@ pub struct CompiledGateway {
     /// Each model's compiled rules, by the model's index.
     rules: Vec<Vec<CompiledCondition>>,
     pub guardrails: Vec<AdmissionCheck>,
+    pub budgets: Option<BudgetsConfig>,
 }
 
 impl TryFrom<GatewayConfig> for CompiledGateway {
@@ -236,6 +241,7 @@ impl TryFrom<GatewayConfig> for CompiledGateway {
             models: config.models,
             rules,
             guardrails: config.guardrails,
+            budgets: config.budgets,
         })
     }
 }
@@ -382,6 +388,7 @@ mod tests {
             ],
             usage_shipping: None,
             guardrails: vec![],
+            budgets: None,
         };
         assert!(matches!(
             CompiledGateway::try_from(config),

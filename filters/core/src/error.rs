@@ -24,6 +24,8 @@ pub enum ErrorKind {
     TooLarge,
     /// A rate limit of the key or agent is exhausted (429).
     RateLimited,
+    /// A hard budget of the key, team or agent is spent (402; see `budget`).
+    BudgetExceeded,
     /// The provider answered with something the gateway could not understand (502).
     BadUpstream,
     /// A bug or misconfiguration inside the gateway (500).
@@ -44,6 +46,7 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::TooLarge => 413,
             ErrorKind::RateLimited => 429,
+            ErrorKind::BudgetExceeded => 402,
             ErrorKind::BadUpstream => 502,
             ErrorKind::Internal => 500,
             ErrorKind::Unavailable => 503,

@@ -156,6 +156,9 @@ pub struct Admission {
     pub alias: String,
     pub provider: String,
     pub stream: bool,
+    /// The most output the client allows (`max_tokens`, or OpenAI's
+    /// `max_completion_tokens`), for budget estimates; `None` when it sets no limit.
+    pub max_output_tokens: Option<u64>,
 }
 
 /// The fields the gateway needs before routing; the provider filter parses the rest.
@@ -166,6 +169,8 @@ struct Envelope {
     messages: Option<Shape>,
     input: Option<Shape>,
     stream: Option<serde_json::Value>,
+    max_tokens: Option<serde_json::Value>,
+    max_completion_tokens: Option<serde_json::Value>,
 }
 
 /// The JSON type of a value, and an array's length, without keeping its contents.
@@ -296,10 +301,17 @@ pub fn admit(
         )
         .with_param("model"));
     }
+    // The translator checks these fields' types; a limit that is not a count limits nothing
+    // here. Of both, the smaller binds.
+    let max_output_tokens = [envelope.max_tokens, envelope.max_completion_tokens]
+        .iter()
+        .filter_map(|v| v.as_ref().and_then(serde_json::Value::as_u64))
+        .min();
     Ok(Admission {
         alias,
         provider: route.provider.clone(),
         stream,
+        max_output_tokens,
     })
 }
 
@@ -342,6 +354,7 @@ mod tests {
             models: vec![route("gpt", "openai"), route("claude", "anthropic")],
             usage_shipping: None,
             guardrails: vec![],
+            budgets: None,
         })
         .unwrap()
     }
@@ -432,9 +445,13 @@ mod tests {
             Ok(Admission {
                 alias: "gpt".into(),
                 provider: "openai".into(),
-                stream: true
+                stream: true,
+                max_output_tokens: None,
             })
         );
+        let limited = br#"{"model":"gpt","messages":[{"role":"user","content":"hi"}],"max_tokens":300,"max_completion_tokens":200}"#;
+        let admission = admit(Endpoint::ChatCompletions, &gw, key, limited).unwrap();
+        assert_eq!(admission.max_output_tokens, Some(200));
     }
 
     #[test]

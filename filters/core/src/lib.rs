@@ -10,6 +10,7 @@
 
 pub mod attempts;
 pub mod attribution;
+pub mod budget;
 pub mod capabilities;
 pub mod config;
 pub mod cost;

@@ -47,6 +47,8 @@ pub struct UsageRecord {
     pub duration_ms: Option<u64>,
     /// Request start to the first generated text of a stream, in milliseconds.
     pub time_to_first_token_ms: Option<u64>,
+    /// The Envoy process that served it (see `budget::poll`); absent when budgets are off.
+    pub envoy_instance: Option<String>,
 }
 
 impl UsageRecord {
@@ -66,7 +68,7 @@ impl UsageRecord {
 
     /// One line of JSON.
     pub fn to_json(&self) -> String {
-        json!({
+        let mut record = json!({
             "id": self.id,
             "time_unix_ms": self.time_unix_ms,
             "provider": self.provider,
@@ -88,8 +90,11 @@ impl UsageRecord {
             "price_known": self.price_known,
             "duration_ms": self.duration_ms,
             "time_to_first_token_ms": self.time_to_first_token_ms,
-        })
-        .to_string()
+        });
+        if let Some(instance) = &self.envoy_instance {
+            record["envoy_instance"] = json!(instance);
+        }
+        record.to_string()
     }
 }
 
@@ -142,6 +147,15 @@ mod tests {
         assert!(v["usage"].is_null());
         assert!(v["agent_id"].is_null());
         assert_eq!(v["metadata"], serde_json::json!({}));
+        assert!(v.get("envoy_instance").is_none());
+    }
+
+    #[test]
+    fn names_the_envoy_instance_when_known() {
+        let mut record = UsageRecord::new("p");
+        record.envoy_instance = Some("00ab".into());
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["envoy_instance"], "00ab");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use tollgate_core::attribution::{Attribution, AttributionError};
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
-use tollgate_core::gateway::{admit, authenticate, list_models, Endpoint};
+use tollgate_core::gateway::{admit, authenticate, list_models, Admission, Endpoint};
 use tollgate_core::guard::Action as GuardAction;
 use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope, Stage};
 use tollgate_core::keys::VirtualKey;
@@ -17,6 +17,7 @@ use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{attempts, headers, log_fields, route_rules};
 
+use crate::budgeting::{self, Budgeting};
 use crate::host::{
     log_field, reply_error, reply_error_with, reply_json, request_body, unix_millis,
 };
@@ -38,6 +39,10 @@ pub struct GatewayFilter {
     /// The token-limited scopes of an admitted request, until its answer's tokens are
     /// debited.
     rate_limiting: Option<RateLimiting>,
+    /// The agent id sent (`x-tollgate-agent-id`), for agent budgets.
+    agent: Option<String>,
+    /// The budget reservations of an admitted request, until its cost is settled.
+    budgeting: Option<Budgeting>,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -94,6 +99,8 @@ impl GatewayFilter {
             rule: None,
             envoy_reply: None,
             rate_limiting: None,
+            agent: None,
+            budgeting: None,
         }
     }
 }
@@ -177,6 +184,7 @@ impl HttpContext for GatewayFilter {
             log_field(self, log_fields::ATTRIBUTION, &attribution.encode());
         }
         self.metadata = attribution.metadata.clone();
+        self.agent = attribution.agent_id.clone();
         self.key_id = Some(key.config.id.clone());
         // The virtual key and spoofed internal headers never go further.
         for name in &client.to_strip {
@@ -239,6 +247,10 @@ impl HttpContext for GatewayFilter {
                     reply_error(self, &e, format);
                     return Action::Pause;
                 }
+                match self.reserve_budgets(key, &admission, body.len(), format) {
+                    Ok(budgeting) => self.budgeting = budgeting,
+                    Err(Refused) => return Action::Pause,
+                }
                 if let Some(branch) = branch {
                     self.set_http_request_header(headers::BRANCH, Some(&branch.to_string()));
                 }
@@ -286,8 +298,9 @@ impl HttpContext for GatewayFilter {
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if end_of_stream {
-            // Before the answer's end reaches the client, so its next request sees the debit.
-            self.settle_rate_limits();
+            // Before the answer's end reaches the client, so its next request sees the debit
+            // and the settled cost.
+            self.settle_limits();
         }
         let (Some(error), Some(endpoint)) = (&self.envoy_reply, self.endpoint) else {
             return Action::Continue;
@@ -302,14 +315,55 @@ impl HttpContext for GatewayFilter {
 
     /// Answers without a body, and answers cut short, end here.
     fn on_log(&mut self) {
-        self.settle_rate_limits();
+        self.settle_limits();
     }
 }
 
 impl GatewayFilter {
-    fn settle_rate_limits(&mut self) {
+    /// Debits the answer's tokens from the rate limits and settles its cost in the budgets,
+    /// once.
+    fn settle_limits(&mut self) {
         if let Some(limiting) = self.rate_limiting.take() {
             limiting.settle(self);
         }
+        if let Some(budgeting) = self.budgeting.take() {
+            budgeting.settle(self);
+        }
+    }
+
+    /// Reserves the request's estimated cost in its budgets (`Ok(None)`: none applies), or
+    /// answers the client with the refusal.
+    fn reserve_budgets(
+        &self,
+        key: &VirtualKey,
+        admission: &Admission,
+        body_bytes: usize,
+        format: WireFormat,
+    ) -> Result<Option<Budgeting>, Refused> {
+        let Some(config) = &self.config.budgets else {
+            return Ok(None);
+        };
+        let request = budgeting::Request {
+            key_id: &key.config.id,
+            team: key.config.team.as_deref(),
+            agent: self.agent.as_deref(),
+            alias: &admission.alias,
+            body_bytes: u64::try_from(body_bytes).unwrap_or(u64::MAX),
+            max_output_tokens: admission.max_output_tokens,
+        };
+        let now = unix_millis(self.get_current_time());
+        Budgeting::admit(config, &request, now).map_err(|denied| {
+            let (error, retry_after) = denied.reply(now);
+            let retry_after = retry_after.map(|s| s.to_string());
+            let headers: Vec<_> = retry_after
+                .iter()
+                .map(|s| ("retry-after", s.as_str()))
+                .collect();
+            reply_error_with(self, &error, format, &headers);
+            Refused
+        })
     }
 }
+
+/// A request refused by a budget; the client has its error.
+struct Refused;

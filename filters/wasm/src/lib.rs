@@ -12,6 +12,8 @@
 //!
 //! Every decision is made by `tollgate-core`; this crate only moves bytes and headers.
 
+mod budget_poll;
+mod budgeting;
 mod gateway;
 mod guarding;
 mod host;
@@ -23,6 +25,7 @@ use std::rc::Rc;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{ContextType, LogLevel};
+use tollgate_core::budget::BudgetsConfig;
 use tollgate_core::config::{CompiledGateway, FilterConfig, ProviderConfig, UsageShipping};
 use tollgate_core::guardrails::CompiledPolicy;
 
@@ -42,14 +45,22 @@ struct Root {
     role: Option<Role>,
     /// Gateway roots ship usage records when the configuration names a control plane.
     shipper: Option<shipping::Shipper>,
+    /// Gateway roots poll budget state when budgets are configured (with a control plane).
+    poller: Option<budget_poll::Poller>,
 }
 
 impl Context for Root {
-    fn on_http_call_response(&mut self, _token: u32, _headers: usize, _body: usize, _: usize) {
+    fn on_http_call_response(&mut self, token: u32, _headers: usize, body_size: usize, _: usize) {
         let status = self
             .get_http_call_response_header(":status")
             .and_then(|s| s.parse().ok());
-        if let Some(mut shipper) = self.shipper.take() {
+        if let Some(mut poller) = self.poller.take_if(|p| p.owns(token)) {
+            let body = self
+                .get_http_call_response_body(0, body_size)
+                .unwrap_or_default();
+            poller.answered(self, status, &body);
+            self.poller = Some(poller);
+        } else if let Some(mut shipper) = self.shipper.take() {
             shipper.answered(self, status);
             self.shipper = Some(shipper);
         }
@@ -62,6 +73,7 @@ impl RootContext for Root {
         let role = FilterConfig::from_json(&raw).and_then(|config| match config {
             FilterConfig::Gateway(mut g) => {
                 if let Some(shipping) = g.usage_shipping.take() {
+                    self.start_polling(g.budgets.as_ref(), &shipping);
                     self.start_shipping(shipping);
                 }
                 Ok(Role::Gateway(Rc::new(CompiledGateway::try_from(g)?)))
@@ -95,6 +107,10 @@ impl RootContext for Root {
             shipper.flush(self);
             self.shipper = Some(shipper);
         }
+        if let Some(mut poller) = self.poller.take() {
+            poller.tick(self);
+            self.poller = Some(poller);
+        }
     }
 
     fn on_queue_ready(&mut self, _queue_id: u32) {
@@ -126,8 +142,23 @@ impl Root {
         if self.shipper.is_none() {
             self.shipper = shipping::Shipper::start(config);
         }
-        if let Some(shipper) = &self.shipper {
-            self.set_tick_period(shipper.tick_period());
+        // One tick serves both, at the shorter interval: the poller acts only when its
+        // shared lease is due; the shipper sends whatever batch is due on every tick.
+        let periods = [
+            self.shipper.as_ref().map(shipping::Shipper::tick_period),
+            self.poller.as_ref().map(budget_poll::Poller::tick_period),
+        ];
+        if let Some(period) = periods.into_iter().flatten().min() {
+            self.set_tick_period(period);
+        }
+    }
+
+    /// Budget state comes from the control plane that usage goes to (its cluster, authority
+    /// and ingest key).
+    fn start_polling(&mut self, budgets: Option<&BudgetsConfig>, shipping: &UsageShipping) {
+        if let (None, Some(budgets)) = (&self.poller, budgets) {
+            let ingest_key = shipping::ingest_key(&shipping.ingest_key_env);
+            self.poller = budget_poll::Poller::start(budgets, shipping.clone(), ingest_key);
         }
     }
 }

@@ -9,6 +9,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, Status};
 use tollgate_core::attribution::Attribution;
+use tollgate_core::budget;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
@@ -28,6 +29,7 @@ use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
 use crate::host::{log_field, reply_error, request_body, unix_millis};
+use crate::ratelimiting::SharedData;
 
 /// How the provider's answer is turned into the client's.
 enum Answer {
@@ -426,6 +428,8 @@ impl HttpContext for ProviderFilter {
                 self.set_http_request_header(&name, None);
             }
         }
+        // Budgets tell this process's records from other Envoys' by it (`budget::poll`).
+        self.record.envoy_instance = budget::poll::read_instance(&SharedData);
         if let Some(context) = context.as_deref().and_then(RouteContext::decode) {
             self.client_format = context.client_format;
             self.operation = context.operation;

@@ -34,14 +34,7 @@ pub struct Shipper {
 impl Shipper {
     /// Registers the queue and the counters; `None` (logged) when Envoy refuses either.
     pub fn start(config: UsageShipping) -> Option<Shipper> {
-        // Envoy passes only the variables the bootstrap names (`host_env_keys`).
-        let ingest_key = std::env::var(&config.ingest_key_env).unwrap_or_else(|_| {
-            log::warn!(
-                "tollgate: {} is not set; the control plane will refuse usage batches",
-                config.ingest_key_env
-            );
-            String::new()
-        });
+        let ingest_key = ingest_key(&config.ingest_key_env);
         Shipper::register(config, ingest_key)
             .map_err(|status| log::error!("tollgate: usage shipping not started: {status:?}"))
             .ok()
@@ -128,6 +121,15 @@ impl Shipper {
             increment(self.dropped, i64::try_from(dropped).unwrap_or(i64::MAX));
         }
     }
+}
+
+/// The ingest key, from the variable `env` (Envoy passes only the variables the bootstrap
+/// names, `host_env_keys`).
+pub fn ingest_key(env: &str) -> String {
+    std::env::var(env).unwrap_or_else(|_| {
+        log::warn!("tollgate: {env} is not set; the control plane will refuse Envoy's calls");
+        String::new()
+    })
 }
 
 fn increment(metric: u32, by: i64) {

@@ -104,6 +104,7 @@ impl From<&GatewayError> for ApiError {
             ErrorKind::NotFound => ErrorClass::NotFound,
             ErrorKind::TooLarge => ErrorClass::RequestTooLarge,
             ErrorKind::RateLimited => ErrorClass::RateLimited,
+            ErrorKind::BudgetExceeded => ErrorClass::Billing,
             ErrorKind::BadUpstream | ErrorKind::Internal => ErrorClass::Server,
             ErrorKind::Unavailable => ErrorClass::Overloaded,
             ErrorKind::Timeout => ErrorClass::Timeout,

@@ -14,6 +14,8 @@
 //! scope that was idle may spend its whole minute at once.
 
 pub mod bucket;
+#[cfg(test)]
+pub(crate) mod memory;
 pub mod store;
 
 use serde::{Deserialize, Serialize};

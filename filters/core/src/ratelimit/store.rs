@@ -27,6 +27,31 @@ pub trait SharedStore {
     fn set(&self, key: &str, value: &[u8], version: Option<u32>) -> Result<(), Conflict>;
 }
 
+/// Reads `key`, computes its next value with `step` (given the stored bytes, `None` when
+/// absent) and writes it unless another worker wrote in between, retrying then.
+/// `Ok(Err(_))` is `step`'s refusal (nothing written); `Err(Conflict)` means every attempt
+/// lost its race.
+pub fn compare_and_swap<V: AsRef<[u8]>, E>(
+    store: &impl SharedStore,
+    key: &str,
+    mut step: impl FnMut(Option<&[u8]>) -> Result<V, E>,
+) -> Result<Result<(), E>, Conflict> {
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = store.get(key);
+        let next = match step(stored.as_ref().map(|(bytes, _)| bytes.as_slice())) {
+            Ok(next) => next,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        if store
+            .set(key, next.as_ref(), stored.map(|(_, version)| version))
+            .is_ok()
+        {
+            return Ok(Ok(()));
+        }
+    }
+    Err(Conflict)
+}
+
 /// Applies `op` to one scope's buckets, retrying on conflicts. `Ok(Err(_))` is a refusal;
 /// `Err(Conflict)` means every attempt lost its race.
 fn update(
@@ -35,21 +60,10 @@ fn update(
     now_ms: u64,
     op: Op,
 ) -> Result<Result<(), Shortfall>, Conflict> {
-    for _ in 0..MAX_ATTEMPTS {
-        let (stored, version) = match store.get(&scope.bucket) {
-            // Unreadable bytes (another build's layout) start afresh, still under CAS.
-            Some((bytes, version)) => (Buckets::decode(&bytes), Some(version)),
-            None => (None, None),
-        };
-        let next = match apply(stored, &scope.limits, now_ms, op) {
-            Ok(next) => next,
-            Err(shortfall) => return Ok(Err(shortfall)),
-        };
-        if store.set(&scope.bucket, &next.encode(), version).is_ok() {
-            return Ok(Ok(()));
-        }
-    }
-    Err(Conflict)
+    // Unreadable bytes (another build's layout) start afresh, still under CAS.
+    compare_and_swap(store, &scope.bucket, |bytes| {
+        apply(bytes.and_then(Buckets::decode), &scope.limits, now_ms, op).map(|b| b.encode())
+    })
 }
 
 /// Admits a request into every scope (narrowest first), or refuses it. A scope that
