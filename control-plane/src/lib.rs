@@ -21,3 +21,4 @@ pub mod render;
 pub mod service;
 pub mod storage;
 pub mod usage;
+pub mod xds;

@@ -8,6 +8,8 @@
 mod bootstrap;
 mod routes;
 
+pub use bootstrap::socket_address;
+
 use std::path::Path;
 
 use serde_json::Value;
@@ -128,4 +130,4 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
 
 #[cfg(test)]
 #[path = "golden_tests.rs"]
-mod golden_tests;
+pub(crate) mod golden_tests;
