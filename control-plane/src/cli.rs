@@ -4,9 +4,11 @@
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use futures_util::future::BoxFuture;
 
 use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::credentials::{self, Notice};
@@ -16,9 +18,12 @@ use crate::render;
 use crate::service;
 use crate::usage::store::{SqliteStore, StoreError};
 use crate::usage::{ReportError, ReportRequest};
+use crate::xds::{self, EncodeError, Published, Publisher};
 
 /// How long `run` waits for Envoy's listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Node id of the one Envoy `run` supervises.
+const RUN_NODE_ID: &str = "tollgate";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -48,8 +53,9 @@ pub enum Command {
     /// Create and hash virtual keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Validate, render and run Envoy in the foreground until it exits; with a
-    /// `control_plane:` section, the Tollgate service runs beside it.
+    /// Validate and run Envoy in the foreground until it exits, configured over xDS by
+    /// this process (edits of the config file are pushed); with a `control_plane:`
+    /// section, the Tollgate service runs beside it.
     Run {
         #[command(flatten)]
         config: ConfigArg,
@@ -58,13 +64,25 @@ pub enum Command {
         /// The Envoy binary.
         #[arg(long)]
         envoy: PathBuf,
-        /// Directory for the rendered bootstrap (envoy.json).
+        /// Directory for Envoy's bootstrap (envoy.json).
         #[arg(long, default_value = ".run")]
         workdir: PathBuf,
+        /// Run Envoy on the full rendered bootstrap instead of xDS (no live updates).
+        #[arg(long = "static")]
+        static_bootstrap: bool,
     },
-    /// Run only the Tollgate service of the config's `control_plane:` section (usage
-    /// ingest and reports), until Ctrl-C or SIGTERM.
-    Serve(ConfigArg),
+    /// Run the control plane of the config's `control_plane:` section (usage ingest and
+    /// reports; with --wasm also xDS for any number of Envoys started from `tollgate
+    /// bootstrap`), until Ctrl-C or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Serve xDS too; the tollgate.wasm path as the Envoy hosts see it.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+    },
+    /// Write the minimal bootstrap of an Envoy configured over xDS by `tollgate serve`.
+    Bootstrap(BootstrapArgs),
     /// Usage report from the usage database: tokens, requests, cost and latency per group.
     Usage(UsageArgs),
 }
@@ -88,6 +106,27 @@ pub struct UsageArgs {
     /// json or csv.
     #[arg(long, default_value = "json")]
     format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// This Envoy's node id, unique among the Envoys of one control plane.
+    #[arg(long, default_value = "tollgate")]
+    node_id: String,
+    /// Envoy's admin address; the config's `admin` by default.
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// The gateway listener's address on this Envoy; the config's `listen` by default.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The control plane's xDS address; the config's `control_plane.listen` by default.
+    #[arg(long)]
+    xds: Option<SocketAddr>,
+    /// Write the bootstrap here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +195,10 @@ pub enum CliError {
     Report(#[from] ReportError),
     #[error("the service failed: {0}")]
     Service(io::Error),
+    #[error("cannot build the xDS resources: {0}")]
+    Xds(#[from] EncodeError),
+    #[error("no xDS address: give --xds or a `control_plane:` section")]
+    NoXdsAddress,
 }
 
 /// Runs a command; returns the process exit code.
@@ -170,8 +213,10 @@ pub fn execute(cli: Cli) -> u8 {
             wasm,
             envoy,
             workdir,
-        } => run(config, wasm, &envoy, &workdir),
-        Command::Serve(config) => serve(config),
+            static_bootstrap,
+        } => run(config, wasm, &envoy, &workdir, static_bootstrap),
+        Command::Serve { config, wasm } => serve(config, wasm),
+        Command::Bootstrap(args) => write_bootstrap(args),
         Command::Usage(args) => usage(args),
     };
     result.unwrap_or_else(|err| {
@@ -183,6 +228,11 @@ pub fn execute(cli: Cli) -> u8 {
 /// Reads and validates the configuration, printing every diagnostic to stderr.
 fn load(arg: ConfigArg) -> Result<(Source, Config), CliError> {
     let source = Source::from_arg(arg.config);
+    let config = load_source(&source)?;
+    Ok((source, config))
+}
+
+fn load_source(source: &Source) -> Result<Config, CliError> {
     let name = source.name();
     let text = source.read().map_err(|source| CliError::Read {
         name: name.clone(),
@@ -196,7 +246,7 @@ fn load(arg: ConfigArg) -> Result<(Source, Config), CliError> {
     match config::load(&text, source.base_dir().as_deref()) {
         Ok(loaded) => {
             print(&loaded.warnings);
-            Ok((source, loaded.config))
+            Ok(loaded.config)
         }
         Err(found) => {
             print(&found);
@@ -257,18 +307,23 @@ fn render_to(arg: ConfigArg, wasm: WasmArg, out: Option<PathBuf>) -> Result<u8, 
         eprintln!("warning: {} does not exist yet", wasm.display());
     }
     let json = render::render(&config, &wasm).bootstrap_json();
+    write_out(out, &json)?;
+    Ok(0)
+}
+
+/// Writes `text` to `out`, or to standard output.
+fn write_out(out: Option<PathBuf>, text: &str) -> Result<(), CliError> {
     match out {
         Some(path) => {
-            std::fs::write(&path, json).map_err(|source| CliError::Write { path, source })
+            std::fs::write(&path, text).map_err(|source| CliError::Write { path, source })
         }
         None => io::stdout()
-            .write_all(json.as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|source| CliError::Write {
                 path: "<stdout>".into(),
                 source,
             }),
-    }?;
-    Ok(0)
+    }
 }
 
 fn new_key(id: &str, models: &[String], team: Option<String>) -> Result<u8, CliError> {
@@ -301,8 +356,14 @@ fn hash_key() -> Result<u8, CliError> {
     Ok(0)
 }
 
-fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Result<u8, CliError> {
-    let (_, config) = load(arg)?;
+fn run(
+    arg: ConfigArg,
+    wasm: WasmArg,
+    envoy_bin: &Path,
+    workdir: &Path,
+    static_bootstrap: bool,
+) -> Result<u8, CliError> {
+    let (source, config) = load(arg)?;
     let (config, missing) = check_credentials(config);
     if missing {
         return Err(CliError::MissingCredentials);
@@ -317,23 +378,50 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
         source,
     };
     std::fs::create_dir_all(workdir).map_err(write_error)?;
-    let json = render::render(&config, &wasm).bootstrap_json();
-    std::fs::write(&bootstrap, json).map_err(write_error)?;
-
-    if let Some(control_plane) = &config.control_plane {
-        let (listener, router) = prepare_service(control_plane)?;
-        let runtime = service_runtime()?;
-        // Lives as long as the process: it ends when Envoy does.
-        std::thread::spawn(move || {
-            let forever = std::future::pending();
-            if let Err(e) = runtime.block_on(service::serve(listener, router, forever)) {
-                eprintln!("error: the Tollgate service stopped: {e}");
+    let (json, how) = if static_bootstrap {
+        if let Some(control_plane) = &config.control_plane {
+            let (listener, router) = prepare_service(control_plane)?;
+            spawn_service(listener, router, None)?;
+        }
+        let how = "static bootstrap (restart to apply config changes)".to_string();
+        (render::render(&config, &wasm).bootstrap_json(), how)
+    } else {
+        let publisher = Arc::new(Publisher::new(&config, &wasm)?);
+        let (listener, router) = match &config.control_plane {
+            Some(control_plane) => {
+                let (listener, router) = prepare_service(control_plane)?;
+                (listener, router.merge(publisher.server().router()))
             }
-        });
-    }
+            // No service configured: xDS alone, on a loopback port of the system's choosing.
+            None => {
+                let address = SocketAddr::from(([127, 0, 0, 1], 0));
+                let listener = service::bind(address)
+                    .map_err(|source| CliError::Bind { address, source })?;
+                (listener, publisher.server().router())
+            }
+        };
+        let xds_address = listener.local_addr().map_err(CliError::Service)?;
+        let edits = reload_on_edit(&source, &publisher);
+        spawn_service(listener, router, edits)?;
+        let node = xds::bootstrap::Node {
+            id: RUN_NODE_ID.to_string(),
+            admin: config.admin,
+            xds: xds_address,
+            listen: None,
+        };
+        let how = match &source {
+            Source::File(path) => format!(
+                "xDS from this process on {xds_address}; edits of {} apply live",
+                path.display()
+            ),
+            Source::BuiltIn => format!("xDS from this process on {xds_address}"),
+        };
+        (pretty(&xds::bootstrap::bootstrap(&node)), how)
+    };
+    std::fs::write(&bootstrap, json).map_err(write_error)?;
     let mut envoy = Envoy::start(envoy_bin, &bootstrap)?;
     match envoy.wait_ready(config.admin, READY_TIMEOUT) {
-        Ok(()) => println!("{}", banner(&config, &bootstrap)),
+        Ok(()) => println!("{}", banner(&config, &bootstrap, &how)),
         // Stopped by Ctrl-C / SIGTERM before it was ready: not a failure of ours.
         Err(EnvoyError::ExitedEarly(status)) if envoy.signalled() => {
             return Ok(envoy::exit_code(status))
@@ -347,8 +435,68 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     Ok(envoy::exit_code(status))
 }
 
+fn pretty(json: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(json).expect("a serde_json::Value always serializes") + "\n"
+}
+
+/// Runs the service (and `edits`, the config watcher) on a thread of its own; it lives
+/// as long as the process, which ends when Envoy does.
+fn spawn_service(
+    listener: std::net::TcpListener,
+    router: axum::Router,
+    edits: Option<BoxFuture<'static, ()>>,
+) -> Result<(), CliError> {
+    let runtime = service_runtime()?;
+    std::thread::spawn(move || {
+        runtime.block_on(async move {
+            if let Some(edits) = edits {
+                tokio::spawn(edits);
+            }
+            let forever = std::future::pending();
+            if let Err(e) = service::serve(listener, router, forever).await {
+                eprintln!("error: the Tollgate service stopped: {e}");
+            }
+        });
+    });
+    Ok(())
+}
+
+/// For a config file: a task that publishes every valid edit of it.
+fn reload_on_edit(source: &Source, publisher: &Arc<Publisher>) -> Option<BoxFuture<'static, ()>> {
+    let Source::File(path) = source else {
+        return None;
+    };
+    let (source, publisher) = (Source::File(path.clone()), publisher.clone());
+    let watch = xds::watch::on_edit(path.clone(), xds::watch::POLL, move || {
+        republish(&source, &publisher);
+    });
+    Some(Box::pin(watch))
+}
+
+/// Validates the config again and publishes it; anything wrong keeps the last good one.
+fn republish(source: &Source, publisher: &Publisher) {
+    let keeping = "the last good configuration stays in place";
+    let config = match load_source(source) {
+        Ok(config) => config,
+        Err(e) => return eprintln!("error: {e}; {keeping}"),
+    };
+    let (config, missing) = check_credentials(config);
+    if missing {
+        return eprintln!("error: {}; {keeping}", CliError::MissingCredentials);
+    }
+    match publisher.publish(&config) {
+        Ok(Published::New(version)) => {
+            println!("{}: pushed as version {version}", source.name());
+        }
+        Ok(Published::Unchanged(version)) => {
+            println!("{}: no change to push (version {version})", source.name());
+        }
+        Err(e) => eprintln!("error: {e}; {keeping}"),
+    }
+}
+
 /// What to tell the operator once the gateway answers.
-fn banner(config: &Config, bootstrap: &Path) -> String {
+fn banner(config: &Config, bootstrap: &Path, how: &str) -> String {
     let gateway = envoy::reachable(config.listen);
     let admin = envoy::reachable(config.admin);
     let aliases: Vec<&str> = config.models.iter().map(|m| m.alias.as_str()).collect();
@@ -363,7 +511,7 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
         "\nTollgate is ready.\n\
          \x20 gateway  http://{gateway}/v1/chat/completions  (OpenAI format; models at /v1/models)\n\
          \x20 admin    http://{admin}/  (Envoy stats and config dump)\n\
-         \x20 config   {}\n\
+         \x20 config   {} ({how})\n\
          \x20 models   {}\n\n\
          Try it:\n\
          \x20 curl -s http://{gateway}/v1/chat/completions \\\n\
@@ -403,13 +551,47 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(CliError::Service)
 }
 
-fn serve(arg: ConfigArg) -> Result<u8, CliError> {
-    let (_, config) = load(arg)?;
-    let control_plane = config.control_plane.ok_or(CliError::NoControlPlane)?;
+fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
+    let (source, config) = load(arg)?;
+    let control_plane = config.control_plane.clone().ok_or(CliError::NoControlPlane)?;
     let (listener, router) = prepare_service(&control_plane)?;
+    let (router, edits) = match wasm {
+        Some(wasm) => {
+            let (config, missing) = check_credentials(config);
+            if missing {
+                return Err(CliError::MissingCredentials);
+            }
+            let publisher = Arc::new(Publisher::new(&config, &absolute(&wasm))?);
+            println!("xDS for Envoys started from `tollgate bootstrap`, on the same address");
+            let edits = reload_on_edit(&source, &publisher);
+            (router.merge(publisher.server().router()), edits)
+        }
+        None => (router, None),
+    };
     service_runtime()?
-        .block_on(service::serve(listener, router, stop_signal()))
+        .block_on(async move {
+            if let Some(edits) = edits {
+                tokio::spawn(edits);
+            }
+            service::serve(listener, router, stop_signal()).await
+        })
         .map_err(CliError::Service)?;
+    Ok(0)
+}
+
+fn write_bootstrap(args: BootstrapArgs) -> Result<u8, CliError> {
+    let (_, config) = load(args.config)?;
+    let xds = args
+        .xds
+        .or(config.control_plane.as_ref().map(|c| c.listen))
+        .ok_or(CliError::NoXdsAddress)?;
+    let node = xds::bootstrap::Node {
+        id: args.node_id,
+        admin: args.admin.unwrap_or(config.admin),
+        xds,
+        listen: args.listen,
+    };
+    write_out(args.out, &pretty(&xds::bootstrap::bootstrap(&node)))?;
     Ok(0)
 }
 
