@@ -11,6 +11,7 @@
 //! change is an ECDS-only push, a route change an RDS-only push).
 
 pub mod bootstrap;
+mod bridge;
 mod encode;
 pub mod server;
 pub mod snapshot;
@@ -64,7 +65,7 @@ impl Publisher {
     pub fn publish(&self, config: &Config) -> Result<Published, EncodeError> {
         let _order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current();
-        let next = Snapshot::build(config, &self.wasm, current.version() + 1)?;
+        let next = Snapshot::build(config, &self.wasm, current.version() + 1)?.bridged_from(&current)?;
         if next.same_resources(&current) {
             return Ok(Published::Unchanged(current.version()));
         }

@@ -178,9 +178,9 @@ async fn serve_stream(
                 Ok(Some(request)) => {
                     let snapshot = snapshots.borrow().clone();
                     match state.on_request(&request, &snapshot) {
-                        Ok((event, response)) => {
+                        Ok((event, responses)) => {
                             report(&state, &request.type_url, &event, &registry);
-                            response.into_iter().collect()
+                            responses
                         }
                         Err(e) => {
                             eprintln!("error: xds: cannot encode for {}: {e}", state.node_id());

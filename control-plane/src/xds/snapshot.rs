@@ -25,8 +25,9 @@ pub const ROUTE: &str = "type.googleapis.com/envoy.config.route.v3.RouteConfigur
 pub const CLUSTER: &str = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 pub const SECRET: &str = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 pub const EXTENSION: &str = "type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig";
-/// Push order: what others refer to goes first (clusters before the routes naming them).
-pub const TYPES: [&str; 5] = [CLUSTER, SECRET, LISTENER, ROUTE, EXTENSION];
+/// Push order: what others refer to goes first (clusters and the filter configs that
+/// know an alias before the routes sending it there).
+pub const TYPES: [&str; 5] = [CLUSTER, SECRET, EXTENSION, LISTENER, ROUTE];
 /// LDS and CDS are wildcard subscriptions: Envoy gets all of them, not named ones.
 pub fn is_wildcard(type_url: &str) -> bool {
     type_url == LISTENER || type_url == CLUSTER
@@ -56,6 +57,9 @@ pub struct NodeOverrides {
 pub struct Snapshot {
     version: u64,
     resources: BTreeMap<&'static str, Vec<Resource>>,
+    /// Filter configs that serve the previous snapshot's routes as well as this one's
+    /// (see [`super::bridge`]), by name; pushed before routes that change.
+    bridge: Vec<Resource>,
 }
 
 // === impl Snapshot ===
@@ -81,7 +85,29 @@ impl Snapshot {
                 .collect::<Result<Vec<_>, EncodeError>>()?;
             resources.insert(type_url, encoded);
         }
-        Ok(Snapshot { version, resources })
+        Ok(Snapshot {
+            version,
+            resources,
+            bridge: Vec::new(),
+        })
+    }
+
+    /// This snapshot, with the filter configs that bridge from `previous` to it.
+    pub fn bridged_from(mut self, previous: &Snapshot) -> Result<Snapshot, EncodeError> {
+        let all = |s: &Snapshot| s.resources.get(EXTENSION).cloned().unwrap_or_default();
+        self.bridge = super::bridge::bridge(&all(previous), &all(&self))?;
+        Ok(self)
+    }
+
+    /// The filter configs named in `names`, bridged where a bridge exists.
+    pub fn bridged_extensions(&self, names: &BTreeSet<String>) -> Result<Vec<Resource>, EncodeError> {
+        let mut resources = self.resources(EXTENSION, names, NodeOverrides::default())?;
+        for resource in &mut resources {
+            if let Some(bridge) = self.bridge.iter().find(|b| b.name == resource.name) {
+                *resource = bridge.clone();
+            }
+        }
+        Ok(resources)
     }
 
     pub fn version(&self) -> u64 {
@@ -230,4 +256,4 @@ fn reference_secrets_over_ads(value: &mut Value, secrets: &BTreeSet<String>) {
 
 #[cfg(test)]
 #[path = "snapshot_tests.rs"]
-mod tests;
+pub(crate) mod tests;

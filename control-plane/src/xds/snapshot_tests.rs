@@ -8,6 +8,17 @@ fn snapshot_of(text: &str) -> Snapshot {
     Snapshot::build(&config, Path::new(WASM), 1).unwrap()
 }
 
+/// `text` (the default config) with one more key.
+pub(crate) fn with_added_key(text: &str) -> String {
+    let last_key = "    models: [\"*\"]\n";
+    assert!(text.contains(last_key), "the edit must apply");
+    text.replacen(
+        last_key,
+        &format!("{last_key}  - {{id: added, sha256: {}, models: [\"*\"]}}\n", "1".repeat(64)),
+        1,
+    )
+}
+
 fn default_text() -> String {
     crate::config::DEFAULT_CONFIG.to_string()
 }
@@ -86,11 +97,7 @@ fn each_provider_filter_is_its_own_extension_config() {
 #[test]
 fn a_new_key_changes_only_extension_configs() {
     let before = snapshot_of(&default_text());
-    let with_key = default_text().replace(
-        "    models: [\"*\"]\n",
-        "    models: [\"*\"]\n  - {id: added, sha256: 0000000000000000000000000000000000000000000000000000000000000001, models: [\"*\"]}\n",
-    );
-    assert_ne!(with_key, default_text(), "the edit must apply");
+    let with_key = with_added_key(&default_text());
     assert_eq!(changed(&before, &snapshot_of(&with_key)), [EXTENSION]);
 }
 

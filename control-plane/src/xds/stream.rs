@@ -7,6 +7,8 @@
 //!   `error_detail`; Envoy then keeps its last good config, and so does this state: the
 //!   rejected resources are not sent again, only a different snapshot is.
 //! - A first request, or one naming other resources, is answered at once.
+//! - A push that changes routes sends bridged filter configs before them and the final
+//!   ones after Envoy has answered them ([`super::bridge`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,7 +18,7 @@ use envoy_types::pb::google::protobuf::value::Kind;
 use serde::Serialize;
 
 use super::encode::EncodeError;
-use super::snapshot::{same, NodeOverrides, Resource, Snapshot, TYPES};
+use super::snapshot::{same, NodeOverrides, Resource, Snapshot, EXTENSION, ROUTE, TYPES};
 
 /// Node metadata key of the listener address an Envoy wants (`tollgate bootstrap --listen`).
 pub const LISTEN_METADATA: &str = "tollgate.listen";
@@ -71,6 +73,10 @@ pub struct StreamState {
     overrides: NodeOverrides,
     nonces: u64,
     types: BTreeMap<String, TypeState>,
+    /// Bridged filter configs went out in this push: the route response marks its nonce.
+    bridging: bool,
+    /// Nonce of the route response whose answer releases the final filter configs.
+    bridged_until: Option<String>,
 }
 
 // === impl StreamState ===
@@ -92,12 +98,12 @@ impl StreamState {
             .collect()
     }
 
-    /// Handles one request; returns what it meant and the response owed, if any.
+    /// Handles one request; returns what it meant and the responses owed.
     pub fn on_request(
         &mut self,
         request: &DiscoveryRequest,
         snapshot: &Snapshot,
-    ) -> Result<(Event, Option<DiscoveryResponse>), EncodeError> {
+    ) -> Result<(Event, Vec<DiscoveryResponse>), EncodeError> {
         // Envoy sends its node on the first request only.
         if let Some(node) = &request.node {
             self.node = node.clone();
@@ -128,33 +134,73 @@ impl StreamState {
                     }
                 }
             },
-            _ => return Ok((Event::Stale, None)),
+            _ => return Ok((Event::Stale, Vec::new())),
         };
         state.names = names;
         let owed = match (&event, &state.sent) {
             (Event::Subscribed, _) | (_, None) => true,
             (_, Some(sent)) => sent.names != state.names,
         };
-        let response = match owed {
-            true => self.respond(&type_url, snapshot, true)?,
-            false => None,
-        };
-        Ok((event, response))
+        let mut responses = Vec::new();
+        if owed {
+            responses.extend(self.respond(&type_url, snapshot, true)?);
+        }
+        // Envoy has answered the routes a bridge was sent for: the final filter configs.
+        let answered = self.bridged_until.as_deref() == Some(request.response_nonce.as_str());
+        if type_url == ROUTE && answered {
+            self.bridged_until = None;
+            responses.extend(self.respond(EXTENSION, snapshot, false)?);
+        }
+        Ok((event, responses))
     }
 
     /// The responses a new snapshot makes owed: every subscribed type whose resources
-    /// for this Envoy changed, in dependency order.
+    /// for this Envoy changed, in dependency order. When the routes change, filter
+    /// configs go out bridged first (see [`super::bridge`]) and final once Envoy has
+    /// answered the routes.
     pub fn on_snapshot(
         &mut self,
         snapshot: &Snapshot,
     ) -> Result<Vec<DiscoveryResponse>, EncodeError> {
+        let routes_change = self.differs(ROUTE, snapshot)?;
         let mut responses = Vec::new();
         for type_url in TYPES {
-            if self.types.get(type_url).is_some_and(|s| s.sent.is_some()) {
-                responses.extend(self.respond(type_url, snapshot, false)?);
+            if !self.types.get(type_url).is_some_and(|s| s.sent.is_some()) {
+                continue;
             }
+            let response = match (type_url, routes_change) {
+                (EXTENSION, true) => {
+                    let names = self.types[EXTENSION].names.clone();
+                    let bridged = snapshot.bridged_extensions(&names)?;
+                    let version = format!("{}-bridge", snapshot.version());
+                    let final_ = snapshot.resources(EXTENSION, &names, self.overrides)?;
+                    match same(&bridged, &final_) {
+                        true => self.send(EXTENSION, final_, snapshot.version().to_string(), false),
+                        false => {
+                            self.bridging = true;
+                            self.send(EXTENSION, bridged, version, false)
+                        }
+                    }
+                }
+                _ => self.respond(type_url, snapshot, false)?,
+            };
+            if let (ROUTE, Some(response)) = (type_url, &response) {
+                if std::mem::take(&mut self.bridging) {
+                    self.bridged_until = Some(response.nonce.clone());
+                }
+            }
+            responses.extend(response);
         }
         Ok(responses)
+    }
+
+    /// Whether `snapshot`'s resources of `type_url` differ from the last ones sent.
+    fn differs(&self, type_url: &str, snapshot: &Snapshot) -> Result<bool, EncodeError> {
+        let Some(sent) = self.types.get(type_url).and_then(|s| s.sent.as_ref()) else {
+            return Ok(false);
+        };
+        let resources = snapshot.resources(type_url, &sent.names, self.overrides)?;
+        Ok(!same(&sent.resources, &resources))
     }
 
     /// A response with `snapshot`'s resources of `type_url`; unless `always`, only when
@@ -165,18 +211,34 @@ impl StreamState {
         snapshot: &Snapshot,
         always: bool,
     ) -> Result<Option<DiscoveryResponse>, EncodeError> {
+        let names = self
+            .types
+            .get(type_url)
+            .map(|s| s.names.clone())
+            .unwrap_or_default();
+        let resources = snapshot.resources(type_url, &names, self.overrides)?;
+        Ok(self.send(type_url, resources, snapshot.version().to_string(), always))
+    }
+
+    /// A response carrying `resources` under `version`; unless `always`, only when they
+    /// differ from the last ones sent.
+    fn send(
+        &mut self,
+        type_url: &str,
+        resources: Vec<Resource>,
+        version: String,
+        always: bool,
+    ) -> Option<DiscoveryResponse> {
         let state = self.types.entry(type_url.to_string()).or_default();
-        let resources = snapshot.resources(type_url, &state.names, self.overrides)?;
         let unchanged = state
             .sent
             .as_ref()
             .is_some_and(|sent| same(&sent.resources, &resources));
         if unchanged && !always {
-            return Ok(None);
+            return None;
         }
         self.nonces += 1;
         let nonce = self.nonces.to_string();
-        let version = snapshot.version().to_string();
         let response = DiscoveryResponse {
             version_info: version.clone(),
             resources: resources.iter().map(|r| r.any.clone()).collect(),
@@ -190,7 +252,7 @@ impl StreamState {
             names: state.names.clone(),
             resources,
         });
-        Ok(Some(response))
+        Some(response)
     }
 }
 
