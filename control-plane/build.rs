@@ -50,8 +50,7 @@ fn main() {
         })
         .unwrap_or_else(|e| panic!("cannot compile the Envoy API protos: {e:?}"));
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    std::fs::write(out.join("envoy_descriptors.bin"), descriptors)
-        .expect("OUT_DIR is writable");
+    std::fs::write(out.join("envoy_descriptors.bin"), descriptors).expect("OUT_DIR is writable");
 }
 
 /// Where cargo unpacked the `envoy-types` crate (a dependency, so already downloaded).

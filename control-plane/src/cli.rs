@@ -395,8 +395,8 @@ fn run(
             // No service configured: xDS alone, on a loopback port of the system's choosing.
             None => {
                 let address = SocketAddr::from(([127, 0, 0, 1], 0));
-                let listener = service::bind(address)
-                    .map_err(|source| CliError::Bind { address, source })?;
+                let listener =
+                    service::bind(address).map_err(|source| CliError::Bind { address, source })?;
                 (listener, publisher.server().router())
             }
         };
@@ -553,7 +553,10 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
     let (source, config) = load(arg)?;
-    let control_plane = config.control_plane.clone().ok_or(CliError::NoControlPlane)?;
+    let control_plane = config
+        .control_plane
+        .clone()
+        .ok_or(CliError::NoControlPlane)?;
     let (listener, router) = prepare_service(&control_plane)?;
     let (router, edits) = match wasm {
         Some(wasm) => {

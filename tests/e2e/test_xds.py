@@ -7,6 +7,7 @@ here: the 5 s bounds below are only timeouts.
 """
 
 import re
+import signal
 import socket
 import threading
 import time
@@ -14,7 +15,7 @@ import time
 import httpx
 import pytest
 
-from conftest import KEY_ALL, XdsStack, serving, sha256_hex, wait_until
+from conftest import BIN, ENVOY, KEY_ALL, WASM, Process, XdsStack, free_port, serving, sha256_hex, wait_until
 
 LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener"
 ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration"
@@ -207,3 +208,30 @@ def test_an_invalid_edit_keeps_the_last_good_config(xds):
             assert chat(xds.node_url(node), KEY_ALL, model="claude").status_code == 200
     finally:
         xds.edit_config(original)
+
+
+def test_tollgate_run_configures_its_envoy_over_xds_and_applies_edits(xds, tmp_path):
+    """`tollgate run` (what `make run` starts): one Envoy, xDS from the same process on a
+    loopback port of its own (this config has no `control_plane:`), edits pushed."""
+    port, admin_port = free_port(), free_port()
+    text = xds.config_yaml().split("\ncontrol_plane:")[0]
+    text = re.sub(r"^listen: .*$", f"listen: {{address: 127.0.0.1, port: {port}}}", text, count=1, flags=re.M)
+    text = re.sub(r"^admin: .*$", f"admin: {{address: 127.0.0.1, port: {admin_port}}}", text, count=1, flags=re.M)
+    config = tmp_path / "run.yaml"
+    config.write_text(text)
+    run = Process("tollgate-run", [BIN / "tollgate", "run", "--config", config, "--wasm", WASM, "--envoy", ENVOY,
+                                   "--workdir", tmp_path / "run"], tmp_path, xds.env)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until(lambda: "Tollgate is ready" in run.log(), f"tollgate run (log: {run.log_path})", timeout=60)
+        assert "xDS from this process" in run.log()
+        assert chat(url, KEY_ALL).status_code == 200
+        key = "tg-e2e-xds-run-key"
+        assert chat(url, key).status_code == 401
+        config.with_suffix(".new").write_text(add_key(text, "run-added", key))
+        config.with_suffix(".new").replace(config)
+        wait_for_push("the new key", lambda: chat(url, key).status_code == 200)
+        assert "pushed as version 2" in run.log()
+    finally:
+        run.stop()
+    assert run.proc.returncode == 128 + signal.SIGTERM or run.proc.returncode == 0, run.log()

@@ -75,10 +75,16 @@ mod tests {
     fn extensions(text: &str) -> Vec<Resource> {
         let (config, _) = case_config(text, Path::new(CONFIG_DIR));
         let snapshot = Snapshot::build(&config, Path::new(WASM), 1).unwrap();
-        let names: BTreeSet<String> = ["tollgate.provider.demo", "tollgate.provider.demo-anthropic", "tollgate.gateway"]
-            .map(String::from)
-            .into();
-        snapshot.resources(EXTENSION, &names, NodeOverrides::default()).unwrap()
+        let names: BTreeSet<String> = [
+            "tollgate.provider.demo",
+            "tollgate.provider.demo-anthropic",
+            "tollgate.gateway",
+        ]
+        .map(String::from)
+        .into();
+        snapshot
+            .resources(EXTENSION, &names, NodeOverrides::default())
+            .unwrap()
     }
 
     fn models(resource: &Resource) -> Vec<(String, String)> {
@@ -101,12 +107,17 @@ mod tests {
         // has it in its final config.
         let names: Vec<&str> = bridged.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["tollgate.provider.demo"]);
-        assert_eq!(models(&bridged[0]), [("demo-gpt".to_string(), "mock-gpt".to_string())]);
+        assert_eq!(
+            models(&bridged[0]),
+            [("demo-gpt".to_string(), "mock-gpt".to_string())]
+        );
     }
 
     #[test]
     fn unchanged_configs_need_no_bridge() {
         let default = crate::config::DEFAULT_CONFIG;
-        assert!(bridge(&extensions(default), &extensions(default)).unwrap().is_empty());
+        assert!(bridge(&extensions(default), &extensions(default))
+            .unwrap()
+            .is_empty());
     }
 }

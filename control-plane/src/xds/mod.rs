@@ -65,7 +65,8 @@ impl Publisher {
     pub fn publish(&self, config: &Config) -> Result<Published, EncodeError> {
         let _order = self.publishing.lock().unwrap_or_else(|p| p.into_inner());
         let current = self.current();
-        let next = Snapshot::build(config, &self.wasm, current.version() + 1)?.bridged_from(&current)?;
+        let next =
+            Snapshot::build(config, &self.wasm, current.version() + 1)?.bridged_from(&current)?;
         if next.same_resources(&current) {
             return Ok(Published::Unchanged(current.version()));
         }
@@ -99,10 +100,16 @@ mod tests {
         let default = crate::config::DEFAULT_CONFIG;
         let publisher = Publisher::new(&config(default), Path::new(WASM)).unwrap();
         let mut watching = publisher.snapshots.subscribe();
-        assert_eq!(publisher.publish(&config(default)).unwrap(), Published::Unchanged(1));
+        assert_eq!(
+            publisher.publish(&config(default)).unwrap(),
+            Published::Unchanged(1)
+        );
         assert!(!watching.has_changed().unwrap());
         let renamed = default.replace("alias: demo-gpt,", "alias: demo-gpt-2,");
-        assert_eq!(publisher.publish(&config(&renamed)).unwrap(), Published::New(2));
+        assert_eq!(
+            publisher.publish(&config(&renamed)).unwrap(),
+            Published::New(2)
+        );
         assert!(watching.has_changed().unwrap());
         assert_eq!(watching.borrow_and_update().version(), 2);
         assert_eq!(publisher.current().version(), 2);

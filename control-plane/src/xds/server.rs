@@ -214,7 +214,10 @@ async fn serve_stream(
 }
 
 /// Queues `outgoing`; false once the response stream is gone.
-async fn send_all(responses: &mpsc::Sender<DiscoveryResponse>, outgoing: Vec<DiscoveryResponse>) -> bool {
+async fn send_all(
+    responses: &mpsc::Sender<DiscoveryResponse>,
+    outgoing: Vec<DiscoveryResponse>,
+) -> bool {
     for response in outgoing {
         if responses.send(response).await.is_err() {
             return false;

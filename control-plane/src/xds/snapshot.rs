@@ -100,7 +100,10 @@ impl Snapshot {
     }
 
     /// The filter configs named in `names`, bridged where a bridge exists.
-    pub fn bridged_extensions(&self, names: &BTreeSet<String>) -> Result<Vec<Resource>, EncodeError> {
+    pub fn bridged_extensions(
+        &self,
+        names: &BTreeSet<String>,
+    ) -> Result<Vec<Resource>, EncodeError> {
         let mut resources = self.resources(EXTENSION, names, NodeOverrides::default())?;
         for resource in &mut resources {
             if let Some(bridge) = self.bridge.iter().find(|b| b.name == resource.name) {
@@ -155,7 +158,10 @@ impl Snapshot {
 
 /// Whether two resource lists are the same resources (names and content).
 pub fn same(a: &[Resource], b: &[Resource]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a.name == b.name && a.json == b.json)
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(a, b)| a.name == b.name && a.json == b.json)
 }
 
 /// The rendered bootstrap's resources, by kind, as (name, JSON).
@@ -191,12 +197,22 @@ fn split(mut bootstrap: Value) -> Split {
     };
     let secret_names: BTreeSet<String> = split.secrets.iter().map(|(n, _)| n.clone()).collect();
     for (name, mut listener) in named(&mut statics["listeners"]) {
-        for chain in listener["filter_chains"].as_array_mut().into_iter().flatten() {
+        for chain in listener["filter_chains"]
+            .as_array_mut()
+            .into_iter()
+            .flatten()
+        {
             for filter in chain["filters"].as_array_mut().into_iter().flatten() {
                 let hcm = &mut filter["typed_config"];
-                if let Some(route_config) = hcm.as_object_mut().and_then(|h| h.remove("route_config")) {
-                    let route_name = route_config["name"].as_str().unwrap_or_default().to_string();
-                    hcm["rds"] = json!({"config_source": over_ads(), "route_config_name": route_name});
+                if let Some(route_config) =
+                    hcm.as_object_mut().and_then(|h| h.remove("route_config"))
+                {
+                    let route_name = route_config["name"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    hcm["rds"] =
+                        json!({"config_source": over_ads(), "route_config_name": route_name});
                     split.routes.push((route_name, route_config));
                 }
                 discover_wasm_filters(&mut hcm["http_filters"], &mut split.extensions);
@@ -227,12 +243,18 @@ fn discover_wasm_filters(filters: &mut Value, extensions: &mut Vec<(String, Valu
             continue;
         }
         let typed_config = filter["typed_config"].take();
-        let name = typed_config["config"]["name"].as_str().unwrap_or_default().to_string();
+        let name = typed_config["config"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         *filter = json!({
             "name": name,
             "config_discovery": {"config_source": over_ads(), "type_urls": [WASM_TYPE]},
         });
-        extensions.push((name.clone(), json!({"name": name, "typed_config": typed_config})));
+        extensions.push((
+            name.clone(),
+            json!({"name": name, "typed_config": typed_config}),
+        ));
     }
 }
 
@@ -242,14 +264,20 @@ fn reference_secrets_over_ads(value: &mut Value, secrets: &BTreeSet<String>) {
     match value {
         Value::Object(map) => {
             let is_reference = map.len() == 1
-                && map.get("name").and_then(Value::as_str).is_some_and(|n| secrets.contains(n));
+                && map
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .is_some_and(|n| secrets.contains(n));
             if is_reference {
                 map.insert("sds_config".into(), over_ads());
             } else {
-                map.values_mut().for_each(|v| reference_secrets_over_ads(v, secrets));
+                map.values_mut()
+                    .for_each(|v| reference_secrets_over_ads(v, secrets));
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| reference_secrets_over_ads(v, secrets)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| reference_secrets_over_ads(v, secrets)),
         _ => {}
     }
 }

@@ -14,7 +14,10 @@ pub(crate) fn with_added_key(text: &str) -> String {
     assert!(text.contains(last_key), "the edit must apply");
     text.replacen(
         last_key,
-        &format!("{last_key}  - {{id: added, sha256: {}, models: [\"*\"]}}\n", "1".repeat(64)),
+        &format!(
+            "{last_key}  - {{id: added, sha256: {}, models: [\"*\"]}}\n",
+            "1".repeat(64)
+        ),
         1,
     )
 }
@@ -64,7 +67,10 @@ fn the_listener_takes_routes_and_filter_configs_from_ads() {
         hcm["http_filters"][0]["config_discovery"]["type_urls"][0],
         WASM_TYPE
     );
-    let routes: Vec<&str> = snapshot.resources[ROUTE].iter().map(|r| r.name.as_str()).collect();
+    let routes: Vec<&str> = snapshot.resources[ROUTE]
+        .iter()
+        .map(|r| r.name.as_str())
+        .collect();
     assert_eq!(routes, ["tollgate"]);
 }
 
@@ -133,7 +139,13 @@ fn a_node_can_move_the_listener() {
     let snapshot = snapshot_of(&default_text());
     let listen: SocketAddr = "127.0.0.1:18123".parse().unwrap();
     let moved = snapshot
-        .resources(LISTENER, &BTreeSet::new(), NodeOverrides { listen: Some(listen) })
+        .resources(
+            LISTENER,
+            &BTreeSet::new(),
+            NodeOverrides {
+                listen: Some(listen),
+            },
+        )
         .unwrap();
     assert_eq!(
         moved[0].json["address"]["socket_address"]["port_value"],
@@ -142,7 +154,10 @@ fn a_node_can_move_the_listener() {
     let same = snapshot
         .resources(LISTENER, &BTreeSet::new(), NodeOverrides::default())
         .unwrap();
-    assert_eq!(same[0].json["address"]["socket_address"]["port_value"], 8080);
+    assert_eq!(
+        same[0].json["address"]["socket_address"]["port_value"],
+        8080
+    );
 }
 
 #[test]

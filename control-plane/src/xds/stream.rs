@@ -28,8 +28,13 @@ pub const LISTEN_METADATA: &str = "tollgate.listen";
 pub enum Event {
     /// A first request, or new resource names.
     Subscribed,
-    Ack { version: String },
-    Nack { version: String, message: String },
+    Ack {
+        version: String,
+    },
+    Nack {
+        version: String,
+        message: String,
+    },
     /// Answers an older response; ignored.
     Stale,
 }
@@ -165,7 +170,7 @@ impl StreamState {
         let routes_change = self.differs(ROUTE, snapshot)?;
         let mut responses = Vec::new();
         for type_url in TYPES {
-            if !self.types.get(type_url).is_some_and(|s| s.sent.is_some()) {
+            if self.types.get(type_url).is_none_or(|s| s.sent.is_none()) {
                 continue;
             }
             let response = match (type_url, routes_change) {

@@ -52,7 +52,12 @@ fn subscribed(first: &Snapshot) -> StreamState {
         };
         let ack = request(type_url, &names, &response.version_info, &response.nonce);
         let (event, responses) = stream.on_request(&ack, first).unwrap();
-        assert_eq!(event, Event::Ack { version: "1".into() });
+        assert_eq!(
+            event,
+            Event::Ack {
+                version: "1".into()
+            }
+        );
         assert!(responses.is_empty(), "an ACK is not answered");
     }
     stream
@@ -117,7 +122,10 @@ fn a_nack_is_recorded_and_the_rejected_config_not_resent() {
     stream.on_request(&ack, &snapshot(4, false)).unwrap();
     let status = &stream.status()[EXTENSION];
     assert_eq!(status.acked.as_deref(), Some("4"));
-    assert!(status.nacked.is_none(), "a later accepted version clears the rejection");
+    assert!(
+        status.nacked.is_none(),
+        "a later accepted version clears the rejection"
+    );
 }
 
 #[test]
@@ -146,7 +154,12 @@ fn new_resource_names_are_answered_with_those_resources() {
     let (event, responses) = stream
         .on_request(&request(EXTENSION, &names, "1", &last_nonce), &first)
         .unwrap();
-    assert_eq!(event, Event::Ack { version: "1".into() });
+    assert_eq!(
+        event,
+        Event::Ack {
+            version: "1".into()
+        }
+    );
     assert_eq!(responses[0].resources.len(), 2);
 }
 
@@ -191,7 +204,10 @@ fn a_moved_alias_gets_bridged_filter_configs_until_envoy_answers_the_routes() {
         .on_request(&request(ROUTE, &["tollgate"], "", ""), &first)
         .unwrap();
     stream
-        .on_request(&request(ROUTE, &["tollgate"], "1", &responses[0].nonce), &first)
+        .on_request(
+            &request(ROUTE, &["tollgate"], "1", &responses[0].nonce),
+            &first,
+        )
         .unwrap();
     let moved_text = crate::config::DEFAULT_CONFIG.replace(
         "{alias: demo-gpt, provider: demo, model: mock-gpt}",

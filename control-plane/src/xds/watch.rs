@@ -44,9 +44,13 @@ mod tests {
         std::fs::write(&path, "a").unwrap();
         let edits = Arc::new(AtomicUsize::new(0));
         let counter = edits.clone();
-        let watcher = tokio::spawn(on_edit(path.clone(), Duration::from_millis(10), move || {
-            counter.fetch_add(1, Ordering::SeqCst);
-        }));
+        let watcher = tokio::spawn(on_edit(
+            path.clone(),
+            Duration::from_millis(10),
+            move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            },
+        ));
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert_eq!(edits.load(Ordering::SeqCst), 0, "no edit yet");
         std::fs::write(&path, "bb").unwrap();
