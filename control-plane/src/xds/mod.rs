@@ -80,9 +80,14 @@ impl Publisher {
         self.snapshots.borrow().clone()
     }
 
-    /// The ADS service serving this publisher's snapshots.
-    pub fn server(&self) -> AdsServer {
-        AdsServer::new(self.snapshots.subscribe())
+    /// Snapshots as they are published, starting with the current one.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.subscribe()
+    }
+
+    /// The ADS service serving this publisher's snapshots (and keeping it alive).
+    pub fn server(self: &Arc<Self>) -> AdsServer {
+        AdsServer::new(self.clone())
     }
 }
 
@@ -113,5 +118,17 @@ mod tests {
         assert!(watching.has_changed().unwrap());
         assert_eq!(watching.borrow_and_update().version(), 2);
         assert_eq!(publisher.current().version(), 2);
+    }
+
+    #[test]
+    fn a_server_keeps_its_snapshots_open_after_the_last_other_handle_is_gone() {
+        let default = crate::config::DEFAULT_CONFIG;
+        let publisher = Arc::new(Publisher::new(&config(default), Path::new(WASM)).unwrap());
+        let server = publisher.server();
+        let watching = publisher.subscribe();
+        drop(publisher);
+        // A closed channel would end every Envoy's stream at once.
+        assert!(watching.has_changed().is_ok());
+        assert_eq!(server.status().version, 1);
     }
 }

@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use super::snapshot::Snapshot;
 use super::stream::{Event, StreamState, TypeStatus};
+use super::Publisher;
 
 /// Path of the xDS status report.
 pub const STATUS_PATH: &str = "/v1/xds/status";
@@ -91,25 +92,26 @@ impl Registry {
     }
 }
 
-/// The ADS service over a stream of snapshots.
+/// The ADS service over a publisher's snapshots. It holds the publisher, so the
+/// snapshot channel stays open as long as anything serves it.
 #[derive(Debug, Clone)]
 pub struct AdsServer {
-    snapshots: watch::Receiver<Arc<Snapshot>>,
+    publisher: Arc<Publisher>,
     registry: Arc<Registry>,
 }
 
 // === impl AdsServer ===
 
 impl AdsServer {
-    pub fn new(snapshots: watch::Receiver<Arc<Snapshot>>) -> AdsServer {
+    pub fn new(publisher: Arc<Publisher>) -> AdsServer {
         AdsServer {
-            snapshots,
+            publisher,
             registry: Arc::default(),
         }
     }
 
     pub fn status(&self) -> XdsStatus {
-        self.registry.report(self.snapshots.borrow().version())
+        self.registry.report(self.publisher.current().version())
     }
 
     /// The gRPC service and `GET /v1/xds/status`, to serve beside other routes (the
@@ -142,7 +144,7 @@ impl AggregatedDiscoveryService for AdsServer {
         let (responses, outbox) = mpsc::channel(QUEUE);
         tokio::spawn(serve_stream(
             request.into_inner(),
-            self.snapshots.clone(),
+            self.publisher.subscribe(),
             responses,
             self.registry.clone(),
         ));
@@ -188,8 +190,12 @@ async fn serve_stream(
                         }
                     }
                 }
-                // Envoy hung up (or the connection broke): it reconnects on its own.
-                Ok(None) | Err(_) => break,
+                // Envoy hung up: it reconnects on its own.
+                Ok(None) => break,
+                Err(status) => {
+                    eprintln!("xds: stream of Envoy {} broke: {status}", state.node_id());
+                    break;
+                }
             },
             changed = snapshots.changed() => {
                 if changed.is_err() {
