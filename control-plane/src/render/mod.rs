@@ -2,8 +2,8 @@
 //! [`FilterConfig`]s of the wasm filters.
 //!
 //! Pure: no environment, no filesystem (credential presence is settled earlier by
-//! [`crate::credentials::apply`]). Golden tests pin the output; an xDS server can reuse
-//! the same pieces later.
+//! [`crate::credentials::apply`]). Golden tests pin the output; the xDS server
+//! ([`crate::xds::snapshot`]) serves the same JSON, cut into resources.
 
 mod bootstrap;
 mod routes;
