@@ -8,12 +8,12 @@
 //! config file watcher in `tollgate run`/`serve`, the key lifecycle API) calls
 //! [`Publisher::publish`] with the new validated config; a snapshot equal to the current
 //! one is not published, and a change reaches only the resource types it touches (a key
-//! change is an ECDS-only push, a route change an RDS push (make-before-break when an alias
-//! moves between providers, see [`bridge`]).
+//! change is an ECDS-only push; a route change is an RDS push, made before-break when an
+//! alias moves between providers: see `bridge.rs`).
 //!
 //! Envoy's API: the `envoy-types` crate has the ADS service stubs (tonic) and the message
 //! types, but no descriptors, so `build.rs` compiles the .proto files it ships with protox
-//! (pure Rust, no protoc) for the JSON → protobuf step ([`encode`]).
+//! (pure Rust, no protoc) for the JSON → protobuf step (`encode.rs`).
 
 pub mod bootstrap;
 mod bridge;
