@@ -24,7 +24,7 @@ export TOLLGATE_BIN   := $(BIN)
 help:
 	@echo "make run     start the demo gateway (control plane + Envoy + demo provider) on loopback"
 	@echo "make test    run every test (unit, conformance, end-to-end through real Envoy)"
-	@echo "make bench   translation micro-benchmark, then direct vs bare Envoy vs Envoy + tollgate.wasm"
+	@echo "make bench   translation micro-benchmark, then direct vs bare Envoy vs Envoy + tollgate.wasm, xDS push latency"
 	@echo "make fuzz    run every fuzz target for FUZZ_SECONDS (default 30) each"
 
 # --- set-up -------------------------------------------------------------------------------
@@ -81,6 +81,7 @@ bench: tools wasm
 	cargo build --release -p tollgate-control-plane -p mock-provider
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) scripts/bench.py
+	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_xds.py
 
 # --- fuzzing (not part of `make test`) -----------------------------------------------------
 # cargo-fuzz assumes a nightly toolchain: its sanitizer builds (ASan is its default) pass

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make run`: the demo gateway on loopback.
 # Starts the built-in demo provider (the project's mock provider, which speaks the real
-# OpenAI and Anthropic wire formats) and the control plane, which renders the embedded
-# default config and runs Envoy with tollgate.wasm. Ctrl-C stops everything.
+# OpenAI and Anthropic wire formats) and the control plane, which serves the embedded
+# default config (or $TOLLGATE_CONFIG, whose edits it pushes live) to Envoy over xDS and
+# runs Envoy with tollgate.wasm, plus the usage service. Ctrl-C stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,8 @@ DEMO_PORT=9010
 
 # The demo provider's credential: Envoy injects it upstream, clients never see it.
 export TOLLGATE_DEMO_PROVIDER_KEY="demo-provider-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+# The key Envoy ships usage records to the control plane with (default config).
+export TOLLGATE_INGEST_KEY="${TOLLGATE_INGEST_KEY:-ingest-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}"
 
 "$TOLLGATE_BIN/mock-provider" --listen "127.0.0.1:$DEMO_PORT" &
 demo_pid=$!

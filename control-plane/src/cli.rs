@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use futures_util::future::BoxFuture;
 
 use crate::audit::chain::{self, AuditEntry, ChainError, Head};
 use crate::audit::store as audit_store;
@@ -19,7 +20,8 @@ use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::api::{self, Admin, Catalog, CreateBody, RateLimitsBody, RotateBody, UpdateBody};
 use crate::keys::client::{AdminClient, ClientError};
-use crate::keys::registry::{system_clock, KeyRegistry};
+use crate::keys::lifecycle::StoredKey;
+use crate::keys::registry::{system_clock, KeyRegistry, RegistryError};
 use crate::keys::store::KeyStoreError;
 use crate::keys::{self, effective_keys, Entry, KeyError};
 use crate::render;
@@ -28,9 +30,12 @@ use crate::storage::{Database, DatabaseError, StoreError};
 use crate::usage::store as usage_store;
 use crate::usage::{ReportError, ReportRequest};
 use crate::vault::Vault;
+use crate::xds::{self, EncodeError, Published, Publisher};
 
 /// How long `run` waits for Envoy's listener.
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Node id of the one Envoy `run` supervises.
+const RUN_NODE_ID: &str = "tollgate";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,8 +65,9 @@ pub enum Command {
     /// Create and hash virtual keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Validate, render and run Envoy in the foreground until it exits; with a
-    /// `control_plane:` section, the Tollgate service runs beside it.
+    /// Validate and run Envoy in the foreground until it exits, configured over xDS by
+    /// this process (edits of the config file are pushed); with a `control_plane:`
+    /// section, the Tollgate service runs beside it.
     Run {
         #[command(flatten)]
         config: ConfigArg,
@@ -70,13 +76,25 @@ pub enum Command {
         /// The Envoy binary.
         #[arg(long)]
         envoy: PathBuf,
-        /// Directory for the rendered bootstrap (envoy.json).
+        /// Directory for Envoy's bootstrap (envoy.json).
         #[arg(long, default_value = ".run")]
         workdir: PathBuf,
+        /// Run Envoy on the full rendered bootstrap instead of xDS (no live updates).
+        #[arg(long = "static")]
+        static_bootstrap: bool,
     },
-    /// Run only the Tollgate service of the config's `control_plane:` section (usage
-    /// ingest and reports), until Ctrl-C or SIGTERM.
-    Serve(ConfigArg),
+    /// Run the control plane of the config's `control_plane:` section (usage ingest and
+    /// reports; with --wasm also xDS for any number of Envoys started from `tollgate
+    /// bootstrap`), until Ctrl-C or SIGTERM.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Serve xDS too; the tollgate.wasm path as the Envoy hosts see it.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+    },
+    /// Write the minimal bootstrap of an Envoy configured over xDS by `tollgate serve`.
+    Bootstrap(BootstrapArgs),
     /// Usage report from the usage database: tokens, requests, cost and latency per group.
     Usage(UsageArgs),
     /// The hash-chained audit log of admin actions and key lifecycle events.
@@ -136,6 +154,27 @@ pub struct UsageArgs {
     /// json or csv.
     #[arg(long, default_value = "json")]
     format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    config: ConfigArg,
+    /// This Envoy's node id, unique among the Envoys of one control plane.
+    #[arg(long, default_value = "tollgate")]
+    node_id: String,
+    /// Envoy's admin address; the config's `admin` by default.
+    #[arg(long)]
+    admin: Option<SocketAddr>,
+    /// The gateway listener's address on this Envoy; the config's `listen` by default.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The control plane's xDS address; the config's `control_plane.listen` by default.
+    #[arg(long)]
+    xds: Option<SocketAddr>,
+    /// Write the bootstrap here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -303,12 +342,18 @@ pub enum CliError {
     Admin(#[from] ClientError),
     #[error(transparent)]
     KeyStore(#[from] KeyStoreError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
     #[error("--grace: {0}")]
     Grace(DurationError),
     #[error("--expires-at never only applies to `keys update`")]
     NeverOnCreate,
     #[error(transparent)]
     Alerts(#[from] AlertError),
+    #[error("cannot build the xDS resources: {0}")]
+    Xds(#[from] EncodeError),
+    #[error("no xDS address: give --xds or a `control_plane:` section")]
+    NoXdsAddress,
 }
 
 /// Runs a command; returns the process exit code.
@@ -322,8 +367,10 @@ pub fn execute(cli: Cli) -> u8 {
             wasm,
             envoy,
             workdir,
-        } => run(config, wasm, &envoy, &workdir),
-        Command::Serve(config) => serve(config),
+            static_bootstrap,
+        } => run(config, wasm, &envoy, &workdir, static_bootstrap),
+        Command::Serve { config, wasm } => serve(config, wasm),
+        Command::Bootstrap(args) => write_bootstrap(args),
         Command::Usage(args) => usage(args),
         Command::Audit(AuditCommand::Verify {
             database,
@@ -341,6 +388,11 @@ pub fn execute(cli: Cli) -> u8 {
 /// Reads and validates the configuration, printing every diagnostic to stderr.
 fn load(arg: ConfigArg) -> Result<(Source, Config), CliError> {
     let source = Source::from_arg(arg.config);
+    let config = load_source(&source)?;
+    Ok((source, config))
+}
+
+fn load_source(source: &Source) -> Result<Config, CliError> {
     let name = source.name();
     let text = source.read().map_err(|source| CliError::Read {
         name: name.clone(),
@@ -354,7 +406,7 @@ fn load(arg: ConfigArg) -> Result<(Source, Config), CliError> {
     match config::load(&text, source.base_dir().as_deref()) {
         Ok(loaded) => {
             print(&loaded.warnings);
-            Ok((source, loaded.config))
+            Ok(loaded.config)
         }
         Err(found) => {
             print(&found);
@@ -464,13 +516,18 @@ fn hash_key() -> Result<u8, CliError> {
     Ok(0)
 }
 
-fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Result<u8, CliError> {
-    let (_, config) = load(arg)?;
+fn run(
+    arg: ConfigArg,
+    wasm: WasmArg,
+    envoy_bin: &Path,
+    workdir: &Path,
+    static_bootstrap: bool,
+) -> Result<u8, CliError> {
+    let (source, config) = load(arg)?;
     let (config, missing) = check_credentials(config);
     if missing {
         return Err(CliError::MissingCredentials);
     }
-    let config = with_stored_keys(config)?;
     let wasm = absolute(&wasm.wasm);
     if !wasm.is_file() {
         return Err(CliError::NoWasm(wasm));
@@ -481,23 +538,56 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
         source,
     };
     std::fs::create_dir_all(workdir).map_err(write_error)?;
-    let json = render::render(&config, &wasm).bootstrap_json();
-    std::fs::write(&bootstrap, json).map_err(write_error)?;
-
-    if let Some(control_plane) = &config.control_plane {
-        let service = prepare_service(&config, control_plane)?;
-        let runtime = service_runtime()?;
-        // Lives as long as the process: it ends when Envoy does.
-        std::thread::spawn(move || {
-            let forever = std::future::pending();
-            if let Err(e) = runtime.block_on(service.serve(forever)) {
-                eprintln!("error: the Tollgate service stopped: {e}");
+    let service = match &config.control_plane {
+        Some(control_plane) => Some(prepare_service(&config, control_plane)?),
+        None => None,
+    };
+    let registry = service.as_ref().and_then(|s| s.registry.clone());
+    let config = with_registry_keys(config, registry.as_deref())?;
+    let (json, how) = if static_bootstrap {
+        if let Some(service) = service {
+            spawn_service(service, None, Vec::new())?;
+        }
+        let how = "static bootstrap (restart to apply config changes)".to_string();
+        (render::render(&config, &wasm).bootstrap_json(), how)
+    } else {
+        let publisher = Arc::new(Publisher::new(&config, &wasm)?);
+        let service = match service {
+            Some(service) => service,
+            // No service configured: xDS alone, on a loopback port of the system's choosing.
+            None => {
+                let address = SocketAddr::from(([127, 0, 0, 1], 0));
+                let listener =
+                    service::bind(address).map_err(|source| CliError::Bind { address, source })?;
+                PreparedService::bare(listener)
             }
-        });
-    }
+        };
+        let xds_address = service.listener.local_addr().map_err(CliError::Service)?;
+        let feed = Feed {
+            source: source.clone(),
+            registry,
+            publisher: Arc::clone(&publisher),
+        };
+        spawn_service(service, Some(publisher.server().router()), feed.tasks())?;
+        let node = xds::bootstrap::Node {
+            id: RUN_NODE_ID.to_string(),
+            admin: config.admin,
+            xds: xds_address,
+            listen: None,
+        };
+        let how = match &source {
+            Source::File(path) => format!(
+                "xDS from this process on {xds_address}; edits of {} apply live",
+                path.display()
+            ),
+            Source::BuiltIn => format!("xDS from this process on {xds_address}"),
+        };
+        (pretty(&xds::bootstrap::bootstrap(&node)), how)
+    };
+    std::fs::write(&bootstrap, json).map_err(write_error)?;
     let mut envoy = Envoy::start(envoy_bin, &bootstrap)?;
     match envoy.wait_ready(config.admin, READY_TIMEOUT) {
-        Ok(()) => println!("{}", banner(&config, &bootstrap)),
+        Ok(()) => println!("{}", banner(&config, &bootstrap, &how)),
         // Stopped by Ctrl-C / SIGTERM before it was ready: not a failure of ours.
         Err(EnvoyError::ExitedEarly(status)) if envoy.signalled() => {
             return Ok(envoy::exit_code(status))
@@ -511,8 +601,95 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     Ok(envoy::exit_code(status))
 }
 
+fn pretty(json: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(json).expect("a serde_json::Value always serializes") + "\n"
+}
+
+/// Runs the service, with `xds` merged into its routes and `tasks` beside it, on a thread
+/// of its own; it lives as long as the process, which ends when Envoy does.
+fn spawn_service(
+    service: PreparedService,
+    xds: Option<axum::Router>,
+    tasks: Vec<BoxFuture<'static, ()>>,
+) -> Result<(), CliError> {
+    let runtime = service_runtime()?;
+    std::thread::spawn(move || {
+        let forever = std::future::pending();
+        if let Err(e) = runtime.block_on(service.serve(xds, tasks, forever)) {
+            eprintln!("error: the Tollgate service stopped: {e}");
+        }
+    });
+    Ok(())
+}
+
+/// What the Envoys are pushed: the config source, validated again on every change, with
+/// the stored keys of the service's registry (when the service runs).
+#[derive(Clone)]
+struct Feed {
+    source: Source,
+    registry: Option<Arc<KeyRegistry>>,
+    publisher: Arc<Publisher>,
+}
+
+impl Feed {
+    /// The tasks that republish on a change: an edit of the config file, a key created,
+    /// updated, rotated or revoked. Each republish runs off the async threads (the key
+    /// store may block).
+    fn tasks(self) -> Vec<BoxFuture<'static, ()>> {
+        let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
+        if let Source::File(path) = &self.source {
+            let feed = self.clone();
+            tasks.push(Box::pin(xds::watch::on_edit(
+                path.clone(),
+                xds::watch::POLL,
+                move || {
+                    let feed = feed.clone();
+                    tokio::task::spawn_blocking(move || feed.republish());
+                },
+            )));
+        }
+        if let Some(registry) = &self.registry {
+            let mut revisions = registry.subscribe();
+            let feed = self.clone();
+            tasks.push(Box::pin(async move {
+                while revisions.changed().await.is_ok() {
+                    let feed = feed.clone();
+                    let _ = tokio::task::spawn_blocking(move || feed.republish()).await;
+                }
+            }));
+        }
+        tasks
+    }
+
+    /// Validates the config again and publishes it with the stored keys; anything wrong
+    /// keeps the last good one.
+    fn republish(&self) {
+        let keeping = "the last good configuration stays in place";
+        let config = match load_source(&self.source) {
+            Ok(config) => config,
+            Err(e) => return eprintln!("error: {e}; {keeping}"),
+        };
+        let (config, missing) = check_credentials(config);
+        if missing {
+            return eprintln!("error: {}; {keeping}", CliError::MissingCredentials);
+        }
+        let config = match with_registry_keys(config, self.registry.as_deref()) {
+            Ok(config) => config,
+            Err(e) => return eprintln!("error: {e}; {keeping}"),
+        };
+        let name = self.source.name();
+        match self.publisher.publish(&config) {
+            Ok(Published::New(version)) => println!("{name}: pushed as version {version}"),
+            Ok(Published::Unchanged(version)) => {
+                println!("{name}: no change to push (version {version})");
+            }
+            Err(e) => eprintln!("error: {e}; {keeping}"),
+        }
+    }
+}
+
 /// What to tell the operator once the gateway answers.
-fn banner(config: &Config, bootstrap: &Path) -> String {
+fn banner(config: &Config, bootstrap: &Path, how: &str) -> String {
     let gateway = envoy::reachable(config.listen);
     let admin = envoy::reachable(config.admin);
     let aliases: Vec<&str> = config.models.iter().map(|m| m.alias.as_str()).collect();
@@ -527,7 +704,7 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
         "\nTollgate is ready.\n\
          \x20 gateway  http://{gateway}/v1/chat/completions  (OpenAI format; models at /v1/models)\n\
          \x20 admin    http://{admin}/  (Envoy stats and config dump)\n\
-         \x20 config   {}\n\
+         \x20 config   {} ({how})\n\
          \x20 models   {}\n\n\
          Try it:\n\
          \x20 curl -s http://{gateway}/v1/chat/completions \\\n\
@@ -545,17 +722,38 @@ struct PreparedService {
     router: axum::Router,
     /// The budget alert loop, when budgets have thresholds.
     alerter: Option<Alerter>,
+    /// The stored keys; absent when only xDS is served.
+    registry: Option<Arc<KeyRegistry>>,
 }
 
 impl PreparedService {
+    /// Nothing but the listener (xDS routes are added when served).
+    fn bare(listener: std::net::TcpListener) -> Self {
+        PreparedService {
+            listener,
+            router: axum::Router::new(),
+            alerter: None,
+            registry: None,
+        }
+    }
+
     async fn serve(
         self,
+        xds: Option<axum::Router>,
+        tasks: Vec<BoxFuture<'static, ()>>,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> io::Result<()> {
         if let Some(alerter) = self.alerter {
             tokio::spawn(alerter.run());
         }
-        service::serve(self.listener, self.router, shutdown).await
+        for task in tasks {
+            tokio::spawn(task);
+        }
+        let router = match xds {
+            Some(xds) => self.router.merge(xds),
+            None => self.router,
+        };
+        service::serve(self.listener, router, shutdown).await
     }
 }
 
@@ -585,7 +783,7 @@ fn prepare_service(
     let keys = keys::store::open(&control_plane.database)?;
     let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&control_plane.database)?);
     let config_ids = config.keys.iter().map(|k| k.id.clone());
-    let registry = KeyRegistry::new(keys, audit, config_ids, system_clock());
+    let registry = Arc::new(KeyRegistry::new(keys, audit, config_ids, system_clock()));
     let catalog = Catalog {
         aliases: config.models.iter().map(|m| m.alias.clone()).collect(),
         providers: config.providers.iter().map(|p| p.name.clone()).collect(),
@@ -601,7 +799,7 @@ fn prepare_service(
     );
     let enforced = limits.iter().map(|l| l.budget.clone()).collect();
     let routes = service::routes(store, &key, enforced).merge(api::routes(
-        Arc::new(registry),
+        Arc::clone(&registry),
         admins,
         catalog,
     ));
@@ -609,6 +807,7 @@ fn prepare_service(
         listener,
         router: routes.into_router(),
         alerter,
+        registry: Some(registry),
     })
 }
 
@@ -630,22 +829,36 @@ fn admin_credentials(control_plane: &ControlPlane) -> Vec<Admin> {
 
 /// The config with the stored keys added, as the gateway filter should get them. Reading
 /// never creates the database: without one there are no stored keys.
-fn with_stored_keys(mut config: Config) -> Result<Config, CliError> {
+fn with_stored_keys(config: Config) -> Result<Config, CliError> {
     let Some(control_plane) = &config.control_plane else {
         return Ok(config);
     };
     let mut store = match &control_plane.database {
-        // Reading never creates the database: without one there are no stored keys.
         Database::Sqlite(path) if !path.is_file() => return Ok(config),
         database => keys::store::open(database)?,
     };
-    let now = (system_clock())();
-    let effective = effective_keys(&config, &store.list()?, now);
+    let stored = store.list()?;
+    Ok(add_stored_keys(config, &stored, (system_clock())()))
+}
+
+/// The config with the keys of `registry` added (none without a registry).
+fn with_registry_keys(config: Config, registry: Option<&KeyRegistry>) -> Result<Config, CliError> {
+    match registry {
+        Some(registry) => {
+            let stored = registry.list()?;
+            Ok(add_stored_keys(config, &stored, registry.now()))
+        }
+        None => Ok(config),
+    }
+}
+
+fn add_stored_keys(mut config: Config, stored: &[StoredKey], now: u64) -> Config {
+    let effective = effective_keys(&config, stored, now);
     for id in &effective.shadowed {
         eprintln!("warning: stored key {id:?} is hidden by the config file's key of that id");
     }
     config.keys = effective.keys;
-    Ok(config)
+    config
 }
 
 fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -656,16 +869,50 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .map_err(CliError::Service)
 }
 
-fn serve(arg: ConfigArg) -> Result<u8, CliError> {
-    let (_, config) = load(arg)?;
+fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
+    let (source, config) = load(arg)?;
     let control_plane = config
         .control_plane
         .as_ref()
         .ok_or(CliError::NoControlPlane)?;
     let service = prepare_service(&config, control_plane)?;
+    let (xds, tasks) = match wasm {
+        Some(wasm) => {
+            let (config, missing) = check_credentials(config);
+            if missing {
+                return Err(CliError::MissingCredentials);
+            }
+            let config = with_registry_keys(config, service.registry.as_deref())?;
+            let publisher = Arc::new(Publisher::new(&config, &absolute(&wasm))?);
+            println!("xDS for Envoys started from `tollgate bootstrap`, on the same address");
+            let feed = Feed {
+                source,
+                registry: service.registry.clone(),
+                publisher: Arc::clone(&publisher),
+            };
+            (Some(publisher.server().router()), feed.tasks())
+        }
+        None => (None, Vec::new()),
+    };
     service_runtime()?
-        .block_on(service.serve(stop_signal()))
+        .block_on(service.serve(xds, tasks, stop_signal()))
         .map_err(CliError::Service)?;
+    Ok(0)
+}
+
+fn write_bootstrap(args: BootstrapArgs) -> Result<u8, CliError> {
+    let (_, config) = load(args.config)?;
+    let xds = args
+        .xds
+        .or(config.control_plane.as_ref().map(|c| c.listen))
+        .ok_or(CliError::NoXdsAddress)?;
+    let node = xds::bootstrap::Node {
+        id: args.node_id,
+        admin: args.admin.unwrap_or(config.admin),
+        xds,
+        listen: args.listen,
+    };
+    write_output(args.out, &pretty(&xds::bootstrap::bootstrap(&node)))?;
     Ok(0)
 }
 

@@ -7,7 +7,8 @@
 //! The pipeline is deliberately split so every step but the first and last is pure:
 //! [`config::load`] (text → validated [`config::Config`]) → [`credentials::apply`]
 //! (drops optional providers whose secret is absent, behind the [`credentials::Environment`]
-//! trait) → [`render::render`] (config → Envoy JSON). A later xDS server reuses the last two.
+//! trait) → [`render::render`] (config → Envoy JSON). The xDS server ([`xds`]) reuses the
+//! last two: its snapshots are the rendered JSON cut into xDS resources.
 // `deny`, not `forbid`: forwarding a signal to Envoy needs one `kill(2)` call (see `envoy`).
 #![deny(unsafe_code)]
 
@@ -23,3 +24,4 @@ pub mod service;
 pub mod storage;
 pub mod usage;
 pub mod vault;
+pub mod xds;

@@ -90,24 +90,26 @@ fn run_refuses_missing_required_credentials_before_starting_envoy() {
 
 #[test]
 fn serve_needs_a_control_plane_section_and_its_ingest_key() {
-    let out = tollgate(&["serve"], "");
+    let dir = std::env::temp_dir().join(format!("tollgate-cli-serve-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plain = "version: 1
+providers: [{name: p, kind: openai, base_url: 'http://127.0.0.1:1/v1'}]
+models: [{alias: a, provider: p, model: m}]
+keys: [{id: k, sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824, models: ['*']}]
+";
+    let config = dir.join("plain.yaml");
+    std::fs::write(&config, plain).unwrap();
+    let out = tollgate(&["serve", "--config", config.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains("no `control_plane:` section"),
         "{}",
         text(&out.stderr)
     );
-    let dir = std::env::temp_dir().join(format!("tollgate-cli-serve-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("cp.yaml");
     std::fs::write(
         &config,
-        "version: 1
-providers: [{name: p, kind: openai, base_url: 'http://127.0.0.1:1/v1'}]
-models: [{alias: a, provider: p, model: m}]
-keys: [{id: k, sha256: 2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824, models: ['*']}]
-control_plane: {ingest_key_env: TOLLGATE_CLI_TEST_UNSET_KEY}
-",
+        format!("{plain}control_plane: {{ingest_key_env: TOLLGATE_CLI_TEST_UNSET_KEY}}\n"),
     )
     .unwrap();
     let out = tollgate(&["serve", "--config", config.to_str().unwrap()], "");

@@ -283,27 +283,38 @@ keys:
             self.workdir, self.env,
         )
         self.processes.append(mock)
-        config = self.workdir / "tollgate.yaml"
-        config.write_text(self.config_yaml())
+        self.config_path = self.workdir / "tollgate.yaml"
+        self.config_path.write_text(self.config_yaml())
+        self.start_envoys()
+        wait_until(lambda: httpx.get(f"{self.mock_url}/__mock/health").status_code == 200, "mock provider")
+
+    def start_envoys(self):
+        """One Envoy on the bootstrap `tollgate render` writes (no control plane)."""
         self.envoy_config = self.workdir / "envoy.json"
         subprocess.run(
-            [BIN / "tollgate", "render", "--config", config, "--wasm", WASM, "--out", self.envoy_config],
+            [BIN / "tollgate", "render", "--config", self.config_path, "--wasm", WASM, "--out", self.envoy_config],
             check=True, env=self.env,
         )
-        self.envoy = Process(
-            "envoy",
-            [ENVOY, "-c", self.envoy_config, "--disable-hot-restart", "--concurrency", "2",
+        self.envoy = self.start_envoy("envoy", self.envoy_config)
+        self.wait_ready(self.envoy, self.admin_port)
+
+    def start_envoy(self, name: str, bootstrap: Path) -> Process:
+        envoy = Process(
+            name,
+            [ENVOY, "-c", bootstrap, "--disable-hot-restart", "--concurrency", "2",
              "--log-level", "warn", "--component-log-level", "wasm:info",
              "--file-flush-interval-msec", "200"],
             self.workdir, self.env,
         )
-        self.processes.append(self.envoy)
-        wait_until(lambda: httpx.get(f"{self.mock_url}/__mock/health").status_code == 200, "mock provider")
+        self.processes.append(envoy)
+        return envoy
+
+    def wait_ready(self, envoy: Process, admin_port: int):
         # Envoy loads the wasm module for every filter instance before it is ready: 15-20 s
         # on a loaded 2-core machine, so the default 20 s is too tight there.
         wait_until(
-            lambda: httpx.get(f"http://127.0.0.1:{self.admin_port}/ready").status_code == 200,
-            f"envoy (log: {self.envoy.log_path})",
+            lambda: httpx.get(f"http://127.0.0.1:{admin_port}/ready").status_code == 200,
+            f"{envoy.name} (log: {envoy.log_path})",
             timeout=60,
         )
 
@@ -328,6 +339,67 @@ keys:
     def usage_records(self) -> list:
         """The usage records the provider filter handed to the access log."""
         return [json.loads(e["usage"]) for e in self.access_log_entries() if e.get("usage") not in (None, "-")]
+
+
+class XdsStack(Stack):
+    """The same stack configured over xDS: `tollgate serve --wasm` is the control plane and
+    `nodes` Envoys start from `tollgate bootstrap`. Every node but the last moves the
+    listener to a port of its own (node metadata); the last listens on the config's port."""
+
+    def __init__(self, workdir: Path, nodes: int = 2):
+        super().__init__(workdir)
+        self.xds_port = free_port()
+        self.env["TOLLGATE_E2E_INGEST_KEY"] = "ingest-" + secrets.token_hex(12)
+        self.nodes = [
+            {"id": f"edge-{i}", "port": free_port(), "admin_port": free_port()} for i in range(nodes - 1)
+        ] + [{"id": f"edge-{nodes - 1}", "port": self.port, "admin_port": self.admin_port}]
+
+    @property
+    def xds_url(self) -> str:
+        return f"http://127.0.0.1:{self.xds_port}"
+
+    def node_url(self, node: dict) -> str:
+        return f"http://127.0.0.1:{node['port']}"
+
+    def config_yaml(self) -> str:
+        return super().config_yaml() + self.control_plane_yaml()
+
+    def control_plane_yaml(self) -> str:
+        return f"""
+control_plane:
+  listen: {{address: 127.0.0.1, port: {self.xds_port}}}
+  database: {self.workdir / "tollgate.db"}
+  ingest_key_env: TOLLGATE_E2E_INGEST_KEY
+"""
+
+    def start_envoys(self):
+        self.control_plane = Process(
+            "control-plane", [BIN / "tollgate", "serve", "--config", self.config_path, "--wasm", WASM],
+            self.workdir, self.env,
+        )
+        self.processes.append(self.control_plane)
+        wait_until(lambda: self.xds_status() is not None, f"control plane (log: {self.control_plane.log_path})")
+        envoys = []
+        for node in self.nodes:
+            bootstrap = self.workdir / f"{node['id']}.json"
+            moved = [] if node["port"] == self.port else ["--listen", f"127.0.0.1:{node['port']}"]
+            subprocess.run(
+                [BIN / "tollgate", "bootstrap", "--config", self.config_path, "--node-id", node["id"],
+                 "--admin", f"127.0.0.1:{node['admin_port']}", "--out", bootstrap, *moved],
+                check=True, env=self.env,
+            )
+            envoys.append((self.start_envoy(node["id"], bootstrap), node["admin_port"]))
+        for envoy, admin_port in envoys:
+            self.wait_ready(envoy, admin_port)
+
+    def xds_status(self):
+        return httpx.get(f"{self.xds_url}/v1/xds/status").json()
+
+    def edit_config(self, text: str):
+        """Replaces the config file the way editors do: a new file renamed over the old."""
+        new = self.config_path.with_suffix(".new")
+        new.write_text(text)
+        new.replace(self.config_path)
 
 
 def serving(stack):

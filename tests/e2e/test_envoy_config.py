@@ -38,6 +38,17 @@ def test_rendered_config_validates(tmp_path, config):
     validate(render(tmp_path, config))
 
 
+def test_xds_bootstrap_validates(tmp_path):
+    """The minimal bootstrap of an Envoy configured over xDS (`tollgate bootstrap`)."""
+    out = tmp_path / "bootstrap.json"
+    subprocess.run(
+        [str(a) for a in [BIN / "tollgate", "bootstrap", "--node-id", "edge-1", "--listen", "127.0.0.1:8081",
+                          "--out", out]],
+        check=True, env=DUMMY_ENV | {"PATH": "/usr/bin:/bin"},
+    )
+    validate(out)
+
+
 def test_stack_config_validates(stack):
     validate(stack.envoy_config)
 

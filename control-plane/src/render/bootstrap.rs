@@ -128,7 +128,7 @@ fn callout_secret_name(guardrail: &str) -> String {
     format!("credential.guardrail.{guardrail}")
 }
 
-fn socket_address(address: impl Display, port: u16) -> Value {
+pub fn socket_address(address: impl Display, port: u16) -> Value {
     json!({"socket_address": {"address": address.to_string(), "port_value": port}})
 }
 

@@ -15,12 +15,12 @@ use std::process::Command;
 use serde_json::json;
 
 use super::{render, Rendered};
-use crate::config::{load, DEFAULT_CONFIG};
-use crate::credentials::{apply, fixed::FixedEnvironment};
+use crate::config::{load, Config, DEFAULT_CONFIG};
+use crate::credentials::{apply, fixed::FixedEnvironment, Notice};
 
 /// Paths the goldens are rendered with; they need not exist.
-const WASM: &str = "/opt/tollgate/tollgate.wasm";
-const CONFIG_DIR: &str = "/etc/tollgate";
+pub(crate) const WASM: &str = "/opt/tollgate/tollgate.wasm";
+pub(crate) const CONFIG_DIR: &str = "/etc/tollgate";
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata")
@@ -48,7 +48,7 @@ fn environment(config_dir: &Path) -> FixedEnvironment {
 }
 
 /// Every case: its name and config text.
-fn cases() -> Vec<(String, String)> {
+pub(crate) fn cases() -> Vec<(String, String)> {
     let mut cases = vec![("default".to_string(), DEFAULT_CONFIG.to_string())];
     let mut files: Vec<PathBuf> = std::fs::read_dir(testdata())
         .unwrap()
@@ -64,11 +64,16 @@ fn cases() -> Vec<(String, String)> {
     cases
 }
 
-fn render_case(text: &str, config_dir: &Path, wasm: &Path) -> (Rendered, Vec<String>) {
+/// A case's config as the renderer gets it: validated, credentials applied.
+pub(crate) fn case_config(text: &str, config_dir: &Path) -> (Config, Vec<Notice>) {
     let loaded = load(text, Some(config_dir)).unwrap_or_else(|errors| {
         panic!("golden input does not validate: {errors:#?}");
     });
-    let (config, notices) = apply(loaded.config, &environment(config_dir));
+    apply(loaded.config, &environment(config_dir))
+}
+
+fn render_case(text: &str, config_dir: &Path, wasm: &Path) -> (Rendered, Vec<String>) {
+    let (config, notices) = case_config(text, config_dir);
     let notices = notices.iter().map(ToString::to_string).collect();
     (render(&config, wasm), notices)
 }

@@ -2,11 +2,13 @@
 //! [`FilterConfig`]s of the wasm filters.
 //!
 //! Pure: no environment, no filesystem (credential presence is settled earlier by
-//! [`crate::credentials::apply`]). Golden tests pin the output; an xDS server can reuse
-//! the same pieces later.
+//! [`crate::credentials::apply`]). Golden tests pin the output; the xDS server
+//! ([`crate::xds::snapshot`]) serves the same JSON, cut into resources.
 
 mod bootstrap;
 mod routes;
+
+pub use bootstrap::socket_address;
 
 use std::path::Path;
 
@@ -160,4 +162,4 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
 
 #[cfg(test)]
 #[path = "golden_tests.rs"]
-mod golden_tests;
+pub(crate) mod golden_tests;

@@ -1,0 +1,81 @@
+//! Compiles the descriptors of the Envoy API messages Tollgate renders into
+//! `$OUT_DIR/envoy_descriptors.bin`, so the xDS server can turn the renderer's JSON into
+//! protobuf through the proto3 JSON mapping (see `src/xds/encode.rs`).
+//!
+//! The .proto sources are the ones the `envoy-types` crate ships (Envoy's data-plane API,
+//! xds, validate, googleapis), compiled in pure Rust by protox: no system protoc. The one
+//! extension newer than that snapshot is declared in `proto/`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Every message type the renderer names in an `@type`, plus the xDS resource types.
+const ROOTS: &[&str] = &[
+    "envoy/config/listener/v3/listener.proto",
+    "envoy/config/cluster/v3/cluster.proto",
+    "envoy/config/route/v3/route.proto",
+    "envoy/config/core/v3/extension.proto",
+    "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto",
+    "envoy/extensions/filters/http/wasm/v3/wasm.proto",
+    "envoy/extensions/filters/http/router/v3/router.proto",
+    "envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto",
+    "envoy/extensions/filters/http/credential_injector/v3/credential_injector.proto",
+    "envoy/extensions/http/injected_credentials/generic/v3/generic.proto",
+    "envoy/extensions/filters/http/aws_request_signing/v3/aws_request_signing.proto",
+    "envoy/extensions/transport_sockets/tls/v3/tls.proto",
+    "envoy/extensions/transport_sockets/tls/v3/secret.proto",
+    "envoy/extensions/upstreams/http/v3/http_protocol_options.proto",
+    "envoy/extensions/access_loggers/stream/v3/stream.proto",
+    "envoy/extensions/access_loggers/file/v3/file.proto",
+    "envoy/extensions/router/cluster_specifiers/priority_group/v3/priority_group.proto",
+    "envoy/config/bootstrap/v3/bootstrap.proto",
+    "google/protobuf/wrappers.proto",
+];
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=proto");
+    let shipped = envoy_types_dir().join("proto");
+    let includes = [
+        PathBuf::from("proto"),
+        shipped.join("data-plane-api"),
+        shipped.join("xds"),
+        shipped.join("protoc-gen-validate"),
+        shipped.join("googleapis"),
+    ];
+    let descriptors = protox::Compiler::new(includes)
+        .and_then(|mut compiler| {
+            compiler.include_imports(true).open_files(ROOTS)?;
+            Ok(compiler.encode_file_descriptor_set())
+        })
+        .unwrap_or_else(|e| panic!("cannot compile the Envoy API protos: {e:?}"));
+    let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(out.join("envoy_descriptors.bin"), descriptors).expect("OUT_DIR is writable");
+}
+
+/// Where cargo unpacked the `envoy-types` crate (a dependency, so already downloaded).
+fn envoy_types_dir() -> PathBuf {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .output()
+        .expect("cannot run cargo metadata");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    let manifest = metadata["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| p["name"] == "envoy-types")
+        .and_then(|p| p["manifest_path"].as_str())
+        .expect("envoy-types is a dependency");
+    PathBuf::from(manifest)
+        .parent()
+        .expect("a manifest lives in its crate's directory")
+        .to_path_buf()
+}
