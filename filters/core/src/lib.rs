@@ -11,6 +11,7 @@
 pub mod attempts;
 pub mod attribution;
 pub mod capabilities;
+pub mod capture;
 pub mod config;
 pub mod cost;
 pub mod embeddings;
@@ -30,6 +31,8 @@ pub mod route_context;
 pub mod route_rules;
 pub mod sse;
 pub mod stream_start;
+pub mod tool_calls;
+pub mod trace_context;
 pub mod translate;
 pub mod usage_estimate;
 pub mod usage_outbox;
