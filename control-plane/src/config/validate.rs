@@ -488,6 +488,7 @@ impl Validator<'_> {
                 rules: lowered.rules,
                 arms: lowered.arms,
                 retry,
+                payload_capture: raw.payload_capture,
                 timeouts: Timeouts {
                     attempt,
                     idle: idle.or(attempt),
@@ -678,6 +679,7 @@ impl Validator<'_> {
                 owner: raw.owner,
                 metadata: raw.metadata,
                 rate_limits,
+                payload_capture: raw.payload_capture,
             });
         }
         keys

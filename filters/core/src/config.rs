@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::capture::PayloadCapture;
 use crate::cost::Price;
 use crate::formats::WireFormat;
 use crate::guardrails::{AdmissionCheck, GuardrailPolicy, PolicyError};
@@ -90,6 +91,10 @@ pub struct VirtualKeyConfig {
     /// when unlimited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<KeyRateLimits>,
+    /// How much request and answer content this key's step records keep; absent: the
+    /// route's setting, else `metadata` (see [`PayloadCapture::effective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// A model alias and the provider that serves it.
@@ -106,6 +111,9 @@ pub struct ModelRoute {
     /// model guardrails.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream_models: Vec<String>,
+    /// How much content the alias's step records keep (see [`PayloadCapture::effective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// Configuration of a provider filter: how to speak to one provider.

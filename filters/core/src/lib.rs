@@ -30,6 +30,7 @@ pub mod ratelimit;
 pub mod route_context;
 pub mod route_rules;
 pub mod sse;
+pub mod step_context;
 pub mod stream_start;
 pub mod tool_calls;
 pub mod trace_context;
