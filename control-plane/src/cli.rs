@@ -13,7 +13,9 @@ use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
 use crate::keys::{self, Entry, KeyError};
 use crate::render;
+use crate::runs::{self, ListRequest};
 use crate::service;
+use crate::usage::time::TimeError;
 use crate::usage::store::{SqliteStore, StoreError};
 use crate::usage::{ReportError, ReportRequest};
 
@@ -67,15 +69,58 @@ pub enum Command {
     Serve(ConfigArg),
     /// Usage report from the usage database: tokens, requests, cost and latency per group.
     Usage(UsageArgs),
+    /// Agent runs from the usage database: one run's timeline, or runs per agent.
+    #[command(subcommand)]
+    Runs(RunsCommand),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run as an indented timeline of its steps, tool calls and results.
+    Show {
+        /// The run id (`x-tollgate-run-id`, or the trace id of a request sent without one).
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    /// Runs with their cost, and step and run latency percentiles per agent.
+    List {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[arg(long)]
+        agent: Option<String>,
+        /// Virtual key id.
+        #[arg(long)]
+        key: Option<String>,
+        /// Start of the range (inclusive): RFC 3339 time or date.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the range (exclusive): RFC 3339 time or date.
+        #[arg(long)]
+        to: Option<String>,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+}
+
+/// Where the usage database is.
 #[derive(Debug, Args)]
-pub struct UsageArgs {
+pub struct DatabaseArg {
     #[command(flatten)]
     config: ConfigArg,
     /// The usage database; by default the one the config's `control_plane:` names.
     #[arg(long)]
     database: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    #[command(flatten)]
+    database: DatabaseArg,
     /// key, team, agent, run, model, provider, alias or metadata.<name>.
     #[arg(long, default_value = "key")]
     group_by: String,
@@ -156,6 +201,12 @@ pub enum CliError {
     Report(#[from] ReportError),
     #[error("the service failed: {0}")]
     Service(io::Error),
+    #[error("{0}")]
+    Time(#[from] TimeError),
+    #[error("no step of run {0} is stored")]
+    NoRun(String),
+    #[error("unknown format {0:?}: use text or json")]
+    Format(String),
 }
 
 /// Runs a command; returns the process exit code.
@@ -173,6 +224,7 @@ pub fn execute(cli: Cli) -> u8 {
         } => run(config, wasm, &envoy, &workdir),
         Command::Serve(config) => serve(config),
         Command::Usage(args) => usage(args),
+        Command::Runs(command) => runs(command),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -437,26 +489,85 @@ fn usage(args: UsageArgs) -> Result<u8, CliError> {
         Some(&args.group_by),
         Some(&args.format),
     )?;
-    let database = match args.database {
+    let report = request.run(&mut open_database(args.database)?)?;
+    print(&report)
+}
+
+/// Opens an existing usage database (reading never creates one).
+fn open_database(arg: DatabaseArg) -> Result<SqliteStore, CliError> {
+    let database = match arg.database {
         Some(path) => path,
         None => {
-            let (_, config) = load(args.config)?;
+            let (_, config) = load(arg.config)?;
             config
                 .control_plane
                 .ok_or(CliError::NoControlPlane)?
                 .database
         }
     };
-    // Reading never creates a database.
     if !database.is_file() {
         return Err(CliError::NoDatabase(database));
     }
-    let mut store = SqliteStore::open(&database)?;
-    let report = request.run(&mut store)?;
+    Ok(SqliteStore::open(&database)?)
+}
+
+fn print(text: &str) -> Result<u8, CliError> {
     let mut stdout = io::stdout();
-    writeln!(stdout, "{}", report.trim_end()).map_err(|source| CliError::Write {
+    writeln!(stdout, "{}", text.trim_end()).map_err(|source| CliError::Write {
         path: "<stdout>".into(),
         source,
     })?;
     Ok(0)
+}
+
+/// `text` or `json`: whether to render for the terminal.
+fn as_text(format: &str) -> Result<bool, CliError> {
+    match format {
+        "text" => Ok(true),
+        "json" => Ok(false),
+        other => Err(CliError::Format(other.to_owned())),
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn runs(command: RunsCommand) -> Result<u8, CliError> {
+    match command {
+        RunsCommand::Show {
+            id,
+            database,
+            format,
+        } => {
+            let text = as_text(&format)?;
+            let run = runs::show(&mut open_database(database)?, &id)?
+                .ok_or(CliError::NoRun(id))?;
+            print(&match text {
+                true => runs::render::timeline(&run),
+                false => to_json(&run),
+            })
+        }
+        RunsCommand::List {
+            database,
+            agent,
+            key,
+            from,
+            to,
+            format,
+        } => {
+            let text = as_text(&format)?;
+            let request = ListRequest::parse(
+                agent.as_deref(),
+                key.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+            )?;
+            let list = request.run(&mut open_database(database)?)?;
+            print(&match text {
+                true => runs::render::list(&list),
+                false => to_json(&list),
+            })
+        }
+    }
 }

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +17,7 @@ use serde_json::json;
 use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
+use crate::runs::{self, ListRequest};
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
 use crate::usage::store::{StoreError, UsageStore};
@@ -24,6 +25,8 @@ use crate::usage::ReportRequest;
 
 /// Path of usage reports.
 pub const REPORT_PATH: &str = "/v1/usage";
+/// Path of run listings; `/v1/runs/{id}` is one run's timeline.
+pub const RUNS_PATH: &str = "/v1/runs";
 
 type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
 
@@ -42,6 +45,8 @@ pub fn router(store: Box<dyn UsageStore>, ingest_key: &str) -> Router {
     Router::new()
         .route(INGEST_PATH, post(ingest))
         .route(REPORT_PATH, get(report))
+        .route(RUNS_PATH, get(list_runs))
+        .route(&format!("{RUNS_PATH}/{{id}}"), get(show_run))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES))
         .with_state(state)
 }
@@ -161,6 +166,52 @@ async fn report(
     };
     match with_store(&state, move |store| request.run(store)).await {
         Ok(body) => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RunsParams {
+    agent: Option<String>,
+    key: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<RunsParams>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    let request = match ListRequest::parse(
+        params.agent.as_deref(),
+        params.key.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+    ) {
+        Ok(request) => request,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    match with_store(&state, move |store| request.run(store)).await {
+        Ok(list) => Json(list).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn show_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    match with_store(&state, move |store| runs::show(store, &id)).await {
+        Ok(Some(run)) => Json(run).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no step of this run is stored"),
         Err(response) => response,
     }
 }

@@ -39,6 +39,9 @@ pub trait UsageStore: Send {
 
     /// Every record in the range, as the filter wrote it, oldest first.
     fn records(&mut self, range: TimeRange) -> Result<Vec<Value>, StoreError>;
+
+    /// Every record of one run (by its `run_id`), oldest first.
+    fn run_records(&mut self, run_id: &str) -> Result<Vec<Value>, StoreError>;
 }
 
 /// The usage tables' schema versions, applied in order (see [`storage::sqlite::migrate`]).
@@ -58,6 +61,10 @@ const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL
     );
     CREATE INDEX usage_records_time ON usage_records (time_unix_ms);",
+    // 2: the run of each step, for run timelines.
+    "ALTER TABLE usage_records ADD COLUMN run_id TEXT;
+    UPDATE usage_records SET run_id = json_extract(record, '$.run_id');
+    CREATE INDEX usage_records_run ON usage_records (run_id, time_unix_ms);",
 ];
 
 pub struct SqliteStore {
@@ -86,8 +93,8 @@ impl UsageStore for SqliteStore {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, provider, key_id,
-                     team, alias, upstream_model, status, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     team, alias, upstream_model, status, record, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (id) DO NOTHING",
             )?;
             for r in records {
@@ -101,7 +108,8 @@ impl UsageStore for SqliteStore {
                     r.alias,
                     r.upstream_model,
                     r.status,
-                    r.json
+                    r.json,
+                    r.run_id
                 ])?;
             }
         }
@@ -120,14 +128,27 @@ impl UsageStore for SqliteStore {
                 range.from_ms.unwrap_or(i64::MIN),
                 range.to_ms.unwrap_or(i64::MAX)
             ],
-            |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)),
+            id_and_record,
         )?;
-        rows.map(|row| {
-            let (id, text) = row?;
-            serde_json::from_str(&text).map_err(|source| StoreError::Corrupt { id, source })
-        })
-        .collect()
+        rows.map(parse_row).collect()
     }
+
+    fn run_records(&mut self, run_id: &str) -> Result<Vec<Value>, StoreError> {
+        let mut select = self.connection.prepare_cached(
+            "SELECT id, record FROM usage_records WHERE run_id = ?1 ORDER BY time_unix_ms, id",
+        )?;
+        let rows = select.query_map(params![run_id], id_and_record)?;
+        rows.map(parse_row).collect()
+    }
+}
+
+fn id_and_record(row: &rusqlite::Row) -> rusqlite::Result<(String, String)> {
+    Ok((row.get(0)?, row.get(1)?))
+}
+
+fn parse_row(row: rusqlite::Result<(String, String)>) -> Result<Value, StoreError> {
+    let (id, text) = row?;
+    serde_json::from_str(&text).map_err(|source| StoreError::Corrupt { id, source })
 }
 
 fn now_unix_ms() -> i64 {

@@ -73,3 +73,46 @@ fn selects_a_half_open_time_range() {
     };
     assert_eq!(ids(&mut store, from), ["r3", "r4"]);
 }
+
+fn run_record(id: &str, time_unix_ms: i64, run: &str) -> IncomingRecord {
+    let line = format!(r#"{{"id":"{id}","time_unix_ms":{time_unix_ms},"run_id":"{run}"}}"#);
+    parse_batch(&line).records.remove(0)
+}
+
+#[test]
+fn selects_the_records_of_one_run() {
+    let mut store = SqliteStore::open(Path::new(":memory:")).unwrap();
+    let records = [
+        run_record("b", 2, "r1"),
+        run_record("x", 1, "r2"),
+        run_record("a", 1, "r1"),
+    ];
+    store.insert(&records).unwrap();
+    let ids: Vec<_> = store
+        .run_records("r1")
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(store.run_records("nope").unwrap().is_empty());
+}
+
+#[test]
+fn the_run_column_is_filled_for_records_stored_before_it() {
+    let dir = std::env::temp_dir().join(format!("tollgate-store-v1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("usage.db");
+    let mut old = Connection::open(&path).unwrap();
+    storage::sqlite::migrate(&mut old, COMPONENT, &MIGRATIONS[..1]).unwrap();
+    old.execute(
+        "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, record)
+         VALUES ('old.1', 5, 5, '{\"id\":\"old.1\",\"time_unix_ms\":5,\"run_id\":\"r-old\"}')",
+        [],
+    )
+    .unwrap();
+    drop(old);
+    let mut store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.run_records("r-old").unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
