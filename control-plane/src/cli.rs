@@ -15,8 +15,8 @@ use crate::keys::{self, Entry, KeyError};
 use crate::render;
 use crate::runs::{self, ListRequest};
 use crate::service;
-use crate::usage::time::TimeError;
 use crate::usage::store::{SqliteStore, StoreError};
+use crate::usage::time::TimeError;
 use crate::usage::{ReportError, ReportRequest};
 
 /// How long `run` waits for Envoy's listener.
@@ -541,8 +541,7 @@ fn runs(command: RunsCommand) -> Result<u8, CliError> {
             format,
         } => {
             let text = as_text(&format)?;
-            let run = runs::show(&mut open_database(database)?, &id)?
-                .ok_or(CliError::NoRun(id))?;
+            let run = runs::show(&mut open_database(database)?, &id)?.ok_or(CliError::NoRun(id))?;
             print(&match text {
                 true => runs::render::timeline(&run),
                 false => to_json(&run),

@@ -16,7 +16,14 @@ fn records() -> Vec<Value> {
     // Ten planner runs of one step each, 10..100 ms; one coder run of two steps.
     for i in 1..=10 {
         let run = format!("p{i:02}");
-        records.push(step(&run, &format!("{run}-s"), "planner", "k1", 1_000 * i, 10 * i as u64));
+        records.push(step(
+            &run,
+            &format!("{run}-s"),
+            "planner",
+            "k1",
+            1_000 * i,
+            10 * i as u64,
+        ));
     }
     records.push(step("c1", "c1-a", "coder", "k2", 50_000, 100));
     records.push(step("c1", "c1-b", "coder", "k2", 50_400, 300));

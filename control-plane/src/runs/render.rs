@@ -9,7 +9,11 @@ use super::timeline::{Run, Step};
 /// Nano-dollars as dollars; `?` marks a cost with an unknown price in it.
 fn dollars(nano: u64, known: bool) -> String {
     let mark = if known { "" } else { "?" };
-    format!("${}.{:06}{mark}", nano / 1_000_000_000, nano % 1_000_000_000 / 1000)
+    format!(
+        "${}.{:06}{mark}",
+        nano / 1_000_000_000,
+        nano % 1_000_000_000 / 1000
+    )
 }
 
 fn or_dash(value: Option<&str>) -> &str {
@@ -68,12 +72,20 @@ fn write_step(out: &mut String, step: &Step, depth: usize) {
     );
     for result in &step.tool_results {
         let from = or_dash(result.call_step.as_deref());
-        let _ = writeln!(out, "{indent}    ← tool result {} (called by {from})", result.tool_call_id);
+        let _ = writeln!(
+            out,
+            "{indent}    ← tool result {} (called by {from})",
+            result.tool_call_id
+        );
     }
     for call in &step.tool_calls {
         let to = or_dash(call.result_step.as_deref());
         let name = or_dash(call.name.as_deref());
-        let _ = writeln!(out, "{indent}    → tool call {name} {} (result in {to})", call.id);
+        let _ = writeln!(
+            out,
+            "{indent}    → tool call {name} {} (result in {to})",
+            call.id
+        );
     }
     for child in &step.children {
         write_step(out, child, depth + 1);
@@ -87,13 +99,20 @@ fn percentiles(p: Option<Percentiles>) -> String {
 /// The runs, then per agent: runs, steps, cost and p50/p95/p99 of step and run latency.
 pub fn list(list: &RunList) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "RUN  AGENTS  STEPS  DURATION_MS  TOKENS_IN  TOKENS_OUT  COST");
+    let _ = writeln!(
+        out,
+        "RUN  AGENTS  STEPS  DURATION_MS  TOKENS_IN  TOKENS_OUT  COST"
+    );
     for run in &list.runs {
         let _ = writeln!(
             out,
             "{}  {}  {}  {}  {}  {}  {}",
             run.run_id,
-            if run.agents.is_empty() { "-".to_owned() } else { run.agents.join(",") },
+            if run.agents.is_empty() {
+                "-".to_owned()
+            } else {
+                run.agents.join(",")
+            },
             run.steps,
             run.duration_ms,
             run.input_tokens,
@@ -102,7 +121,10 @@ pub fn list(list: &RunList) -> String {
         );
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "AGENT  RUNS  STEPS  COST  STEP_MS_P50/P95/P99  RUN_MS_P50/P95/P99");
+    let _ = writeln!(
+        out,
+        "AGENT  RUNS  STEPS  COST  STEP_MS_P50/P95/P99  RUN_MS_P50/P95/P99"
+    );
     for agent in &list.agents {
         let _ = writeln!(
             out,

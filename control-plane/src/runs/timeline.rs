@@ -218,7 +218,9 @@ fn step(step_id: String, mut records: Vec<&Value>) -> Step {
             .iter()
             .filter_map(|r| number(r, &["cost_nano_usd"]))
             .sum(),
-        cost_known: records.iter().all(|r| r["price_known"] == Value::Bool(true)),
+        cost_known: records
+            .iter()
+            .all(|r| r["price_known"] == Value::Bool(true)),
         attempts: records.iter().map(|r| attempt(r)).collect(),
         tool_calls,
         tool_results,
@@ -263,7 +265,10 @@ fn link_tools(steps: &mut [Step]) -> usize {
     for (caller, call_id, answerer) in links {
         let answerer_id = steps[answerer].step_id.clone();
         let caller_id = steps[caller].step_id.clone();
-        let call = steps[caller].tool_calls.iter_mut().find(|c| c.id == call_id);
+        let call = steps[caller]
+            .tool_calls
+            .iter_mut()
+            .find(|c| c.id == call_id);
         if let Some(call) = call.filter(|c| c.result_step.is_none()) {
             call.result_step = Some(answerer_id);
             made += 1;

@@ -37,11 +37,19 @@ fn agent_loop() -> Vec<Value> {
     vec![
         with(record("s1", 1, 1_100, 100), "tool_calls", calls(&["c1"])),
         with(
-            with(record("s2", 1, 1_300, 100), "tool_results", results(&["c1"])),
+            with(
+                record("s2", 1, 1_300, 100),
+                "tool_results",
+                results(&["c1"]),
+            ),
             "tool_calls",
             calls(&["c2"]),
         ),
-        with(record("s3", 1, 1_500, 100), "tool_results", results(&["c2"])),
+        with(
+            record("s3", 1, 1_500, 100),
+            "tool_results",
+            results(&["c2"]),
+        ),
         record("s4", 1, 1_700, 100),
         record("s5", 1, 1_900, 100),
     ]
@@ -75,7 +83,11 @@ fn tool_calls_link_to_the_step_that_brought_the_result() {
 #[test]
 fn a_result_before_its_call_is_not_linked() {
     let records = vec![
-        with(record("s1", 1, 1_100, 100), "tool_results", results(&["c9"])),
+        with(
+            record("s1", 1, 1_100, 100),
+            "tool_results",
+            results(&["c9"]),
+        ),
         with(record("s2", 1, 1_300, 100), "tool_calls", calls(&["c9"])),
     ];
     let run = build("run-1", &records).unwrap();
@@ -87,15 +99,35 @@ fn a_result_before_its_call_is_not_linked() {
 fn steps_nest_under_their_parent_step_in_start_order() {
     let records = vec![
         record("root", 1, 1_000, 500),
-        with(record("late", 1, 1_400, 100), "parent_step_id", json!("root")),
-        with(record("early", 1, 1_200, 100), "parent_step_id", json!("root")),
-        with(record("grand", 1, 1_350, 50), "parent_step_id", json!("early")),
-        with(record("orphan", 1, 2_000, 10), "parent_step_id", json!("elsewhere")),
+        with(
+            record("late", 1, 1_400, 100),
+            "parent_step_id",
+            json!("root"),
+        ),
+        with(
+            record("early", 1, 1_200, 100),
+            "parent_step_id",
+            json!("root"),
+        ),
+        with(
+            record("grand", 1, 1_350, 50),
+            "parent_step_id",
+            json!("early"),
+        ),
+        with(
+            record("orphan", 1, 2_000, 10),
+            "parent_step_id",
+            json!("elsewhere"),
+        ),
     ];
     let run = build("run-1", &records).unwrap();
     let roots: Vec<&str> = run.roots.iter().map(|s| s.step_id.as_str()).collect();
     assert_eq!(roots, ["root", "orphan"]);
-    let children: Vec<&str> = run.roots[0].children.iter().map(|s| s.step_id.as_str()).collect();
+    let children: Vec<&str> = run.roots[0]
+        .children
+        .iter()
+        .map(|s| s.step_id.as_str())
+        .collect();
     assert_eq!(children, ["early", "late"]);
     assert_eq!(run.roots[0].children[0].children[0].step_id, "grand");
     assert_eq!(run.roots[0].children[0].start_offset_ms, 600);
@@ -127,7 +159,10 @@ fn attempts_of_one_step_are_one_step() {
     assert_eq!(run.attempts, 2);
     let step = &run.roots[0];
     assert_eq!(step.attempts[0].status, Some(429));
-    assert_eq!(step.attempts[0].error_class.as_deref(), Some("rate_limited"));
+    assert_eq!(
+        step.attempts[0].error_class.as_deref(),
+        Some("rate_limited")
+    );
     assert_eq!(step.status, Some(200));
     assert_eq!(step.error_class, None);
     assert_eq!(step.input_tokens, 10);
@@ -136,7 +171,11 @@ fn attempts_of_one_step_are_one_step() {
 
 #[test]
 fn an_unknown_price_makes_the_cost_unknown() {
-    let records = vec![with(record("s1", 1, 1_000, 10), "price_known", json!(false))];
+    let records = vec![with(
+        record("s1", 1, 1_000, 10),
+        "price_known",
+        json!(false),
+    )];
     assert!(!build("run-1", &records).unwrap().cost_known);
     assert_eq!(build("run-1", &[]), None);
 }

@@ -32,15 +32,21 @@ fn openai_tool_calls(body: &[u8], stream: bool) -> Vec<(String, String, String)>
                 entry.0 = id.to_owned();
             }
             let function = &call["function"];
-            entry.1.push_str(function["name"].as_str().unwrap_or_default());
-            entry.2.push_str(function["arguments"].as_str().unwrap_or_default());
+            entry
+                .1
+                .push_str(function["name"].as_str().unwrap_or_default());
+            entry
+                .2
+                .push_str(function["arguments"].as_str().unwrap_or_default());
         }
     }
     calls.into_values().collect()
 }
 
 fn testdata(path: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(path);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(path);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -54,7 +60,10 @@ fn check(provider: WireFormat, fixture: &str, stream: bool) {
         out.extend(translator.feed(piece, i + 1 == pieces.len()));
     }
     let expected = openai_tool_calls(&out, stream);
-    assert!(!expected.is_empty(), "{fixture}: no tool calls in the answer");
+    assert!(
+        !expected.is_empty(),
+        "{fixture}: no tool calls in the answer"
+    );
     let logged: Vec<_> = translator
         .tool_calls()
         .into_iter()
@@ -69,20 +78,60 @@ fn check(provider: WireFormat, fixture: &str, stream: bool) {
 
 #[test]
 fn whole_answers_of_every_format() {
-    check(WireFormat::OpenAi, "responses/openai/tool-calls-cached.json", false);
-    check(WireFormat::Anthropic, "responses/anthropic/thinking-text-tool.json", false);
-    check(WireFormat::Bedrock, "responses/bedrock/thinking-text-tool.json", false);
-    check(WireFormat::Cohere, "responses/cohere/tool-plan-parallel.json", false);
-    check(WireFormat::Gemini, "responses/gemini/thinking-text-calls.json", false);
+    check(
+        WireFormat::OpenAi,
+        "responses/openai/tool-calls-cached.json",
+        false,
+    );
+    check(
+        WireFormat::Anthropic,
+        "responses/anthropic/thinking-text-tool.json",
+        false,
+    );
+    check(
+        WireFormat::Bedrock,
+        "responses/bedrock/thinking-text-tool.json",
+        false,
+    );
+    check(
+        WireFormat::Cohere,
+        "responses/cohere/tool-plan-parallel.json",
+        false,
+    );
+    check(
+        WireFormat::Gemini,
+        "responses/gemini/thinking-text-calls.json",
+        false,
+    );
 }
 
 #[test]
 fn streams_of_every_format() {
-    check(WireFormat::OpenAi, "streams/openai/parallel-tools-crlf.sse", true);
-    check(WireFormat::Anthropic, "streams/anthropic/thinking-text-tool.sse", true);
-    check(WireFormat::Bedrock, "streams/bedrock/thinking-text-tool.bin", true);
-    check(WireFormat::Cohere, "streams/cohere/tool-plan-parallel.sse", true);
-    check(WireFormat::Gemini, "streams/gemini/thoughts-text-calls.sse", true);
+    check(
+        WireFormat::OpenAi,
+        "streams/openai/parallel-tools-crlf.sse",
+        true,
+    );
+    check(
+        WireFormat::Anthropic,
+        "streams/anthropic/thinking-text-tool.sse",
+        true,
+    );
+    check(
+        WireFormat::Bedrock,
+        "streams/bedrock/thinking-text-tool.bin",
+        true,
+    );
+    check(
+        WireFormat::Cohere,
+        "streams/cohere/tool-plan-parallel.sse",
+        true,
+    );
+    check(
+        WireFormat::Gemini,
+        "streams/gemini/thoughts-text-calls.sse",
+        true,
+    );
 }
 
 #[test]

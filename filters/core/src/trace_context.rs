@@ -75,7 +75,6 @@ impl TraceContext {
     pub fn traceparent(&self, span_id: &str) -> String {
         format!("00-{}-{span_id}-{:02x}", self.trace_id, self.flags)
     }
-
 }
 
 /// Id bytes derived from `seed` (Envoy's random request id plus what the id is for), for
@@ -140,7 +139,10 @@ fn parse_hex_byte(field: &str) -> Option<u8> {
 }
 
 fn is_lower_hex(field: &str, len: usize) -> bool {
-    field.len() == len && field.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    field.len() == len
+        && field
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 fn is_all_zero(field: &str) -> bool {
@@ -241,7 +243,10 @@ mod tests {
     #[test]
     fn generated_ids_are_valid_and_never_zero() {
         assert_eq!(span_id([0; 8]), "0000000000000001");
-        assert_eq!(TraceContext::start([0; 16]).trace_id, format!("{}1", "0".repeat(31)));
+        assert_eq!(
+            TraceContext::start([0; 16]).trace_id,
+            format!("{}1", "0".repeat(31))
+        );
         let context = TraceContext::start([0x5a; 16]);
         let header = context.traceparent(&span_id([0xc3; 8]));
         let parsed = parse_traceparent(&header).unwrap();

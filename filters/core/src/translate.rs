@@ -119,7 +119,11 @@ pub fn translate_request_inspected(
         };
         let body = codec::encode_request(target.format, &request, target.upstream_model)?;
         let tool_results = tool_calls::new_tool_results(&request);
-        (body, codec::tool_names(target.format, &request), tool_results)
+        (
+            body,
+            codec::tool_names(target.format, &request),
+            tool_results,
+        )
     };
     let context = PathContext {
         model: target.upstream_model,

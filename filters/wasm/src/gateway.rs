@@ -6,6 +6,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::attribution::{Attribution, AttributionError};
+use tollgate_core::capture::PayloadCapture;
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
@@ -15,7 +16,6 @@ use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope
 use tollgate_core::keys::VirtualKey;
 use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
-use tollgate_core::capture::PayloadCapture;
 use tollgate_core::step_context::StepContext;
 use tollgate_core::trace_context::{self, TraceContext};
 use tollgate_core::{attempts, headers, log_fields, route_rules};

@@ -9,6 +9,7 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, Status};
 use tollgate_core::attribution::Attribution;
+use tollgate_core::capture::PayloadCapture;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
@@ -16,17 +17,16 @@ use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
 use tollgate_core::guardrails::{Callout, CompiledPolicy, OutputGuard, Stage};
+use tollgate_core::model::ErrorClass;
 use tollgate_core::model::{ApiError, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
+use tollgate_core::step_context::StepContext;
 use tollgate_core::stream_start::{self, StreamStart};
+use tollgate_core::trace_context::{self, TRACEPARENT, TRACESTATE};
 use tollgate_core::translate::{
     is_stream_response, translate_request_inspected, ProviderTarget, ResponseTranslator,
 };
 use tollgate_core::usage_outbox;
-use tollgate_core::capture::PayloadCapture;
-use tollgate_core::model::ErrorClass;
-use tollgate_core::step_context::StepContext;
-use tollgate_core::trace_context::{self, TRACEPARENT, TRACESTATE};
 use tollgate_core::usage_record::{record_id, Payload, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
