@@ -308,12 +308,14 @@ mod tests {
             owner: None,
             metadata: Default::default(),
             rate_limits: None,
+            payload_capture: None,
         };
         let route = |alias: &str, provider: &str| ModelRoute {
             alias: alias.into(),
             provider: provider.into(),
             rules: vec![],
             upstream_models: vec![],
+            payload_capture: None,
         };
         CompiledGateway::try_from(GatewayConfig {
             version: CONFIG_VERSION,

@@ -173,6 +173,7 @@ mod tests {
             owner: None,
             metadata: Default::default(),
             rate_limits: None,
+            payload_capture: None,
         }
     }
 

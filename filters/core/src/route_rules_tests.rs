@@ -168,6 +168,7 @@ fn select_for_reads_the_key_and_the_parsed_metadata() {
         owner: None,
         metadata: BTreeMap::new(),
         rate_limits: None,
+        payload_capture: None,
     };
     let no_header = |_: &str| None;
     let none = BTreeMap::new();

@@ -10,6 +10,7 @@ fn key(limits: Option<KeyRateLimits>) -> VirtualKeyConfig {
         owner: None,
         metadata: Default::default(),
         rate_limits: limits,
+        payload_capture: None,
     }
 }
 
