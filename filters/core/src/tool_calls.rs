@@ -9,6 +9,7 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::formats::WireFormat;
 use crate::keys::to_hex as hex;
 use crate::model::{BlockDelta, BlockStart, ContentPart, Request, Role, StreamEvent};
 
@@ -111,6 +112,43 @@ pub fn new_tool_results(request: &Request) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// The ids [`new_tool_results`] finds, read straight from a client body in `format`: the
+/// passthrough path skips the canonical decode, which would double its cost. `None` when
+/// the body has no `messages` list, or for Gemini, whose ids the decoder must pair with
+/// their calls (and which is never a client format): decode then.
+pub fn new_tool_results_raw(format: WireFormat, body: &Value) -> Option<Vec<String>> {
+    let messages = body.get("messages")?.as_array()?;
+    let after_assistant = messages
+        .iter()
+        .rposition(|m| m["role"] == "assistant")
+        .map_or(0, |i| i + 1);
+    let tail = &messages[after_assistant..];
+    let blocks = || {
+        tail.iter()
+            .filter_map(|m| m["content"].as_array())
+            .flatten()
+    };
+    let ids: Vec<&Value> = match format {
+        WireFormat::OpenAi | WireFormat::Cohere => tail
+            .iter()
+            .filter(|m| m["role"] == "tool")
+            .map(|m| &m["tool_call_id"])
+            .collect(),
+        WireFormat::Anthropic => blocks()
+            .filter(|b| b["type"] == "tool_result")
+            .map(|b| &b["tool_use_id"])
+            .collect(),
+        WireFormat::Bedrock => blocks().map(|b| &b["toolResult"]["toolUseId"]).collect(),
+        WireFormat::Gemini => return None,
+    };
+    Some(
+        ids.into_iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+    )
 }
 
 /// Lower-case hex SHA-256 of `text`.

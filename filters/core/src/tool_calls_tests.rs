@@ -215,3 +215,69 @@ fn anthropic_tool_results_are_read_too() {
     .unwrap();
     assert!(up.tool_results.is_empty());
 }
+
+/// The raw reading must find exactly what the canonical decode finds.
+fn raw_matches_canonical(format: WireFormat, body: &Value) {
+    let canonical = new_tool_results(&crate::formats::codec::decode_request(format, body).unwrap());
+    assert_eq!(
+        new_tool_results_raw(format, body),
+        Some(canonical),
+        "{body}"
+    );
+}
+
+#[test]
+fn raw_reading_agrees_with_the_canonical_decode_on_every_client_fixture() {
+    let mut checked_with_results = 0;
+    for (format, dir) in [
+        (WireFormat::OpenAi, "requests/openai"),
+        (WireFormat::Anthropic, "requests/anthropic"),
+        (WireFormat::Cohere, "requests/cohere"),
+    ] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testdata")
+            .join(dir);
+        for entry in std::fs::read_dir(path).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            // `<case>.json` is the client's body; `<case>.<target>.json` a translation.
+            if name.matches('.').count() != 1 {
+                continue;
+            }
+            let body: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            raw_matches_canonical(format, &body);
+            let canonical =
+                new_tool_results(&crate::formats::codec::decode_request(format, &body).unwrap());
+            checked_with_results += usize::from(!canonical.is_empty());
+        }
+    }
+    // Tool-result histories are among the fixtures, so the comparison is not vacuous.
+    assert!(checked_with_results >= 2, "{checked_with_results}");
+}
+
+#[test]
+fn raw_reading_of_trailing_results() {
+    let openai = serde_json::json!({"model": "m", "messages": [
+        {"role": "user", "content": "q"},
+        {"role": "assistant", "content": null, "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "w", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "r"}]});
+    raw_matches_canonical(WireFormat::OpenAi, &openai);
+    assert_eq!(
+        new_tool_results_raw(WireFormat::OpenAi, &openai).unwrap(),
+        ["c1"]
+    );
+    let bedrock = serde_json::json!({"messages": [
+        {"role": "user", "content": [{"text": "q"}]},
+        {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t1", "name": "w", "input": {}}}]},
+        {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "r"}]}}]}]});
+    assert_eq!(
+        new_tool_results_raw(WireFormat::Bedrock, &bedrock).unwrap(),
+        ["t1"]
+    );
+    assert_eq!(new_tool_results_raw(WireFormat::Gemini, &bedrock), None);
+    assert_eq!(
+        new_tool_results_raw(WireFormat::OpenAi, &serde_json::json!({})),
+        None
+    );
+}

@@ -105,11 +105,13 @@ pub fn translate_request_inspected(
         // Decoded only for the tool results the step record links; a request the canonical
         // model cannot read still passes through, unlinked.
         let tool_results = match decoded {
-            Some(request) => Ok(request),
-            None => codec::decode_request(client, &value),
-        }
-        .map(|request| tool_calls::new_tool_results(&request))
-        .unwrap_or_default();
+            Some(request) => tool_calls::new_tool_results(&request),
+            None => tool_calls::new_tool_results_raw(client, &value).unwrap_or_else(|| {
+                codec::decode_request(client, &value)
+                    .map(|request| tool_calls::new_tool_results(&request))
+                    .unwrap_or_default()
+            }),
+        };
         codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
         (value, ToolNameMap::default(), tool_results)
     } else {
