@@ -262,3 +262,29 @@ def test_zero_retention_stores_no_payload_text(tracing, key, model):
     assert record["payload_capture"] == "none" and "payload" not in record
     assert marker.encode() not in stored_bytes(tracing)
     assert marker not in tracing.access_log.read_text()
+
+
+# === tool calls in streams, across formats ===
+
+def test_a_streamed_tool_call_is_recorded_as_the_client_saw_it(tracing):
+    """An Anthropic client streaming from an OpenAI-format provider: the record names the call
+    by the id and name the client received, and hashes the arguments it received."""
+    run_id = "stream-" + secrets.token_hex(6)
+    body = {"model": "gpt", "max_tokens": 100, "stream": True,
+            "messages": [{"role": "user", "content": "Weather in Paris?"}],
+            "tools": [{"name": "get_weather", "input_schema": WEATHER_TOOL["function"]["parameters"]}]}
+    response = httpx.post(
+        f"{tracing.base_url}/v1/messages", json=body, timeout=30,
+        headers={"x-api-key": KEY_ALL, "anthropic-version": "2023-06-01",
+                 "x-tollgate-run-id": run_id, "x-mock-tool": "get_weather"},
+    )
+    assert response.status_code == 200, response.text
+    events = [json.loads(line[5:]) for line in response.text.splitlines() if line.startswith("data:")]
+    [start] = [e["content_block"] for e in events
+               if e["type"] == "content_block_start" and e["content_block"]["type"] == "tool_use"]
+    arguments = "".join(e["delta"]["partial_json"] for e in events
+                        if e["type"] == "content_block_delta" and e["delta"]["type"] == "input_json_delta")
+    record = tracing.logged_record(run_id)
+    assert record["stream"] is True
+    assert record["tool_calls"] == [{"id": start["id"], "name": "get_weather",
+                                     "arguments_sha256": sha256_hex(arguments)}]
