@@ -25,9 +25,11 @@ use crate::keys::registry::{system_clock, KeyRegistry, RegistryError};
 use crate::keys::store::KeyStoreError;
 use crate::keys::{self, effective_keys, Entry, KeyError};
 use crate::render;
+use crate::runs::{self, ListRequest};
 use crate::service;
 use crate::storage::{Database, DatabaseError, StoreError};
-use crate::usage::store as usage_store;
+use crate::usage::store::{self as usage_store, UsageStore};
+use crate::usage::time::TimeError;
 use crate::usage::{ReportError, ReportRequest};
 use crate::vault::Vault;
 use crate::xds::{self, EncodeError, Published, Publisher};
@@ -97,6 +99,9 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Usage report from the usage database: tokens, requests, cost and latency per group.
     Usage(UsageArgs),
+    /// Agent runs from the usage database: one run's timeline, or runs per agent.
+    #[command(subcommand)]
+    Runs(RunsCommand),
     /// The hash-chained audit log of admin actions and key lifecycle events.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -124,6 +129,39 @@ pub enum AuditCommand {
         /// Write here instead of standard output.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run as an indented timeline of its steps, tool calls and results.
+    Show {
+        /// The run id (`x-tollgate-run-id`, or the trace id of a request sent without one).
+        id: String,
+        #[command(flatten)]
+        database: DatabaseArg,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
+    },
+    /// Runs with their cost, and step and run latency percentiles per agent.
+    List {
+        #[command(flatten)]
+        database: DatabaseArg,
+        #[arg(long)]
+        agent: Option<String>,
+        /// Virtual key id.
+        #[arg(long)]
+        key: Option<String>,
+        /// Start of the range (inclusive): RFC 3339 time or date.
+        #[arg(long)]
+        from: Option<String>,
+        /// End of the range (exclusive): RFC 3339 time or date.
+        #[arg(long)]
+        to: Option<String>,
+        /// text or json.
+        #[arg(long, default_value = "text")]
+        format: String,
     },
 }
 
@@ -354,6 +392,12 @@ pub enum CliError {
     Xds(#[from] EncodeError),
     #[error("no xDS address: give --xds or a `control_plane:` section")]
     NoXdsAddress,
+    #[error("{0}")]
+    Time(#[from] TimeError),
+    #[error("no step of run {0} is stored")]
+    NoRun(String),
+    #[error("unknown format {0:?}: use text or json")]
+    Format(String),
 }
 
 /// Runs a command; returns the process exit code.
@@ -378,6 +422,7 @@ pub fn execute(cli: Cli) -> u8 {
             anchor,
         }) => verify_audit(database, file, anchor),
         Command::Audit(AuditCommand::Export { database, out }) => export_audit(database, out),
+        Command::Runs(command) => runs(command),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -940,10 +985,18 @@ fn usage(args: UsageArgs) -> Result<u8, CliError> {
         Some(&args.group_by),
         Some(&args.format),
     )?;
-    let mut store = usage_store::open(&existing_database(args.database)?)?;
-    let report = request.run(store.as_mut())?;
+    let report = request.run(open_database(args.database)?.as_mut())?;
+    print(&report)
+}
+
+/// Opens an existing usage database (reading never creates one).
+fn open_database(arg: DatabaseArg) -> Result<Box<dyn UsageStore>, CliError> {
+    Ok(usage_store::open(&existing_database(arg)?)?)
+}
+
+fn print(text: &str) -> Result<u8, CliError> {
     let mut stdout = io::stdout();
-    writeln!(stdout, "{}", report.trim_end()).map_err(|source| CliError::Write {
+    writeln!(stdout, "{}", text.trim_end()).map_err(|source| CliError::Write {
         path: "<stdout>".into(),
         source,
     })?;
@@ -1119,3 +1172,54 @@ impl ScopeArgs {
 
 /// `--expires-at never`: remove the expiry.
 const NEVER: &str = "never";
+/// `text` or `json`: whether to render for the terminal.
+fn as_text(format: &str) -> Result<bool, CliError> {
+    match format {
+        "text" => Ok(true),
+        "json" => Ok(false),
+        other => Err(CliError::Format(other.to_owned())),
+    }
+}
+
+fn to_json(value: &impl serde::Serialize) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+fn runs(command: RunsCommand) -> Result<u8, CliError> {
+    match command {
+        RunsCommand::Show {
+            id,
+            database,
+            format,
+        } => {
+            let text = as_text(&format)?;
+            let run =
+                runs::show(open_database(database)?.as_mut(), &id)?.ok_or(CliError::NoRun(id))?;
+            print(&match text {
+                true => runs::render::timeline(&run),
+                false => to_json(&run),
+            })
+        }
+        RunsCommand::List {
+            database,
+            agent,
+            key,
+            from,
+            to,
+            format,
+        } => {
+            let text = as_text(&format)?;
+            let request = ListRequest::parse(
+                agent.as_deref(),
+                key.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+            )?;
+            let list = request.run(open_database(database)?.as_mut())?;
+            print(&match text {
+                true => runs::render::list(&list),
+                false => to_json(&list),
+            })
+        }
+    }
+}

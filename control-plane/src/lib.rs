@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod envoy;
 pub mod keys;
 pub mod render;
+pub mod runs;
 pub mod service;
 pub mod storage;
 pub mod usage;

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, MethodRouter};
@@ -22,6 +22,7 @@ use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
 use crate::budgets;
+use crate::runs::{self, ListRequest};
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
 use crate::usage::store::{StoreError, UsageStore};
@@ -33,6 +34,10 @@ pub const REPORT_PATH: &str = "/v1/usage";
 pub const OPENAPI_PATH: &str = "/openapi.json";
 /// The checked-in OpenAPI document (a test keeps it and the routes in step).
 pub const OPENAPI: &str = include_str!("../openapi.json");
+/// Path of run listings.
+pub const RUNS_PATH: &str = "/v1/runs";
+/// Path of one run's timeline.
+pub const RUN_PATH: &str = "/v1/runs/{id}";
 
 /// A router that remembers its paths, so a test can hold them against the OpenAPI
 /// document.
@@ -90,7 +95,12 @@ pub fn routes(store: SharedStore, ingest_key: &str, budgets: Vec<Budget>) -> Rou
     Routes::default()
         .route(INGEST_PATH, post(ingest).with_state(state.clone()))
         .route(REPORT_PATH, get(report).with_state(state.clone()))
-        .route(poll::STATE_PATH, get(budget_state).with_state(state))
+        .route(
+            poll::STATE_PATH,
+            get(budget_state).with_state(state.clone()),
+        )
+        .route(RUNS_PATH, get(list_runs).with_state(state.clone()))
+        .route(RUN_PATH, get(show_run).with_state(state))
         .route(OPENAPI_PATH, get(openapi))
 }
 
@@ -247,6 +257,52 @@ async fn budget_state(
     .await;
     match outcome {
         Ok(body) => Json(body).into_response(),
+        Err(response) => response,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RunsParams {
+    agent: Option<String>,
+    key: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+async fn list_runs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(params): Query<RunsParams>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    let request = match ListRequest::parse(
+        params.agent.as_deref(),
+        params.key.as_deref(),
+        params.from.as_deref(),
+        params.to.as_deref(),
+    ) {
+        Ok(request) => request,
+        Err(e) => return error(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    match with_store(&state, move |store| request.run(store)).await {
+        Ok(list) => Json(list).into_response(),
+        Err(response) => response,
+    }
+}
+
+async fn show_run(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    match with_store(&state, move |store| runs::show(store, &id)).await {
+        Ok(Some(run)) => Json(run).into_response(),
+        Ok(None) => error(StatusCode::NOT_FOUND, "no step of this run is stored"),
         Err(response) => response,
     }
 }

@@ -182,3 +182,46 @@ async fn budget_state_leaves_the_asking_envoys_records_out() {
         .unwrap();
     assert_eq!(send(&app, unkeyed).await.0, StatusCode::UNAUTHORIZED);
 }
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path)
+        .header(INGEST_KEY_HEADER, KEY)
+        .body(Body::empty())
+        .unwrap()
+}
+
+const RUN_BATCH: &str = concat!(
+    r#"{"id":"s1.1","step_id":"s1","run_id":"r1","agent_id":"planner","key_id":"k","time_unix_ms":1000,"total_ms":100,"usage":{"input_tokens":3,"output_tokens":1},"cost_nano_usd":5,"price_known":true,"tool_calls":[{"id":"c1","name":"search"}]}"#,
+    "\n",
+    r#"{"id":"s2.1","step_id":"s2","run_id":"r1","agent_id":"planner","key_id":"k","time_unix_ms":1300,"total_ms":100,"usage":{"input_tokens":4,"output_tokens":2},"cost_nano_usd":7,"price_known":true,"tool_results":[{"tool_call_id":"c1"}]}"#,
+    "\n",
+    r#"{"id":"o.1","step_id":"o","run_id":"r2","agent_id":"coder","key_id":"k2","time_unix_ms":5000}"#,
+);
+
+#[tokio::test]
+async fn serves_a_run_timeline_and_the_run_list() {
+    let app = app();
+    send(&app, post_batch(RUN_BATCH, Some(KEY))).await;
+    let (status, body) = send(&app, get("/v1/runs/r1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let run: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(run["steps"], 2);
+    assert_eq!(run["input_tokens"], 7);
+    assert_eq!(run["cost_nano_usd"], 12);
+    assert_eq!(run["roots"][0]["tool_calls"][0]["result_step"], "s2");
+
+    let (status, _) = send(&app, get("/v1/runs/missing")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, body) = send(&app, get("/v1/runs?agent=planner")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let list: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(list["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(list["agents"][0]["agent"], "planner");
+    assert_eq!(list["agents"][0]["step_latency_ms"]["p50"], 100.0);
+
+    let (status, _) = send(&app, get("/v1/runs?from=yesterday")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let unkeyed = Request::get("/v1/runs/r1").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, unkeyed).await.0, StatusCode::UNAUTHORIZED);
+}

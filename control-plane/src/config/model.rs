@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tollgate_core::capture::PayloadCapture;
 use tollgate_core::config::VirtualKeyConfig;
 use tollgate_core::cost::Price;
 use tollgate_core::formats::WireFormat;
@@ -95,6 +96,8 @@ pub struct Model {
     pub arms: Vec<Arm>,
     pub retry: Retry,
     pub timeouts: Timeouts,
+    /// How much content its step records keep; `None`: the key's setting or the default.
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// A branch of a conditional route: the requests `when` matches, and the arms serving them.

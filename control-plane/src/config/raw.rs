@@ -10,6 +10,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use tollgate_core::capture::PayloadCapture;
+
 use super::kind::ProviderKind;
 
 #[derive(Debug, Deserialize)]
@@ -99,6 +101,7 @@ pub struct Model {
     pub serves: Option<Vec<String>>,
     pub retry: Option<Retry>,
     pub timeout: Option<Timeouts>,
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// One node of a routing tree: exactly one of a target (`provider` + `model`), a
@@ -175,6 +178,7 @@ pub struct Key {
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub rate_limits: Option<RateLimits>,
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// Requests and tokens per minute of a key, and of each of its agents.

@@ -493,6 +493,7 @@ impl Validator<'_> {
                 rules: lowered.rules,
                 arms: lowered.arms,
                 retry,
+                payload_capture: raw.payload_capture,
                 timeouts: Timeouts {
                     attempt,
                     idle: idle.or(attempt),
@@ -685,6 +686,7 @@ impl Validator<'_> {
                 rate_limits,
                 expires_unix_ms: None,
                 previous_secrets: vec![],
+                payload_capture: raw.payload_capture,
             });
         }
         keys

@@ -44,6 +44,8 @@ pub fn effective_keys(config: &Config, stored: &[StoredKey], now_unix_ms: u64) -
             ),
             expires_unix_ms: key.expires_unix_ms,
             previous_secrets: key.live_previous_secrets(now_unix_ms),
+            // Stored keys have no capture setting of their own yet: the alias decides.
+            payload_capture: None,
         });
     }
     EffectiveKeys { keys, shadowed }

@@ -87,6 +87,7 @@ fn gateway_config(config: &Config) -> GatewayConfig {
                     provider: m.primary()?.provider.clone(),
                     rules: m.rules.iter().map(|r| r.when.clone()).collect(),
                     upstream_models,
+                    payload_capture: m.payload_capture,
                 })
             })
             .collect(),

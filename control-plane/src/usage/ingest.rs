@@ -14,6 +14,8 @@ pub struct IncomingRecord {
     pub alias: Option<String>,
     pub upstream_model: Option<String>,
     pub status: Option<i64>,
+    /// The run of the step (the client's run id, else its trace id).
+    pub run_id: Option<String>,
     /// The record exactly as the filter wrote it.
     pub json: String,
 }
@@ -52,6 +54,7 @@ fn parse_record(line: &str) -> Option<IncomingRecord> {
         alias: text("alias"),
         upstream_model: text("upstream_model"),
         status: value.get("status").and_then(Value::as_i64),
+        run_id: text("run_id"),
         json: line.to_string(),
     })
 }

@@ -170,7 +170,7 @@ pub fn aggregate(records: &[Value], group_by: &GroupBy) -> Vec<GroupRow> {
 }
 
 /// Nearest-rank p50, p95 and p99.
-fn percentiles(values: &mut [f64]) -> Option<[f64; 3]> {
+pub(crate) fn percentiles(values: &mut [f64]) -> Option<[f64; 3]> {
     if values.is_empty() {
         return None;
     }

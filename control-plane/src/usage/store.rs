@@ -43,6 +43,9 @@ pub trait UsageStore: Send {
     /// What the records of a budget's scope in the range cost, in nano-dollars (records
     /// without a cost count 0), leaving out those of one Envoy instance when asked.
     fn spent(&mut self, query: &SpendQuery) -> Result<u64, StoreError>;
+
+    /// Every record of one run (by its `run_id`), oldest first.
+    fn run_records(&mut self, run_id: &str) -> Result<Vec<Value>, StoreError>;
 }
 
 /// The records a budget counts.

@@ -24,6 +24,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL
     );
     CREATE INDEX usage_records_time ON usage_records (time_unix_ms);"#,
+    // 2: the run of each step, for run timelines.
+    "ALTER TABLE usage_records ADD COLUMN run_id TEXT;
+    UPDATE usage_records SET run_id = record::jsonb ->> 'run_id';
+    CREATE INDEX usage_records_run ON usage_records (run_id, time_unix_ms);",
 ];
 
 pub struct PostgresStore {
@@ -51,13 +55,13 @@ impl UsageStore for PostgresStore {
         let jsons: Vec<&str> = records.iter().map(|r| r.json.as_str()).collect();
         let stored = self.connection.client()?.execute(
             "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, provider, key_id,
-                 team, alias, upstream_model, status, record)
+                 team, alias, upstream_model, status, record, run_id)
              SELECT id, time_unix_ms, $3, provider, key_id, team, alias, upstream_model,
-                 status, record
+                 status, record, run_id
              FROM UNNEST($1::text[], $2::bigint[], $4::text[], $5::text[], $6::text[],
-                 $7::text[], $8::text[], $9::bigint[], $10::text[])
+                 $7::text[], $8::text[], $9::bigint[], $10::text[], $11::text[])
                  AS batch (id, time_unix_ms, provider, key_id, team, alias, upstream_model,
-                     status, record)
+                     status, record, run_id)
              ON CONFLICT (id) DO NOTHING",
             &[
                 &ids,
@@ -70,6 +74,7 @@ impl UsageStore for PostgresStore {
                 &column(|r| r.upstream_model.as_deref()),
                 &statuses,
                 &jsons,
+                &column(|r| r.run_id.as_deref()),
             ],
         )?;
         Ok(usize::try_from(stored).unwrap_or(usize::MAX))
@@ -82,6 +87,16 @@ impl UsageStore for PostgresStore {
              WHERE time_unix_ms >= $1 AND time_unix_ms < $2
              ORDER BY time_unix_ms, id",
             &[&from, &to],
+        )?;
+        rows.into_iter()
+            .map(|row| parse_record(row.get(0), row.get(1)))
+            .collect()
+    }
+
+    fn run_records(&mut self, run_id: &str) -> Result<Vec<Value>, StoreError> {
+        let rows = self.connection.client()?.query(
+            "SELECT id, record FROM usage_records WHERE run_id = $1 ORDER BY time_unix_ms, id",
+            &[&run_id],
         )?;
         rows.into_iter()
             .map(|row| parse_record(row.get(0), row.get(1)))

@@ -25,6 +25,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         record TEXT NOT NULL
     );
     CREATE INDEX usage_records_time ON usage_records (time_unix_ms);",
+    // 2: the run of each step, for run timelines.
+    "ALTER TABLE usage_records ADD COLUMN run_id TEXT;
+    UPDATE usage_records SET run_id = json_extract(record, '$.run_id');
+    CREATE INDEX usage_records_run ON usage_records (run_id, time_unix_ms);",
 ];
 
 pub struct SqliteStore {
@@ -48,8 +52,8 @@ impl UsageStore for SqliteStore {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, provider, key_id,
-                     team, alias, upstream_model, status, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     team, alias, upstream_model, status, record, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                  ON CONFLICT (id) DO NOTHING",
             )?;
             for r in records {
@@ -63,7 +67,8 @@ impl UsageStore for SqliteStore {
                     r.alias,
                     r.upstream_model,
                     r.status,
-                    r.json
+                    r.json,
+                    r.run_id
                 ])?;
             }
         }
@@ -79,6 +84,20 @@ impl UsageStore for SqliteStore {
         )?;
         let (from, to) = range.bounds();
         let rows = select.query_map(params![from, to], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })?;
+        rows.map(|row| {
+            let (id, text) = row?;
+            parse_record(id, &text)
+        })
+        .collect()
+    }
+
+    fn run_records(&mut self, run_id: &str) -> Result<Vec<Value>, StoreError> {
+        let mut select = self.connection.prepare_cached(
+            "SELECT id, record FROM usage_records WHERE run_id = ?1 ORDER BY time_unix_ms, id",
+        )?;
+        let rows = select.query_map(params![run_id], |row| {
             Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
         })?;
         rows.map(|row| {

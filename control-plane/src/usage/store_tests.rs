@@ -1,7 +1,7 @@
 //! The usage store suite, run against SQLite and PostgreSQL.
 
 use super::*;
-use crate::storage::test_support::{storage_suite, TestDb};
+use crate::storage::test_support::{storage_suite, Backend, TestDb};
 use crate::usage::ingest::parse_batch;
 
 storage_suite!(
@@ -10,6 +10,8 @@ storage_suite!(
     selects_a_half_open_time_range,
     orders_by_time_then_id_bytewise,
     keeps_the_optional_columns,
+    selects_the_records_of_one_run,
+    the_run_column_is_filled_for_records_stored_before_it,
     spending_is_summed_per_scope_and_range_leaving_one_instance_out,
 );
 
@@ -154,4 +156,41 @@ fn spending_is_summed_per_scope_and_range_leaving_one_instance_out(db: &TestDb) 
     );
     assert_eq!(spent(BudgetScope::Key("k1".into()), 150, None), 20);
     assert_eq!(spent(BudgetScope::Key("nobody".into()), 0, None), 0);
+}
+
+fn run_record(id: &str, time_unix_ms: i64, run: &str) -> IncomingRecord {
+    let line = format!(r#"{{"id":"{id}","time_unix_ms":{time_unix_ms},"run_id":"{run}"}}"#);
+    parse_batch(&line).records.remove(0)
+}
+
+fn selects_the_records_of_one_run(db: &TestDb) {
+    let mut store = open(db.database()).unwrap();
+    let records = [
+        run_record("b", 2, "r1"),
+        run_record("x", 1, "r2"),
+        run_record("a", 1, "r1"),
+    ];
+    store.insert(&records).unwrap();
+    let ids: Vec<_> = store
+        .run_records("r1")
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(store.run_records("nope").unwrap().is_empty());
+}
+
+fn the_run_column_is_filled_for_records_stored_before_it(db: &TestDb) {
+    let first = match db.backend() {
+        Backend::Sqlite => &crate::usage::store_sqlite::MIGRATIONS[..1],
+        Backend::Postgres => &crate::usage::store_postgres::MIGRATIONS[..1],
+    };
+    db.migrate(COMPONENT, first).unwrap();
+    db.execute(
+        "INSERT INTO usage_records (id, time_unix_ms, received_unix_ms, record)
+         VALUES ('old.1', 5, 5, '{\"id\":\"old.1\",\"time_unix_ms\":5,\"run_id\":\"r-old\"}')",
+    );
+    let mut store = open(db.database()).unwrap();
+    assert_eq!(store.run_records("r-old").unwrap().len(), 1);
 }

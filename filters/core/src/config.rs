@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::budget::BudgetsConfig;
+use crate::capture::PayloadCapture;
 use crate::cost::Price;
 use crate::formats::WireFormat;
 use crate::guardrails::{AdmissionCheck, GuardrailPolicy, PolicyError};
@@ -101,6 +102,10 @@ pub struct VirtualKeyConfig {
     /// Secrets a rotation replaced, still accepted (as this key) until their grace ends.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_secrets: Vec<PreviousSecret>,
+    /// How much request and answer content this key's step records keep; absent: the
+    /// route's setting, else `metadata` (see [`PayloadCapture::effective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// A rotated-out secret of a key and the end of its grace period.
@@ -127,6 +132,9 @@ pub struct ModelRoute {
     /// model guardrails.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream_models: Vec<String>,
+    /// How much content the alias's step records keep (see [`PayloadCapture::effective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_capture: Option<PayloadCapture>,
 }
 
 /// Configuration of a provider filter: how to speak to one provider.
@@ -378,12 +386,14 @@ mod tests {
                     provider: "p".into(),
                     rules: vec![],
                     upstream_models: vec![],
+                    payload_capture: None,
                 },
                 ModelRoute {
                     alias: "a".into(),
                     provider: "q".into(),
                     rules: vec![],
                     upstream_models: vec![],
+                    payload_capture: None,
                 },
             ],
             usage_shipping: None,

@@ -48,6 +48,7 @@ pub fn translate_request(
         client_wants_stream_usage: false,
         tool_names: ToolNameMap::default(),
         input_chars,
+        tool_results: Vec::new(),
     };
     Ok(EmbeddingsUpstream { request, encoding })
 }

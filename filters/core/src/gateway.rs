@@ -334,12 +334,14 @@ mod tests {
             rate_limits: None,
             expires_unix_ms: None,
             previous_secrets: vec![],
+            payload_capture: None,
         };
         let route = |alias: &str, provider: &str| ModelRoute {
             alias: alias.into(),
             provider: provider.into(),
             rules: vec![],
             upstream_models: vec![],
+            payload_capture: None,
         };
         CompiledGateway::try_from(GatewayConfig {
             version: CONFIG_VERSION,

@@ -28,6 +28,14 @@ pub const FALLBACK_STEP: &str = "x-tollgate-fallback-step";
 /// `default`.
 pub const RULE: &str = "x-tollgate-rule";
 
+/// Response header: the trace the request belongs to (32 hex digits): the client's
+/// `traceparent` trace when it sent a valid one, else a new one. The response also carries
+/// a `traceparent` naming the attempt that answered.
+pub const TRACE_ID: &str = "x-tollgate-trace-id";
+/// Response header: the step (one client request; Envoy's `x-request-id`), for the next
+/// request's `x-tollgate-parent-step-id`.
+pub const STEP_ID: &str = "x-tollgate-step-id";
+
 /// Client request header: the agent that sent the request (see `attribution`).
 pub const AGENT_ID: &str = "x-tollgate-agent-id";
 /// Client request header: the agent run the request belongs to.

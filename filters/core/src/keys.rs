@@ -35,7 +35,8 @@ pub fn hash_hex(plaintext: &str) -> String {
     to_hex(&digest(plaintext))
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+/// Lower-case hex of any bytes (digests, random ids).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -228,6 +229,7 @@ mod tests {
             rate_limits: None,
             expires_unix_ms: None,
             previous_secrets: vec![],
+            payload_capture: None,
         }
     }
 

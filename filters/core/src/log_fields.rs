@@ -69,6 +69,14 @@ pub const ATTRIBUTION: LogField = LogField {
     field: "attribution",
 };
 
+/// The step's trace context and payload capture mode (`step_context::StepContext`), from
+/// the gateway filter to the provider filter. Not an access-log field of its own: the usage
+/// record carries it.
+pub const STEP_CONTEXT: LogField = LogField {
+    property: "tollgate_step_context",
+    field: "step_context",
+};
+
 /// Every field, in access-log order.
 pub const ALL: [LogField; 6] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS];
 

@@ -170,6 +170,7 @@ fn select_for_reads_the_key_and_the_parsed_metadata() {
         rate_limits: None,
         expires_unix_ms: None,
         previous_secrets: vec![],
+        payload_capture: None,
     };
     let no_header = |_: &str| None;
     let none = BTreeMap::new();

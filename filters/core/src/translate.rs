@@ -20,6 +20,7 @@ use crate::framing::{Frame, FrameParser};
 use crate::guardrails::{denied_error, OutputGuard, Stage};
 use crate::model::{ApiError, BlockStart, ContentPart, Request, StopReason, StreamEvent, Usage};
 use crate::sse::DEFAULT_MAX_EVENT_BYTES;
+use crate::tool_calls::{self, ToolCall, ToolCallLog};
 use crate::usage_estimate;
 
 // === requests ===
@@ -56,6 +57,9 @@ pub struct UpstreamRequest {
     /// Characters of text in the client's request, for estimating its input tokens should
     /// the provider not report them (see [`usage_estimate`]).
     pub input_chars: u64,
+    /// Ids of the tool calls whose results this request brings back (see
+    /// [`tool_calls::new_tool_results`]).
+    pub tool_results: Vec<String>,
 }
 
 /// Translates a client request body for `target`.
@@ -97,16 +101,31 @@ pub fn translate_request_inspected(
         }
         None => (None, false),
     };
-    let (upstream, tool_names) = if client == target.format && !changed {
+    let (upstream, tool_names, tool_results) = if client == target.format && !changed {
+        // Decoded only for the tool results the step record links; a request the canonical
+        // model cannot read still passes through, unlinked.
+        let tool_results = match decoded {
+            Some(request) => tool_calls::new_tool_results(&request),
+            None => tool_calls::new_tool_results_raw(client, &value).unwrap_or_else(|| {
+                codec::decode_request(client, &value)
+                    .map(|request| tool_calls::new_tool_results(&request))
+                    .unwrap_or_default()
+            }),
+        };
         codec::prepare_passthrough(target.format, &mut value, target.upstream_model, stream);
-        (value, ToolNameMap::default())
+        (value, ToolNameMap::default(), tool_results)
     } else {
         let request = match decoded {
             Some(request) => request,
             None => codec::decode_request(client, &value)?,
         };
         let body = codec::encode_request(target.format, &request, target.upstream_model)?;
-        (body, codec::tool_names(target.format, &request))
+        let tool_results = tool_calls::new_tool_results(&request);
+        (
+            body,
+            codec::tool_names(target.format, &request),
+            tool_results,
+        )
     };
     let context = PathContext {
         model: target.upstream_model,
@@ -125,6 +144,7 @@ pub fn translate_request_inspected(
         client_wants_stream_usage,
         tool_names,
         input_chars,
+        tool_results,
     })
 }
 
@@ -166,6 +186,8 @@ pub struct ResponseTranslator {
     outcome: Outcome,
     error: Option<ApiError>,
     tool_names: ToolNameMap,
+    /// The tool calls the answer asks for, under the client's tool names.
+    tool_calls: ToolCallLog,
     /// The provider's error type from a response header, for formats that put it there.
     error_type: Option<String>,
     /// Reported as the answer's id when the provider's answer names none (Bedrock's).
@@ -230,6 +252,7 @@ impl ResponseTranslator {
             outcome: Outcome::InProgress,
             error: None,
             tool_names: ToolNameMap::default(),
+            tool_calls: ToolCallLog::default(),
             error_type: None,
             fallback_id: String::new(),
             guard: None,
@@ -392,6 +415,11 @@ impl ResponseTranslator {
         ))
     }
 
+    /// The tool calls the answer asked for so far, under the client's tool names.
+    pub fn tool_calls(&self) -> Vec<ToolCall> {
+        self.tool_calls.calls()
+    }
+
     pub fn stop_reason(&self) -> Option<&StopReason> {
         self.stop_reason.as_ref()
     }
@@ -448,6 +476,7 @@ impl ResponseTranslator {
                         self.tool_names.restore(name);
                     }
                 }
+                self.tool_calls.observe_content(&response.content);
                 self.usage = response.usage;
                 self.output_chars = usage_estimate::content_chars(&response.content);
                 self.provider_finished = true;
@@ -612,6 +641,7 @@ impl ResponseTranslator {
 
     fn observe(&mut self, events: &[StreamEvent]) {
         for event in events {
+            self.tool_calls.observe_event(event);
             match event {
                 StreamEvent::Start { usage, .. } | StreamEvent::Usage(usage) => {
                     self.usage.update(usage);

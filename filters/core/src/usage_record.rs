@@ -1,14 +1,19 @@
-//! The usage record written for every upstream attempt that got a response.
+//! The usage (step) record written for every upstream attempt that got a response.
 //!
 //! It names who spent what: the key (by id, never the key), team, alias, provider and
-//! upstream model, with the normalised token counts. Records are one JSON object per line
-//! so any log shipper can pick them up.
+//! upstream model, with the normalised token counts; and where the attempt sits in an agent
+//! run: trace, span and step ids, the tool calls its answer asked for and the tool results
+//! its request brought back. Records are one JSON object per line so any log shipper can
+//! pick them up. The README documents every field.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::attribution::Attribution;
+use crate::capture::{Captured, PayloadCapture};
 use crate::cost::Price;
 use crate::model::Usage;
+use crate::tool_calls::ToolCall;
+use crate::trace_context::TraceContext;
 
 /// Everything known about one attempt's consumption.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,6 +54,38 @@ pub struct UsageRecord {
     pub time_to_first_token_ms: Option<u64>,
     /// The Envoy process that served it (see `budget::poll`); absent when budgets are off.
     pub envoy_instance: Option<String>,
+    /// The client request's arrival at Envoy to the end of this attempt's answer, in
+    /// milliseconds: gateway work, earlier attempts and back-off included.
+    pub total_ms: Option<u64>,
+    /// The request leaving for the provider (after translation and input guardrails) to
+    /// the end of the answer, in milliseconds.
+    pub upstream_ms: Option<u64>,
+    /// The request's trace; `None` only in records of filters without a gateway in front.
+    pub trace: Option<TraceContext>,
+    /// This attempt's span (16 hex digits), sent upstream in its `traceparent`.
+    pub span_id: Option<String>,
+    /// The step: one client request (Envoy's `x-request-id`), the same for every attempt.
+    pub step_id: String,
+    /// Why the attempt failed, when it did (`rate_limited`, `server`, …).
+    pub error_class: Option<&'static str>,
+    /// The tool calls the answer asked for.
+    pub tool_calls: Vec<ToolCall>,
+    /// Ids of the tool calls whose results the request brought back.
+    pub tool_results: Vec<String>,
+    /// Guardrail verdicts and their time (the access log's `guardrails` value), when any
+    /// guardrail applied.
+    pub guardrails: Option<Value>,
+    pub capture: PayloadCapture,
+    /// Request and answer text, kept only under `full` capture.
+    pub payload: Option<Payload>,
+}
+
+/// The text a `full` capture keeps: the client's request body and the answer as the
+/// client received it, each bounded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Payload {
+    pub request: Captured,
+    pub response: Captured,
 }
 
 impl UsageRecord {
@@ -66,8 +103,17 @@ impl UsageRecord {
         self.price_known = price.is_some();
     }
 
+    /// The run the step belongs to: the client's run id, else its trace.
+    pub fn run_id(&self) -> Option<&str> {
+        self.attribution
+            .run_id
+            .as_deref()
+            .or(self.trace.as_ref().map(|t| t.trace_id.as_str()))
+    }
+
     /// One line of JSON.
     pub fn to_json(&self) -> String {
+        let keep_hashes = self.capture.keeps_hashes();
         let mut record = json!({
             "id": self.id,
             "time_unix_ms": self.time_unix_ms,
@@ -82,7 +128,7 @@ impl UsageRecord {
             "attempt": self.attempt,
             "fallback_step": self.fallback_step,
             "agent_id": self.attribution.agent_id,
-            "run_id": self.attribution.run_id,
+            "run_id": self.run_id(),
             "parent_step_id": self.attribution.parent_step_id,
             "metadata": self.attribution.metadata,
             "estimated": self.estimated,
@@ -90,9 +136,28 @@ impl UsageRecord {
             "price_known": self.price_known,
             "duration_ms": self.duration_ms,
             "time_to_first_token_ms": self.time_to_first_token_ms,
+            "total_ms": self.total_ms,
+            "upstream_ms": self.upstream_ms,
+            "trace_id": self.trace.as_ref().map(|t| &t.trace_id),
+            "span_id": self.span_id,
+            "parent_span_id": self.trace.as_ref().and_then(|t| t.parent_span_id.as_ref()),
+            "step_id": self.step_id,
+            "error_class": self.error_class,
+            "tool_calls": self.tool_calls.iter().map(|c| c.to_json(keep_hashes)).collect::<Vec<_>>(),
+            "tool_results": self.tool_results.iter().map(|id| json!({"tool_call_id": id})).collect::<Vec<_>>(),
+            "guardrails": self.guardrails,
+            // No response cache exists yet: the status is unknown, not a miss.
+            "cache_status": null,
+            "payload_capture": self.capture.as_str(),
         });
         if let Some(instance) = &self.envoy_instance {
             record["envoy_instance"] = json!(instance);
+        }
+        if let (PayloadCapture::Full, Some(payload)) = (self.capture, &self.payload) {
+            record["payload"] = json!({
+                "request": payload.request.to_json(),
+                "response": payload.response.to_json(),
+            });
         }
         record.to_string()
     }
@@ -198,5 +263,75 @@ mod tests {
         assert_eq!(v["run_id"], "r1");
         assert_eq!(v["parent_step_id"], "s0");
         assert_eq!(v["metadata"]["env"], "prod");
+    }
+
+    fn traced() -> UsageRecord {
+        let mut record = UsageRecord::new("p");
+        record.trace = Some(TraceContext::from_headers(
+            Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            None,
+            [1; 16],
+        ));
+        record.span_id = Some("b7ad6b7169203331".into());
+        record.step_id = "req-1".into();
+        record.tool_calls = vec![ToolCall {
+            id: "call_1".into(),
+            name: "get_weather".into(),
+            arguments_sha256: "ab".repeat(32),
+        }];
+        record.tool_results = vec!["call_0".into()];
+        let mut payload = Payload::default();
+        payload.request.push(b"MARKER request");
+        payload.response.push(b"MARKER answer");
+        record.payload = Some(payload);
+        record
+    }
+
+    #[test]
+    fn carries_the_trace_and_the_tool_links() {
+        let v: serde_json::Value = serde_json::from_str(&traced().to_json()).unwrap();
+        assert_eq!(v["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(v["span_id"], "b7ad6b7169203331");
+        assert_eq!(v["parent_span_id"], "00f067aa0ba902b7");
+        assert_eq!(v["step_id"], "req-1");
+        // Without a run id, the trace is the run.
+        assert_eq!(v["run_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(v["tool_calls"][0]["id"], "call_1");
+        assert_eq!(v["tool_calls"][0]["name"], "get_weather");
+        assert_eq!(v["tool_calls"][0]["arguments_sha256"], "ab".repeat(32));
+        assert_eq!(v["tool_results"], json!([{"tool_call_id": "call_0"}]));
+        assert!(v["cache_status"].is_null());
+        assert!(v["error_class"].is_null());
+        assert_eq!(v["payload_capture"], "metadata");
+    }
+
+    #[test]
+    fn a_run_id_header_names_the_run() {
+        let mut record = traced();
+        record.attribution.run_id = Some("run-7".into());
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["run_id"], "run-7");
+    }
+
+    #[test]
+    fn payload_text_only_under_full_capture() {
+        let mut record = traced();
+        for (capture, has_payload, has_hash) in [
+            (PayloadCapture::Full, true, true),
+            (PayloadCapture::Metadata, false, true),
+            (PayloadCapture::None, false, false),
+        ] {
+            record.capture = capture;
+            let json = record.to_json();
+            assert_eq!(json.contains("MARKER"), has_payload, "{capture:?}");
+            let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+            assert_eq!(v["payload"].is_object(), has_payload, "{capture:?}");
+            assert_eq!(v["tool_calls"][0]["arguments_sha256"].is_string(), has_hash);
+            assert_eq!(v["payload_capture"], capture.as_str());
+        }
+        record.capture = PayloadCapture::Full;
+        let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["payload"]["request"]["text"], "MARKER request");
+        assert_eq!(v["payload"]["response"]["text"], "MARKER answer");
     }
 }

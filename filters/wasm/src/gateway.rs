@@ -6,6 +6,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::attribution::{Attribution, AttributionError};
+use tollgate_core::capture::PayloadCapture;
 use tollgate_core::config::CompiledGateway;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
@@ -15,11 +16,13 @@ use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope
 use tollgate_core::keys::VirtualKey;
 use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
+use tollgate_core::step_context::StepContext;
+use tollgate_core::trace_context::{self, TraceContext};
 use tollgate_core::{attempts, headers, log_fields, route_rules};
 
 use crate::budgeting::{self, Budgeting};
 use crate::host::{
-    log_field, reply_error, reply_error_with, reply_json, request_body, unix_millis,
+    log_field, random_bytes, reply_error, reply_error_with, reply_json, request_body, unix_millis,
 };
 use crate::ratelimiting::RateLimiting;
 
@@ -43,6 +46,9 @@ pub struct GatewayFilter {
     agent: Option<String>,
     /// The budget reservations of an admitted request, until its cost is settled.
     budgeting: Option<Budgeting>,
+    /// The request's trace and Envoy's request id (the step id), for the response headers.
+    trace: Option<TraceContext>,
+    request_id: String,
 }
 
 /// The request headers the gateway reads, from one host call.
@@ -56,6 +62,9 @@ struct ClientHeaders {
     to_strip: Vec<String>,
     /// The attribution headers sent, by (lower-case) name.
     attribution: Vec<(String, String)>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+    request_id: String,
 }
 
 impl ClientHeaders {
@@ -79,6 +88,9 @@ impl ClientHeaders {
                 ":path" => out.path = value,
                 "authorization" => out.authorization = Some(value),
                 "x-api-key" => out.x_api_key = Some(value),
+                trace_context::TRACEPARENT => out.traceparent = Some(value),
+                trace_context::TRACESTATE => out.tracestate = Some(value),
+                "x-request-id" => out.request_id = value,
                 _ if headers::ATTRIBUTION.contains(&name.as_str()) => {
                     out.attribution.push((name, value));
                 }
@@ -101,6 +113,8 @@ impl GatewayFilter {
             rate_limiting: None,
             agent: None,
             budgeting: None,
+            trace: None,
+            request_id: String::new(),
         }
     }
 }
@@ -186,6 +200,13 @@ impl HttpContext for GatewayFilter {
         self.metadata = attribution.metadata.clone();
         self.agent = attribution.agent_id.clone();
         self.key_id = Some(key.config.id.clone());
+        let seed = format!("{}/trace", client.request_id);
+        self.trace = Some(TraceContext::from_headers(
+            client.traceparent.as_deref(),
+            client.tracestate.as_deref(),
+            random_bytes(&seed),
+        ));
+        self.request_id = client.request_id;
         // The virtual key and spoofed internal headers never go further.
         for name in &client.to_strip {
             self.set_http_request_header(name, None);
@@ -263,6 +284,7 @@ impl HttpContext for GatewayFilter {
                     key_id: key.config.id.clone(),
                     team: key.config.team.clone(),
                 };
+                self.hand_over_step(key, &admission.alias);
                 self.set_http_request_header(headers::ALIAS, Some(&admission.alias));
                 self.set_http_request_header(headers::CONTEXT, Some(&context.encode()));
                 Action::Continue
@@ -283,6 +305,10 @@ impl HttpContext for GatewayFilter {
         let has_provider = self.get_http_response_header(headers::PROVIDER).is_some();
         if let Some(rule) = &self.rule {
             self.set_http_response_header(headers::RULE, Some(rule));
+        }
+        if let Some(trace) = &self.trace {
+            self.set_http_response_header(headers::TRACE_ID, Some(&trace.trace_id));
+            self.set_http_response_header(headers::STEP_ID, Some(&self.request_id));
         }
         if self.endpoint.is_some()
             && attempts::is_envoy_reply(status, content_type.as_deref(), has_provider)
@@ -320,6 +346,19 @@ impl HttpContext for GatewayFilter {
 }
 
 impl GatewayFilter {
+    /// The step's trace and capture mode, for every attempt's provider filter.
+    fn hand_over_step(&self, key: &VirtualKey, alias: &str) {
+        let Some(trace) = self.trace.clone() else {
+            return;
+        };
+        let route = self.config.model(alias).and_then(|m| m.payload_capture);
+        let step = StepContext {
+            trace,
+            capture: PayloadCapture::effective(key.config.payload_capture, route),
+        };
+        log_field(self, log_fields::STEP_CONTEXT, &step.encode());
+    }
+
     /// Debits the answer's tokens from the rate limits and settles its cost in the budgets,
     /// once.
     fn settle_limits(&mut self) {

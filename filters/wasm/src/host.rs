@@ -6,6 +6,7 @@ use proxy_wasm::traits::HttpContext;
 use tollgate_core::error::GatewayError;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::log_fields::LogField;
+use tollgate_core::trace_context;
 
 /// Answers the client directly with an error in its own wire format.
 pub fn reply_error(ctx: &dyn HttpContext, error: &GatewayError, format: WireFormat) {
@@ -42,6 +43,19 @@ pub fn request_body(ctx: &dyn HttpContext, size: usize) -> Vec<u8> {
 /// Hands a value to Envoy's access log (see `tollgate_core::log_fields`).
 pub fn log_field(ctx: &dyn HttpContext, field: LogField, value: &str) {
     ctx.set_property(vec![field.property], Some(value.as_bytes()));
+}
+
+/// `N` random bytes from the host's WASI `random_get` (Envoy implements it); when that
+/// fails, bytes derived from `seed` (see `trace_context::derived_bytes`).
+pub fn random_bytes<const N: usize>(seed: &str) -> [u8; N] {
+    let mut bytes = [0u8; N];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => bytes,
+        Err(e) => {
+            log::warn!("tollgate: no random bytes from the host ({e}); ids derived instead");
+            trace_context::derived_bytes(seed)
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch of a host time (0 for a time before it).

@@ -10,6 +10,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, Status};
 use tollgate_core::attribution::Attribution;
 use tollgate_core::budget;
+use tollgate_core::capture::PayloadCapture;
 use tollgate_core::config::ProviderConfig;
 use tollgate_core::error::{ErrorKind, GatewayError};
 use tollgate_core::formats::codec;
@@ -17,18 +18,20 @@ use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
 use tollgate_core::guardrails::{Callout, CompiledPolicy, OutputGuard, Stage};
-use tollgate_core::model::{ApiError, VectorEncoding};
+use tollgate_core::model::{ApiError, ErrorClass, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
+use tollgate_core::step_context::StepContext;
 use tollgate_core::stream_start::{self, StreamStart};
+use tollgate_core::trace_context::{self, TRACEPARENT, TRACESTATE};
 use tollgate_core::translate::{
     is_stream_response, translate_request_inspected, ProviderTarget, ResponseTranslator,
 };
 use tollgate_core::usage_outbox;
-use tollgate_core::usage_record::{record_id, UsageRecord};
+use tollgate_core::usage_record::{record_id, Payload, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
-use crate::host::{log_field, reply_error, request_body, unix_millis};
+use crate::host::{log_field, random_bytes, reply_error, request_body, unix_millis};
 use crate::ratelimiting::SharedData;
 
 /// How the provider's answer is turned into the client's.
@@ -89,6 +92,8 @@ pub struct ProviderFilter {
     /// generated text came back.
     started: Option<SystemTime>,
     first_token: Option<SystemTime>,
+    /// When the request left for the provider (translated, input guardrails passed).
+    sent: Option<SystemTime>,
     /// Output characters at which a stream's provisional record is next rewritten (0: at
     /// its first body chunk).
     provisional_at: u64,
@@ -122,6 +127,7 @@ impl ProviderFilter {
             input_chars: 0,
             started: None,
             first_token: None,
+            sent: None,
             provisional_at: 0,
             usage_logged: false,
         }
@@ -199,7 +205,10 @@ impl ProviderFilter {
     /// The input callouts are through: refuse the request, or let it go.
     fn input_checked(&mut self, outcome: Result<(), GatewayError>) -> Action {
         match outcome {
-            Ok(()) => Action::Continue,
+            Ok(()) => {
+                self.sent = Some(self.get_current_time());
+                Action::Continue
+            }
             Err(e) => {
                 self.log_guardrails();
                 self.fail(&e)
@@ -213,8 +222,10 @@ impl ProviderFilter {
         if let Err(e) = outcome {
             self.set_http_response_header(":status", Some(&e.status().to_string()));
             self.set_http_response_header("content-type", Some("application/json"));
+            let body = e.to_body(self.client_format);
+            self.capture_response(&body, true);
             // From 0 over any length: Envoy replaces the whole buffered body.
-            self.set_http_response_body(0, usize::MAX, &e.to_body(self.client_format));
+            self.set_http_response_body(0, usize::MAX, &body);
         }
         self.set_flag_header();
         self.log_usage();
@@ -273,9 +284,72 @@ impl ProviderFilter {
         };
         self.set_http_response_header(":status", Some(&status.to_string()));
         self.set_http_response_header("content-type", Some(content_type));
+        self.capture_response(&out, true);
         if out != body {
             self.set_http_response_body(0, body_size, &out);
         }
+    }
+
+    /// Keeps the answer's text as the client receives it, under `full` capture: a chunk
+    /// of a stream, or a whole body replacing anything kept before.
+    fn capture_response(&mut self, bytes: &[u8], whole: bool) {
+        if let Some(payload) = self.record.payload.as_mut() {
+            match whole {
+                true => payload.response.replace(bytes),
+                false => payload.response.push(bytes),
+            }
+        }
+    }
+
+    /// Joins the step's trace: a fresh span for this attempt, sent upstream as the child of
+    /// the client's span (or as the root of the trace the gateway started).
+    fn join_trace(&mut self) {
+        self.record.step_id.clone_from(&self.request_id);
+        let Some(step) = self
+            .filter_state(log_fields::STEP_CONTEXT)
+            .and_then(|s| StepContext::decode(&s))
+        else {
+            return;
+        };
+        let seed = format!("{}/span/{:?}", self.request_id, self.started);
+        let span = trace_context::span_id(random_bytes(&seed));
+        self.set_http_request_header(TRACEPARENT, Some(&step.trace.traceparent(&span)));
+        // Envoy shares one header map across attempts, and the client's state goes with
+        // a valid parent only.
+        self.set_http_request_header(TRACESTATE, step.trace.tracestate.as_deref());
+        self.record.capture = step.capture;
+        if step.capture == PayloadCapture::Full {
+            self.record.payload = Some(Payload::default());
+        }
+        self.record.trace = Some(step.trace);
+        self.record.span_id = Some(span);
+    }
+
+    /// The step fields only known once the answer is over: the tool calls it asked for,
+    /// why it failed, guardrail verdicts and the latency split.
+    fn settle_step(&mut self, now: SystemTime) {
+        if let Some(Answer::Chat(translator)) = &self.answer {
+            self.record.tool_calls = translator.tool_calls();
+            self.record.error_class = translator.error().map(|e| e.class.as_str());
+        }
+        if self.record.error_class.is_none() && self.record.status >= 400 {
+            self.record.error_class = Some(ErrorClass::from_status(self.record.status).as_str());
+        }
+        self.record.guardrails = self
+            .guarding
+            .as_ref()
+            .and_then(|g| serde_json::from_str(&g.report.to_json()).ok());
+        let millis = |from: SystemTime| {
+            u64::try_from(now.duration_since(from).unwrap_or_default().as_millis()).ok()
+        };
+        self.record.upstream_ms = self.sent.and_then(millis);
+        // Envoy's `request.time`: when the client request's first byte arrived.
+        let arrived = self
+            .get_property(vec!["request", "time"])
+            .as_deref()
+            .and_then(attempts::le_integer)
+            .map(|nanos| SystemTime::UNIX_EPOCH + Duration::from_nanos(nanos));
+        self.record.total_ms = arrived.and_then(millis);
     }
 }
 
@@ -330,6 +404,7 @@ impl ProviderFilter {
         self.set_http_response_header(":status", Some(&status.to_string()));
         self.set_http_response_header("content-type", Some("application/json"));
         let body = codec::encode_error(self.client_format, error).to_string();
+        self.capture_response(body.as_bytes(), true);
         self.set_http_response_body(0, body_size, body.as_bytes());
         if end_of_stream {
             self.log_usage();
@@ -355,6 +430,7 @@ impl ProviderFilter {
             }
         }
         let now = self.get_current_time();
+        self.settle_step(now);
         let millis = |from: SystemTime, to: SystemTime| {
             u64::try_from(to.duration_since(from).unwrap_or_default().as_millis())
                 .unwrap_or(u64::MAX)
@@ -443,6 +519,7 @@ impl HttpContext for ProviderFilter {
         {
             self.record.attribution = attribution;
         }
+        self.join_trace();
 
         let Some(upstream_model) = alias.as_deref().and_then(|a| self.config.models.get(a)) else {
             // Only reachable when Envoy's routes and this filter's config disagree.
@@ -536,6 +613,10 @@ impl HttpContext for ProviderFilter {
         self.client_wants_stream_usage = upstream.client_wants_stream_usage;
         self.tool_names = upstream.tool_names;
         self.input_chars = upstream.input_chars;
+        self.record.tool_results = upstream.tool_results;
+        if let Some(payload) = self.record.payload.as_mut() {
+            payload.request.push(&body);
+        }
         match self.call_next_callout() {
             // Resumed (or refused) when the callouts have answered.
             Callouts::Waiting => Action::Pause,
@@ -580,6 +661,9 @@ impl HttpContext for ProviderFilter {
             }
         };
         self.set_http_response_header(headers::PROVIDER, Some(&self.config.name));
+        if let (Some(trace), Some(span)) = (&self.record.trace, &self.record.span_id) {
+            self.set_http_response_header(TRACEPARENT, Some(&trace.traceparent(span)));
+        }
         self.report_attempt(status);
         self.set_flag_header();
         if let Some(model) = &self.record.upstream_model {
@@ -654,6 +738,7 @@ impl HttpContext for ProviderFilter {
             if out != chunk {
                 self.set_http_response_body(0, body_size, &out);
             }
+            self.capture_response(&out, false);
             if self.first_token.is_none() && translator.output_chars() > 0 {
                 self.first_token = Some(started);
             }

@@ -37,6 +37,22 @@ impl ErrorClass {
         }
     }
 
+    /// The class's name in step records (`rate_limited`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorClass::InvalidRequest => "invalid_request",
+            ErrorClass::Authentication => "authentication",
+            ErrorClass::Billing => "billing",
+            ErrorClass::PermissionDenied => "permission_denied",
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::RequestTooLarge => "request_too_large",
+            ErrorClass::RateLimited => "rate_limited",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Overloaded => "overloaded",
+            ErrorClass::Server => "server",
+        }
+    }
+
     /// A representative HTTP status for the class, for errors that arrive without one
     /// (inside a stream).
     pub fn status(self) -> u16 {

@@ -12,6 +12,7 @@ fn key(limits: Option<KeyRateLimits>) -> VirtualKeyConfig {
         rate_limits: limits,
         expires_unix_ms: None,
         previous_secrets: vec![],
+        payload_capture: None,
     }
 }
 
