@@ -15,6 +15,7 @@
 mod gateway;
 mod guarding;
 mod host;
+mod metrics;
 mod provider;
 mod ratelimiting;
 mod shipping;

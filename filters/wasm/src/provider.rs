@@ -16,6 +16,7 @@ use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
 use tollgate_core::guardrails::{Callout, CompiledPolicy, OutputGuard, Stage};
+use tollgate_core::metrics as tollgate_metrics;
 use tollgate_core::model::{ApiError, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::stream_start::{self, StreamStart};
@@ -28,6 +29,7 @@ use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
 use crate::host::{log_field, reply_error, request_body, unix_millis};
+use crate::metrics;
 
 /// How the provider's answer is turned into the client's.
 enum Answer {
@@ -142,10 +144,15 @@ impl ProviderFilter {
         }
     }
 
-    /// Hands the guardrail verdicts to the access log (before a local reply, too).
+    /// Hands the guardrail verdicts to the access log and the metrics (before a local
+    /// reply, too).
     fn log_guardrails(&self) {
         if let Some(guarding) = &self.guarding {
             log_field(self, log_fields::GUARDRAILS, &guarding.report.to_json());
+            metrics::record(tollgate_metrics::guardrail_samples(
+                &self.config.name,
+                &guarding.report,
+            ));
         }
     }
 
@@ -374,8 +381,11 @@ impl ProviderFilter {
         self.record.time_unix_ms = unix_millis(self.get_current_time());
         let json = self.record.to_json();
         log_field(self, log_fields::USAGE, &json);
-        if delivery == Delivery::Ship && self.config.ship_usage {
-            enqueue_usage(&json);
+        if delivery == Delivery::Ship {
+            metrics::record(tollgate_metrics::attempt_samples(&self.record));
+            if self.config.ship_usage {
+                enqueue_usage(&json);
+            }
         }
     }
 }
