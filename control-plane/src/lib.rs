@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod envoy;
+pub mod export;
 pub mod keys;
 pub mod render;
 pub mod service;

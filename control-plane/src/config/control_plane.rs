@@ -8,6 +8,7 @@ use std::time::Duration;
 use tollgate_core::usage_outbox::{Backoff, OutboxLimits, MAX_BATCH_BYTES};
 
 use super::diagnostics::Problem;
+use super::exports::Export;
 use super::raw_control_plane as raw;
 use super::spans::field;
 use super::validate::{is_env_name, Validator};
@@ -34,6 +35,7 @@ pub struct ControlPlane {
     pub database: PathBuf,
     pub ingest_key_env: String,
     pub usage: UsageShipping,
+    pub exports: Vec<Export>,
 }
 
 /// How Envoy ships usage records (see `tollgate_core::usage_outbox`).
@@ -65,11 +67,13 @@ impl Validator<'_> {
             self.report(&field(path, "ingest_key_env"), problem);
         }
         let usage = self.usage_shipping(&field(path, "usage"), raw.usage);
+        let exports = self.exports(&field(path, "exports"), raw.exports);
         ControlPlane {
             listen,
             database,
             ingest_key_env,
             usage,
+            exports,
         }
     }
 

@@ -4,6 +4,7 @@
 mod conditions;
 mod control_plane;
 mod diagnostics;
+mod exports;
 mod features;
 mod guardrails;
 mod kind;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 pub use control_plane::{millis, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
+pub use exports::{Delivery, Export, ExportTarget};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,

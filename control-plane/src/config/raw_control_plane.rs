@@ -15,6 +15,42 @@ pub struct ControlPlane {
     pub ingest_key_env: Option<String>,
     #[serde(default)]
     pub usage: Usage,
+    /// Where ingested usage records are exported (JSON Lines, webhook, OTLP).
+    #[serde(default)]
+    pub exports: Vec<Export>,
+}
+
+/// One export target: exactly one of `jsonl`, `webhook`, `otlp`, with delivery settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    pub jsonl: Option<JsonlTarget>,
+    pub webhook: Option<UrlTarget>,
+    pub otlp: Option<OtlpTarget>,
+    pub batch_records: Option<usize>,
+    pub flush_interval: Option<String>,
+    pub queue_records: Option<usize>,
+    pub timeout: Option<String>,
+    pub attempts: Option<u32>,
+    pub backoff: Option<Backoff>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlTarget {
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlTarget {
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpTarget {
+    pub endpoint: String,
 }
 
 /// How Envoy ships usage records to the service.
