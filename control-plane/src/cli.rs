@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
+use crate::export::{otlp, ExportError, Exports};
 use crate::keys::{self, Entry, KeyError};
 use crate::render;
 use crate::service;
@@ -139,6 +140,8 @@ pub enum CliError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Envoy(#[from] EnvoyError),
+    #[error(transparent)]
+    Export(#[from] ExportError),
     #[error("the configuration has no `control_plane:` section")]
     NoControlPlane,
     #[error("{0} is not set: the service needs the ingest key Envoy sends with usage batches")]
@@ -321,8 +324,8 @@ fn run(arg: ConfigArg, wasm: WasmArg, envoy_bin: &Path, workdir: &Path) -> Resul
     std::fs::write(&bootstrap, json).map_err(write_error)?;
 
     if let Some(control_plane) = &config.control_plane {
-        let (listener, router) = prepare_service(control_plane)?;
         let runtime = service_runtime()?;
+        let (listener, router) = prepare_service(&config, control_plane, runtime.handle())?;
         // Lives as long as the process: it ends when Envoy does.
         std::thread::spawn(move || {
             let forever = std::future::pending();
@@ -375,9 +378,12 @@ fn banner(config: &Config, bootstrap: &Path) -> String {
     )
 }
 
-/// Reads the ingest key, opens the usage store and binds the service's address.
+/// Reads the ingest key, opens the usage store, starts the exports (on `runtime`) and binds
+/// the service's address.
 fn prepare_service(
+    config: &Config,
     control_plane: &ControlPlane,
+    runtime: &tokio::runtime::Handle,
 ) -> Result<(std::net::TcpListener, axum::Router), CliError> {
     let var = &control_plane.ingest_key_env;
     let key = std::env::var(var)
@@ -392,7 +398,13 @@ fn prepare_service(
         envoy::reachable(address),
         control_plane.database.display()
     );
-    Ok((listener, service::router(Box::new(store), &key)))
+    let systems = config
+        .providers
+        .iter()
+        .map(|p| (p.name.clone(), otlp::provider_system(p.kind)))
+        .collect();
+    let exports = Exports::start(&control_plane.exports, systems, runtime)?;
+    Ok((listener, service::router(Box::new(store), &key, exports)))
 }
 
 fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
@@ -405,9 +417,13 @@ fn service_runtime() -> Result<tokio::runtime::Runtime, CliError> {
 
 fn serve(arg: ConfigArg) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
-    let control_plane = config.control_plane.ok_or(CliError::NoControlPlane)?;
-    let (listener, router) = prepare_service(&control_plane)?;
-    service_runtime()?
+    let control_plane = config
+        .control_plane
+        .as_ref()
+        .ok_or(CliError::NoControlPlane)?;
+    let runtime = service_runtime()?;
+    let (listener, router) = prepare_service(&config, control_plane, runtime.handle())?;
+    runtime
         .block_on(service::serve(listener, router, stop_signal()))
         .map_err(CliError::Service)?;
     Ok(0)

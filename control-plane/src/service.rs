@@ -1,6 +1,7 @@
 //! The Tollgate service: an HTTP API beside Envoy. Today it ingests the usage batches the
-//! gateway filter ships (`POST /v1/usage/records`) and answers usage reports
-//! (`GET /v1/usage`). It listens on loopback unless configured otherwise, and every
+//! gateway filter ships (`POST /v1/usage/records`), hands them to the configured exports,
+//! answers usage reports (`GET /v1/usage`) and reports how the exports fare
+//! (`GET /v1/exports`). It listens on loopback unless configured otherwise, and every
 //! request must carry the ingest key, so other local processes can neither write nor
 //! read usage.
 
@@ -17,6 +18,7 @@ use serde_json::json;
 use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
+use crate::export::Exports;
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
 use crate::usage::store::{StoreError, UsageStore};
@@ -24,6 +26,8 @@ use crate::usage::ReportRequest;
 
 /// Path of usage reports.
 pub const REPORT_PATH: &str = "/v1/usage";
+/// Path of the export counters.
+pub const EXPORTS_PATH: &str = "/v1/exports";
 
 type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
 
@@ -31,17 +35,21 @@ type SharedStore = Arc<Mutex<Box<dyn UsageStore>>>;
 struct AppState {
     store: SharedStore,
     ingest_digest: [u8; 32],
+    exports: Arc<Exports>,
 }
 
-/// The service's routes over `store`, guarded by `ingest_key`.
-pub fn router(store: Box<dyn UsageStore>, ingest_key: &str) -> Router {
+/// The service's routes over `store`, guarded by `ingest_key`; stored records go on to
+/// `exports`.
+pub fn router(store: Box<dyn UsageStore>, ingest_key: &str, exports: Exports) -> Router {
     let state = AppState {
         store: Arc::new(Mutex::new(store)),
         ingest_digest: digest(ingest_key),
+        exports: Arc::new(exports),
     };
     Router::new()
         .route(INGEST_PATH, post(ingest))
         .route(REPORT_PATH, get(report))
+        .route(EXPORTS_PATH, get(export_stats))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES))
         .with_state(state)
 }
@@ -118,16 +126,31 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: String)
     }
     let received = batch.records.len();
     let records = batch.records;
-    match with_store(&state, move |store| store.insert(&records)).await {
-        Ok(stored) => Json(json!({
+    let stored = with_store(&state, move |store| {
+        store.insert(&records).map(|stored| (stored, records))
+    })
+    .await;
+    match stored {
+        Ok((stored, records)) => {
+            // Only once stored: a batch the store refused comes back from Envoy.
+            state.exports.offer(records.iter().map(|r| r.json.as_str()));
+            Json(json!({
             "received": received,
             "stored": stored,
             "duplicates": received - stored,
             "rejected": batch.rejected,
-        }))
-        .into_response(),
+            }))
+            .into_response()
+        }
         Err(response) => response,
     }
+}
+
+async fn export_stats(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    Json(json!({"exports": state.exports.stats()})).into_response()
 }
 
 #[derive(Debug, Deserialize)]
