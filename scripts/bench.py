@@ -7,6 +7,8 @@ Runs the same 1.9 KB OpenAI chat request, side by side in one run on loopback, a
   tollgate-xlate  Envoy + tollgate.wasm translating to an Anthropic-format provider
   tollgate-guard  passthrough with a realistic guardrail set on input and output
   tollgate-fallbk every request fails its first attempt (503) and the fallback answers
+  tollgate-nomet  passthrough on an Envoy whose config turns the filter's metrics off
+                  (`metrics: {enabled: false}`): `tollgate` minus it is what metrics cost
 each non-streaming and streaming. Envoy runs with one worker pinned to CPU 0; the load
 generator (wrk) and the mock share CPU 1, so the proxy's figures are its own.
 
@@ -152,8 +154,9 @@ def bare_envoy_config(port, admin, mock_port):
     }
 
 
-def tollgate_config(port, admin, mock_port, key_hash):
-    return f"""
+def tollgate_config(port, admin, mock_port, key_hash, metrics=True):
+    switch = "" if metrics else "metrics: {enabled: false}\n"
+    return switch + f"""
 version: 1
 listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {admin}}}
@@ -197,7 +200,7 @@ def main():
     provider_key = "sk-bench-" + secrets.token_hex(8)
     virtual_key = "tg-bench-" + secrets.token_hex(8)
     env = dict(os.environ, BENCH_PROVIDER_KEY=provider_key)
-    mock_port, bare_port, bare_admin, tg_port, tg_admin = (free_port() for _ in range(5))
+    mock_port, bare_port, bare_admin, tg_port, tg_admin, nm_port, nm_admin = (free_port() for _ in range(7))
     log = open(work / "processes.log", "wb")
     procs = []
     try:
@@ -207,15 +210,21 @@ def main():
         (work / "bare.json").write_text(json.dumps(bare_envoy_config(bare_port, bare_admin, mock_port)))
         (work / "tollgate.yaml").write_text(
             tollgate_config(tg_port, tg_admin, mock_port, hashlib.sha256(virtual_key.encode()).hexdigest()))
-        subprocess.run([RELEASE / "tollgate", "render", "--config", work / "tollgate.yaml", "--wasm", WASM,
-                        "--out", work / "tollgate.json"], check=True, env=env)
+        (work / "nometrics.yaml").write_text(
+            tollgate_config(nm_port, nm_admin, mock_port, hashlib.sha256(virtual_key.encode()).hexdigest(),
+                            metrics=False))
+        for name in ("tollgate", "nometrics"):
+            subprocess.run([RELEASE / "tollgate", "render", "--config", work / f"{name}.yaml", "--wasm", WASM,
+                            "--out", work / f"{name}.json"], check=True, env=env)
         envoy_args = ["--disable-hot-restart", "--concurrency", "1", "--log-level", "error"]
         bare = start([ENVOY, "-c", work / "bare.json", "--base-id", "11"] + envoy_args, log, cpu=0, env=env)
         tg = start([ENVOY, "-c", work / "tollgate.json", "--base-id", "12"] + envoy_args, log, cpu=0, env=env)
-        procs += [bare, tg]
+        nm = start([ENVOY, "-c", work / "nometrics.json", "--base-id", "13"] + envoy_args, log, cpu=0, env=env)
+        procs += [bare, tg, nm]
         wait_http(f"http://127.0.0.1:{mock_port}/__mock/health")
         wait_http(f"http://127.0.0.1:{bare_admin}/ready")
         wait_http(f"http://127.0.0.1:{tg_admin}/ready")
+        wait_http(f"http://127.0.0.1:{nm_admin}/ready")
 
         direct_headers = {"content-type": "application/json", "authorization": f"Bearer {provider_key}"}
         tg_headers = {"content-type": "application/json", "authorization": f"Bearer {virtual_key}"}
@@ -227,6 +236,7 @@ def main():
             ("tollgate-guard", f"http://127.0.0.1:{tg_port}/v1/chat/completions", tg_headers, tg, "bench-guard"),
             ("tollgate-fallbk", f"http://127.0.0.1:{tg_port}/v1/chat/completions",
              dict(tg_headers, **{"x-mock-status": "503@1"}), tg, "bench-fallback"),
+            ("tollgate-nomet", f"http://127.0.0.1:{nm_port}/v1/chat/completions", tg_headers, nm, "bench"),
         ]
         results = []
         for stream in (False, True):
@@ -257,7 +267,7 @@ def report(results, body_bytes):
     print("\nAdded by tollgate.wasm over bare Envoy:")
     for stream in (False, True):
         base = next(r for r in results if r["name"] == "envoy" and r["stream"] == stream)
-        for name in ("tollgate", "tollgate-xlate", "tollgate-guard", "tollgate-fallbk"):
+        for name in ("tollgate", "tollgate-xlate", "tollgate-guard", "tollgate-fallbk", "tollgate-nomet"):
             r = next(x for x in results if x["name"] == name and x["stream"] == stream)
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
@@ -268,6 +278,13 @@ def report(results, body_bytes):
             r = next(x for x in results if x["name"] == name and x["stream"] == stream)
             print(f"  {name:<16}{'stream' if stream else 'json':<8} CPU +{r['cpu_us'] - base['cpu_us']:.1f} us/req, "
                   f"p50 +{r['p50'] - base['p50']:.2f} ms, p99 +{r['p99'] - base['p99']:.2f} ms")
+
+    print("\nThe filter's Prometheus metrics (tollgate with them on minus tollgate-nomet):")
+    for stream in (False, True):
+        on = next(r for r in results if r["name"] == "tollgate" and r["stream"] == stream)
+        off = next(r for r in results if r["name"] == "tollgate-nomet" and r["stream"] == stream)
+        print(f"  {'stream' if stream else 'json':<8} CPU {on['cpu_us'] - off['cpu_us']:+.1f} us/req "
+              f"({on['cpu_us']:.1f} on, {off['cpu_us']:.1f} off), p50 {on['p50'] - off['p50']:+.2f} ms")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// The `control_plane:` section: when present, Envoy ships usage records to it.
     pub control_plane: Option<super::control_plane::ControlPlane>,
+    /// Whether the provider filters keep Prometheus metrics (`metrics.enabled`, default on).
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

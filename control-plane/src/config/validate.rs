@@ -230,6 +230,7 @@ impl Validator<'_> {
             guardrails,
             prices,
             control_plane,
+            metrics: doc.metrics.and_then(|m| m.enabled).unwrap_or(true),
         }
     }
 

@@ -149,10 +149,11 @@ impl ProviderFilter {
     fn log_guardrails(&self) {
         if let Some(guarding) = &self.guarding {
             log_field(self, log_fields::GUARDRAILS, &guarding.report.to_json());
-            metrics::record(tollgate_metrics::guardrail_samples(
-                &self.config.name,
-                &guarding.report,
-            ));
+            if !self.config.disable_metrics {
+                let samples =
+                    tollgate_metrics::guardrail_samples(&self.config.name, &guarding.report);
+                metrics::record(samples);
+            }
         }
     }
 
@@ -382,7 +383,9 @@ impl ProviderFilter {
         let json = self.record.to_json();
         log_field(self, log_fields::USAGE, &json);
         if delivery == Delivery::Ship {
-            metrics::record(tollgate_metrics::attempt_samples(&self.record));
+            if !self.config.disable_metrics {
+                metrics::record(tollgate_metrics::attempt_samples(&self.record));
+            }
             if self.config.ship_usage {
                 enqueue_usage(&json);
             }
