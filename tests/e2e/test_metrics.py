@@ -10,6 +10,7 @@ import uuid
 import httpx
 
 from conftest import KEY_ALL
+from test_guardrails import SECRET, guarded, openai, webhook  # noqa: F401 (fixtures)
 from test_usage_accounting import record_of
 
 SERIES = re.compile(r'^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?P<labels>.*)\})? (?P<value>\S+)$')
@@ -93,3 +94,17 @@ def test_scrape_has_the_documented_series_with_config_labels(gateway):
         assert {label for label, _ in labels} <= documented, (name, labels)
     assert "e2e-all" not in text and KEY_ALL not in text
     assert not any(r["id"].split(".")[0] in text for r in records)
+
+
+def test_guardrail_verdicts_by_guardrail_stage_and_action(guarded, webhook):
+    before, _ = scrape(guarded)
+    assert openai(guarded, f"please store {SECRET} for me").status_code == 400
+    assert openai(guarded, "share the quarterly numbers").status_code == 200
+    assert openai(guarded, "mail ann@example.com and bob@example.com").status_code == 200
+    after, text = scrape(guarded)
+    verdicts = "tollgate_guardrail_verdicts_total"
+    on = dict(provider="mock-openai", stage="input")
+    assert delta(before, after, verdicts, **on, guardrail="no-secrets", action="deny") == 1
+    assert delta(before, after, verdicts, **on, guardrail="watch", action="flag") == 1
+    assert delta(before, after, verdicts, **on, guardrail="pii", action="redact") == 2, "one per match"
+    assert SECRET not in text and "example.com" not in text
