@@ -135,10 +135,10 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: String)
             // Only once stored: a batch the store refused comes back from Envoy.
             state.exports.offer(records.iter().map(|r| r.json.as_str()));
             Json(json!({
-            "received": received,
-            "stored": stored,
-            "duplicates": received - stored,
-            "rejected": batch.rejected,
+                "received": received,
+                "stored": stored,
+                "duplicates": received - stored,
+                "rejected": batch.rejected,
             }))
             .into_response()
         }
