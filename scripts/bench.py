@@ -13,6 +13,11 @@ Runs the same 1.9 KB OpenAI chat request, side by side in one run on loopback, a
 each non-streaming and streaming. Envoy runs with one worker pinned to CPU 0; the load
 generator (wrk) and the mock share CPU 1, so the proxy's figures are its own.
 
+Then the cost of the filter's Prometheus metrics: the passthrough against a second Envoy
+whose config turns them off (`metrics: {enabled: false}`), in alternating rounds
+(METRICS_ROUNDS, default 4 of each), medians compared: measured one after the other,
+drift in the machine's load swamps a difference this small.
+
 Prints requests/s, p50/p99 latency, Envoy CPU per request (from /proc, user+system), and
 the filter's added CPU and latency over bare Envoy. Not a test: nothing here asserts.
 """
@@ -25,6 +30,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -157,9 +163,10 @@ def bare_envoy_config(port, admin, mock_port):
     }
 
 
-def tollgate_config(port, admin, mock_port, key_hash, accounting=None):
+def tollgate_config(port, admin, mock_port, key_hash, accounting=None, metrics=True):
     """The bench gateway's config; `accounting` = (service port, database path) turns on
-    usage shipping, rate limits and a budget for the key."""
+    usage shipping, rate limits and a budget for the key; `metrics=False` turns the
+    filter's Prometheus metrics off."""
     key_limits = ""
     sections = ""
     if accounting:
@@ -173,7 +180,8 @@ budgets:
   limits:
     - {{id: bench, key: bench, limit_usd: 1000000, period: daily, alert_at_percent: [90]}}
 """
-    return f"""
+    switch = "" if metrics else "metrics: {enabled: false}\n"
+    return switch + f"""
 version: 1
 listen: {{address: 127.0.0.1, port: {port}}}
 admin: {{address: 127.0.0.1, port: {admin}}}
@@ -218,7 +226,7 @@ def main():
     virtual_key = "tg-bench-" + secrets.token_hex(8)
     env = dict(os.environ, BENCH_PROVIDER_KEY=provider_key, TOLLGATE_INGEST_KEY="ik-" + secrets.token_hex(8))
     mock_port, bare_port, bare_admin, tg_port, tg_admin = (free_port() for _ in range(5))
-    acct_port, acct_admin, service_port = (free_port() for _ in range(3))
+    acct_port, acct_admin, service_port, nm_port, nm_admin = (free_port() for _ in range(5))
     log = open(work / "processes.log", "wb")
     procs = []
     try:
@@ -231,7 +239,10 @@ def main():
         (work / "acct.yaml").write_text(tollgate_config(
             acct_port, acct_admin, mock_port, hashlib.sha256(virtual_key.encode()).hexdigest(),
             accounting=(service_port, work / "usage.db")))
-        for name in ("tollgate", "acct"):
+        (work / "nometrics.yaml").write_text(
+            tollgate_config(nm_port, nm_admin, mock_port, hashlib.sha256(virtual_key.encode()).hexdigest(),
+                            metrics=False))
+        for name in ("tollgate", "acct", "nometrics"):
             subprocess.run([RELEASE / "tollgate", "render", "--config", work / f"{name}.yaml", "--wasm", WASM,
                             "--out", work / f"{name}.json"], check=True, env=env)
         # The service shares CPU 1 with the load generator and the mock: its cost is not Envoy's.
@@ -240,11 +251,11 @@ def main():
         bare = start([ENVOY, "-c", work / "bare.json", "--base-id", "11"] + envoy_args, log, cpu=0, env=env)
         tg = start([ENVOY, "-c", work / "tollgate.json", "--base-id", "12"] + envoy_args, log, cpu=0, env=env)
         acct = start([ENVOY, "-c", work / "acct.json", "--base-id", "13"] + envoy_args, log, cpu=0, env=env)
-        procs += [bare, tg, acct]
+        nm = start([ENVOY, "-c", work / "nometrics.json", "--base-id", "14"] + envoy_args, log, cpu=0, env=env)
+        procs += [bare, tg, acct, nm]
         wait_http(f"http://127.0.0.1:{mock_port}/__mock/health")
-        wait_http(f"http://127.0.0.1:{bare_admin}/ready")
-        wait_http(f"http://127.0.0.1:{tg_admin}/ready")
-        wait_http(f"http://127.0.0.1:{acct_admin}/ready")
+        for admin in (bare_admin, tg_admin, acct_admin, nm_admin):
+            wait_http(f"http://127.0.0.1:{admin}/ready")
 
         direct_headers = {"content-type": "application/json", "authorization": f"Bearer {provider_key}"}
         tg_headers = {"content-type": "application/json", "authorization": f"Bearer {virtual_key}"}
@@ -264,18 +275,50 @@ def main():
         for stream in (False, True):
             for name, url, headers, proxy, model in variants:
                 body = chat_body(stream).replace('"model": "bench"', f'"model": "{model}"')
-                run, _ = wrk(url, body, headers, cpu=1)
-                cpu_before = cpu_seconds(proxy.pid) if proxy else 0.0
-                stats = parse_wrk(run(DURATION))
-                cpu_used = (cpu_seconds(proxy.pid) - cpu_before) if proxy else 0.0
-                stats.update(name=name, stream=stream,
-                             cpu_us=(cpu_used / stats["requests"] * 1e6) if proxy else None)
+                stats = measure(url, body, headers, proxy)
+                stats.update(name=name, stream=stream)
                 results.append(stats)
         report(results, len(chat_body(False)))
+        on = (f"http://127.0.0.1:{tg_port}/v1/chat/completions", tg)
+        off = (f"http://127.0.0.1:{nm_port}/v1/chat/completions", nm)
+        report_metrics(metrics_rounds(on, off, tg_headers))
     finally:
         for p in reversed(procs):
             stop(p)
         log.close()
+
+
+def measure(url, body, headers, proxy):
+    """wrk for DURATION seconds after a warm-up; the proxy's CPU per request."""
+    run, _ = wrk(url, body, headers, cpu=1)
+    cpu_before = cpu_seconds(proxy.pid) if proxy else 0.0
+    stats = parse_wrk(run(DURATION))
+    cpu_used = (cpu_seconds(proxy.pid) - cpu_before) if proxy else 0.0
+    stats["cpu_us"] = (cpu_used / stats["requests"] * 1e6) if proxy else None
+    return stats
+
+
+def metrics_rounds(on, off, headers):
+    """{(stream, "on"|"off"): [CPU us/req per round]}, rounds alternating which goes first."""
+    rounds = int(os.environ.get("METRICS_ROUNDS", "4"))
+    cpu = {}
+    for stream in (False, True):
+        body = chat_body(stream)
+        for i in range(rounds):
+            order = [("on", on), ("off", off)] if i % 2 == 0 else [("off", off), ("on", on)]
+            for name, (url, proxy) in order:
+                cpu.setdefault((stream, name), []).append(measure(url, body, headers, proxy)["cpu_us"])
+    return cpu
+
+
+def report_metrics(cpu):
+    print("\nThe filter's Prometheus metrics: passthrough CPU/req with them on and off, "
+          "median of alternating rounds:")
+    for stream in (False, True):
+        on, off = (statistics.median(cpu[(stream, name)]) for name in ("on", "off"))
+        rounds = " ".join(f"{a:.0f}/{b:.0f}" for a, b in zip(cpu[(stream, "on")], cpu[(stream, "off")]))
+        print(f"  {'stream' if stream else 'json':<8} on {on:.1f} us, off {off:.1f} us: {on - off:+.1f} us/req "
+              f"(rounds on/off: {rounds})")
 
 
 def report(results, body_bytes):

@@ -18,6 +18,7 @@ use crate::config::{self, Config, ControlPlane, Diagnostic, Severity, Source};
 use crate::config::{DurationError, SecretSource};
 use crate::credentials::{self, Notice};
 use crate::envoy::{self, Envoy, EnvoyError};
+use crate::export::{otlp, ExportError, Exports};
 use crate::keys::api::{self, Admin, Catalog, CreateBody, RateLimitsBody, RotateBody, UpdateBody};
 use crate::keys::client::{AdminClient, ClientError};
 use crate::keys::lifecycle::StoredKey;
@@ -347,6 +348,8 @@ pub enum CliError {
     Keys(#[from] KeyError),
     #[error(transparent)]
     Envoy(#[from] EnvoyError),
+    #[error(transparent)]
+    Exports(#[from] ExportError),
     #[error("the configuration has no `control_plane:` section")]
     NoControlPlane,
     #[error("{0} is not set: the service needs the ingest key Envoy sends with usage batches")]
@@ -365,7 +368,7 @@ pub enum CliError {
     #[error("the audit log is broken: {0}")]
     Chain(#[from] ChainError),
     #[error("{name}:{line}: not an audit entry: {source}")]
-    Export {
+    AuditExport {
         name: String,
         line: usize,
         source: serde_json::Error,
@@ -583,15 +586,16 @@ fn run(
         source,
     };
     std::fs::create_dir_all(workdir).map_err(write_error)?;
+    let runtime = service_runtime()?;
     let service = match &config.control_plane {
-        Some(control_plane) => Some(prepare_service(&config, control_plane)?),
+        Some(control_plane) => Some(prepare_service(&config, control_plane, runtime.handle())?),
         None => None,
     };
     let registry = service.as_ref().and_then(|s| s.registry.clone());
     let config = with_registry_keys(config, registry.as_deref())?;
     let (json, how) = if static_bootstrap {
         if let Some(service) = service {
-            spawn_service(service, None, Vec::new())?;
+            spawn_service(runtime, service, None, Vec::new());
         }
         let how = "static bootstrap (restart to apply config changes)".to_string();
         (render::render(&config, &wasm).bootstrap_json(), how)
@@ -613,7 +617,12 @@ fn run(
             registry,
             publisher: Arc::clone(&publisher),
         };
-        spawn_service(service, Some(publisher.server().router()), feed.tasks())?;
+        spawn_service(
+            runtime,
+            service,
+            Some(publisher.server().router()),
+            feed.tasks(),
+        );
         let node = xds::bootstrap::Node {
             id: RUN_NODE_ID.to_string(),
             admin: config.admin,
@@ -650,21 +659,20 @@ fn pretty(json: &serde_json::Value) -> String {
     serde_json::to_string_pretty(json).expect("a serde_json::Value always serializes") + "\n"
 }
 
-/// Runs the service, with `xds` merged into its routes and `tasks` beside it, on a thread
-/// of its own; it lives as long as the process, which ends when Envoy does.
+/// Runs the service on `runtime`, with `xds` merged into its routes and `tasks` beside it,
+/// on a thread of its own; it lives as long as the process, which ends when Envoy does.
 fn spawn_service(
+    runtime: tokio::runtime::Runtime,
     service: PreparedService,
     xds: Option<axum::Router>,
     tasks: Vec<BoxFuture<'static, ()>>,
-) -> Result<(), CliError> {
-    let runtime = service_runtime()?;
+) {
     std::thread::spawn(move || {
         let forever = std::future::pending();
         if let Err(e) = runtime.block_on(service.serve(xds, tasks, forever)) {
             eprintln!("error: the Tollgate service stopped: {e}");
         }
     });
-    Ok(())
 }
 
 /// What the Envoys are pushed: the config source, validated again on every change, with
@@ -802,10 +810,12 @@ impl PreparedService {
     }
 }
 
-/// Reads the ingest and admin keys, opens the stores and binds the service's address.
+/// Reads the ingest and admin keys, opens the stores, starts the exports (on `runtime`)
+/// and binds the service's address.
 fn prepare_service(
     config: &Config,
     control_plane: &ControlPlane,
+    runtime: &tokio::runtime::Handle,
 ) -> Result<PreparedService, CliError> {
     let var = &control_plane.ingest_key_env;
     let key = std::env::var(var)
@@ -843,7 +853,13 @@ fn prepare_service(
         admins.len()
     );
     let enforced = limits.iter().map(|l| l.budget.clone()).collect();
-    let routes = service::routes(store, &key, enforced).merge(api::routes(
+    let systems = config
+        .providers
+        .iter()
+        .map(|p| (p.name.clone(), otlp::provider_system(p.kind)))
+        .collect();
+    let exports = Exports::start(&control_plane.exports, systems, runtime)?;
+    let routes = service::routes(store, &key, enforced, exports).merge(api::routes(
         Arc::clone(&registry),
         admins,
         catalog,
@@ -920,7 +936,8 @@ fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
         .control_plane
         .as_ref()
         .ok_or(CliError::NoControlPlane)?;
-    let service = prepare_service(&config, control_plane)?;
+    let runtime = service_runtime()?;
+    let service = prepare_service(&config, control_plane, runtime.handle())?;
     let (xds, tasks) = match wasm {
         Some(wasm) => {
             let (config, missing) = check_credentials(config);
@@ -939,7 +956,7 @@ fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
         }
         None => (None, Vec::new()),
     };
-    service_runtime()?
+    runtime
         .block_on(service.serve(xds, tasks, stop_signal()))
         .map_err(CliError::Service)?;
     Ok(0)
@@ -1060,7 +1077,7 @@ fn read_export(path: &Path) -> Result<Vec<AuditEntry>, CliError> {
         .enumerate()
         .filter(|(_, line)| !line.trim().is_empty())
         .map(|(i, line)| {
-            serde_json::from_str(line).map_err(|source| CliError::Export {
+            serde_json::from_str(line).map_err(|source| CliError::AuditExport {
                 name: name.clone(),
                 line: i + 1,
                 source,

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod envoy;
+pub mod export;
 pub mod keys;
 pub mod render;
 pub mod runs;

@@ -43,11 +43,13 @@ fn service() -> Routes {
         aliases: vec!["gpt".into()],
         providers: vec!["openai".into()],
     };
-    routes(shared(Box::new(usage)), "ingest", Vec::new()).merge(api::routes(
-        Arc::new(registry),
-        admins,
-        catalog,
-    ))
+    routes(
+        shared(Box::new(usage)),
+        "ingest",
+        Vec::new(),
+        Exports::default(),
+    )
+    .merge(api::routes(Arc::new(registry), admins, catalog))
 }
 
 async fn call(

@@ -1,6 +1,7 @@
 //! The Tollgate service: an HTTP API beside Envoy. It ingests the usage batches the
-//! gateway filter ships (`POST /v1/usage/records`), answers usage reports
-//! (`GET /v1/usage`), tells each Envoy what the others spent per budget
+//! gateway filter ships (`POST /v1/usage/records`) and hands them to the configured exports
+//! (counters at `GET /v1/exports`), answers usage reports (`GET /v1/usage`) and run
+//! timelines (`GET /v1/runs…`), tells each Envoy what the others spent per budget
 //! (`GET /v1/budgets/state`), manages virtual keys (`/v1/admin/keys…`, see
 //! [`crate::keys::api`]) and describes itself (`GET /openapi.json`). It listens on
 //! loopback unless configured otherwise; usage and budget requests must carry the ingest
@@ -22,6 +23,7 @@ use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
 use crate::budgets;
+use crate::export::Exports;
 use crate::runs::{self, ListRequest};
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
@@ -38,6 +40,8 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 pub const RUNS_PATH: &str = "/v1/runs";
 /// Path of one run's timeline.
 pub const RUN_PATH: &str = "/v1/runs/{id}";
+/// Path of the export counters.
+pub const EXPORTS_PATH: &str = "/v1/exports";
 
 /// A router that remembers its paths, so a test can hold them against the OpenAPI
 /// document.
@@ -82,15 +86,22 @@ struct AppState {
     store: SharedStore,
     ingest_digest: [u8; 32],
     budgets: Arc<[Budget]>,
+    exports: Arc<Exports>,
 }
 
-/// The usage and budget routes over `store`, guarded by `ingest_key`, and the OpenAPI
-/// document; `budgets` are those the Envoys enforce.
-pub fn routes(store: SharedStore, ingest_key: &str, budgets: Vec<Budget>) -> Routes {
+/// The usage, run and budget routes over `store`, guarded by `ingest_key`, and the OpenAPI
+/// document; `budgets` are those the Envoys enforce, and stored records go on to `exports`.
+pub fn routes(
+    store: SharedStore,
+    ingest_key: &str,
+    budgets: Vec<Budget>,
+    exports: Exports,
+) -> Routes {
     let state = AppState {
         store,
         ingest_digest: digest(ingest_key),
         budgets: budgets.into(),
+        exports: Arc::new(exports),
     };
     Routes::default()
         .route(INGEST_PATH, post(ingest).with_state(state.clone()))
@@ -100,7 +111,8 @@ pub fn routes(store: SharedStore, ingest_key: &str, budgets: Vec<Budget>) -> Rou
             get(budget_state).with_state(state.clone()),
         )
         .route(RUNS_PATH, get(list_runs).with_state(state.clone()))
-        .route(RUN_PATH, get(show_run).with_state(state))
+        .route(RUN_PATH, get(show_run).with_state(state.clone()))
+        .route(EXPORTS_PATH, get(export_stats).with_state(state))
         .route(OPENAPI_PATH, get(openapi))
 }
 
@@ -181,16 +193,31 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: String)
     }
     let received = batch.records.len();
     let records = batch.records;
-    match with_store(&state, move |store| store.insert(&records)).await {
-        Ok(stored) => Json(json!({
-            "received": received,
-            "stored": stored,
-            "duplicates": received - stored,
-            "rejected": batch.rejected,
-        }))
-        .into_response(),
+    let stored = with_store(&state, move |store| {
+        store.insert(&records).map(|stored| (stored, records))
+    })
+    .await;
+    match stored {
+        Ok((stored, records)) => {
+            // Only once stored: a batch the store refused comes back from Envoy.
+            state.exports.offer(records.iter().map(|r| r.json.as_str()));
+            Json(json!({
+                "received": received,
+                "stored": stored,
+                "duplicates": received - stored,
+                "rejected": batch.rejected,
+            }))
+            .into_response()
+        }
         Err(response) => response,
     }
+}
+
+async fn export_stats(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorised(&state, &headers) {
+        return error(StatusCode::UNAUTHORIZED, "missing or wrong ingest key");
+    }
+    Json(json!({"exports": state.exports.stats()})).into_response()
 }
 
 #[derive(Debug, Deserialize)]

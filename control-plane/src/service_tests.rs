@@ -1,4 +1,5 @@
 use std::path::Path;
+use std::time::Duration;
 
 use axum::body::{to_bytes, Body};
 use axum::http::Request;
@@ -6,15 +7,22 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::*;
+use crate::config::{BaseUrl, Delivery, Export, ExportTarget};
+use crate::export::otlp::ProviderSystems;
 use crate::usage::store_sqlite::SqliteStore;
 
 const KEY: &str = "ingest-secret";
 
 fn app() -> Router {
+    app_exporting(Exports::default())
+}
+
+fn app_exporting(exports: Exports) -> Router {
     routes(
         shared(Box::new(SqliteStore::open(Path::new(":memory:")).unwrap())),
         KEY,
         vec![],
+        exports,
     )
     .into_router()
 }
@@ -131,7 +139,7 @@ mod backends {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let app = routes(shared(store), KEY, Vec::new()).into_router();
+            let app = routes(shared(store), KEY, Vec::new(), Exports::default()).into_router();
             let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let (status, body) = send(&app, get_report("group_by=key")).await;
@@ -153,7 +161,13 @@ async fn budget_state_leaves_the_asking_envoys_records_out() {
         period: Period::None,
     };
     let store = SqliteStore::open(Path::new(":memory:")).unwrap();
-    let app = routes(shared(Box::new(store)), KEY, vec![budget]).into_router();
+    let app = routes(
+        shared(Box::new(store)),
+        KEY,
+        vec![budget],
+        Exports::default(),
+    )
+    .into_router();
     let batch = concat!(
         r#"{"id":"a.1","time_unix_ms":1000,"key_id":"k","cost_nano_usd":30,"envoy_instance":"e1"}"#,
         "\n",
@@ -185,6 +199,29 @@ async fn budget_state_leaves_the_asking_envoys_records_out() {
 
 fn get(path: &str) -> Request<Body> {
     Request::get(path)
+        .header(INGEST_KEY_HEADER, KEY)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn export(target: ExportTarget, queue_records: usize) -> Export {
+    Export {
+        target,
+        delivery: Delivery {
+            batch_records: 1,
+            flush_interval: Duration::from_millis(10),
+            queue_records,
+            // Far longer than the guard below: an ingest that waited would trip it.
+            timeout: Duration::from_secs(600),
+            attempts: 1,
+            backoff_base: Duration::from_millis(10),
+            backoff_max: Duration::from_millis(10),
+        },
+    }
+}
+
+fn get_exports() -> Request<Body> {
+    Request::get(EXPORTS_PATH)
         .header(INGEST_KEY_HEADER, KEY)
         .body(Body::empty())
         .unwrap()
@@ -224,4 +261,61 @@ async fn serves_a_run_timeline_and_the_run_list() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let unkeyed = Request::get("/v1/runs/r1").body(Body::empty()).unwrap();
     assert_eq!(send(&app, unkeyed).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_export_never_holds_up_ingest() {
+    // A webhook that accepts connections and never answers.
+    let hanging = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = BaseUrl::parse(&format!("http://{}/hook", hanging.local_addr().unwrap())).unwrap();
+    let accepted = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((socket, _)) = hanging.accept().await {
+            open.push(socket);
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("tollgate-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("usage.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let exports = [
+        export(ExportTarget::Webhook { url }, 2),
+        export(ExportTarget::Jsonl { path: file.clone() }, 100),
+    ];
+    let runtime = tokio::runtime::Handle::current();
+    let app = app_exporting(Exports::start(&exports, ProviderSystems::new(), &runtime).unwrap());
+
+    let ingest_all = async {
+        for i in 0..20 {
+            let line = format!(r#"{{"id":"h.{i}","time_unix_ms":{i},"provider":"p"}}"#);
+            let (status, _) = send(&app, post_batch(&line, Some(KEY))).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+    };
+    // A deadlock guard, not a timing target: waiting on the webhook would take 600 s.
+    tokio::time::timeout(Duration::from_secs(60), ingest_all)
+        .await
+        .expect("ingest waited on the hanging export");
+
+    let mut lines = 0;
+    for _ in 0..200 {
+        lines = std::fs::read_to_string(&file).map_or(0, |t| t.lines().count());
+        if lines == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(lines, 20, "the file export is not held up by the webhook's");
+    let (_, body) = send(&app, get_exports()).await;
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    let webhook = &stats["exports"][0];
+    assert_eq!(webhook["export"], "0:webhook");
+    assert_eq!(webhook["exported"], 0);
+    // One batch in flight, two queued, the rest dropped (one more if the delivery task
+    // had not yet taken the first when the queue filled).
+    let dropped = webhook["dropped"].as_u64().unwrap();
+    assert!((17..=18).contains(&dropped), "{dropped}");
+    assert_eq!(stats["exports"][1]["exported"], 20);
+    accepted.abort();
+    let _ = std::fs::remove_dir_all(&dir);
 }

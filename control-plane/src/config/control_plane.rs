@@ -7,6 +7,7 @@ use std::time::Duration;
 use tollgate_core::usage_outbox::{Backoff, OutboxLimits, MAX_BATCH_BYTES};
 
 use super::diagnostics::Problem;
+use super::exports::Export;
 use super::model::SecretSource;
 use super::raw_control_plane as raw;
 use super::spans::{field, item};
@@ -40,6 +41,7 @@ pub struct ControlPlane {
     pub usage: UsageShipping,
     /// Who may use the admin API; an absent secret just disables that credential.
     pub admin_keys: Vec<AdminKey>,
+    pub exports: Vec<Export>,
 }
 
 /// A named admin credential.
@@ -80,12 +82,14 @@ impl Validator<'_> {
                 secret: SecretSource::Env(DEFAULT_ADMIN_KEY_ENV.to_string()),
             }],
         };
+        let exports = self.exports(&field(path, "exports"), raw.exports);
         ControlPlane {
             listen,
             database,
             ingest_key_env,
             usage,
             admin_keys,
+            exports,
         }
     }
 

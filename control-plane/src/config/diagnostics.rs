@@ -184,6 +184,12 @@ pub enum Problem {
     NoDefault,
     #[error("alias {0:?} has a conditional route, which only the top of another route can name (`route: {{alias: {0}}}`)")]
     ConditionalReference(String),
+    #[error("name exactly one export target: jsonl, webhook or otlp")]
+    ExportTarget,
+    #[error("invalid export URL {value:?}: {reason}")]
+    ExportUrl { value: String, reason: UrlError },
+    #[error("exports speak plain HTTP only (no TLS client here): export to a local collector or relay over http://")]
+    ExportTls,
     #[error("a conditional route must be the whole route of an alias, since the gateway picks its branch before Envoy routes; nest fallbacks, pools and canaries inside its branches instead")]
     ConditionalNotAtTop,
     #[error("a budget applies to exactly one of: key, team, agent")]

@@ -5,6 +5,7 @@ mod budgets;
 mod conditions;
 mod control_plane;
 mod diagnostics;
+mod exports;
 mod features;
 mod guardrails;
 mod kind;
@@ -29,6 +30,7 @@ pub use budgets::{BudgetLimit, Budgets};
 pub use control_plane::{millis, AdminKey, ControlPlane, UsageShipping};
 
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
+pub use exports::{Delivery, Export, ExportTarget};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,

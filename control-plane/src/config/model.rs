@@ -41,6 +41,8 @@ pub struct Config {
     pub control_plane: Option<super::control_plane::ControlPlane>,
     /// The `budgets:` section, when there is one.
     pub budgets: Option<super::budgets::Budgets>,
+    /// Whether the provider filters keep Prometheus metrics (`metrics.enabled`, default on).
+    pub metrics: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,6 +36,14 @@ pub struct Document {
     pub rate_limits: Option<RateLimits>,
     pub control_plane: Option<super::raw_control_plane::ControlPlane>,
     pub budgets: Option<super::raw_budgets::Budgets>,
+    pub metrics: Option<Metrics>,
+}
+
+/// The provider filters' Prometheus metrics.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    pub enabled: Option<bool>,
 }
 
 /// A model's prices in USD per million tokens, as written (in the config's `prices:` and

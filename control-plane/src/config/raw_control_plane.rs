@@ -17,6 +17,9 @@ pub struct ControlPlane {
     pub usage: Usage,
     /// Credentials of the admin API (`/v1/admin/…`), each named for the audit log.
     pub admin_keys: Option<Vec<AdminKey>>,
+    /// Where ingested usage records are exported (JSON Lines, webhook, OTLP).
+    #[serde(default)]
+    pub exports: Vec<Export>,
 }
 
 /// One admin credential: its name (the actor in audit events) and where its secret is.
@@ -25,6 +28,39 @@ pub struct ControlPlane {
 pub struct AdminKey {
     pub name: String,
     pub credential: Credential,
+}
+
+/// One export target: exactly one of `jsonl`, `webhook`, `otlp`, with delivery settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Export {
+    pub jsonl: Option<JsonlTarget>,
+    pub webhook: Option<UrlTarget>,
+    pub otlp: Option<OtlpTarget>,
+    pub batch_records: Option<usize>,
+    pub flush_interval: Option<String>,
+    pub queue_records: Option<usize>,
+    pub timeout: Option<String>,
+    pub attempts: Option<u32>,
+    pub backoff: Option<Backoff>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonlTarget {
+    pub path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlTarget {
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OtlpTarget {
+    pub endpoint: String,
 }
 
 /// How Envoy ships usage records to the service.

@@ -235,6 +235,7 @@ impl Validator<'_> {
             prices,
             control_plane,
             budgets,
+            metrics: doc.metrics.and_then(|m| m.enabled).unwrap_or(true),
         }
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tollgate_core::config::{FilterConfig, GatewayConfig, ProviderConfig};
-use tollgate_core::{headers, log_fields};
+use tollgate_core::{headers, log_fields, metrics};
 
 use super::routes;
 use crate::config::{
@@ -108,12 +108,23 @@ pub fn bootstrap(
     json!({
         "node": {"id": NODE, "cluster": NODE},
         "admin": {"address": socket_address(config.admin.ip(), config.admin.port())},
+        "stats_config": stats_config(),
         "static_resources": {
             "secrets": secrets,
             "listeners": [listener(config, gateway_filter)],
             "clusters": clusters,
         },
     })
+}
+
+/// Turns the labels the filters encode into their metric names back into Prometheus
+/// labels (see `tollgate_core::metrics`).
+fn stats_config() -> Value {
+    let tags: Vec<Value> = metrics::stats_tags()
+        .into_iter()
+        .map(|(label, regex)| json!({"tag_name": label, "regex": regex}))
+        .collect();
+    json!({"stats_tags": tags})
 }
 
 pub fn cluster_name(provider: &str) -> String {

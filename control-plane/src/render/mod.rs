@@ -158,6 +158,7 @@ fn provider_config(config: &Config, provider: &Provider) -> ProviderConfig {
             .filter_map(|(_, model)| Some((model.to_string(), *config.prices.get(model)?)))
             .collect(),
         ship_usage: config.control_plane.is_some(),
+        disable_metrics: !config.metrics,
     }
 }
 

@@ -169,6 +169,9 @@ pub struct ProviderConfig {
     /// Whether usage records also go on the shared queue the gateway ships from.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ship_usage: bool,
+    /// The config turned the Prometheus metrics off (`tollgate_core::metrics`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disable_metrics: bool,
 }
 
 /// Why a filter configuration was refused.
@@ -331,6 +334,7 @@ mod tests {
                 },
             )]),
             ship_usage: false,
+            disable_metrics: false,
         });
         let json = serde_json::to_vec(&config).unwrap();
         assert_eq!(FilterConfig::from_json(&json).unwrap(), config);

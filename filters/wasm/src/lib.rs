@@ -17,6 +17,7 @@ mod budgeting;
 mod gateway;
 mod guarding;
 mod host;
+mod metrics;
 mod provider;
 mod ratelimiting;
 mod shipping;

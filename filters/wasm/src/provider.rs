@@ -18,6 +18,7 @@ use tollgate_core::formats::tool_names::ToolNameMap;
 use tollgate_core::formats::WireFormat;
 use tollgate_core::gateway::Operation;
 use tollgate_core::guardrails::{Callout, CompiledPolicy, OutputGuard, Stage};
+use tollgate_core::metrics as tollgate_metrics;
 use tollgate_core::model::{ApiError, ErrorClass, VectorEncoding};
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::step_context::StepContext;
@@ -32,6 +33,7 @@ use tollgate_core::{attempts, embeddings, headers, log_fields};
 
 use crate::guarding::Guarding;
 use crate::host::{log_field, random_bytes, reply_error, request_body, unix_millis};
+use crate::metrics;
 use crate::ratelimiting::SharedData;
 
 /// How the provider's answer is turned into the client's.
@@ -150,10 +152,16 @@ impl ProviderFilter {
         }
     }
 
-    /// Hands the guardrail verdicts to the access log (before a local reply, too).
+    /// Hands the guardrail verdicts to the access log and the metrics (before a local
+    /// reply, too).
     fn log_guardrails(&self) {
         if let Some(guarding) = &self.guarding {
             log_field(self, log_fields::GUARDRAILS, &guarding.report.to_json());
+            if !self.config.disable_metrics {
+                let samples =
+                    tollgate_metrics::guardrail_samples(&self.config.name, &guarding.report);
+                metrics::record(samples);
+            }
         }
     }
 
@@ -452,8 +460,13 @@ impl ProviderFilter {
         self.record.time_unix_ms = unix_millis(self.get_current_time());
         let json = self.record.to_json();
         log_field(self, log_fields::USAGE, &json);
-        if delivery == Delivery::Ship && self.config.ship_usage {
-            enqueue_usage(&json);
+        if delivery == Delivery::Ship {
+            if !self.config.disable_metrics {
+                metrics::record(tollgate_metrics::attempt_samples(&self.record));
+            }
+            if self.config.ship_usage {
+                enqueue_usage(&json);
+            }
         }
     }
 }

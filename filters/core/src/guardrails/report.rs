@@ -43,6 +43,17 @@ impl Report {
         *self.latency_us.entry(stage).or_insert(0) += micros;
     }
 
+    /// (stage, guardrail, action, matches) of every verdict, categories added up.
+    pub fn verdict_counts(&self) -> impl Iterator<Item = (Stage, &str, Action, u32)> {
+        let mut counts: BTreeMap<(Stage, &str, Action), u32> = BTreeMap::new();
+        for ((stage, guardrail, _, action), count) in &self.verdicts {
+            *counts.entry((*stage, guardrail, *action)).or_insert(0) += count;
+        }
+        counts
+            .into_iter()
+            .map(|((stage, guardrail, action), count)| (stage, guardrail, action, count))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.verdicts.is_empty() && self.latency_us.is_empty() && self.failures.is_empty()
     }
@@ -94,7 +105,7 @@ pub(crate) fn stage_name(stage: Stage) -> &'static str {
     }
 }
 
-fn action_name(action: Action) -> &'static str {
+pub(crate) fn action_name(action: Action) -> &'static str {
     match action {
         Action::Deny => "deny",
         Action::Redact => "redact",
