@@ -10,49 +10,27 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{params, Connection};
 use serde_json::json;
 
+use super::alert_store::{self, AlertStore};
 use super::webhook::post_json;
 use super::{now_ms, reached, spend};
 use crate::config::{BaseUrl, BudgetLimit};
 use crate::service::SharedStore;
-use crate::storage::{self, sqlite::OpenError, Database, MigrationError};
-use crate::usage::store::{StoreError, UsageStore};
-
-/// The alert tables' schema versions (see [`storage::sqlite::migrate`]).
-const COMPONENT: &str = "budget_alerts";
-const MIGRATIONS: &[&str] = &[
-    // 1: one row per alert, ever; delivered when the webhook took it.
-    "CREATE TABLE budget_alerts (
-        budget_id TEXT NOT NULL,
-        period_start_ms INTEGER NOT NULL,
-        threshold_percent INTEGER NOT NULL,
-        spent_nano_usd INTEGER NOT NULL,
-        limit_nano_usd INTEGER NOT NULL,
-        created_unix_ms INTEGER NOT NULL,
-        delivered_unix_ms INTEGER,
-        PRIMARY KEY (budget_id, period_start_ms, threshold_percent)
-    );",
-];
+use crate::storage::{Database, StoreError};
+use crate::usage::store::UsageStore;
 
 /// How long the webhook has to answer.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AlertError {
+    /// The alert log's database.
     #[error("budget alerts: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("budget alerts: {0}")]
-    Open(#[from] OpenError),
-    #[error("budget alerts: {0}")]
-    Migration(#[from] MigrationError),
+    Log(#[source] StoreError),
+    /// The usage store's, when summing what was spent.
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error(
-        "budget alerts need a SQLite database for now: their PostgreSQL store is not built yet"
-    )]
-    NoPostgres,
 }
 
 /// One alert: a budget's threshold reached in a period.
@@ -84,75 +62,30 @@ impl Alert {
     }
 }
 
-/// Alerts written, in the service's database.
+/// Alerts written, in the service's database (either backend).
 pub struct AlertLog {
-    connection: Connection,
+    store: Box<dyn AlertStore>,
 }
 
 impl AlertLog {
     pub fn open(database: &Database) -> Result<AlertLog, AlertError> {
-        let Database::Sqlite(path) = database else {
-            return Err(AlertError::NoPostgres);
-        };
-        let mut connection = storage::sqlite::open(path)?;
-        storage::sqlite::migrate(&mut connection, COMPONENT, MIGRATIONS)?;
-        Ok(AlertLog { connection })
+        let store = alert_store::open(database).map_err(AlertError::Log)?;
+        Ok(AlertLog { store })
     }
 
     /// Writes `alert` unless it was written before; returns whether it is new.
     pub fn record(&mut self, alert: &Alert, now_ms: u64) -> Result<bool, AlertError> {
-        let written = self.connection.execute(
-            "INSERT INTO budget_alerts (budget_id, period_start_ms, threshold_percent,
-                 spent_nano_usd, limit_nano_usd, created_unix_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-             ON CONFLICT DO NOTHING",
-            params![
-                alert.budget_id,
-                sql_int(alert.period_start_ms),
-                sql_int(alert.threshold_percent),
-                sql_int(alert.spent_nano_usd),
-                sql_int(alert.limit_nano_usd),
-                sql_int(now_ms)
-            ],
-        )?;
-        Ok(written == 1)
+        self.store.record(alert, now_ms).map_err(AlertError::Log)
     }
 
     /// Alerts the webhook has not taken yet, oldest first.
     pub fn undelivered(&mut self) -> Result<Vec<Alert>, AlertError> {
-        let mut select = self.connection.prepare_cached(
-            "SELECT budget_id, period_start_ms, threshold_percent, spent_nano_usd, limit_nano_usd
-             FROM budget_alerts WHERE delivered_unix_ms IS NULL ORDER BY created_unix_ms",
-        )?;
-        let rows = select.query_map([], |row| {
-            Ok(Alert {
-                budget_id: row.get(0)?,
-                period_start_ms: row.get::<_, i64>(1)?.try_into().unwrap_or(0),
-                threshold_percent: row.get::<_, i64>(2)?.try_into().unwrap_or(0),
-                spent_nano_usd: row.get::<_, i64>(3)?.try_into().unwrap_or(0),
-                limit_nano_usd: row.get::<_, i64>(4)?.try_into().unwrap_or(0),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.store.undelivered().map_err(AlertError::Log)
     }
 
     pub fn delivered(&mut self, alert: &Alert, now_ms: u64) -> Result<(), AlertError> {
-        self.connection.execute(
-            "UPDATE budget_alerts SET delivered_unix_ms = ?4
-             WHERE budget_id = ?1 AND period_start_ms = ?2 AND threshold_percent = ?3",
-            params![
-                alert.budget_id,
-                sql_int(alert.period_start_ms),
-                sql_int(alert.threshold_percent),
-                sql_int(now_ms)
-            ],
-        )?;
-        Ok(())
+        self.store.delivered(alert, now_ms).map_err(AlertError::Log)
     }
-}
-
-fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Finds the thresholds reached since the last check and writes (and logs) the new ones.
@@ -220,7 +153,7 @@ impl Alerter {
             ticks.tick().await;
             let (store, log_for_check, limits) =
                 (Arc::clone(&store), Arc::clone(&log), Arc::clone(&limits));
-            // SQLite blocks: off the async threads.
+            // Both databases' clients block: off the async threads.
             let checked = tokio::task::spawn_blocking(move || {
                 let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
                 let mut log = log_for_check.lock().unwrap_or_else(|p| p.into_inner());

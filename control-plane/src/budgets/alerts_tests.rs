@@ -1,8 +1,10 @@
 use tollgate_core::budget::{Budget, BudgetScope, Period};
 
 use super::*;
+use crate::storage::test_support::{storage_suite, TestDb};
 use crate::usage::ingest::parse_batch;
-use crate::usage::store_sqlite::SqliteStore;
+
+storage_suite!(each_threshold_alerts_once_per_period_across_restarts);
 
 /// 2026-11-23 00:00 UTC.
 const MONDAY: u64 = 1_795_392_000_000;
@@ -20,41 +22,38 @@ fn limit() -> BudgetLimit {
     }
 }
 
-fn spend_at(store: &mut SqliteStore, id: &str, time: u64, cost: u64) {
+fn spend_at(store: &mut dyn UsageStore, id: &str, time: u64, cost: u64) {
     let line =
         format!(r#"{{"id":"{id}","time_unix_ms":{time},"key_id":"k1","cost_nano_usd":{cost}}}"#);
     store.insert(&parse_batch(&line).records).unwrap();
 }
 
-#[test]
-fn each_threshold_alerts_once_per_period_across_restarts() {
-    let dir = std::env::temp_dir().join(format!("tollgate-alerts-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let path = dir.join("t.db");
-    let mut store = SqliteStore::open(&path).unwrap();
-    let mut log = AlertLog::open(&Database::Sqlite(path.clone())).unwrap();
+fn each_threshold_alerts_once_per_period_across_restarts(db: &TestDb) {
+    let mut usage = crate::usage::store::open(db.database()).unwrap();
+    let store = usage.as_mut();
+    let mut log = AlertLog::open(db.database()).unwrap();
     let limits = [limit()];
 
-    spend_at(&mut store, "r1", MONDAY + 1, 600);
-    let pending = check(&mut store, &mut log, &limits, MONDAY + 2).unwrap();
+    spend_at(store, "r1", MONDAY + 1, 600);
+    let pending = check(store, &mut log, &limits, MONDAY + 2).unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(
         (pending[0].threshold_percent, pending[0].spent_nano_usd),
         (50, 600)
     );
     log.delivered(&pending[0], MONDAY + 3).unwrap();
-    assert!(check(&mut store, &mut log, &limits, MONDAY + 4)
+    assert!(check(store, &mut log, &limits, MONDAY + 4)
         .unwrap()
         .is_empty());
 
     // A restarted service finds the alert written: nothing is announced again.
     drop(log);
-    let mut log = AlertLog::open(&Database::Sqlite(path.clone())).unwrap();
-    assert!(check(&mut store, &mut log, &limits, MONDAY + 5)
+    let mut log = AlertLog::open(db.database()).unwrap();
+    assert!(check(store, &mut log, &limits, MONDAY + 5)
         .unwrap()
         .is_empty());
-    spend_at(&mut store, "r2", MONDAY + 6, 300);
-    let pending = check(&mut store, &mut log, &limits, MONDAY + 7).unwrap();
+    spend_at(store, "r2", MONDAY + 6, 300);
+    let pending = check(store, &mut log, &limits, MONDAY + 7).unwrap();
     assert_eq!(
         pending
             .iter()
@@ -64,20 +63,19 @@ fn each_threshold_alerts_once_per_period_across_restarts() {
     );
     // Not delivered: it stays pending (and is not written twice).
     assert_eq!(
-        check(&mut store, &mut log, &limits, MONDAY + 8).unwrap(),
+        check(store, &mut log, &limits, MONDAY + 8).unwrap(),
         pending
     );
 
     // The next day is a new period: its thresholds alert again when reached.
-    spend_at(&mut store, "r3", MONDAY + DAY + 1, 500);
-    let pending = check(&mut store, &mut log, &limits, MONDAY + DAY + 2).unwrap();
+    spend_at(store, "r3", MONDAY + DAY + 1, 500);
+    let pending = check(store, &mut log, &limits, MONDAY + DAY + 2).unwrap();
     let tuesday: Vec<_> = pending
         .iter()
         .filter(|a| a.period_start_ms == MONDAY + DAY)
         .collect();
     assert_eq!(tuesday.len(), 1);
     assert_eq!(tuesday[0].threshold_percent, 50);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Budgets in the service: what each budget's scope spent this period, for the Envoys'
 //! poll (`GET /v1/budgets/state`, see `tollgate_core::budget::poll`), and the soft
-//! thresholds' alerts ([`alerts`]).
+//! thresholds' alerts ([`alerts`], written through [`alert_store`]).
 
+pub mod alert_store;
+pub mod alert_store_postgres;
+pub mod alert_store_sqlite;
 pub mod alerts;
 pub mod webhook;
 

@@ -3,7 +3,8 @@
 //! answer once); configuration and storage hold its SHA-256.
 //!
 //! - [`lifecycle`]: pure transitions of a stored key (create, update, rotate, revoke).
-//! - [`store`]: the backend-neutral [`store::KeyStore`] and its SQLite implementation.
+//! - [`store`]: the backend-neutral [`store::KeyStore`], in SQLite ([`store_sqlite`]) or
+//!   PostgreSQL ([`store_postgres`]).
 //! - [`registry`]: transitions with storage, audit and change notification.
 //! - [`effective`]: config-file keys + stored keys → the filter's key table.
 //! - [`api`]: the admin REST API; [`client`]: the CLI's side of it.
@@ -14,6 +15,8 @@ pub mod effective;
 pub mod lifecycle;
 pub mod registry;
 pub mod store;
+pub mod store_postgres;
+pub mod store_sqlite;
 
 pub use effective::{effective_keys, EffectiveKeys};
 

@@ -1,17 +1,23 @@
 //! Where stored keys live: the backend-neutral [`KeyStore`] (plain [`StoredKey`]s in and
-//! out) and its SQLite implementation. Only a secret's SHA-256 is ever stored.
-
-use std::path::Path;
-
-use rusqlite::{params, Connection, OptionalExtension};
+//! out), implemented for SQLite ([`store_sqlite`](super::store_sqlite)) and PostgreSQL
+//! ([`store_postgres`](super::store_postgres)); [`open`] picks by the configured database.
+//! Only a secret's SHA-256 is ever stored.
+//!
+//! Both keep each key whole as JSON beside its id (primary key), hash (unique) and version;
+//! a replacement is one conditional `UPDATE … WHERE version = previous`, so two replicas
+//! changing one key cannot both win.
 
 use super::lifecycle::StoredKey;
+use super::store_postgres::PostgresKeyStore;
+pub use super::store_sqlite::SqliteKeyStore;
 use crate::storage::{self, sqlite::OpenError, Database, MigrationError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
     #[error("key database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("key database: {}", storage::postgres::message(.0))]
+    Postgres(#[from] ::postgres::Error),
     #[error("key database: {0}")]
     Open(#[from] OpenError),
     #[error("key database: {0}")]
@@ -27,10 +33,6 @@ pub enum KeyStoreError {
     NotFound(String),
     #[error("key {0:?} was changed concurrently; retry")]
     Raced(String),
-    #[error(
-        "stored keys need a SQLite database for now: the PostgreSQL key store is not built yet"
-    )]
-    NoPostgres,
 }
 
 /// Keys by id. Transitions are computed outside (see [`super::lifecycle`]); a store only
@@ -57,179 +59,47 @@ pub trait KeyStore: Send {
 pub fn open(database: &Database) -> Result<Box<dyn KeyStore>, KeyStoreError> {
     match database {
         Database::Sqlite(path) => Ok(Box::new(SqliteKeyStore::open(path)?)),
-        Database::Postgres(_) => Err(KeyStoreError::NoPostgres),
+        Database::Postgres(url) => Ok(Box::new(PostgresKeyStore::open(url)?)),
     }
 }
 
-const COMPONENT: &str = "keys";
-const MIGRATIONS: &[&str] = &[
-    // 1: each key whole (JSON), with its id, hash and version as columns.
-    "CREATE TABLE virtual_keys (
-        id TEXT PRIMARY KEY,
-        sha256 TEXT NOT NULL UNIQUE,
-        version INTEGER NOT NULL,
-        record TEXT NOT NULL
-    );",
-];
+/// The key tables' component name in `schema_versions`.
+pub(super) const COMPONENT: &str = "keys";
 
-pub struct SqliteKeyStore {
-    connection: Connection,
-}
-
-impl SqliteKeyStore {
-    /// Opens (creating when absent) the database file and brings the key tables up to date.
-    pub fn open(path: &Path) -> Result<Self, KeyStoreError> {
-        let mut connection = storage::sqlite::open(path)?;
-        storage::sqlite::migrate(&mut connection, COMPONENT, MIGRATIONS)?;
-        Ok(SqliteKeyStore { connection })
-    }
-}
-
-fn record(key: &StoredKey) -> String {
+/// A key as stored: the whole of it, as JSON.
+pub(super) fn record(key: &StoredKey) -> String {
     // Plain data without maps keyed by non-strings: serializing cannot fail.
     serde_json::to_string(key).unwrap_or_default()
 }
 
-fn parse(id: String, text: &str) -> Result<StoredKey, KeyStoreError> {
+pub(super) fn parse(id: String, text: &str) -> Result<StoredKey, KeyStoreError> {
     serde_json::from_str(text).map_err(|source| KeyStoreError::Corrupt { id, source })
 }
 
-fn is_unique_violation(e: &rusqlite::Error) -> bool {
-    matches!(
-        e,
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation
-    )
+/// The version a replacement of `key` must find stored.
+pub(super) fn previous_version(key: &StoredKey) -> i64 {
+    sql_int(key.version.saturating_sub(1))
 }
 
-impl KeyStore for SqliteKeyStore {
-    fn insert(&mut self, key: &StoredKey) -> Result<(), KeyStoreError> {
-        let inserted = self.connection.execute(
-            "INSERT INTO virtual_keys (id, sha256, version, record) VALUES (?1, ?2, ?3, ?4)",
-            params![key.id, key.sha256, key.version, record(key)],
-        );
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(KeyStoreError::Exists(key.id.clone())),
-            Err(e) => Err(e.into()),
-        }
-    }
+pub(super) fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
 
-    fn replace(&mut self, key: &StoredKey) -> Result<(), KeyStoreError> {
-        let changed = self.connection.execute(
-            "UPDATE virtual_keys SET sha256 = ?2, version = ?3, record = ?4
-             WHERE id = ?1 AND version = ?5",
-            params![
-                key.id,
-                key.sha256,
-                key.version,
-                record(key),
-                key.version.saturating_sub(1)
-            ],
-        )?;
-        if changed == 1 {
-            return Ok(());
-        }
-        match self.get(&key.id)? {
-            Some(_) => Err(KeyStoreError::Raced(key.id.clone())),
-            None => Err(KeyStoreError::NotFound(key.id.clone())),
-        }
+/// The outcome of a replacement that changed `rows`: none means the key moved on, or is gone.
+pub(super) fn replaced(
+    store: &mut dyn KeyStore,
+    key: &StoredKey,
+    rows: u64,
+) -> Result<(), KeyStoreError> {
+    if rows == 1 {
+        return Ok(());
     }
-
-    fn remove(&mut self, id: &str) -> Result<(), KeyStoreError> {
-        self.connection
-            .execute("DELETE FROM virtual_keys WHERE id = ?1", [id])?;
-        Ok(())
-    }
-
-    fn get(&mut self, id: &str) -> Result<Option<StoredKey>, KeyStoreError> {
-        let text: Option<String> = self
-            .connection
-            .query_row(
-                "SELECT record FROM virtual_keys WHERE id = ?1",
-                [id],
-                |row| row.get(0),
-            )
-            .optional()?;
-        text.map(|text| parse(id.to_string(), &text)).transpose()
-    }
-
-    fn list(&mut self) -> Result<Vec<StoredKey>, KeyStoreError> {
-        let mut select = self
-            .connection
-            .prepare_cached("SELECT id, record FROM virtual_keys ORDER BY id")?;
-        let rows = select.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-        })?;
-        rows.map(|row| {
-            let (id, text) = row?;
-            parse(id, &text)
-        })
-        .collect()
+    match store.get(&key.id)? {
+        Some(_) => Err(KeyStoreError::Raced(key.id.clone())),
+        None => Err(KeyStoreError::NotFound(key.id.clone())),
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::keys::lifecycle::{create, revoke, KeyScope, NewKey};
-
-    fn store() -> SqliteKeyStore {
-        SqliteKeyStore::open(Path::new(":memory:")).unwrap()
-    }
-
-    fn key(id: &str, hash: &str) -> StoredKey {
-        let new = NewKey {
-            id: id.into(),
-            scope: KeyScope {
-                models: vec!["*".into()],
-                team: Some("ml".into()),
-                ..KeyScope::default()
-            },
-            expires_unix_ms: Some(5_000),
-        };
-        create(new, hash.repeat(32), 1_000).unwrap()
-    }
-
-    #[test]
-    fn keys_come_back_as_they_went_in() {
-        let mut store = store();
-        let (b, a) = (key("b", "bb"), key("a", "aa"));
-        store.insert(&b).unwrap();
-        store.insert(&a).unwrap();
-        assert_eq!(store.get("a").unwrap(), Some(a.clone()));
-        assert_eq!(store.get("c").unwrap(), None);
-        assert_eq!(store.list().unwrap(), [a, b]);
-    }
-
-    #[test]
-    fn ids_and_hashes_are_unique() {
-        let mut store = store();
-        store.insert(&key("a", "aa")).unwrap();
-        let taken = store.insert(&key("a", "bb")).unwrap_err();
-        assert!(matches!(taken, KeyStoreError::Exists(id) if id == "a"));
-        assert!(store.insert(&key("b", "aa")).is_err());
-    }
-
-    #[test]
-    fn a_replacement_must_follow_the_stored_version() {
-        let mut store = store();
-        let a = key("a", "aa");
-        store.insert(&a).unwrap();
-        let revoked = revoke(&a, 2_000).unwrap();
-        store.replace(&revoked).unwrap();
-        assert_eq!(store.get("a").unwrap(), Some(revoked));
-        // Another writer computed its change from the version before.
-        let stale = revoke(&a, 3_000).unwrap();
-        assert!(matches!(
-            store.replace(&stale),
-            Err(KeyStoreError::Raced(_))
-        ));
-        let missing = revoke(&key("z", "cc"), 2_000).unwrap();
-        assert!(matches!(
-            store.replace(&missing),
-            Err(KeyStoreError::NotFound(_))
-        ));
-        store.remove("a").unwrap();
-        assert_eq!(store.get("a").unwrap(), None);
-    }
-}
+#[path = "store_tests.rs"]
+mod tests;

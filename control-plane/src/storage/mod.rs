@@ -5,8 +5,10 @@
 //! versions per backend, applied in order by [`sqlite::migrate`] or [`postgres::migrate`],
 //! so components evolve their schemas independently in one database.
 //!
-//! A component's store has the same shape everywhere (`usage/`, `audit/`):
-//! - `store.rs`: the trait (`Send`, `&mut self` methods, [`StoreError`]), the component's
+//! A component's store has the same shape everywhere (`usage/`, `audit/`, `keys/`; in
+//! `budgets/` the files are `alert_store*.rs`):
+//! - `store.rs`: the trait (`Send`, `&mut self` methods, [`StoreError`], or an error of its
+//!   own where callers tell more cases apart, as `keys` does), the component's
 //!   name in `schema_versions`, and `open(&Database) -> Box<dyn Trait>` matching on the
 //!   backend;
 //! - `store_sqlite.rs` / `store_postgres.rs`: `MIGRATIONS` for that backend and the
