@@ -116,26 +116,33 @@ def chat(stack, alias, headers):
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    return request_id
+    return request_id, response
 
 
 def test_a_run_reaches_the_file_the_webhook_and_the_collector_as_linked_spans(export_stack):
     stack, receiver = export_stack, export_stack.receiver
     run = "run-" + uuid.uuid4().hex[:8]
     attribution = {"x-tollgate-run-id": run, "x-tollgate-agent-id": "planner"}
-    # Three steps, each naming the one before as its parent (by its record id).
+    # Three steps of one trace, as an agent propagating W3C trace context sends them: each
+    # step's parent span is the span the previous answer's `traceparent` named.
+    trace = uuid.uuid4().hex
+    root_span = parent_span = uuid.uuid4().hex[:16]
     ids = []
     for _ in range(3):
-        parent = {"x-tollgate-parent-step-id": ids[-1]} if ids else {}
-        ids.append(chat(stack, "gpt", {**attribution, **parent}) + ".1")
+        headers = {**attribution, "traceparent": f"00-{trace}-{parent_span}-01"}
+        if ids:
+            headers["x-tollgate-parent-step-id"] = ids[-1]
+        request_id, response = chat(stack, "gpt", headers)
+        ids.append(request_id + ".1")
+        parent_span = response.headers["traceparent"].split("-")[2]
     # A request whose first attempt fails over: two records, no run id.
-    failover = chat(stack, "fb-same", {"x-mock-status": "503@1"})
+    failover, _ = chat(stack, "fb-same", {"x-mock-status": "503@1"})
     all_ids = ids + [f"{failover}.1", f"{failover}.2"]
 
     wait_until(lambda: all(receiver.span(i) for i in all_ids), "the spans at the OTLP receiver", timeout=30)
     spans = [receiver.span(i) for i in ids]
-    assert len({s.trace_id for s in spans}) == 1, "one run, one trace"
-    assert spans[0].parent_span_id == b""
+    assert {s.trace_id for s in spans} == {bytes.fromhex(trace)}, "one run, one trace"
+    assert spans[0].parent_span_id == bytes.fromhex(root_span)
     assert spans[1].parent_span_id == spans[0].span_id
     assert spans[2].parent_span_id == spans[1].span_id
     assert len({s.span_id for s in spans}) == 3
@@ -168,7 +175,8 @@ def test_a_run_reaches_the_file_the_webhook_and_the_collector_as_linked_spans(ex
 
     failed, served = receiver.span(f"{failover}.1"), receiver.span(f"{failover}.2")
     assert failed.trace_id == served.trace_id != spans[0].trace_id, "the attempts of a request share a trace"
-    assert attributes(failed.attributes)["error.type"] == "503"
+    # The record's error class (what an operator groups failures by), not the raw status.
+    assert attributes(failed.attributes)["error.type"] == exported_lines()[f"{failover}.1"]["error_class"] == "server"
     assert failed.status.code == failed.status.STATUS_CODE_ERROR
     assert attributes(served.attributes)["tollgate.fallback_step"] == "1"
 
