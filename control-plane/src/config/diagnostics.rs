@@ -117,6 +117,9 @@ pub enum Problem {
     /// A guardrail the filter's engine refuses, in its words (naming the rule).
     #[error("{0}")]
     Guardrail(String),
+    /// A problem in an MCP server or a key's MCP scope, in words.
+    #[error("{0}")]
+    Mcp(String),
     #[error("a model needs either `provider` and `model`, or `route`")]
     ModelShape,
     #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`, `conditional`")]

@@ -7,6 +7,7 @@ mod diagnostics;
 mod features;
 mod guardrails;
 mod kind;
+mod mcp;
 mod model;
 mod parse;
 mod prices;
@@ -15,6 +16,7 @@ mod raw;
 mod raw_conditions;
 mod raw_control_plane;
 mod raw_guardrails;
+mod raw_mcp;
 mod routing;
 mod spans;
 #[cfg(test)]
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 pub use control_plane::{millis, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
+pub use mcp::{mcp_cluster, mcp_path, McpServer, McpTransport};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
     ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,

@@ -34,6 +34,8 @@ pub struct Config {
     pub prices: BTreeMap<String, Price>,
     /// The `control_plane:` section: when present, Envoy ships usage records to it.
     pub control_plane: Option<super::control_plane::ControlPlane>,
+    /// The `mcp_servers:` section, with each server's key scopes.
+    pub mcp_servers: Vec<super::mcp::McpServer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

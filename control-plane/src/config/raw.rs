@@ -33,6 +33,8 @@ pub struct Document {
     /// Defaults for every key's `rate_limits`, field by field.
     pub rate_limits: Option<RateLimits>,
     pub control_plane: Option<super::raw_control_plane::ControlPlane>,
+    /// MCP servers served at `/mcp/{name}`.
+    pub mcp_servers: Option<Vec<super::raw_mcp::McpServer>>,
 }
 
 /// A model's prices in USD per million tokens, as written (in the config's `prices:` and
@@ -168,12 +170,16 @@ pub struct Timeouts {
 pub struct Key {
     pub id: String,
     pub sha256: String,
+    /// May be empty for a key that only uses MCP servers.
+    #[serde(default)]
     pub models: Vec<String>,
     pub team: Option<String>,
     pub owner: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     pub rate_limits: Option<RateLimits>,
+    /// MCP server name → what the key may use there.
+    pub mcp: Option<BTreeMap<String, super::raw_mcp::McpScope>>,
 }
 
 /// Requests and tokens per minute of a key, and of each of its agents.

@@ -204,7 +204,8 @@ impl Validator<'_> {
             }
         }
         let rate_limit_defaults = self.rate_limits("rate_limits", doc.rate_limits.as_ref(), None);
-        let keys = self.keys(doc.keys, &models, rate_limit_defaults);
+        let mut mcp_servers = self.mcp_servers(doc.mcp_servers.unwrap_or_default());
+        let keys = self.keys(doc.keys, &models, rate_limit_defaults, &mut mcp_servers);
         let key_ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
         let guardrails = doc
             .guardrails
@@ -230,6 +231,7 @@ impl Validator<'_> {
             guardrails,
             prices,
             control_plane,
+            mcp_servers,
         }
     }
 
@@ -634,6 +636,7 @@ impl Validator<'_> {
         raws: Vec<raw::Key>,
         models: &[Model],
         rate_limit_defaults: Option<KeyRateLimits>,
+        mcp_servers: &mut [super::mcp::McpServer],
     ) -> Vec<VirtualKeyConfig> {
         if raws.is_empty() {
             self.report("keys", Problem::NoKeys);
@@ -659,6 +662,9 @@ impl Validator<'_> {
                 ),
             }
             self.key_models(&field(&path, "models"), &raw, models);
+            if let Some(scope) = raw.mcp {
+                self.key_mcp_scope(&field(&path, "mcp"), &raw.id, scope, mcp_servers);
+            }
             for (name, value) in [("team", &raw.team), ("owner", &raw.owner)] {
                 if let Some(value) = value.as_deref().filter(|v| !is_label(v)) {
                     let rule = "use printable characters";
@@ -684,7 +690,7 @@ impl Validator<'_> {
     }
 
     fn key_models(&mut self, path: &str, key: &raw::Key, models: &[Model]) {
-        if key.models.is_empty() {
+        if key.models.is_empty() && key.mcp.is_none() {
             self.report(path, Problem::KeyWithoutModels(key.id.clone()));
         }
         let mut listed = HashSet::new();
@@ -700,7 +706,7 @@ impl Validator<'_> {
         }
     }
 
-    fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
+    pub(super) fn identifier(&mut self, path: &str, what: &'static str, value: &str) {
         if !is_identifier(value) {
             let rule = "use letters, digits, '-' and '_', starting with a letter or digit";
             self.bad_name(path, what, value, rule);

@@ -6,6 +6,7 @@
 //! the same pieces later.
 
 mod bootstrap;
+mod mcp;
 mod routes;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use tollgate_core::config::{
     GatewayConfig, ModelRoute, ProviderConfig, UsageShipping, CONFIG_VERSION,
 };
 use tollgate_core::guardrails::AdmissionRule;
+use tollgate_core::mcp::McpServerConfig;
 
 use crate::config::{millis, Config, ControlPlane, Provider};
 
@@ -27,6 +29,8 @@ pub struct Rendered {
     pub gateway: GatewayConfig,
     /// Configuration of each provider cluster's filter, in provider order.
     pub providers: Vec<ProviderConfig>,
+    /// Configuration of each MCP server cluster's filter, in server order.
+    pub mcp_servers: Vec<McpServerConfig>,
 }
 
 impl Rendered {
@@ -47,11 +51,17 @@ pub fn render(config: &Config, wasm: &Path) -> Rendered {
         .iter()
         .map(|p| provider_config(config, p))
         .collect();
-    let bootstrap = bootstrap::bootstrap(config, &gateway, &providers, wasm);
+    let mcp_servers: Vec<McpServerConfig> = config
+        .mcp_servers
+        .iter()
+        .map(|server| mcp::filter_config(config, server))
+        .collect();
+    let bootstrap = bootstrap::bootstrap(config, &gateway, &providers, &mcp_servers, wasm);
     Rendered {
         bootstrap,
         gateway,
         providers,
+        mcp_servers,
     }
 }
 

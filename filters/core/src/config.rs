@@ -31,6 +31,8 @@ pub enum FilterConfig {
     Gateway(GatewayConfig),
     /// Upstream position in one provider cluster: once per upstream attempt.
     Provider(ProviderConfig),
+    /// Upstream position in one MCP server's cluster: once per MCP HTTP request.
+    Mcp(crate::mcp::McpServerConfig),
 }
 
 /// Configuration of the gateway filter: authentication, model scoping and route selection.
@@ -170,6 +172,7 @@ impl FilterConfig {
         let version = match &config {
             FilterConfig::Gateway(g) => g.version,
             FilterConfig::Provider(p) => p.version,
+            FilterConfig::Mcp(m) => m.version,
         };
         if version != CONFIG_VERSION {
             return Err(ConfigError::Version { found: version });

@@ -24,6 +24,7 @@ pub mod guardrails;
 pub mod headers;
 pub mod keys;
 pub mod log_fields;
+pub mod mcp;
 pub mod model;
 pub mod ratelimit;
 pub mod route_context;

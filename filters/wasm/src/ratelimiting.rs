@@ -15,7 +15,7 @@ use tollgate_core::ratelimit::{self, Denial, Scope, SharedStore};
 use crate::host::unix_millis;
 
 /// Envoy's shared data, process-wide, with its compare-and-swap versions.
-struct SharedData;
+pub struct SharedData;
 
 impl SharedStore for SharedData {
     fn get(&self, key: &str) -> Option<(Vec<u8>, u32)> {
