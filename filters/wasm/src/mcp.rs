@@ -9,6 +9,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
+use tollgate_core::mcp::legacy::Diversions;
 use tollgate_core::mcp::response::{is_event_stream, is_json};
 use tollgate_core::mcp::{
     check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
@@ -38,6 +39,8 @@ pub struct McpFilter {
     record: McpRecord,
     report: Report,
     answer: Answer,
+    /// The request's path as the server sees it (a legacy message URL names its session).
+    path: String,
 }
 
 impl McpFilter {
@@ -54,6 +57,7 @@ impl McpFilter {
             record,
             report: Report::default(),
             answer: Answer::Passthrough,
+            path: String::new(),
         }
     }
 
@@ -102,6 +106,7 @@ impl HttpContext for McpFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         let method = self.get_http_request_header(":method").unwrap_or_default();
         self.record.http_method = method.clone();
+        self.path = self.get_http_request_header(":path").unwrap_or_default();
         let context = self.get_http_request_header(headers::CONTEXT);
         // Tollgate's and Envoy's own headers stay inside.
         for (name, _) in self.get_http_request_headers() {
@@ -180,7 +185,23 @@ impl HttpContext for McpFilter {
             Err(refusal) => {
                 self.record.method = refusal.method;
                 self.record.target = refusal.target;
-                self.refuse(refusal.status, &refusal.body, refusal.reason)
+                // A legacy client reads answers from its event stream only.
+                let diversions = Diversions {
+                    store: &SharedData,
+                    server: &mcp.config.name,
+                };
+                let ping = match (&mcp.config.legacy_sse_prefix, &refusal.id) {
+                    (Some(_), Some(id)) => diversions.divert(&self.path, id, &refusal.body),
+                    _ => None,
+                };
+                let Some(ping) = ping else {
+                    return self.refuse(refusal.status, &refusal.body, refusal.reason);
+                };
+                self.record.decision = refusal.reason;
+                self.set_http_request_header("content-length", Some(&ping.len().to_string()));
+                self.set_http_request_body(0, body_size, &ping);
+                self.log();
+                Action::Continue
             }
         }
     }
@@ -224,12 +245,20 @@ impl HttpContext for McpFilter {
             server: &mcp.config.name,
             approved: &mcp.config.pins,
         };
+        let diversions = Diversions {
+            store: &SharedData,
+            server: &mcp.config.name,
+        };
         let ctx = ResponseContext {
             access,
             pins: &pins,
             on_tool_change: mcp.config.on_tool_change,
             guardrails: self.selection.as_ref(),
-            legacy_prefix: mcp.config.legacy_sse_prefix.as_deref(),
+            legacy: mcp
+                .config
+                .legacy_sse_prefix
+                .as_deref()
+                .map(|prefix| (prefix, &diversions)),
         };
         let mut outcome = MessageOutcome::default();
         let rewritten = match &mut self.answer {

@@ -42,6 +42,8 @@ pub struct Forward {
 /// A request answered by the gateway itself.
 #[derive(Debug, PartialEq)]
 pub struct Refusal {
+    /// The refused request's id (`None` for a notification or an unreadable message).
+    pub id: Option<Value>,
     pub status: u16,
     /// A JSON-RPC error response.
     pub body: Vec<u8>,
@@ -76,6 +78,7 @@ pub fn check_request(
     let refuse = |status, id: Option<&Value>, code, reason, message: &str| {
         let body = jsonrpc::error(id, code, message).to_string().into_bytes();
         Refusal {
+            id: id.cloned(),
             status,
             body,
             method: None,

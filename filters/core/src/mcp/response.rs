@@ -13,7 +13,7 @@ use crate::sse::{SseError, SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
 
 use super::config::{McpAccess, ToolChangePolicy};
 use super::jsonrpc::{self, Message};
-use super::legacy::gateway_endpoint;
+use super::legacy::{gateway_endpoint, session_of, Diversions};
 use super::pins::{tool_hash, PinBook, PinChange};
 use super::tool_guard::guard_result;
 
@@ -23,8 +23,9 @@ pub struct ResponseContext<'a> {
     pub pins: &'a PinBook<'a>,
     pub on_tool_change: ToolChangePolicy,
     pub guardrails: Option<&'a Selection>,
-    /// The server's gateway path, for a legacy server's `endpoint` event.
-    pub legacy_prefix: Option<&'a str>,
+    /// For a legacy HTTP+SSE server: its gateway path (for the `endpoint` event) and the
+    /// refusals waiting for their ping's answer.
+    pub legacy: Option<(&'a str, &'a Diversions<'a>)>,
 }
 
 /// What rewriting an answer did, for the request log.
@@ -137,6 +138,11 @@ pub struct SseRewriter {
     parser: SseParser,
     /// The stream broke the parser's bounds: the rest passes through untouched.
     failed: bool,
+    /// A legacy stream's session, from its `endpoint` event.
+    session: Option<String>,
+    /// The last event ended in CR and was sent with an LF added: the parser reads the LF
+    /// that may follow as the next block's first byte, which is then dropped.
+    lf_sent: bool,
 }
 
 impl Default for SseRewriter {
@@ -144,6 +150,8 @@ impl Default for SseRewriter {
         SseRewriter {
             parser: SseParser::new(DEFAULT_MAX_EVENT_BYTES).keeping_raw(),
             failed: false,
+            session: None,
+            lf_sent: false,
         }
     }
 }
@@ -175,34 +183,60 @@ impl SseRewriter {
         }
         let mut out = Vec::with_capacity(chunk.len());
         for event in &events {
-            out.extend_from_slice(&rewrite_event(event, ctx, report, outcome));
+            let mut bytes = self.rewrite_event(event, ctx, report, outcome);
+            if std::mem::take(&mut self.lf_sent) && bytes.first() == Some(&b'\n') {
+                bytes.remove(0);
+            }
+            // A CRLF stream's event is complete at its last CR, but clients that wait for
+            // the LF would otherwise get it only with the next event (a keep-alive, seconds
+            // later).
+            if event.raw.last() == Some(&b'\r') {
+                if bytes.last() == Some(&b'\r') {
+                    bytes.push(b'\n');
+                }
+                self.lf_sent = true;
+            }
+            out.extend_from_slice(&bytes);
         }
         Ok(out)
     }
-}
 
-/// One event's bytes to send: unchanged (its raw bytes), or with its data replaced.
-fn rewrite_event(
-    event: &SseEvent,
-    ctx: &ResponseContext,
-    report: &mut Report,
-    outcome: &mut MessageOutcome,
-) -> Vec<u8> {
-    let Some(data) = &event.data else {
-        return event.raw.clone();
-    };
-    if let (Some(prefix), Some("endpoint")) = (ctx.legacy_prefix, event.event.as_deref()) {
-        return with_data(&event.raw, &gateway_endpoint(prefix, data));
+    /// One event's bytes to send: unchanged (its raw bytes), or with its data replaced.
+    fn rewrite_event(
+        &mut self,
+        event: &SseEvent,
+        ctx: &ResponseContext,
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> Vec<u8> {
+        let Some(data) = &event.data else {
+            return event.raw.clone();
+        };
+        if let (Some((prefix, _)), Some("endpoint")) = (ctx.legacy, event.event.as_deref()) {
+            self.session = session_of(data).map(str::to_owned);
+            return with_data(&event.raw, &gateway_endpoint(prefix, data));
+        }
+        let parsed = serde_json::from_str::<Value>(data).ok();
+        let Some(mut message) = parsed.and_then(Message::from_value) else {
+            return event.raw.clone();
+        };
+        let diverted = match (ctx.legacy, &self.session) {
+            (Some((_, diversions)), Some(session)) => diversions.take(session, &message),
+            _ => None,
+        };
+        let changed = match diverted {
+            Some(refusal) => {
+                message = refusal;
+                true
+            }
+            None => ctx.rewrite(&mut message, report, outcome),
+        };
+        if !changed {
+            return event.raw.clone();
+        }
+        let json = Value::Object(std::mem::take(&mut message.0)).to_string();
+        with_data(&event.raw, &json)
     }
-    let parsed = serde_json::from_str::<Value>(data).ok();
-    let Some(mut message) = parsed.and_then(Message::from_value) else {
-        return event.raw.clone();
-    };
-    if !ctx.rewrite(&mut message, report, outcome) {
-        return event.raw.clone();
-    }
-    let json = Value::Object(std::mem::take(&mut message.0)).to_string();
-    with_data(&event.raw, &json)
 }
 
 /// The event's other fields (`event:`, `id:`, `retry:`, comments) as received, then `data`
@@ -210,7 +244,10 @@ fn rewrite_event(
 fn with_data(raw: &[u8], data: &str) -> Vec<u8> {
     let text = String::from_utf8_lossy(raw);
     let mut out = Vec::with_capacity(raw.len());
-    for line in text.lines().filter(|l| !l.is_empty()) {
+    // A CR-terminated line's LF may belong to the next block's bytes (the parser splits
+    // there), so a lone CR is a line end too.
+    let lines = text.split(['\r', '\n']).filter(|l| !l.is_empty());
+    for line in lines {
         if line == "data" || line.starts_with("data:") {
             continue;
         }

@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::mcp::legacy::Diversions;
 use crate::mcp::pins::memory::MemoryStore;
 use crate::mcp::test_support::{access, guardrails, no_pins};
 
@@ -18,7 +19,7 @@ struct Fixture {
     access: McpAccess,
     selection: Option<Selection>,
     policy: ToolChangePolicy,
-    legacy: Option<&'static str>,
+    legacy: bool,
 }
 
 impl Fixture {
@@ -29,7 +30,7 @@ impl Fixture {
             access: access(&["echo", "read_*"], &[]),
             selection: None,
             policy: ToolChangePolicy::Hide,
-            legacy: None,
+            legacy: false,
         }
     }
 
@@ -39,12 +40,16 @@ impl Fixture {
             server: "s",
             approved: &self.approved,
         };
+        let diversions = Diversions {
+            store: &self.store,
+            server: "s",
+        };
         let ctx = ResponseContext {
             access: &self.access,
             pins: &pins,
             on_tool_change: self.policy,
             guardrails: self.selection.as_ref(),
-            legacy_prefix: self.legacy,
+            legacy: self.legacy.then_some(("/mcp/old", &diversions)),
         };
         f(&ctx)
     }
@@ -196,25 +201,55 @@ fn sse_is_rewritten_event_by_event_across_chunk_boundaries() {
 }
 
 #[test]
-fn the_legacy_endpoint_event_points_at_the_gateway() {
+fn the_legacy_stream_points_at_the_gateway_and_carries_diverted_refusals() {
     let f = Fixture {
-        legacy: Some("/mcp/old"),
+        legacy: true,
         ..Fixture::new()
     };
+    let refusal = br#"{"jsonrpc":"2.0","id":4,"error":{"code":-32003,"message":"no"}}"#;
+    let diversions = Diversions {
+        store: &f.store,
+        server: "s",
+    };
+    diversions
+        .divert("/mcp/old/messages/?session_id=abc", &json!(4), refusal)
+        .unwrap();
     let mut rewriter = SseRewriter::default();
-    let out = f.with(|ctx| {
-        rewriter
-            .push(
-                b"event: endpoint\ndata: /messages/?session_id=abc\n\n",
-                false,
-                ctx,
-                &mut Report::default(),
-                &mut MessageOutcome::default(),
-            )
-            .unwrap()
-    });
+    let mut push = |bytes: &[u8]| {
+        f.with(|ctx| {
+            let (mut report, mut outcome) = (Report::default(), MessageOutcome::default());
+            rewriter
+                .push(bytes, false, ctx, &mut report, &mut outcome)
+                .unwrap()
+        })
+    };
+    // As the SDK's server sends it, with CRLF line ends.
+    let out = push(b"event: endpoint\r\ndata: /messages/?session_id=abc\r\n\r\n");
     assert_eq!(
         out,
         b"event: endpoint\ndata: /mcp/old/messages/?session_id=abc\n\n"
     );
+    let pong = push(b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{}}\n\n");
+    let text = String::from_utf8(pong).unwrap();
+    let data: Value = serde_json::from_str(text.split("data: ").nth(1).unwrap().trim()).unwrap();
+    assert_eq!(data["error"]["code"], -32003, "{text}");
+    assert!(text.starts_with("event: message\n"), "{text}");
+}
+
+#[test]
+fn crlf_events_leave_whole_without_waiting_for_the_next_chunk() {
+    let f = Fixture::new();
+    let mut rewriter = SseRewriter::default();
+    let mut push = |bytes: &[u8]| {
+        f.with(|ctx| {
+            let (mut report, mut outcome) = (Report::default(), MessageOutcome::default());
+            rewriter
+                .push(bytes, false, ctx, &mut report, &mut outcome)
+                .unwrap()
+        })
+    };
+    let first = b"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\n\r\n";
+    assert_eq!(push(first), first, "the whole event, its last LF included");
+    let ping = b": ping\r\n\r\n";
+    assert_eq!(push(ping), ping, "no stray LF before the next event");
 }
