@@ -74,17 +74,17 @@ pub fn check_request(
     request: &ClientRequest,
     body: &[u8],
     report: &mut Report,
-) -> Result<Forward, Refusal> {
+) -> Result<Forward, Box<Refusal>> {
     let refuse = |status, id: Option<&Value>, code, reason, message: &str| {
         let body = jsonrpc::error(id, code, message).to_string().into_bytes();
-        Refusal {
+        Box::new(Refusal {
             id: id.cloned(),
             status,
             body,
             method: None,
             target: None,
             reason,
-        }
+        })
     };
     let parsed = serde_json::from_slice::<Value>(body).ok();
     let Some(mut message) = parsed.and_then(Message::from_value) else {
@@ -102,7 +102,7 @@ pub fn check_request(
     let method = message.method().map(str::to_owned);
     let target_param = method.as_deref().and_then(jsonrpc::target_param);
     let target = target_param.and_then(|p| message.param_str(p).map(str::to_owned));
-    let with_names = |mut refusal: Refusal| {
+    let with_names = |mut refusal: Box<Refusal>| {
         refusal.method = method.clone();
         refusal.target = target.clone();
         refusal

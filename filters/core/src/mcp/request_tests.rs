@@ -27,7 +27,7 @@ impl Fixture {
         }
     }
 
-    fn check(&self, headers: StatelessHeaders, body: &[u8]) -> Result<Forward, Refusal> {
+    fn check(&self, headers: StatelessHeaders, body: &[u8]) -> Result<Forward, Box<Refusal>> {
         let pins = PinBook {
             store: &self.store,
             server: "s",
