@@ -79,6 +79,7 @@ bench: tools wasm
 	cargo build --release -p tollgate-control-plane -p mock-provider
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) scripts/bench.py
+	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_mcp.py
 
 # --- fuzzing (not part of `make test`) -----------------------------------------------------
 # cargo-fuzz assumes a nightly toolchain: its sanitizer builds (ASan is its default) pass
