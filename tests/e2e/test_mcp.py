@@ -22,6 +22,7 @@ from conftest import Process, Stack, free_port, serving, sha256_hex, wait_until
 
 KEY_MCP = "tg-e2e-mcp-" + secrets.token_hex(8)
 KEY_NO_MCP = "tg-e2e-nomcp-" + secrets.token_hex(8)
+KEY_LIMITED = "tg-e2e-mcp-limited-" + secrets.token_hex(8)
 SERVER = Path(__file__).with_name("mcp_server.py")
 
 # JSON-RPC error codes the gateway answers with (tollgate_core::mcp::jsonrpc).
@@ -29,6 +30,7 @@ HEADER_MISMATCH = -32020
 ACCESS_DENIED = -32003
 GUARDRAIL_DENIED = -32004
 TOOL_CHANGED = -32005
+RATE_LIMITED = -32006
 
 
 class McpServer:
@@ -84,6 +86,10 @@ class McpStack(Stack):
       legacy: {{allow: [echo, fetch]}}
       drift: {{allow: ["*"]}}
   - {{id: e2e-no-mcp, sha256: {sha256_hex(KEY_NO_MCP)}, models: ["*"]}}
+  - id: e2e-mcp-limited
+    sha256: {sha256_hex(KEY_LIMITED)}
+    mcp:
+      tools: {{allow: ["*"], calls_per_minute: {{"read_*": 2}}}}
 mcp_servers:
   - name: tools
     url: [{urls}]
@@ -261,6 +267,23 @@ def test_the_stateless_revision_works_and_header_body_mismatches_are_refused(mcp
         assert answer.json()["error"]["code"] == HEADER_MISMATCH
         assert answer.json()["id"] == 9
     assert [c for r in mcp_stack.replicas for c in r.calls()] == before
+
+
+def test_calls_beyond_a_tools_limit_for_the_key_are_refused(mcp_stack):
+    async def scenario():
+        async with session(mcp_stack, key=KEY_LIMITED) as client:
+            allowed = [text_of(await client.call_tool("read_file", {"path": f"limited-{i}"})) for i in range(2)]
+            refused = await refused_call(client, "read_file", {"path": "limited-2"})
+            other = text_of(await client.call_tool("echo", {"text": "unlimited"}))
+            return allowed, refused, other
+
+    allowed, refused, other = run(scenario())
+    assert allowed == ["contents of limited-0", "contents of limited-1"]
+    assert refused.code == RATE_LIMITED
+    assert "2 requests per minute for this tool and key" in refused.message
+    assert other == "unlimited"
+    paths = [c["arguments"].get("path") for r in mcp_stack.replicas for c in r.calls()]
+    assert "limited-2" not in paths and "limited-1" in paths
 
 
 # === guardrails on tool I/O ===

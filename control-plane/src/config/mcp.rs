@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use tollgate_core::mcp::patterns::{NameRules, Pattern};
-use tollgate_core::mcp::ToolChangePolicy;
+use tollgate_core::mcp::{ToolCallLimit, ToolChangePolicy};
+use tollgate_core::ratelimit::MAX_PER_MINUTE;
 
 use super::diagnostics::Problem;
 use super::model::{BaseUrl, Credential};
@@ -26,6 +27,8 @@ pub struct McpServer {
     pub on_tool_change: ToolChangePolicy,
     /// Key id → what it may use here.
     pub access: BTreeMap<String, NameRules>,
+    /// Key id → calls per minute of the tools it names.
+    pub call_limits: BTreeMap<String, Vec<ToolCallLimit>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,6 +131,7 @@ impl Validator<'_> {
                     pins,
                     on_tool_change,
                     access: BTreeMap::new(),
+                    call_limits: BTreeMap::new(),
                 });
             }
         }
@@ -201,6 +205,22 @@ impl Validator<'_> {
                     &field(&at, "allow"),
                     Problem::Mcp("list at least one name or pattern (`*` for all)".into()),
                 );
+            }
+            let mut limits = Vec::new();
+            for (tool, calls_per_minute) in rules.calls_per_minute.unwrap_or_default() {
+                if calls_per_minute == 0 || calls_per_minute > MAX_PER_MINUTE {
+                    let problem = Problem::Mcp(format!(
+                        "calls per minute of {tool:?} must be between 1 and {MAX_PER_MINUTE}"
+                    ));
+                    self.report(&field(&field(&at, "calls_per_minute"), &tool), problem);
+                }
+                limits.push(ToolCallLimit {
+                    tool: Pattern(tool),
+                    calls_per_minute,
+                });
+            }
+            if !limits.is_empty() {
+                found.call_limits.insert(key_id.to_string(), limits);
             }
             let patterns = |names: Vec<String>| names.into_iter().map(Pattern).collect();
             found.access.insert(

@@ -42,7 +42,7 @@ keys:
 {}",
         key(
             "agent",
-            "{tools: {allow: ['read_*', echo], deny: [read_secrets]}}"
+            "{tools: {allow: ['read_*', echo], deny: [read_secrets], calls_per_minute: {'read_*': 5}}}"
         ),
         pin = "0".repeat(64),
     );
@@ -56,6 +56,8 @@ keys:
     let access = &tools.access["agent"];
     assert!(access.allows("read_file") && access.allows("echo"));
     assert!(!access.allows("read_secrets") && !access.allows("delete"));
+    let limit = &tools.call_limits["agent"][0];
+    assert!(limit.tool.matches("read_file") && limit.calls_per_minute == 5);
     assert_eq!(old.transport, McpTransport::Sse);
     assert_eq!(old.credential_header.as_deref(), Some("x-api-token"));
     assert!(old.access.is_empty(), "no key may use it");
@@ -78,7 +80,10 @@ fn bad_servers_and_scopes_are_located() {
   - {{name: good, url: http://127.0.0.1:9004/mcp}}
 keys:
 {}",
-        key("agent", "{nope: {allow: ['*']}, good: {allow: []}}")
+        key(
+            "agent",
+            "{nope: {allow: ['*']}, good: {allow: [], calls_per_minute: {x: 0}}}"
+        )
     );
     let errors = load_err(&text);
     for expected in [
@@ -89,6 +94,7 @@ keys:
         "mcp_servers[1].url:",
         "keys[0].mcp.nope: unknown MCP server \"nope\"",
         "keys[0].mcp.good.allow: list at least one",
+        "keys[0].mcp.good.calls_per_minute.x: calls per minute of \"x\" must be between 1",
     ] {
         assert!(
             errors.iter().any(|e| e.starts_with(expected)),

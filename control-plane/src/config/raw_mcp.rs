@@ -41,4 +41,6 @@ pub struct McpScope {
     pub allow: Vec<String>,
     #[serde(default)]
     pub deny: Vec<String>,
+    /// Tool name or glob → calls per minute of each tool it matches (first match applies).
+    pub calls_per_minute: Option<BTreeMap<String, u64>>,
 }

@@ -52,6 +52,7 @@ pub fn filter_config(config: &Config, server: &McpServer) -> McpServerConfig {
         pins: server.pins.clone(),
         on_tool_change: server.on_tool_change,
         legacy_sse_prefix: (server.transport == McpTransport::Sse).then(|| mcp_path(&server.name)),
+        call_limits: server.call_limits.clone(),
     }
 }
 

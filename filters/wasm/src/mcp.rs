@@ -18,7 +18,7 @@ use tollgate_core::mcp::{
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::{headers, log_fields};
 
-use crate::host::log_field;
+use crate::host::{log_field, unix_millis};
 use crate::ratelimiting::SharedData;
 
 /// How the server's answer is read.
@@ -161,11 +161,15 @@ impl HttpContext for McpFilter {
             server: &mcp.config.name,
             approved: &mcp.config.pins,
         };
+        let key_id = self.key_id.clone().unwrap_or_default();
         let request = ClientRequest {
             headers: StatelessHeaders {
                 method: method_header.as_deref(),
                 name: name_header.as_deref(),
             },
+            key_id: &key_id,
+            call_limits: mcp.call_limits(&key_id),
+            now_ms: unix_millis(self.get_current_time()),
             access,
             pins: &pins,
             on_tool_change: mcp.config.on_tool_change,

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::guardrails::{CompiledPolicy, GuardrailPolicy, PolicyError};
 
-use super::patterns::NameRules;
+use super::patterns::{NameRules, Pattern};
 
 /// What one virtual key may use on a server: tool and prompt names, resource URIs.
 pub type McpAccess = NameRules;
@@ -33,6 +33,18 @@ pub struct McpServerConfig {
     /// `endpoint` event; absent for Streamable HTTP servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub legacy_sse_prefix: Option<String>,
+    /// Key id → calls per minute of the tools it names; the first matching pattern
+    /// applies, and every tool it matches has a budget of its own.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub call_limits: BTreeMap<String, Vec<ToolCallLimit>>,
+}
+
+/// Calls per minute of the tools `tool` matches, for one key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolCallLimit {
+    pub tool: Pattern,
+    pub calls_per_minute: u64,
 }
 
 /// What happens to a tool whose definition no longer matches its pin.
@@ -69,5 +81,13 @@ impl CompiledMcp {
     /// What `key_id` may use here; `None` when the key may not use this server at all.
     pub fn access(&self, key_id: &str) -> Option<&McpAccess> {
         self.config.access.get(key_id)
+    }
+
+    /// The call limits of `key_id` (empty when it has none).
+    pub fn call_limits(&self, key_id: &str) -> &[ToolCallLimit] {
+        self.config
+            .call_limits
+            .get(key_id)
+            .map_or(&[], Vec::as_slice)
     }
 }

@@ -18,6 +18,8 @@ pub const ACCESS_DENIED: i64 = -32003;
 pub const GUARDRAIL_DENIED: i64 = -32004;
 /// Gateway-defined: the tool's definition changed and awaits an operator's approval.
 pub const TOOL_CHANGED: i64 = -32005;
+/// Gateway-defined: the key's calls-per-minute limit for this tool is reached.
+pub const RATE_LIMITED: i64 = -32006;
 
 /// A JSON-RPC message parsed as an object, with typed access to its envelope.
 #[derive(Debug, Clone, PartialEq)]

@@ -27,7 +27,7 @@ pub mod response;
 mod test_support;
 mod tool_guard;
 
-pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolChangePolicy};
+pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy};
 pub use pins::{PinBook, PinChange};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};

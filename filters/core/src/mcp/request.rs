@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use crate::guardrails::{Report, Selection};
 
-use super::config::{McpAccess, ToolChangePolicy};
+use crate::ratelimit::{self, admit_all, RateLimits, Scope, ScopeKind};
+
+use super::config::{McpAccess, ToolCallLimit, ToolChangePolicy};
 use super::jsonrpc::{self, Message};
 use super::pins::PinBook;
 use super::tool_guard::guard_arguments;
@@ -22,6 +24,10 @@ pub struct StatelessHeaders<'a> {
 /// Everything a request is checked against.
 pub struct ClientRequest<'a> {
     pub headers: StatelessHeaders<'a>,
+    pub key_id: &'a str,
+    pub call_limits: &'a [ToolCallLimit],
+    /// Now, for the call limits' buckets.
+    pub now_ms: u64,
     pub access: &'a McpAccess,
     pub pins: &'a PinBook<'a>,
     pub on_tool_change: ToolChangePolicy,
@@ -174,6 +180,16 @@ pub fn check_request(
             &msg,
         )));
     }
+    if let Err(denial) = admit_call(request, name) {
+        let msg = ratelimit::rate_limited(&denial).message;
+        return Err(with_names(refuse(
+            200,
+            id.as_ref(),
+            jsonrpc::RATE_LIMITED,
+            "rate_limited",
+            &msg,
+        )));
+    }
     let Some(selection) = request.guardrails else {
         return Ok(forward);
     };
@@ -194,6 +210,25 @@ pub fn check_request(
         }
     }
     Ok(forward)
+}
+
+/// Counts a call of `tool` against the key's limit for it, in the store the pins share.
+fn admit_call(request: &ClientRequest, tool: &str) -> Result<(), ratelimit::Denial> {
+    let Some(limit) = request.call_limits.iter().find(|l| l.tool.matches(tool)) else {
+        return Ok(());
+    };
+    let scope = Scope {
+        kind: ScopeKind::Tool,
+        bucket: format!(
+            "tollgate.rl.mcp.{}.{}.{tool}",
+            request.pins.server, request.key_id
+        ),
+        limits: RateLimits {
+            requests_per_minute: Some(limit.calls_per_minute),
+            tokens_per_minute: None,
+        },
+    };
+    admit_all(request.pins.store, &[scope], request.now_ms)
 }
 
 /// The stateless revision's rule: `Mcp-Method` equals the body's method, and for methods

@@ -15,6 +15,7 @@ struct Fixture {
     approved: std::collections::BTreeMap<String, String>,
     access: McpAccess,
     selection: Option<Selection>,
+    limits: Vec<crate::mcp::ToolCallLimit>,
 }
 
 impl Fixture {
@@ -24,6 +25,7 @@ impl Fixture {
             approved: no_pins(),
             access: access(&["echo", "read_*"], &["read_secrets"]),
             selection: None,
+            limits: Vec::new(),
         }
     }
 
@@ -35,6 +37,9 @@ impl Fixture {
         };
         let request = ClientRequest {
             headers,
+            key_id: "k",
+            call_limits: &self.limits,
+            now_ms: 1_000_000,
             access: &self.access,
             pins: &pins,
             on_tool_change: ToolChangePolicy::Hide,
@@ -177,4 +182,36 @@ fn guardrails_redact_and_deny_arguments() {
         message.contains("secrets") && !message.contains("Nightingale"),
         "{message}"
     );
+}
+
+#[test]
+fn calls_beyond_the_keys_limit_for_a_tool_are_refused() {
+    use crate::mcp::patterns::Pattern;
+    let mut f = Fixture::new();
+    f.limits = vec![crate::mcp::ToolCallLimit {
+        tool: Pattern("read_*".into()),
+        calls_per_minute: 2,
+    }];
+    let read = call("read_file", json!({}));
+    assert!(f.check(StatelessHeaders::default(), &read).is_ok());
+    assert!(f.check(StatelessHeaders::default(), &read).is_ok());
+    let refusal = f.check(StatelessHeaders::default(), &read).unwrap_err();
+    assert_eq!(
+        (refusal.reason, error_code(&refusal)),
+        ("rate_limited", jsonrpc::RATE_LIMITED)
+    );
+    let message = String::from_utf8(refusal.body).unwrap();
+    assert!(
+        message.contains("2 requests per minute for this tool and key"),
+        "{message}"
+    );
+    // Each tool its own budget; tools without a limit none.
+    assert!(f
+        .check(StatelessHeaders::default(), &call("read_other", json!({})))
+        .is_ok());
+    for _ in 0..5 {
+        assert!(f
+            .check(StatelessHeaders::default(), &call("echo", json!({})))
+            .is_ok());
+    }
 }
