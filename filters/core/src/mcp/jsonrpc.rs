@@ -57,11 +57,6 @@ impl Message {
         self.params()?.get(name)?.as_str()
     }
 
-    /// A response's `result` object.
-    pub fn result(&self) -> Option<&Map<String, Value>> {
-        self.0.get("result")?.as_object()
-    }
-
     pub fn result_mut(&mut self) -> Option<&mut Map<String, Value>> {
         self.0.get_mut("result")?.as_object_mut()
     }
@@ -102,7 +97,6 @@ mod tests {
         assert_eq!(m.id(), Some(&json!(7)));
         assert_eq!(m.method(), Some("tools/call"));
         assert_eq!(m.param_str("name"), Some("echo"));
-        assert!(m.result().is_none());
         assert!(Message::from_value(json!([1])).is_none());
     }
 
