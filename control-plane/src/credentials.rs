@@ -65,12 +65,28 @@ pub enum Notice {
         provider: String,
         secret: SecretSource,
     },
+    #[error(
+        "MCP server {server:?} is skipped because its optional credential is absent ({})",
+        .secret.absence()
+    )]
+    McpSkipped {
+        server: String,
+        secret: SecretSource,
+    },
+    #[error(
+        "MCP server {server:?}: its credential is absent ({}); Envoy will refuse to start",
+        .secret.absence()
+    )]
+    McpMissing {
+        server: String,
+        secret: SecretSource,
+    },
 }
 
 impl Notice {
     /// Whether Envoy cannot start with this configuration here.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, Notice::Missing { .. })
+        matches!(self, Notice::Missing { .. } | Notice::McpMissing { .. })
     }
 }
 
@@ -83,11 +99,7 @@ pub fn apply(mut config: Config, env: &dyn Environment) -> (Config, Vec<Notice>)
         let Some(credential) = &provider.credential else {
             continue;
         };
-        let present = match &credential.source {
-            SecretSource::Env(var) => env.has_var(var),
-            SecretSource::File(path) => env.has_file(path),
-        };
-        if present {
+        if is_present(&credential.source, env) {
             continue;
         }
         let secret = credential.source.clone();
@@ -117,7 +129,28 @@ pub fn apply(mut config: Config, env: &dyn Environment) -> (Config, Vec<Notice>)
         }
     }
     config.models.retain(|m| !m.arms.is_empty());
+    config.mcp_servers.retain(|server| {
+        let Some(credential) = &server.credential else {
+            return true;
+        };
+        if is_present(&credential.source, env) {
+            return true;
+        }
+        let (server, secret) = (server.name.clone(), credential.source.clone());
+        match credential.optional {
+            true => notices.push(Notice::McpSkipped { server, secret }),
+            false => notices.push(Notice::McpMissing { server, secret }),
+        }
+        !credential.optional
+    });
     (config, notices)
+}
+
+fn is_present(source: &SecretSource, env: &dyn Environment) -> bool {
+    match source {
+        SecretSource::Env(var) => env.has_var(var),
+        SecretSource::File(path) => env.has_file(path),
+    }
 }
 
 #[cfg(test)]

@@ -121,6 +121,9 @@ pub enum Problem {
     Database(crate::storage::DatabaseError),
     #[error("the database URL holds a password; leave it out and set PGPASSWORD instead, so the file holds no secret")]
     DatabasePassword,
+    /// A problem in an MCP server or a key's MCP scope, in words.
+    #[error("{0}")]
+    Mcp(String),
     #[error("a model needs either `provider` and `model`, or `route`")]
     ModelShape,
     #[error("a route node needs exactly one of: `provider` with `model`, `alias`, `fallback`, `weighted`, `canary`, `conditional`")]

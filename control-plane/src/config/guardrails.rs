@@ -561,7 +561,7 @@ impl Validator<'_> {
         }
     }
 
-    fn unknown(&mut self, path: &str, what: &'static str, value: &str, expected: &str) {
+    pub(super) fn unknown(&mut self, path: &str, what: &'static str, value: &str, expected: &str) {
         self.report(
             path,
             Problem::Unknown {

@@ -9,6 +9,7 @@ mod exports;
 mod features;
 mod guardrails;
 mod kind;
+mod mcp;
 mod model;
 mod parse;
 mod prices;
@@ -18,6 +19,7 @@ mod raw_budgets;
 mod raw_conditions;
 mod raw_control_plane;
 mod raw_guardrails;
+mod raw_mcp;
 mod routing;
 mod spans;
 #[cfg(test)]
@@ -32,6 +34,7 @@ pub use control_plane::{millis, AdminKey, ControlPlane, UsageShipping};
 pub use diagnostics::{Diagnostic, Location, Problem, Severity};
 pub use exports::{Delivery, Export, ExportTarget};
 pub use guardrails::{webhook_cluster, CalloutEndpoint, Guardrails};
+pub use mcp::{mcp_cluster, mcp_path, McpServer, McpTransport};
 pub use model::{
     AccessLog, Arm, BaseUrl, Config, Credential, CredentialHeader, Host, Model, Provider,
     ProviderKind, Retry, Rule, SecretSource, Step, Target, Timeouts, Trigger,

@@ -43,6 +43,8 @@ pub struct Config {
     pub budgets: Option<super::budgets::Budgets>,
     /// Whether the provider filters keep Prometheus metrics (`metrics.enabled`, default on).
     pub metrics: bool,
+    /// The `mcp_servers:` section, with each server's key scopes.
+    pub mcp_servers: Vec<super::mcp::McpServer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

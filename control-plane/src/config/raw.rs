@@ -37,6 +37,8 @@ pub struct Document {
     pub control_plane: Option<super::raw_control_plane::ControlPlane>,
     pub budgets: Option<super::raw_budgets::Budgets>,
     pub metrics: Option<Metrics>,
+    /// MCP servers served at `/mcp/{name}`.
+    pub mcp_servers: Option<Vec<super::raw_mcp::McpServer>>,
 }
 
 /// The provider filters' Prometheus metrics.
@@ -180,6 +182,8 @@ pub struct Timeouts {
 pub struct Key {
     pub id: String,
     pub sha256: String,
+    /// May be empty for a key that only uses MCP servers.
+    #[serde(default)]
     pub models: Vec<String>,
     pub team: Option<String>,
     pub owner: Option<String>,
@@ -187,6 +191,8 @@ pub struct Key {
     pub metadata: BTreeMap<String, String>,
     pub rate_limits: Option<RateLimits>,
     pub payload_capture: Option<PayloadCapture>,
+    /// MCP server name → what the key may use there.
+    pub mcp: Option<BTreeMap<String, super::raw_mcp::McpScope>>,
 }
 
 /// Requests and tokens per minute of a key, and of each of its agents.

@@ -204,7 +204,8 @@ impl Validator<'_> {
             }
         }
         let rate_limit_defaults = self.rate_limits("rate_limits", doc.rate_limits.as_ref(), None);
-        let keys = self.keys(doc.keys, &models, rate_limit_defaults);
+        let mut mcp_servers = self.mcp_servers(doc.mcp_servers.unwrap_or_default());
+        let keys = self.keys(doc.keys, &models, rate_limit_defaults, &mut mcp_servers);
         let key_ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
         let guardrails = doc
             .guardrails
@@ -236,6 +237,7 @@ impl Validator<'_> {
             control_plane,
             budgets,
             metrics: doc.metrics.and_then(|m| m.enabled).unwrap_or(true),
+            mcp_servers,
         }
     }
 
@@ -641,6 +643,7 @@ impl Validator<'_> {
         raws: Vec<raw::Key>,
         models: &[Model],
         rate_limit_defaults: Option<KeyRateLimits>,
+        mcp_servers: &mut [super::mcp::McpServer],
     ) -> Vec<VirtualKeyConfig> {
         if raws.is_empty() {
             self.report("keys", Problem::NoKeys);
@@ -666,6 +669,9 @@ impl Validator<'_> {
                 ),
             }
             self.key_models(&field(&path, "models"), &raw, models);
+            if let Some(scope) = raw.mcp {
+                self.key_mcp_scope(&field(&path, "mcp"), &raw.id, scope, mcp_servers);
+            }
             for (name, value) in [("team", &raw.team), ("owner", &raw.owner)] {
                 if let Some(value) = value.as_deref().filter(|v| !is_label(v)) {
                     let rule = "use printable characters";
@@ -694,7 +700,7 @@ impl Validator<'_> {
     }
 
     fn key_models(&mut self, path: &str, key: &raw::Key, models: &[Model]) {
-        if key.models.is_empty() {
+        if key.models.is_empty() && key.mcp.is_none() {
             self.report(path, Problem::KeyWithoutModels(key.id.clone()));
         }
         let mut listed = HashSet::new();

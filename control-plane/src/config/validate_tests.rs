@@ -199,7 +199,7 @@ fn syntax_and_type_errors_are_located() {
                 4,
                 "unknown field `keyz`, expected one of `version`, `listen`, `admin`, \
                  `access_log`, `limits`, `providers`, `models`, `keys`, `guardrails`, `prices`, \
-                 `rate_limits`, `control_plane`, `budgets`, `metrics`",
+                 `rate_limits`, `control_plane`, `budgets`, `metrics`, `mcp_servers`",
             ),
         ),
         (

@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tollgate_core::config::{FilterConfig, GatewayConfig, ProviderConfig};
+use tollgate_core::mcp::McpServerConfig;
 use tollgate_core::{headers, log_fields, metrics};
 
-use super::routes;
+use super::{mcp, routes};
 use crate::config::{
     webhook_cluster, AccessLog, CalloutEndpoint, Config, CredentialHeader, Host, Provider,
     SecretSource,
@@ -35,7 +36,7 @@ const HCM: &str = "type.googleapis.com/envoy.extensions.filters.network.http_con
 const ROUTER: &str = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 const HTTP_OPTIONS: &str =
     "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
-const UPSTREAM_CODEC: &str =
+pub(super) const UPSTREAM_CODEC: &str =
     "type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec";
 const CREDENTIAL_INJECTOR: &str =
     "type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector";
@@ -55,6 +56,7 @@ pub fn bootstrap(
     config: &Config,
     gateway: &GatewayConfig,
     providers: &[ProviderConfig],
+    mcp_servers: &[McpServerConfig],
     wasm: &Path,
 ) -> Value {
     // The VM sees only the environment variables named here: the ingest key's.
@@ -84,6 +86,21 @@ pub fn bootstrap(
             cluster(provider, filter, config.max_request_bytes)
         })
         .collect();
+    clusters.extend(
+        config
+            .mcp_servers
+            .iter()
+            .zip(mcp_servers)
+            .map(|(server, filter_config)| {
+                let filter = wasm_filter(
+                    "tollgate.mcp",
+                    &format!("tollgate.mcp.{}", server.name),
+                    &FilterConfig::Mcp(filter_config.clone()),
+                    &vm,
+                );
+                mcp::cluster(server, filter, config.max_request_bytes)
+            }),
+    );
     let callouts = config.guardrails.iter().flat_map(|g| &g.callouts);
     clusters.extend(callouts.clone().map(callout_cluster));
     if let Some(control_plane) = &config.control_plane {
@@ -102,6 +119,12 @@ pub fn bootstrap(
             Some(secret(
                 &callout_secret_name(&c.guardrail),
                 c.credential.as_ref()?,
+            ))
+        }))
+        .chain(config.mcp_servers.iter().filter_map(|s| {
+            Some(secret(
+                &mcp::secret_name(&s.name),
+                &s.credential.as_ref()?.source,
             ))
         }))
         .collect();
@@ -199,6 +222,10 @@ fn wasm_filter(filter: &str, plugin: &str, config: &FilterConfig, vm: &Vm) -> Va
 }
 
 fn listener(config: &Config, gateway_filter: Value) -> Value {
+    let mut http_filters = vec![gateway_filter];
+    http_filters.extend(mcp::session_filter(config));
+    http_filters
+        .push(json!({"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}}));
     let hcm = json!({
         "@type": HCM,
         "stat_prefix": "tollgate",
@@ -214,10 +241,7 @@ fn listener(config: &Config, gateway_filter: Value) -> Value {
                 "routes": routes::routes(config),
             }],
         },
-        "http_filters": [
-            gateway_filter,
-            {"name": "envoy.filters.http.router", "typed_config": {"@type": ROUTER}},
-        ],
+        "http_filters": http_filters,
     });
     json!({
         "name": "tollgate",
@@ -311,7 +335,7 @@ fn cluster(provider: &Provider, provider_filter: Value, max_request_bytes: u32) 
 }
 
 /// Cluster type and endpoint address: IPs are STATIC, names resolved by DNS.
-fn discovery(host: &Host) -> (&'static str, String) {
+pub(super) fn discovery(host: &Host) -> (&'static str, String) {
     match host {
         Host::Ip(ip) => ("STATIC", ip.to_string()),
         Host::Name(name) => ("STRICT_DNS", name.clone()),
@@ -381,7 +405,7 @@ fn callout_cluster(callout: &CalloutEndpoint) -> Value {
 
 /// TLS to the provider, verifying its certificate chain *and* that it was issued for the
 /// host in `base_url` (Envoy checks only the chain unless SAN matchers are given).
-fn upstream_tls(host: &Host) -> Value {
+pub(super) fn upstream_tls(host: &Host) -> Value {
     let (sni, san) = match host {
         Host::Name(name) => (
             Some(name.as_str()),
@@ -417,16 +441,25 @@ fn credential_injector(provider: &Provider) -> Value {
 
 /// Envoy's credential injector putting the secret `secret` into `header`.
 fn injector(secret: &str, header: CredentialHeader) -> Value {
+    match header {
+        CredentialHeader::Bearer => injector_into(secret, None),
+        CredentialHeader::Plain(header) => injector_into(secret, Some(header)),
+    }
+}
+
+/// Envoy's credential injector putting the secret `secret` alone into `header`, or as
+/// `authorization: Bearer <secret>` without one.
+pub(super) fn injector_into(secret: &str, header: Option<&str>) -> Value {
     let mut generic = json!({
         "@type": GENERIC_CREDENTIAL,
         "credential": {"name": secret},
     });
     match header {
-        CredentialHeader::Bearer => {
+        None => {
             generic["header"] = json!("authorization");
             generic["header_value_prefix"] = json!("Bearer ");
         }
-        CredentialHeader::Plain(header) => generic["header"] = json!(header),
+        Some(header) => generic["header"] = json!(header),
     }
     json!({
         "name": "envoy.filters.http.credential_injector",

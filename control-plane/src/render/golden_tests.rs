@@ -99,11 +99,14 @@ fn golden_outputs() {
         let dir = testdata();
         let out = dir.join(format!("{name}.out.json"));
         check(&out, &rendered.bootstrap_json(), update, &mut failures);
-        let filters = json!({
+        let mut filters = json!({
             "gateway": rendered.gateway,
             "providers": rendered.providers,
             "notices": notices,
         });
+        if !rendered.mcp_servers.is_empty() {
+            filters["mcp_servers"] = json!(rendered.mcp_servers);
+        }
         let filters = serde_json::to_string_pretty(&filters).unwrap() + "\n";
         let out = dir.join(format!("{name}.filters.json"));
         check(&out, &filters, update, &mut failures);

@@ -6,6 +6,7 @@
 //! ([`crate::xds::snapshot`]) serves the same JSON, cut into resources.
 
 mod bootstrap;
+mod mcp;
 mod routes;
 
 pub use bootstrap::socket_address;
@@ -19,6 +20,7 @@ use tollgate_core::config::{
 };
 use tollgate_core::cost::Price;
 use tollgate_core::guardrails::AdmissionRule;
+use tollgate_core::mcp::McpServerConfig;
 
 use crate::config::{millis, Budgets, Config, ControlPlane, Provider};
 
@@ -31,6 +33,8 @@ pub struct Rendered {
     pub gateway: GatewayConfig,
     /// Configuration of each provider cluster's filter, in provider order.
     pub providers: Vec<ProviderConfig>,
+    /// Configuration of each MCP server cluster's filter, in server order.
+    pub mcp_servers: Vec<McpServerConfig>,
 }
 
 impl Rendered {
@@ -51,11 +55,17 @@ pub fn render(config: &Config, wasm: &Path) -> Rendered {
         .iter()
         .map(|p| provider_config(config, p))
         .collect();
-    let bootstrap = bootstrap::bootstrap(config, &gateway, &providers, wasm);
+    let mcp_servers: Vec<McpServerConfig> = config
+        .mcp_servers
+        .iter()
+        .map(|server| mcp::filter_config(config, server))
+        .collect();
+    let bootstrap = bootstrap::bootstrap(config, &gateway, &providers, &mcp_servers, wasm);
     Rendered {
         bootstrap,
         gateway,
         providers,
+        mcp_servers,
     }
 }
 

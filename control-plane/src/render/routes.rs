@@ -26,6 +26,7 @@ pub const METADATA_NAMESPACE: &str = "tollgate";
 
 pub fn routes(config: &Config) -> Vec<Value> {
     let mut routes: Vec<Value> = config.models.iter().flat_map(model_routes).collect();
+    routes.extend(super::mcp::routes(config));
     let not_found = GatewayError::new(
         ErrorKind::NotFound,
         "not_found",

@@ -33,6 +33,8 @@ pub enum FilterConfig {
     Gateway(GatewayConfig),
     /// Upstream position in one provider cluster: once per upstream attempt.
     Provider(ProviderConfig),
+    /// Upstream position in one MCP server's cluster: once per MCP HTTP request.
+    Mcp(crate::mcp::McpServerConfig),
 }
 
 /// Configuration of the gateway filter: authentication, model scoping and route selection.
@@ -202,6 +204,7 @@ impl FilterConfig {
         let version = match &config {
             FilterConfig::Gateway(g) => g.version,
             FilterConfig::Provider(p) => p.version,
+            FilterConfig::Mcp(m) => m.version,
         };
         if version != CONFIG_VERSION {
             return Err(ConfigError::Version { found: version });

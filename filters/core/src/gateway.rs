@@ -24,12 +24,18 @@ pub enum Endpoint {
     Messages,
     /// `POST /v1/embeddings`
     Embeddings,
+    /// `/mcp/{server}` (and below, for a legacy server's messages), any method: routed by
+    /// path to the server's cluster, whose MCP filter reads the messages.
+    Mcp,
 }
 
 impl Endpoint {
     /// Resolves a request line to an endpoint. The query string is ignored.
     pub fn classify(method: &str, path: &str) -> Result<Endpoint, GatewayError> {
         let path = path.split_once('?').map_or(path, |(p, _)| p);
+        if path.starts_with("/mcp/") {
+            return Ok(Endpoint::Mcp);
+        }
         let path = path.strip_suffix('/').unwrap_or(path);
         let (endpoint, allowed) = match path {
             "/v1/chat/completions" | "/chat/completions" => (Endpoint::ChatCompletions, "POST"),
@@ -58,7 +64,7 @@ impl Endpoint {
     pub fn client_format(self) -> WireFormat {
         match self {
             Endpoint::Messages => WireFormat::Anthropic,
-            Endpoint::ChatCompletions | Endpoint::Models | Endpoint::Embeddings => {
+            Endpoint::ChatCompletions | Endpoint::Models | Endpoint::Embeddings | Endpoint::Mcp => {
                 WireFormat::OpenAi
             }
         }
@@ -68,6 +74,7 @@ impl Endpoint {
     pub fn operation(self) -> Operation {
         match self {
             Endpoint::Embeddings => Operation::Embeddings,
+            Endpoint::Mcp => Operation::Mcp,
             Endpoint::ChatCompletions | Endpoint::Messages | Endpoint::Models => Operation::Chat,
         }
     }
@@ -86,6 +93,8 @@ impl Endpoint {
 pub enum Operation {
     Chat,
     Embeddings,
+    /// MCP messages to one server (read by the MCP filter, never by a provider's).
+    Mcp,
 }
 
 impl Operation {
@@ -93,6 +102,7 @@ impl Operation {
         match self {
             Operation::Chat => "chat",
             Operation::Embeddings => "embeddings",
+            Operation::Mcp => "mcp",
         }
     }
 
@@ -100,6 +110,7 @@ impl Operation {
         match name {
             "chat" => Some(Operation::Chat),
             "embeddings" => Some(Operation::Embeddings),
+            "mcp" => Some(Operation::Mcp),
             _ => None,
         }
     }
@@ -387,6 +398,17 @@ mod tests {
                 .status(),
             404
         );
+        for method in ["GET", "POST", "DELETE"] {
+            assert_eq!(
+                Endpoint::classify(method, "/mcp/github?x=1"),
+                Ok(Endpoint::Mcp)
+            );
+        }
+        assert_eq!(
+            Endpoint::classify("POST", "/mcp/old/messages/"),
+            Ok(Endpoint::Mcp)
+        );
+        assert!(Endpoint::classify("POST", "/mcpx").is_err());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod guardrails;
 pub mod headers;
 pub mod keys;
 pub mod log_fields;
+pub mod mcp;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;

@@ -77,8 +77,15 @@ pub const STEP_CONTEXT: LogField = LogField {
     field: "step_context",
 };
 
+/// What the MCP filter decided about an MCP request and changed in its answer
+/// (`mcp::McpRecord`), as a JSON string; absent for every other request.
+pub const MCP: LogField = LogField {
+    property: "tollgate_mcp",
+    field: "mcp",
+};
+
 /// Every field, in access-log order.
-pub const ALL: [LogField; 6] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS];
+pub const ALL: [LogField; 7] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS, MCP];
 
 #[cfg(test)]
 mod tests {

@@ -212,6 +212,18 @@ impl HttpContext for GatewayFilter {
             self.set_http_request_header(name, None);
         }
 
+        if endpoint == Endpoint::Mcp {
+            // The MCP filter in the server's cluster reads the messages; it learns the key
+            // from the route context.
+            let context = RouteContext {
+                client_format: endpoint.client_format(),
+                operation: endpoint.operation(),
+                key_id: key.config.id.clone(),
+                team: key.config.team.clone(),
+            };
+            self.set_http_request_header(headers::CONTEXT, Some(&context.encode()));
+            return Action::Continue;
+        }
         if end_of_stream && endpoint.needs_body() {
             let e = GatewayError::invalid_request("The request has no body");
             reply_error(self, &e, endpoint.client_format());
@@ -237,7 +249,7 @@ impl HttpContext for GatewayFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        let Some(endpoint) = self.endpoint else {
+        let Some(endpoint) = self.endpoint.filter(|e| *e != Endpoint::Mcp) else {
             return Action::Continue;
         };
         let format = endpoint.client_format();

@@ -1,10 +1,12 @@
 //! Tollgate's proxy-wasm shell.
 //!
-//! One module, two roles chosen by the plugin configuration (see
+//! One module, three roles chosen by the plugin configuration (see
 //! `tollgate_core::config::FilterConfig`):
 //! - `gateway`, in the listener's filter chain: authenticates the virtual key, answers
 //!   `GET /v1/models`, checks the request envelope and tells Envoy which model alias to
 //!   route on;
+//! - `mcp`, in each MCP server cluster's upstream filter chain: checks every JSON-RPC
+//!   message against the key's scope, pins and guardrails, and rewrites the answers;
 //! - `provider`, in each provider cluster's upstream filter chain: translates the request
 //!   into the provider's wire format and the response back, once per upstream attempt,
 //!   and records token usage, which the gateway's root contexts ship to the control plane
@@ -17,6 +19,7 @@ mod budgeting;
 mod gateway;
 mod guarding;
 mod host;
+mod mcp;
 mod metrics;
 mod provider;
 mod ratelimiting;
@@ -29,6 +32,7 @@ use proxy_wasm::types::{ContextType, LogLevel};
 use tollgate_core::budget::BudgetsConfig;
 use tollgate_core::config::{CompiledGateway, FilterConfig, ProviderConfig, UsageShipping};
 use tollgate_core::guardrails::CompiledPolicy;
+use tollgate_core::mcp::CompiledMcp;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -39,6 +43,7 @@ proxy_wasm::main! {{
 enum Role {
     Gateway(Rc<CompiledGateway>),
     Provider(Rc<ProviderConfig>, Option<Rc<CompiledPolicy>>),
+    Mcp(Rc<CompiledMcp>),
 }
 
 #[derive(Default)]
@@ -87,6 +92,7 @@ impl RootContext for Root {
                 };
                 Ok(Role::Provider(Rc::new(p), policy))
             }
+            FilterConfig::Mcp(m) => Ok(Role::Mcp(Rc::new(CompiledMcp::try_from(m)?))),
         });
         match role {
             Ok(role) => {
@@ -128,6 +134,7 @@ impl RootContext for Root {
                 Rc::clone(p),
                 policy.clone(),
             ))),
+            Role::Mcp(m) => Some(Box::new(mcp::McpFilter::new(Rc::clone(m)))),
         }
     }
 

@@ -585,8 +585,9 @@ impl HttpContext for ProviderFilter {
         };
         let started = self.get_current_time();
         let mut guarding = self.guarding.take();
+        // An MCP request carries no alias, so it was refused above as a route mismatch.
         let translated = match self.operation {
-            Operation::Chat => {
+            Operation::Chat | Operation::Mcp => {
                 let input = guarding.as_mut().filter(|g| g.guards_input());
                 let guarded = input.is_some();
                 let translated = match input {
@@ -645,7 +646,7 @@ impl HttpContext for ProviderFilter {
         self.record.status = status;
         let answer = match self.operation {
             Operation::Embeddings => Answer::Embeddings(self.embeddings_encoding),
-            Operation::Chat => {
+            Operation::Chat | Operation::Mcp => {
                 // A provider that answers a stream request with something other than its
                 // stream framing (JSON: an error, typically) is translated as a whole body.
                 let is_stream = self

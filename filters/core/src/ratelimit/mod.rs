@@ -93,6 +93,8 @@ impl KeyRateLimits {
 pub enum ScopeKind {
     Key,
     Agent,
+    /// One key's calls of one MCP tool.
+    Tool,
 }
 
 /// One pair of buckets a request counts against.
@@ -158,6 +160,7 @@ pub fn rate_limited(denial: &Denial) -> GatewayError {
     let whose = match denial.scope {
         ScopeKind::Key => "this key",
         ScopeKind::Agent => "this agent",
+        ScopeKind::Tool => "this tool and key",
     };
     let message = match denial.reason {
         Reason::Requests => format!(

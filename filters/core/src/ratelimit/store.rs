@@ -32,7 +32,7 @@ pub trait SharedStore {
 /// `Ok(Err(_))` is `step`'s refusal (nothing written); `Err(Conflict)` means every attempt
 /// lost its race.
 pub fn compare_and_swap<V: AsRef<[u8]>, E>(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     key: &str,
     mut step: impl FnMut(Option<&[u8]>) -> Result<V, E>,
 ) -> Result<Result<(), E>, Conflict> {
@@ -55,7 +55,7 @@ pub fn compare_and_swap<V: AsRef<[u8]>, E>(
 /// Applies `op` to one scope's buckets, retrying on conflicts. `Ok(Err(_))` is a refusal;
 /// `Err(Conflict)` means every attempt lost its race.
 fn update(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     scope: &Scope,
     now_ms: u64,
     op: Op,
@@ -68,7 +68,11 @@ fn update(
 
 /// Admits a request into every scope (narrowest first), or refuses it. A scope that
 /// refuses gets the request given back by the scopes that had admitted it.
-pub fn admit_all(store: &impl SharedStore, scopes: &[Scope], now_ms: u64) -> Result<(), Denial> {
+pub fn admit_all(
+    store: &(impl SharedStore + ?Sized),
+    scopes: &[Scope],
+    now_ms: u64,
+) -> Result<(), Denial> {
     for (i, scope) in scopes.iter().enumerate() {
         let refused = match update(store, scope, now_ms, Op::Admit) {
             Ok(Ok(())) => continue,
@@ -87,7 +91,7 @@ pub fn admit_all(store: &impl SharedStore, scopes: &[Scope], now_ms: u64) -> Res
 /// Spends an answer's tokens in every scope that limits tokens. Best effort: a debit that
 /// loses every race is dropped (and reported, so the shell can log it).
 pub fn debit_all(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     scopes: &[Scope],
     now_ms: u64,
     tokens: u64,

@@ -1,0 +1,110 @@
+//! The JSON-RPC 2.0 envelope as the gateway reads it, and the errors it answers with.
+//!
+//! Only the fields the gateway decides on are read; everything else of a message stays as
+//! the peer wrote it (a message the gateway does not change is forwarded byte for byte).
+
+use serde_json::{json, Map, Value};
+
+/// The message is not a valid JSON-RPC request.
+pub const INVALID_REQUEST: i64 = -32600;
+/// A required parameter is missing or has the wrong type.
+pub const INVALID_PARAMS: i64 = -32602;
+/// 2026-07-28: an `Mcp-Method` / `Mcp-Name` header disagrees with the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// Gateway-defined (JSON-RPC's server-error range): the key may not use this tool, prompt
+/// or resource.
+pub const ACCESS_DENIED: i64 = -32003;
+/// Gateway-defined: a guardrail refused the arguments or withheld the result.
+pub const GUARDRAIL_DENIED: i64 = -32004;
+/// Gateway-defined: the tool's definition changed and awaits an operator's approval.
+pub const TOOL_CHANGED: i64 = -32005;
+/// Gateway-defined: the key's calls-per-minute limit for this tool is reached.
+pub const RATE_LIMITED: i64 = -32006;
+
+/// A JSON-RPC message parsed as an object, with typed access to its envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message(pub Map<String, Value>);
+
+impl Message {
+    /// `None` unless `value` is a JSON object.
+    pub fn from_value(value: Value) -> Option<Message> {
+        match value {
+            Value::Object(map) => Some(Message(map)),
+            _ => None,
+        }
+    }
+
+    /// The request id; absent for notifications.
+    pub fn id(&self) -> Option<&Value> {
+        self.0.get("id")
+    }
+
+    /// The method, for requests and notifications; `None` for responses.
+    pub fn method(&self) -> Option<&str> {
+        self.0.get("method")?.as_str()
+    }
+
+    pub fn params(&self) -> Option<&Map<String, Value>> {
+        self.0.get("params")?.as_object()
+    }
+
+    pub fn params_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        self.0.get_mut("params")?.as_object_mut()
+    }
+
+    /// A string parameter (`name`, `uri`).
+    pub fn param_str(&self, name: &str) -> Option<&str> {
+        self.params()?.get(name)?.as_str()
+    }
+
+    pub fn result_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        self.0.get_mut("result")?.as_object_mut()
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.0).unwrap_or_default()
+    }
+}
+
+/// An error response to the request `id` (`null` when the id could not be read).
+pub fn error(id: Option<&Value>, code: i64, message: &str) -> Value {
+    json!({
+        "jsonrpc": "2.0",
+        "id": id.cloned().unwrap_or(Value::Null),
+        "error": {"code": code, "message": message},
+    })
+}
+
+/// The name of the request's target a `Mcp-Name` header carries: the tool or prompt name,
+/// or the resource URI; `None` for methods without one.
+pub fn target_param(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_envelope() {
+        let m = Message::from_value(json!({"jsonrpc":"2.0","id":7,"method":"tools/call",
+            "params":{"name":"echo","arguments":{}}}))
+        .unwrap();
+        assert_eq!(m.id(), Some(&json!(7)));
+        assert_eq!(m.method(), Some("tools/call"));
+        assert_eq!(m.param_str("name"), Some("echo"));
+        assert!(Message::from_value(json!([1])).is_none());
+    }
+
+    #[test]
+    fn errors_keep_the_id() {
+        let e = error(Some(&json!("a")), ACCESS_DENIED, "no");
+        assert_eq!(e["id"], "a");
+        assert_eq!(e["error"]["code"], ACCESS_DENIED);
+        assert_eq!(error(None, INVALID_REQUEST, "x")["id"], Value::Null);
+    }
+}

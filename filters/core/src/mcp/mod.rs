@@ -1,0 +1,34 @@
+//! The MCP gateway: what the MCP filter decides about each JSON-RPC message between an
+//! agent and one MCP server.
+//!
+//! The gateway filter authenticates the virtual key and routes `/mcp/{server}` to the
+//! server's cluster; the MCP filter in that cluster's upstream chain feeds every client
+//! message and every server answer through here:
+//! - [`config`]: the filter contract (per server: who may use what, guardrails, pins);
+//! - [`patterns`]: allow/deny name patterns of a key's scope;
+//! - [`jsonrpc`]: the JSON-RPC envelope and the errors the gateway answers with;
+//! - [`request`]: a client POST checked before it reaches the server (stateless headers
+//!   against the body, tool access, pinning, guardrails on `tools/call` arguments);
+//! - [`response`]: a server answer rewritten message by message, JSON or SSE event by SSE
+//!   event (filtered lists, guarded tool results, pinning);
+//! - [`pins`]: tool-definition hashes and the book that remembers them;
+//! - [`record`]: what the request log says about each MCP request;
+//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway.
+
+pub mod config;
+pub mod jsonrpc;
+pub mod legacy;
+pub mod patterns;
+pub mod pins;
+pub mod record;
+pub mod request;
+pub mod response;
+#[cfg(test)]
+mod test_support;
+mod tool_guard;
+
+pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy};
+pub use pins::{PinBook, PinChange};
+pub use record::McpRecord;
+pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
+pub use response::{MessageOutcome, ResponseContext, SseRewriter};

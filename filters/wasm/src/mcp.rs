@@ -1,0 +1,292 @@
+//! The MCP role: once per MCP HTTP request (POST, GET stream, DELETE), in an MCP server
+//! cluster's upstream filter chain, after the gateway filter authenticated the key.
+//! Every decision is `tollgate_core::mcp`'s; this shell reads headers and bodies, answers
+//! refusals, and streams rewritten answers on.
+
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
+use tollgate_core::guardrails::{Report, RequestScope, Selection};
+use tollgate_core::mcp::jsonrpc;
+use tollgate_core::mcp::legacy::Diversions;
+use tollgate_core::mcp::response::{is_event_stream, is_json};
+use tollgate_core::mcp::{
+    check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
+    SseRewriter, StatelessHeaders,
+};
+use tollgate_core::route_context::RouteContext;
+use tollgate_core::{headers, log_fields};
+
+use crate::host::{log_field, unix_millis};
+use crate::ratelimiting::SharedData;
+
+/// How the server's answer is read.
+enum Answer {
+    /// Not JSON-RPC (an empty 202, a DELETE's answer, an error page): sent as is.
+    Passthrough,
+    /// One JSON message, rewritten whole.
+    Json,
+    /// An event stream, rewritten event by event.
+    Sse(SseRewriter),
+}
+
+pub struct McpFilter {
+    mcp: Rc<CompiledMcp>,
+    key_id: Option<String>,
+    /// The guardrails for this key, when any apply.
+    selection: Option<Selection>,
+    record: McpRecord,
+    report: Report,
+    answer: Answer,
+    /// The request's path as the server sees it (a legacy message URL names its session).
+    path: String,
+}
+
+impl McpFilter {
+    pub fn new(mcp: Rc<CompiledMcp>) -> Self {
+        let record = McpRecord {
+            server: mcp.config.name.clone(),
+            decision: "forwarded",
+            ..McpRecord::default()
+        };
+        McpFilter {
+            mcp,
+            key_id: None,
+            selection: None,
+            record,
+            report: Report::default(),
+            answer: Answer::Passthrough,
+            path: String::new(),
+        }
+    }
+
+    /// Answers the client with a JSON-RPC error and records why.
+    fn refuse(&mut self, status: u16, body: &[u8], reason: &'static str) -> Action {
+        self.record.decision = reason;
+        self.log();
+        self.send_http_response(
+            u32::from(status),
+            vec![("content-type", "application/json")],
+            Some(body),
+        );
+        Action::Pause
+    }
+
+    fn log(&self) {
+        log_field(self, log_fields::MCP, &self.record.to_json());
+        if !self.report.is_empty() {
+            log_field(self, log_fields::GUARDRAILS, &self.report.to_json());
+        }
+    }
+
+    /// Records what rewriting did; a changed tool definition also goes to Envoy's log,
+    /// where an operator watching it sees it at once.
+    fn answered(&mut self, outcome: MessageOutcome) {
+        for change in &outcome.pin_changes {
+            log::warn!(
+                "tollgate: MCP server `{}`: tool `{}` changed its definition (pinned {}, now {}); {}",
+                self.mcp.config.name,
+                change.tool,
+                change.pinned,
+                change.seen,
+                match self.mcp.config.on_tool_change {
+                    tollgate_core::mcp::ToolChangePolicy::Flag => "flagged",
+                    tollgate_core::mcp::ToolChangePolicy::Hide => "hidden until approved",
+                }
+            );
+        }
+        self.record.answered(outcome);
+    }
+}
+
+impl Context for McpFilter {}
+
+impl HttpContext for McpFilter {
+    fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        let method = self.get_http_request_header(":method").unwrap_or_default();
+        self.record.http_method = method.clone();
+        self.path = self.get_http_request_header(":path").unwrap_or_default();
+        let context = self.get_http_request_header(headers::CONTEXT);
+        // Tollgate's and Envoy's own headers stay inside.
+        for (name, _) in self.get_http_request_headers() {
+            if headers::is_internal_upstream(&name) {
+                self.set_http_request_header(&name, None);
+            }
+        }
+        // Answers are read for filtering and guardrails, so they must not be compressed.
+        self.set_http_request_header("accept-encoding", None);
+        let Some(context) = context.as_deref().and_then(RouteContext::decode) else {
+            // Only reachable when a request bypassed the gateway filter.
+            let body = jsonrpc::error(None, jsonrpc::ACCESS_DENIED, "Unauthenticated request.");
+            return self.refuse(401, body.to_string().as_bytes(), "unauthenticated");
+        };
+        self.record.key_id = Some(context.key_id.clone());
+        let mcp = Rc::clone(&self.mcp);
+        if mcp.access(&context.key_id).is_none() {
+            let message = format!("This key may not use the MCP server '{}'.", mcp.config.name);
+            let body = jsonrpc::error(None, jsonrpc::ACCESS_DENIED, &message);
+            return self.refuse(403, body.to_string().as_bytes(), "server_not_allowed");
+        }
+        self.selection = mcp.guardrails.as_ref().and_then(|policy| {
+            let selection = policy.select(RequestScope {
+                key_id: Some(&context.key_id),
+                team: context.team.as_deref(),
+                alias: None,
+            });
+            (!selection.is_empty()).then_some(selection)
+        });
+        self.key_id = Some(context.key_id);
+        if method == "POST" && !end_of_stream {
+            // Held until the body is checked.
+            return Action::Pause;
+        }
+        self.log();
+        Action::Continue
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if !end_of_stream {
+            return Action::Pause;
+        }
+        let mcp = Rc::clone(&self.mcp);
+        let Some(access) = self.key_id.as_deref().and_then(|id| mcp.access(id)) else {
+            return Action::Continue;
+        };
+        let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        let method_header = self.get_http_request_header("mcp-method");
+        let name_header = self.get_http_request_header("mcp-name");
+        let pins = PinBook {
+            store: &SharedData,
+            server: &mcp.config.name,
+            approved: &mcp.config.pins,
+        };
+        let key_id = self.key_id.clone().unwrap_or_default();
+        let request = ClientRequest {
+            headers: StatelessHeaders {
+                method: method_header.as_deref(),
+                name: name_header.as_deref(),
+            },
+            key_id: &key_id,
+            call_limits: mcp.call_limits(&key_id),
+            now_ms: unix_millis(self.get_current_time()),
+            access,
+            pins: &pins,
+            on_tool_change: mcp.config.on_tool_change,
+            guardrails: self.selection.as_ref(),
+        };
+        match check_request(&request, &body, &mut self.report) {
+            Ok(forward) => {
+                self.record.method = forward.method;
+                self.record.target = forward.target;
+                if let Some(body) = forward.body {
+                    self.set_http_request_header("content-length", Some(&body.len().to_string()));
+                    self.set_http_request_body(0, body_size, &body);
+                }
+                self.log();
+                Action::Continue
+            }
+            Err(refusal) => {
+                self.record.method = refusal.method;
+                self.record.target = refusal.target;
+                // A legacy client reads answers from its event stream only.
+                let diversions = Diversions {
+                    store: &SharedData,
+                    server: &mcp.config.name,
+                };
+                let ping = match (&mcp.config.legacy_sse_prefix, &refusal.id) {
+                    (Some(_), Some(id)) => diversions.divert(&self.path, id, &refusal.body),
+                    _ => None,
+                };
+                let Some(ping) = ping else {
+                    return self.refuse(refusal.status, &refusal.body, refusal.reason);
+                };
+                self.record.decision = refusal.reason;
+                self.set_http_request_header("content-length", Some(&ping.len().to_string()));
+                self.set_http_request_body(0, body_size, &ping);
+                self.log();
+                Action::Continue
+            }
+        }
+    }
+
+    fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+        if self.key_id.is_none() {
+            return Action::Continue;
+        }
+        let content_type = self.get_http_response_header("content-type");
+        self.answer = if is_event_stream(content_type.as_deref()) {
+            Answer::Sse(SseRewriter::default())
+        } else if is_json(content_type.as_deref()) {
+            Answer::Json
+        } else {
+            Answer::Passthrough
+        };
+        if !matches!(self.answer, Answer::Passthrough) {
+            // The rewritten answer's length is not known yet.
+            self.set_http_response_header("content-length", None);
+        }
+        Action::Continue
+    }
+
+    fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        if matches!(self.answer, Answer::Passthrough) {
+            return Action::Continue;
+        }
+        if matches!(self.answer, Answer::Json) && !end_of_stream {
+            // One message: held whole (small), then rewritten.
+            return Action::Pause;
+        }
+        let mcp = Rc::clone(&self.mcp);
+        let Some(access) = self.key_id.as_deref().and_then(|id| mcp.access(id)) else {
+            return Action::Continue;
+        };
+        let body = self
+            .get_http_response_body(0, body_size)
+            .unwrap_or_default();
+        let pins = PinBook {
+            store: &SharedData,
+            server: &mcp.config.name,
+            approved: &mcp.config.pins,
+        };
+        let diversions = Diversions {
+            store: &SharedData,
+            server: &mcp.config.name,
+        };
+        let ctx = ResponseContext {
+            access,
+            pins: &pins,
+            on_tool_change: mcp.config.on_tool_change,
+            guardrails: self.selection.as_ref(),
+            legacy: mcp
+                .config
+                .legacy_sse_prefix
+                .as_deref()
+                .map(|prefix| (prefix, &diversions)),
+        };
+        let mut outcome = MessageOutcome::default();
+        let rewritten = match &mut self.answer {
+            Answer::Json => ctx.rewrite_json(&body, &mut self.report, &mut outcome),
+            Answer::Sse(rewriter) => {
+                match rewriter.push(&body, end_of_stream, &ctx, &mut self.report, &mut outcome) {
+                    Ok(out) => (out != body).then_some(out),
+                    Err(e) => {
+                        // The rest of the stream passes through untouched.
+                        log::warn!("tollgate: MCP server `{}`: {e}", mcp.config.name);
+                        None
+                    }
+                }
+            }
+            Answer::Passthrough => None,
+        };
+        if let Some(out) = rewritten {
+            self.set_http_response_body(0, body_size, &out);
+        }
+        let changed = outcome != MessageOutcome::default();
+        self.answered(outcome);
+        if changed || end_of_stream {
+            self.log();
+        }
+        Action::Continue
+    }
+}
