@@ -8,6 +8,10 @@ change (polled every 5 ms):
   model     an alias's upstream model at the same provider (ECDS-only, provider filter)
   move      an alias moved to another provider (bridged filter configs, routes, final)
 The control plane polls the file every 100 ms, so about half of that is waiting to notice.
+Then, for keys managed through the admin REST API (no file involved), from the moment the
+request is sent until a request with the key sees the change:
+  api-create  a key created (`POST /v1/admin/keys`) is accepted
+  api-revoke  that key revoked (`POST /v1/admin/keys/ID/revoke`) is refused (401)
 Not a test: nothing here asserts.
 """
 
@@ -15,7 +19,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -23,31 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from conftest import KEY_ALL, serving, sha256_hex  # noqa: E402
-from test_xds import SmallXdsStack, add_key, chat  # noqa: E402
+from test_key_push import KeyPushStack, effect_latency, refused, works  # noqa: E402
+from test_xds import add_key, chat  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_XDS_ROUNDS", "10"))
-POLL = 0.005
 GIVE_UP = 10.0
-
-
-def time_until(stack, check) -> list:
-    """Seconds until `check(url)` holds, per Envoy, polled concurrently."""
-    start = time.monotonic()
-    results = [None] * len(stack.nodes)
-
-    def poll(i, url):
-        while time.monotonic() - start < GIVE_UP:
-            if check(url):
-                results[i] = time.monotonic() - start
-                return
-            time.sleep(POLL)
-
-    threads = [threading.Thread(target=poll, args=(i, stack.node_url(n))) for i, n in enumerate(stack.nodes)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def measure(stack, edit, check) -> list:
@@ -55,26 +38,39 @@ def measure(stack, edit, check) -> list:
     samples = []
     for i in range(ROUNDS):
         stack.edit_config(edit(original, i))
-        samples += time_until(stack, lambda url: check(url, i))
+        samples += effect_latency(stack, time.monotonic(), lambda url: check(url, i), GIVE_UP)
         stack.edit_config(original)
         time.sleep(0.3)  # let the revert settle
     return samples
+
+
+def measure_api(stack) -> tuple:
+    """Create and revoke timings of ROUNDS keys managed through the admin API."""
+    created, revoked = [], []
+    for i in range(ROUNDS):
+        start = time.monotonic()
+        secret = stack.admin("POST", "", {"id": f"api{i}", "models": ["*"]})["secret"]
+        created += effect_latency(stack, start, works(secret), GIVE_UP)
+        start = time.monotonic()
+        stack.admin("POST", f"/api{i}/revoke")
+        revoked += effect_latency(stack, start, refused(secret, "invalid_api_key"), GIVE_UP)
+    return created, revoked
 
 
 def report(name: str, samples: list):
     got = sorted(s for s in samples if s is not None)
     missed = len(samples) - len(got)
     if not got:
-        print(f"{name:6} no change seen within {GIVE_UP}s")
+        print(f"{name:10} no change seen within {GIVE_UP}s")
         return
     p95 = got[min(len(got) - 1, int(len(got) * 0.95))]
-    print(f"{name:6} n={len(got):3}  median {statistics.median(got) * 1000:6.0f} ms  "
+    print(f"{name:10} n={len(got):3}  median {statistics.median(got) * 1000:6.0f} ms  "
           f"p95 {p95 * 1000:6.0f} ms  max {got[-1] * 1000:6.0f} ms" + (f"  missed {missed}" if missed else ""))
 
 
 def main():
     with tempfile.TemporaryDirectory(prefix="tollgate-bench-xds-") as workdir:
-        stack = SmallXdsStack(Path(workdir))
+        stack = KeyPushStack(Path(workdir))
         for stack in serving(stack):
             print(f"xDS push-to-effect, {len(stack.nodes)} Envoys, {ROUNDS} rounds each (per Envoy samples)")
             report("key", measure(
@@ -93,6 +89,10 @@ def main():
                                              f"{{alias: gpt, provider: mock-anthropic, model: moved-{i}}}"),
                 lambda url, i: chat(url, KEY_ALL).json().get("model") == f"moved-{i}",
             ))
+
+            created, revoked = measure_api(stack)
+            report("api-create", created)
+            report("api-revoke", revoked)
 
 
 if __name__ == "__main__":
