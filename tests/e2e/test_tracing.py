@@ -1,20 +1,27 @@
 """Agent run tracing through the real Envoy and tollgate.wasm: W3C trace context in and out,
-a scripted five-step agent run stored as one run of linked steps with correct totals, and
+a scripted five-step agent run stored as one run of linked steps with correct totals, an
+MCP tool call through the gateway as a step linked to the LLM step that asked for it, and
 zero data retention (no payload text in the usage database or Envoy's access log)."""
 
+import asyncio
 import json
 import re
 import secrets
 import subprocess
 
 import httpx
+import httpx2
 import pytest
+from mcp.client.client import Client
+from mcp.client.streamable_http import streamable_http_client
 
 from conftest import BIN, KEY_ALL, PRICE_OVERRIDES, serving, sha256_hex, wait_until
+from test_mcp import McpServer, text_of
 from test_usage_shipping import INGEST_HEADER, UsageStack
 
 KEY_FULL = "tg-e2e-full-" + secrets.token_hex(8)
 KEY_ZDR = "tg-e2e-zdr-" + secrets.token_hex(8)
+KEY_AGENT = "tg-e2e-agent-" + secrets.token_hex(8)
 TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 WEATHER_TOOL = {"type": "function", "function": {
@@ -24,7 +31,17 @@ SEARCH_TOOL = {"type": "function", "function": {
 
 
 class TracingStack(UsageStack):
-    """The usage stack plus a key per capture mode and an alias with zero retention."""
+    """The usage stack plus a key per capture mode, an alias with zero retention, and an
+    MCP server an agent key may call `echo` on."""
+
+    def __init__(self, workdir, usage: str):
+        super().__init__(workdir, usage)
+        self.tools = McpServer(workdir, "tools", env=self.env)
+        self.processes.append(self.tools.process)
+
+    def start(self):
+        super().start()
+        self.tools.wait()
 
     def config_yaml(self) -> str:
         head, control_plane = super().config_yaml().split("\ncontrol_plane:", 1)
@@ -36,8 +53,10 @@ class TracingStack(UsageStack):
         keys = (
             f"  - {{id: e2e-full, sha256: {sha256_hex(KEY_FULL)}, models: ['*'], payload_capture: full}}\n"
             f"  - {{id: e2e-zdr, sha256: {sha256_hex(KEY_ZDR)}, models: ['*'], payload_capture: none}}\n"
+            f"  - {{id: e2e-agent, sha256: {sha256_hex(KEY_AGENT)}, models: ['*'], mcp: {{tools: {{allow: [echo]}}}}}}\n"
         )
-        return head.rstrip("\n") + "\n" + keys + "control_plane:" + control_plane
+        servers = f"mcp_servers:\n  - {{name: tools, url: {self.tools.url}}}\n"
+        return head.rstrip("\n") + "\n" + keys + servers + "control_plane:" + control_plane
 
     def run(self, run_id: str) -> httpx.Response:
         return httpx.get(f"{self.service_url}/v1/runs/{run_id}", headers={INGEST_HEADER: self.ingest_key})
@@ -214,6 +233,50 @@ def test_a_five_step_agent_run_is_one_run_of_linked_steps(tracing):
     runs = json.loads(listed)
     assert [r["run_id"] for r in runs["runs"]] == [run_id]
     assert runs["agents"][0]["step_latency_ms"]["p99"] >= runs["agents"][0]["step_latency_ms"]["p50"]
+
+
+ECHO_TOOL = {"type": "function", "function": {
+    "name": "echo", "parameters": {"type": "object", "properties": {"text": {"type": "string"}}}}}
+
+
+def test_an_mcp_tool_call_is_a_step_linked_to_the_llm_step_that_asked_for_it(tracing):
+    run_id = "run-" + secrets.token_hex(6)
+    agent = {"x-tollgate-run-id": run_id, "x-tollgate-agent-id": "mcp-agent"}
+    body = {"model": "gpt", "messages": [{"role": "user", "content": "Echo something."}], "tools": [ECHO_TOOL]}
+    response = chat(tracing, body, key=KEY_AGENT, **agent, **{"x-mock-tool": "echo"})
+    assert response.status_code == 200, response.text
+    llm_step = response.headers["x-tollgate-step-id"]
+    [call] = response.json()["choices"][0]["message"]["tool_calls"]
+    arguments = json.loads(call["function"]["arguments"])
+
+    async def call_the_tool():
+        headers = {"authorization": f"Bearer {KEY_AGENT}", **agent, "x-tollgate-parent-step-id": llm_step}
+        http = httpx2.AsyncClient(headers=headers, timeout=30)
+        transport = streamable_http_client(f"{tracing.base_url}/mcp/tools", http_client=http)
+        async with Client(transport, mode="legacy", cache=None) as client:
+            return await client.call_tool("echo", arguments)
+
+    assert text_of(asyncio.run(call_the_tool())) == arguments["text"]
+
+    # initialize, initialized and the session's end are no steps: only the call is.
+    run = tracing.stored_run(run_id, 2)
+    assert run["steps"] == 2 and run["tool_links"] == 1
+    [asker] = run["roots"]
+    assert asker["step_id"] == llm_step and asker["kind"] == "llm"
+    [tool_step] = asker["children"]
+    assert tool_step["kind"] == "tool" and tool_step["status"] == 200
+    assert tool_step["mcp"] | {"arguments_sha256": None} == {
+        "server": "tools", "tool": "echo", "arguments_sha256": None, "is_error": False,
+        "called_by_step": llm_step, "tool_call_id": call["id"]}
+    assert tool_step["mcp"]["arguments_sha256"] == asker["tool_calls"][0]["arguments_sha256"]
+    assert asker["tool_calls"][0]["mcp_step"] == tool_step["step_id"]
+    shown = subprocess.run(
+        [BIN / "tollgate", "runs", "show", run_id, "--database", tracing.database],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    assert "mcp tools/echo  200" in shown, shown
+    assert f"ran as MCP step {tool_step['step_id']}" in shown, shown
+    assert f"← asked for by {llm_step} (tool call {call['id']})" in shown, shown
 
 
 # === payload capture ===

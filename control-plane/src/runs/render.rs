@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::list::{Percentiles, RunList};
-use super::timeline::{Run, Step};
+use super::timeline::{McpCall, Run, Step};
 
 /// Nano-dollars as dollars; `?` marks a cost with an unknown price in it.
 fn dollars(nano: u64, known: bool) -> String {
@@ -56,13 +56,14 @@ fn write_step(out: &mut String, step: &Step, depth: usize) {
         .as_deref()
         .map(|e| format!(" {e}"))
         .unwrap_or_default();
+    if let Some(mcp) = &step.mcp {
+        write_mcp_step(out, step, mcp, &indent, &error);
+        return;
+    }
     let _ = writeln!(
         out,
-        "{indent}+{:>6} ms {:>6} ms  {}  {}  {} → {}  {}{error}  {}/{} tok  {}{retries}",
-        step.start_offset_ms,
-        step.duration_ms,
-        step.step_id,
-        or_dash(step.agent_id.as_deref()),
+        "{indent}{}  {} → {}  {}{error}  {}/{} tok  {}{retries}",
+        step_head(step),
         or_dash(step.alias.as_deref()),
         or_dash(step.upstream_model.as_deref()),
         step.status.map_or("-".to_owned(), |s| s.to_string()),
@@ -81,14 +82,53 @@ fn write_step(out: &mut String, step: &Step, depth: usize) {
     for call in &step.tool_calls {
         let to = or_dash(call.result_step.as_deref());
         let name = or_dash(call.name.as_deref());
+        let mcp = call
+            .mcp_step
+            .as_deref()
+            .map(|s| format!(", ran as MCP step {s}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{indent}    → tool call {name} {} (result in {to})",
+            "{indent}    → tool call {name} {} (result in {to}{mcp})",
             call.id
         );
     }
     for child in &step.children {
         write_step(out, child, depth + 1);
+    }
+}
+
+/// Offset, duration, step id and agent: how every step's line starts.
+fn step_head(step: &Step) -> String {
+    format!(
+        "+{:>6} ms {:>6} ms  {}  {}",
+        step.start_offset_ms,
+        step.duration_ms,
+        step.step_id,
+        or_dash(step.agent_id.as_deref()),
+    )
+}
+
+/// An MCP tool call: the server and tool instead of model and tokens, and the LLM step
+/// whose answer asked for it.
+fn write_mcp_step(out: &mut String, step: &Step, mcp: &McpCall, indent: &str, error: &str) {
+    let is_error = if mcp.is_error { " isError" } else { "" };
+    let _ = writeln!(
+        out,
+        "{indent}{}  mcp {}/{}  {}{error}{is_error}",
+        step_head(step),
+        or_dash(mcp.server.as_deref()),
+        mcp.tool,
+        step.status.map_or("-".to_owned(), |s| s.to_string()),
+    );
+    if let (Some(caller), Some(call_id)) = (&mcp.called_by_step, &mcp.tool_call_id) {
+        let _ = writeln!(
+            out,
+            "{indent}    ← asked for by {caller} (tool call {call_id})"
+        );
+    }
+    for child in &step.children {
+        write_step(out, child, indent.len() / 2 + 1);
     }
 }
 
@@ -143,6 +183,28 @@ pub fn list(list: &RunList) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_mcp_step_shows_its_tool_and_the_step_that_asked_for_it() {
+        let records = [
+            serde_json::json!({"step_id": "s1", "time_unix_ms": 1_100, "total_ms": 100,
+                "tool_calls": [{"id": "c1", "name": "get_weather", "arguments_sha256": "ab"}]}),
+            serde_json::json!({"kind": "tool", "step_id": "m1", "time_unix_ms": 1_150,
+                "total_ms": 20, "status": 200, "agent_id": "planner",
+                "mcp": {"server": "weather", "tool": "get_weather", "arguments_sha256": "ab"}}),
+        ];
+        let run = super::super::timeline::build("r", &records).unwrap();
+        let text = timeline(&run);
+        assert!(
+            text.contains("→ tool call get_weather c1 (result in -, ran as MCP step m1)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("m1  planner  mcp weather/get_weather  200\n"),
+            "{text}"
+        );
+        assert!(text.contains("← asked for by s1 (tool call c1)"), "{text}");
+    }
 
     #[test]
     fn dollars_from_nano_dollars() {

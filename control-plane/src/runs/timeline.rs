@@ -3,7 +3,9 @@
 //! A step is one client request (`step_id`); its records are its upstream attempts
 //! (retries, fallbacks). Steps nest under the step their `parent_step_id` names when that
 //! step is in the run; every other step is a root. Tool calls are linked to the later step
-//! that brought their result back, so the tree reads LLM → tool → LLM.
+//! that brought their result back, so the tree reads LLM → tool → LLM. An MCP tool call
+//! through the gateway is a step of its own (kind `tool`), linked to the earlier LLM step
+//! whose answer asked for that tool with the same arguments hash.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,6 +33,20 @@ pub struct ToolCallLink {
     pub name: Option<String>,
     pub arguments_sha256: Option<String>,
     pub result_step: Option<String>,
+    /// The MCP step that ran this call through the gateway (absent: none did).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp_step: Option<String>,
+}
+
+/// What an MCP tool-call step ran, and the LLM step (and its tool call) that asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct McpCall {
+    pub server: Option<String>,
+    pub tool: String,
+    pub arguments_sha256: Option<String>,
+    pub is_error: bool,
+    pub called_by_step: Option<String>,
+    pub tool_call_id: Option<String>,
 }
 
 /// A tool result the step's request carried, and the step whose answer asked for it.
@@ -43,6 +59,11 @@ pub struct ToolResultLink {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Step {
     pub step_id: String,
+    /// `llm`, or `tool` for an MCP tool call.
+    pub kind: &'static str,
+    /// Set for `tool` steps.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<McpCall>,
     pub trace_id: Option<String>,
     pub agent_id: Option<String>,
     pub parent_step_id: Option<String>,
@@ -130,7 +151,7 @@ pub fn build(run_id: &str, records: &[Value]) -> Option<Run> {
         .map(|s| s.start_ms + s.duration_ms)
         .max()
         .unwrap_or(start);
-    let tool_links = link_tools(&mut steps);
+    let tool_links = link_tools(&mut steps) + link_mcp_calls(&mut steps);
     for step in &mut steps {
         step.start_offset_ms = step.start_ms - start;
     }
@@ -185,6 +206,7 @@ fn step(step_id: String, mut records: Vec<&Value>) -> Step {
                 name: text(call, "name"),
                 arguments_sha256: text(call, "arguments_sha256"),
                 result_step: None,
+                mcp_step: None,
             })
         })
         .collect();
@@ -199,7 +221,22 @@ fn step(step_id: String, mut records: Vec<&Value>) -> Step {
             })
         })
         .collect();
+    let mcp = (last["kind"] == "tool")
+        .then(|| {
+            let call = &last["mcp"];
+            Some(McpCall {
+                server: text(call, "server"),
+                tool: text(call, "tool")?,
+                arguments_sha256: text(call, "arguments_sha256"),
+                is_error: call["is_error"] == Value::Bool(true),
+                called_by_step: None,
+                tool_call_id: None,
+            })
+        })
+        .flatten();
     Step {
+        kind: if mcp.is_some() { "tool" } else { "llm" },
+        mcp,
         trace_id: text(last, "trace_id"),
         agent_id: text(last, "agent_id"),
         parent_step_id: text(last, "parent_step_id"),
@@ -218,9 +255,10 @@ fn step(step_id: String, mut records: Vec<&Value>) -> Step {
             .iter()
             .filter_map(|r| number(r, &["cost_nano_usd"]))
             .sum(),
+        // A tool call has no price to be unknown.
         cost_known: records
             .iter()
-            .all(|r| r["price_known"] == Value::Bool(true)),
+            .all(|r| r["price_known"] == Value::Bool(true) || r["kind"] == "tool"),
         attempts: records.iter().map(|r| attempt(r)).collect(),
         tool_calls,
         tool_results,
@@ -277,6 +315,38 @@ fn link_tools(steps: &mut [Step]) -> usize {
             if result.tool_call_id == call_id {
                 result.call_step = Some(caller_id.clone());
             }
+        }
+    }
+    made
+}
+
+/// Links each MCP tool-call step to the latest earlier step whose answer asked for the same
+/// tool with the same arguments hash, one call per MCP step; returns how many links were
+/// made. Without a hash (capture `none`) nothing is linked: a name alone is no evidence.
+fn link_mcp_calls(steps: &mut [Step]) -> usize {
+    let mut made = 0;
+    for i in 0..steps.len() {
+        let Some(mcp) = &steps[i].mcp else {
+            continue;
+        };
+        let Some(hash) = mcp.arguments_sha256.clone() else {
+            continue;
+        };
+        let tool = mcp.tool.clone();
+        let mcp_step_id = steps[i].step_id.clone();
+        let caller = steps[..i].iter_mut().rev().find_map(|step| {
+            let call = step.tool_calls.iter_mut().find(|c| {
+                c.mcp_step.is_none()
+                    && c.name.as_deref() == Some(tool.as_str())
+                    && c.arguments_sha256.as_deref() == Some(hash.as_str())
+            })?;
+            call.mcp_step = Some(mcp_step_id.clone());
+            Some((step.step_id.clone(), call.id.clone()))
+        });
+        if let (Some((step_id, call_id)), Some(mcp)) = (caller, steps[i].mcp.as_mut()) {
+            mcp.called_by_step = Some(step_id);
+            mcp.tool_call_id = Some(call_id);
+            made += 1;
         }
     }
     made

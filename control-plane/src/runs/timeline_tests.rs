@@ -179,3 +179,69 @@ fn an_unknown_price_makes_the_cost_unknown() {
     assert!(!build("run-1", &records).unwrap().cost_known);
     assert_eq!(build("run-1", &[]), None);
 }
+
+/// An MCP tool-call step record as the MCP filter writes it.
+fn mcp_record(step: &str, end_ms: i64, tool: &str, hash: Option<&str>) -> Value {
+    json!({
+        "kind": "tool", "id": format!("{step}.1"), "step_id": step,
+        "time_unix_ms": end_ms, "total_ms": 20, "duration_ms": 20,
+        "run_id": "run-1", "trace_id": "t1", "agent_id": "planner", "status": 200,
+        "mcp": {"server": "weather", "tool": tool, "arguments_sha256": hash, "is_error": true},
+    })
+}
+
+#[test]
+fn an_mcp_call_links_to_the_llm_step_that_asked_for_it() {
+    let mut records = agent_loop();
+    // Between s1 (asked for c1: `search`, hash `ab`) and s2, which brings its result.
+    records.push(mcp_record("m1", 1_150, "search", Some("ab")));
+    let run = build("run-1", &records).unwrap();
+    assert_eq!(run.steps, 6);
+    assert_eq!(run.tool_links, 3);
+    assert!(run.cost_known, "a tool step has no unknown price");
+    let order: Vec<&str> = run.roots.iter().map(|s| s.step_id.as_str()).collect();
+    assert_eq!(order, ["s1", "m1", "s2", "s3", "s4", "s5"]);
+    let mcp_step = &run.roots[1];
+    assert_eq!(mcp_step.kind, "tool");
+    let mcp = mcp_step.mcp.as_ref().unwrap();
+    assert_eq!(mcp.server.as_deref(), Some("weather"));
+    assert!(mcp.is_error);
+    assert_eq!(mcp.called_by_step.as_deref(), Some("s1"));
+    assert_eq!(mcp.tool_call_id.as_deref(), Some("c1"));
+    assert_eq!(run.roots[0].kind, "llm");
+    assert_eq!(run.roots[0].tool_calls[0].mcp_step.as_deref(), Some("m1"));
+    // s2's own call (c2) came later than m1: not the one m1 ran.
+    assert_eq!(run.roots[2].tool_calls[0].mcp_step, None);
+}
+
+#[test]
+fn an_mcp_call_needs_the_same_tool_and_arguments_hash() {
+    for (tool, hash) in [
+        ("search", Some("cd")),
+        ("fetch", Some("ab")),
+        ("search", None),
+    ] {
+        let mut records = agent_loop();
+        records.push(mcp_record("m1", 1_150, tool, hash));
+        let run = build("run-1", &records).unwrap();
+        assert_eq!(run.tool_links, 2, "{tool} {hash:?}");
+        assert_eq!(run.roots[1].mcp.as_ref().unwrap().called_by_step, None);
+    }
+}
+
+#[test]
+fn each_asked_call_links_to_one_mcp_step_the_latest_asker_first() {
+    let records = vec![
+        with(record("s1", 1, 1_100, 100), "tool_calls", calls(&["c1"])),
+        with(record("s2", 1, 1_300, 100), "tool_calls", calls(&["c2"])),
+        mcp_record("m1", 1_400, "search", Some("ab")),
+        mcp_record("m2", 1_500, "search", Some("ab")),
+        mcp_record("m3", 1_600, "search", Some("ab")),
+    ];
+    let run = build("run-1", &records).unwrap();
+    let called_by: Vec<Option<&str>> = run.roots[2..]
+        .iter()
+        .map(|s| s.mcp.as_ref().unwrap().called_by_step.as_deref())
+        .collect();
+    assert_eq!(called_by, [Some("s2"), Some("s1"), None]);
+}

@@ -133,7 +133,8 @@ pub fn aggregate(records: &[Value], group_by: &GroupBy) -> Vec<GroupRow> {
         durations: Vec<f64>,
     }
     let mut groups: BTreeMap<Option<String>, Acc> = BTreeMap::new();
-    for record in records {
+    // MCP tool-call steps (kind `tool`) are run steps, not LLM usage.
+    for record in records.iter().filter(|r| r["kind"] != "tool") {
         let acc = groups.entry(group_by.group_of(record)).or_insert(Acc {
             requests: 0,
             tokens: [0; 5],

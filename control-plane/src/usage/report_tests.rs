@@ -110,3 +110,15 @@ fn csv_report_quotes_and_defuses_cells() {
     assert_eq!(lines[2], "\"a,b\",1,1,0,0,0,0,1,500,10,10,10");
     assert_eq!(lines[3], ",1,0,0,0,0,0,0,,,,");
 }
+
+#[test]
+fn mcp_tool_steps_are_not_llm_usage() {
+    let records = vec![
+        json!({"agent_id": "planner", "cost_nano_usd": 250, "duration_ms": 100}),
+        json!({"kind": "tool", "agent_id": "planner", "duration_ms": 900}),
+    ];
+    let rows = aggregate(&records, &GroupBy::Agent);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].requests, 1);
+    assert_eq!(rows[0].latency_ms, Some([100.0, 100.0, 100.0]));
+}

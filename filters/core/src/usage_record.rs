@@ -105,10 +105,7 @@ impl UsageRecord {
 
     /// The run the step belongs to: the client's run id, else its trace.
     pub fn run_id(&self) -> Option<&str> {
-        self.attribution
-            .run_id
-            .as_deref()
-            .or(self.trace.as_ref().map(|t| t.trace_id.as_str()))
+        run_of(&self.attribution, self.trace.as_ref())
     }
 
     /// One line of JSON.
@@ -161,6 +158,18 @@ impl UsageRecord {
         }
         record.to_string()
     }
+}
+
+/// The run a step belongs to: the client's run id, else its trace (MCP tool-call steps
+/// too, see `mcp::step`).
+pub fn run_of<'a>(
+    attribution: &'a Attribution,
+    trace: Option<&'a TraceContext>,
+) -> Option<&'a str> {
+    attribution
+        .run_id
+        .as_deref()
+        .or(trace.map(|t| t.trace_id.as_str()))
 }
 
 /// The id of an attempt's record: Envoy's request id and the attempt number. Envoy makes

@@ -222,6 +222,8 @@ impl HttpContext for GatewayFilter {
                 team: key.config.team.clone(),
             };
             self.set_http_request_header(headers::CONTEXT, Some(&context.encode()));
+            // A tool call is a step of the run too (`mcp::step`).
+            self.hand_over_step(key, None);
             return Action::Continue;
         }
         if end_of_stream && endpoint.needs_body() {
@@ -296,7 +298,7 @@ impl HttpContext for GatewayFilter {
                     key_id: key.config.id.clone(),
                     team: key.config.team.clone(),
                 };
-                self.hand_over_step(key, &admission.alias);
+                self.hand_over_step(key, Some(&admission.alias));
                 self.set_http_request_header(headers::ALIAS, Some(&admission.alias));
                 self.set_http_request_header(headers::CONTEXT, Some(&context.encode()));
                 Action::Continue
@@ -359,11 +361,13 @@ impl HttpContext for GatewayFilter {
 
 impl GatewayFilter {
     /// The step's trace and capture mode, for every attempt's provider filter.
-    fn hand_over_step(&self, key: &VirtualKey, alias: &str) {
+    fn hand_over_step(&self, key: &VirtualKey, alias: Option<&str>) {
         let Some(trace) = self.trace.clone() else {
             return;
         };
-        let route = self.config.model(alias).and_then(|m| m.payload_capture);
+        let route = alias
+            .and_then(|a| self.config.model(a))
+            .and_then(|m| m.payload_capture);
         let step = StepContext {
             trace,
             capture: PayloadCapture::effective(key.config.payload_capture, route),

@@ -45,6 +45,11 @@ pub fn log_field(ctx: &dyn HttpContext, field: LogField, value: &str) {
     ctx.set_property(vec![field.property], Some(value.as_bytes()));
 }
 
+/// A value an earlier filter handed to the access log (see [`log_field`]).
+pub fn read_field(ctx: &dyn HttpContext, field: LogField) -> Option<String> {
+    String::from_utf8(ctx.get_property(vec![field.property])?).ok()
+}
+
 /// `N` random bytes from the host's WASI `random_get` (Envoy implements it); when that
 /// fails, bytes derived from `seed` (see `trace_context::derived_bytes`).
 pub fn random_bytes<const N: usize>(seed: &str) -> [u8; N] {

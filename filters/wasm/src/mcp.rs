@@ -4,9 +4,11 @@
 //! refusals, and streams rewritten answers on.
 
 use std::rc::Rc;
+use std::time::SystemTime;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use tollgate_core::attribution::Attribution;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
 use tollgate_core::mcp::legacy::Diversions;
@@ -15,10 +17,14 @@ use tollgate_core::mcp::{
     check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
     SseRewriter, StatelessHeaders,
 };
+use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
 use tollgate_core::route_context::RouteContext;
+use tollgate_core::step_context::StepContext;
+use tollgate_core::usage_record::record_id;
 use tollgate_core::{headers, log_fields};
 
-use crate::host::{log_field, unix_millis};
+use crate::host::{log_field, read_field, unix_millis};
+use crate::provider::enqueue_usage;
 use crate::ratelimiting::SharedData;
 
 /// How the server's answer is read.
@@ -41,6 +47,12 @@ pub struct McpFilter {
     answer: Answer,
     /// The request's path as the server sees it (a legacy message URL names its session).
     path: String,
+    /// A `tools/call` becomes a step of the agent's run, shipped when the exchange ends.
+    call: Option<ToolInvocation>,
+    call_end: CallEnd,
+    started: Option<SystemTime>,
+    team: Option<String>,
+    request_id: String,
 }
 
 impl McpFilter {
@@ -58,13 +70,21 @@ impl McpFilter {
             report: Report::default(),
             answer: Answer::Passthrough,
             path: String::new(),
+            call: None,
+            call_end: CallEnd::default(),
+            started: None,
+            team: None,
+            request_id: String::new(),
         }
     }
 
     /// Answers the client with a JSON-RPC error and records why.
     fn refuse(&mut self, status: u16, body: &[u8], reason: &'static str) -> Action {
         self.record.decision = reason;
+        self.call_end.refused = Some(reason);
+        self.call_end.status = status;
         self.log();
+        self.ship_step();
         self.send_http_response(
             u32::from(status),
             vec![("content-type", "application/json")],
@@ -96,7 +116,45 @@ impl McpFilter {
                 }
             );
         }
+        self.call_end.jsonrpc_error |= outcome.errors > 0;
+        self.call_end.is_error |= outcome.tool_errors > 0;
+        if outcome.withheld > 0 {
+            self.call_end.refused = Some("result_withheld");
+        }
         self.record.answered(outcome);
+    }
+
+    /// Ships the tool call's step record through the usage outbox, like an LLM step's.
+    /// Once per call, when its answer is complete (or at the log, for an exchange cut short).
+    fn ship_step(&mut self) {
+        let Some(invocation) = self.call.take() else {
+            return;
+        };
+        let step = read_field(self, log_fields::STEP_CONTEXT).and_then(|s| StepContext::decode(&s));
+        let attribution = read_field(self, log_fields::ATTRIBUTION)
+            .and_then(|a| Attribution::decode(&a))
+            .unwrap_or_default();
+        let request_id = self.request_id.clone();
+        let now = self.get_current_time();
+        let duration = self
+            .started
+            .and_then(|started| now.duration_since(started).ok())
+            .unwrap_or_default();
+        let step = ToolStep {
+            id: record_id(&request_id, 1),
+            time_unix_ms: unix_millis(now),
+            server: self.mcp.config.name.clone(),
+            key_id: self.key_id.clone(),
+            team: self.team.take(),
+            invocation,
+            attribution,
+            capture: step.as_ref().map(|s| s.capture).unwrap_or_default(),
+            trace: step.map(|s| s.trace),
+            step_id: request_id,
+            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
+            end: self.call_end,
+        };
+        enqueue_usage(&step.to_json());
     }
 }
 
@@ -104,6 +162,10 @@ impl Context for McpFilter {}
 
 impl HttpContext for McpFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
+        self.started = Some(self.get_current_time());
+        self.request_id = self
+            .get_http_request_header("x-request-id")
+            .unwrap_or_default();
         let method = self.get_http_request_header(":method").unwrap_or_default();
         self.record.http_method = method.clone();
         self.path = self.get_http_request_header(":path").unwrap_or_default();
@@ -122,6 +184,7 @@ impl HttpContext for McpFilter {
             return self.refuse(401, body.to_string().as_bytes(), "unauthenticated");
         };
         self.record.key_id = Some(context.key_id.clone());
+        self.team.clone_from(&context.team);
         let mcp = Rc::clone(&self.mcp);
         if mcp.access(&context.key_id).is_none() {
             let message = format!("This key may not use the MCP server '{}'.", mcp.config.name);
@@ -154,6 +217,7 @@ impl HttpContext for McpFilter {
             return Action::Continue;
         };
         let body = self.get_http_request_body(0, body_size).unwrap_or_default();
+        self.call = ToolInvocation::from_body(&body);
         let method_header = self.get_http_request_header("mcp-method");
         let name_header = self.get_http_request_header("mcp-name");
         let pins = PinBook {
@@ -202,6 +266,7 @@ impl HttpContext for McpFilter {
                     return self.refuse(refusal.status, &refusal.body, refusal.reason);
                 };
                 self.record.decision = refusal.reason;
+                self.call_end.refused = Some(refusal.reason);
                 self.set_http_request_header("content-length", Some(&ping.len().to_string()));
                 self.set_http_request_body(0, body_size, &ping);
                 self.log();
@@ -210,10 +275,14 @@ impl HttpContext for McpFilter {
         }
     }
 
-    fn on_http_response_headers(&mut self, _: usize, _: bool) -> Action {
+    fn on_http_response_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
         if self.key_id.is_none() {
             return Action::Continue;
         }
+        self.call_end.status = self
+            .get_http_response_header(":status")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default();
         let content_type = self.get_http_response_header("content-type");
         self.answer = if is_event_stream(content_type.as_deref()) {
             Answer::Sse(SseRewriter::default())
@@ -226,11 +295,17 @@ impl HttpContext for McpFilter {
             // The rewritten answer's length is not known yet.
             self.set_http_response_header("content-length", None);
         }
+        if end_of_stream {
+            self.ship_step();
+        }
         Action::Continue
     }
 
     fn on_http_response_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
         if matches!(self.answer, Answer::Passthrough) {
+            if end_of_stream {
+                self.ship_step();
+            }
             return Action::Continue;
         }
         if matches!(self.answer, Answer::Json) && !end_of_stream {
@@ -283,10 +358,19 @@ impl HttpContext for McpFilter {
             self.set_http_response_body(0, body_size, &out);
         }
         let changed = outcome != MessageOutcome::default();
+        let responded = outcome.responses > 0;
         self.answered(outcome);
         if changed || end_of_stream {
             self.log();
         }
+        if responded || end_of_stream {
+            self.ship_step();
+        }
         Action::Continue
+    }
+
+    /// Every exchange ends here, refused, answered or cut short.
+    fn on_log(&mut self) {
+        self.ship_step();
     }
 }

@@ -136,8 +136,7 @@ impl ProviderFilter {
     }
 
     fn filter_state(&self, field: log_fields::LogField) -> Option<String> {
-        let value = self.get_property(vec![field.property])?;
-        String::from_utf8(value).ok()
+        crate::host::read_field(self, field)
     }
 
     fn micros_since(&self, started: SystemTime) -> u64 {
@@ -828,7 +827,7 @@ fn now_unix_secs(ctx: &dyn HttpContext) -> u64 {
 
 /// Puts a record on the queue the gateway's root contexts drain. Without the queue (the
 /// gateway filter not configured yet) the access log still has the record.
-fn enqueue_usage(json: &str) {
+pub(crate) fn enqueue_usage(json: &str) {
     let queue = hostcalls::resolve_shared_queue(usage_outbox::VM_ID, usage_outbox::QUEUE);
     let sent = match queue {
         Ok(Some(queue)) => hostcalls::enqueue_shared_queue(queue, Some(json.as_bytes())),

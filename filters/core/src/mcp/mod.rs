@@ -23,6 +23,7 @@ pub mod pins;
 pub mod record;
 pub mod request;
 pub mod response;
+pub mod step;
 #[cfg(test)]
 mod test_support;
 mod tool_guard;
@@ -32,3 +33,4 @@ pub use pins::{PinBook, PinChange};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
 pub use response::{MessageOutcome, ResponseContext, SseRewriter};
+pub use step::{CallEnd, ToolInvocation, ToolStep};

@@ -87,7 +87,7 @@ mod tests {
                 seen: "b".into(),
             }],
             filtered: 2,
-            withheld: 0,
+            ..MessageOutcome::default()
         });
         let v: serde_json::Value = serde_json::from_str(&record.to_json()).unwrap();
         assert_eq!(

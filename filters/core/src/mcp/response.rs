@@ -37,6 +37,13 @@ pub struct MessageOutcome {
     pub filtered: usize,
     /// Call results withheld by a guardrail.
     pub withheld: usize,
+    /// Responses (results or errors) seen: a call is over once its response passed, even
+    /// when the client leaves before the server closes the stream.
+    pub responses: usize,
+    /// Answers that were JSON-RPC errors (the call's step records the failure).
+    pub errors: usize,
+    /// Call results with `isError: true`: the tool ran and reported a failure.
+    pub tool_errors: usize,
 }
 
 impl ResponseContext<'_> {
@@ -47,6 +54,11 @@ impl ResponseContext<'_> {
         report: &mut Report,
         outcome: &mut MessageOutcome,
     ) -> bool {
+        let is_error = message.0.contains_key("error");
+        if is_error || message.0.contains_key("result") {
+            outcome.responses += 1;
+        }
+        outcome.errors += usize::from(is_error);
         let Some(result) = message.result_mut() else {
             return false;
         };
@@ -65,6 +77,9 @@ impl ResponseContext<'_> {
         }
         if !result.contains_key("content") {
             return changed;
+        }
+        if result.get("isError") == Some(&Value::Bool(true)) {
+            outcome.tool_errors += 1;
         }
         let Some(selection) = self.guardrails else {
             return changed;

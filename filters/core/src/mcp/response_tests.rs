@@ -253,3 +253,31 @@ fn crlf_events_leave_whole_without_waiting_for_the_next_chunk() {
     let ping = b": ping\r\n\r\n";
     assert_eq!(push(ping), ping, "no stray LF before the next event");
 }
+
+#[test]
+fn counts_error_answers_and_failed_tools() {
+    let f = Fixture::new();
+    let failed = json!({"jsonrpc":"2.0","id":5,"result":{
+        "content":[{"type":"text","text":"no such city"}],"isError":true}});
+    let (_, outcome) = f.json(&failed);
+    assert_eq!(
+        (outcome.responses, outcome.errors, outcome.tool_errors),
+        (1, 0, 1)
+    );
+    let error = json!({"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"bad"}});
+    let (_, outcome) = f.json(&error);
+    assert_eq!(
+        (outcome.responses, outcome.errors, outcome.tool_errors),
+        (1, 1, 0)
+    );
+    let fine = json!({"jsonrpc":"2.0","id":5,"result":{
+        "content":[{"type":"text","text":"sunny"}],"isError":false}});
+    let (_, outcome) = f.json(&fine);
+    assert_eq!(
+        (outcome.responses, outcome.errors, outcome.tool_errors),
+        (1, 0, 0)
+    );
+    let progress = json!({"jsonrpc":"2.0","method":"notifications/progress","params":{}});
+    let (_, outcome) = f.json(&progress);
+    assert_eq!(outcome.responses, 0);
+}
