@@ -3,8 +3,10 @@
 //! piece of code. Step records carry both, and the control plane links a call to the
 //! later step that brings its result: LLM → tool → LLM.
 //!
-//! Arguments are never kept, only their SHA-256 (hashed as the fragments stream by, so a
-//! long argument string is never held whole).
+//! Arguments are never recorded, only their SHA-256 of their canonical JSON (keys sorted,
+//! no spaces: [`arguments_sha256`]), so an MCP call the agent makes with the same arguments
+//! hashes alike however either side spaced or ordered them. The text is held per call only
+//! up to [`CANONICAL_LIMIT`]; longer arguments hash as streamed.
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -18,7 +20,7 @@ use crate::model::{BlockDelta, BlockStart, ContentPart, Request, Role, StreamEve
 pub struct ToolCall {
     pub id: String,
     pub name: String,
-    /// Lower-case hex SHA-256 of the arguments' JSON text as the model produced it.
+    /// Lower-case hex SHA-256 of the arguments' canonical JSON ([`arguments_sha256`]).
     pub arguments_sha256: String,
 }
 
@@ -33,11 +35,54 @@ impl ToolCall {
     }
 }
 
+/// Argument text kept per call for the canonical hash; beyond it the streamed hash stands.
+pub const CANONICAL_LIMIT: usize = 64 * 1024;
+
+/// One call being read: its block index (whole answers number them in order), id, name,
+/// the hash of its text as streamed, and the text while it is within [`CANONICAL_LIMIT`].
+#[derive(Debug, Clone)]
+struct PendingCall {
+    index: u32,
+    id: String,
+    name: String,
+    streamed: Sha256,
+    text: Option<String>,
+}
+
+impl PendingCall {
+    fn new(index: u32, id: &str, name: &str) -> Self {
+        PendingCall {
+            index,
+            id: id.to_owned(),
+            name: name.to_owned(),
+            streamed: Sha256::new(),
+            text: Some(String::new()),
+        }
+    }
+
+    fn append(&mut self, fragment: &str) {
+        self.streamed.update(fragment.as_bytes());
+        if let Some(text) = &mut self.text {
+            if text.len() + fragment.len() <= CANONICAL_LIMIT {
+                text.push_str(fragment);
+            } else {
+                self.text = None;
+            }
+        }
+    }
+
+    fn hash(&self) -> String {
+        self.text
+            .as_deref()
+            .and_then(canonical_sha256)
+            .unwrap_or_else(|| hex(&self.streamed.clone().finalize()))
+    }
+}
+
 /// Collects the tool calls of one answer, from whole content or from stream events.
 #[derive(Debug, Clone, Default)]
 pub struct ToolCallLog {
-    /// Calls by their stream block index (whole answers number them in order).
-    calls: Vec<(u32, String, String, Sha256)>,
+    calls: Vec<PendingCall>,
 }
 
 impl ToolCallLog {
@@ -51,8 +96,9 @@ impl ToolCallLog {
             } = part
             {
                 let index = u32::try_from(self.calls.len()).unwrap_or(u32::MAX);
-                let hasher = Sha256::new_with_prefix(arguments.as_bytes());
-                self.calls.push((index, id.clone(), name.clone(), hasher));
+                let mut call = PendingCall::new(index, id, name);
+                call.append(arguments);
+                self.calls.push(call);
             }
         }
     }
@@ -63,18 +109,14 @@ impl ToolCallLog {
             StreamEvent::BlockStart {
                 index,
                 block: BlockStart::ToolCall { id, name },
-            } => self
-                .calls
-                .push((*index, id.clone(), name.clone(), Sha256::new())),
+            } => self.calls.push(PendingCall::new(*index, id, name)),
             StreamEvent::BlockDelta {
                 index,
                 delta: BlockDelta::ToolArguments(fragment),
             } => {
                 // The latest call with this index: decoders may reuse indices across turns.
-                if let Some((_, _, _, hasher)) =
-                    self.calls.iter_mut().rev().find(|(i, ..)| i == index)
-                {
-                    hasher.update(fragment.as_bytes());
+                if let Some(call) = self.calls.iter_mut().rev().find(|c| c.index == *index) {
+                    call.append(fragment);
                 }
             }
             _ => {}
@@ -85,10 +127,10 @@ impl ToolCallLog {
     pub fn calls(&self) -> Vec<ToolCall> {
         self.calls
             .iter()
-            .map(|(_, id, name, hasher)| ToolCall {
-                id: id.clone(),
-                name: name.clone(),
-                arguments_sha256: hex(&hasher.clone().finalize()),
+            .map(|call| ToolCall {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                arguments_sha256: call.hash(),
             })
             .collect()
     }
@@ -149,6 +191,19 @@ pub fn new_tool_results_raw(format: WireFormat, body: &Value) -> Option<Vec<Stri
             .map(str::to_owned)
             .collect(),
     )
+}
+
+/// The hash recorded for a tool call's arguments `text`: SHA-256 of its canonical JSON
+/// (serde_json's compact form, object keys sorted), or of the text itself when it is not
+/// JSON.
+pub fn arguments_sha256(text: &str) -> String {
+    canonical_sha256(text).unwrap_or_else(|| sha256_hex(text))
+}
+
+fn canonical_sha256(text: &str) -> Option<String> {
+    // serde_json's maps are sorted (no `preserve_order`), so `to_string` is canonical.
+    let value: Value = serde_json::from_str(text).ok()?;
+    Some(sha256_hex(&value.to_string()))
 }
 
 /// Lower-case hex SHA-256 of `text`.

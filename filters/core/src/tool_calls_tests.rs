@@ -71,7 +71,7 @@ fn check(provider: WireFormat, fixture: &str, stream: bool) {
         .collect();
     let expected: Vec<_> = expected
         .into_iter()
-        .map(|(id, name, args)| (id, name, sha256_hex(&args)))
+        .map(|(id, name, args)| (id, name, arguments_sha256(&args)))
         .collect();
     assert_eq!(logged, expected, "{fixture}");
 }
@@ -154,6 +154,44 @@ fn the_hash_is_of_the_arguments_text() {
     );
     assert_eq!(call.to_json(false)["arguments_sha256"], Value::Null);
     assert_eq!(call.to_json(true)["name"], "get_weather");
+}
+
+fn streamed_hash(fragments: &[&str]) -> String {
+    let mut log = ToolCallLog::default();
+    log.observe_event(&StreamEvent::BlockStart {
+        index: 0,
+        block: BlockStart::ToolCall {
+            id: "call_1".into(),
+            name: "f".into(),
+        },
+    });
+    for fragment in fragments {
+        log.observe_event(&StreamEvent::BlockDelta {
+            index: 0,
+            delta: BlockDelta::ToolArguments((*fragment).into()),
+        });
+    }
+    log.calls().remove(0).arguments_sha256
+}
+
+#[test]
+fn key_order_and_spacing_do_not_change_the_hash() {
+    let canonical = arguments_sha256(r#"{"a":1,"b":[true,null]}"#);
+    assert_eq!(
+        streamed_hash(&[r#"{"b": [true, "#, r#"null], "a": 1}"#]),
+        canonical
+    );
+    assert_eq!(arguments_sha256(r#"{ "b":[true,null],"a":1 }"#), canonical);
+    assert_ne!(arguments_sha256(r#"{"a":2,"b":[true,null]}"#), canonical);
+    // Not JSON (a model cut off mid-arguments): the text itself is hashed.
+    assert_eq!(arguments_sha256(r#"{"a":"#), sha256_hex(r#"{"a":"#));
+}
+
+#[test]
+fn arguments_beyond_the_limit_hash_as_streamed() {
+    let long = format!(r#"{{"text":"{}"}}"#, "x".repeat(CANONICAL_LIMIT));
+    let (head, tail) = long.split_at(10);
+    assert_eq!(streamed_hash(&[head, tail]), sha256_hex(&long));
 }
 
 fn target(format: WireFormat) -> ProviderTarget<'static> {

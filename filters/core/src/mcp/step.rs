@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use crate::attribution::Attribution;
 use crate::capture::{Captured, PayloadCapture};
-use crate::tool_calls::sha256_hex;
+use crate::tool_calls::arguments_sha256;
 use crate::trace_context::TraceContext;
 use crate::usage_record::run_of;
 
@@ -43,13 +43,6 @@ impl ToolInvocation {
             arguments,
         })
     }
-}
-
-/// The hash an LLM step records for a tool call's arguments (`tool_calls::sha256_hex` of
-/// the JSON text). Models write arguments as compact JSON and agents pass them on
-/// decoded, so the call's arguments are re-serialised compactly before hashing.
-pub fn arguments_sha256(compact_json: &str) -> String {
-    sha256_hex(compact_json)
 }
 
 /// How the call ended, as far as the gateway saw it.

@@ -26,7 +26,11 @@ fn llm_hash(arguments: &str) -> String {
 #[test]
 fn hashes_arguments_like_the_llm_step_whatever_the_clients_spacing() {
     let model_text = r#"{"city":"Paris","days":2}"#;
-    for sent in [model_text, r#"{ "city": "Paris",  "days": 2 }"#] {
+    for sent in [
+        model_text,
+        r#"{ "city": "Paris",  "days": 2 }"#,
+        r#"{"days":2,"city":"Paris"}"#,
+    ] {
         let invocation = ToolInvocation::from_body(&call_body(sent)).unwrap();
         assert_eq!(invocation.tool, "get_weather");
         assert_eq!(invocation.arguments_sha256, llm_hash(model_text), "{sent}");
