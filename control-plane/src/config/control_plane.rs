@@ -128,14 +128,57 @@ impl Validator<'_> {
         keys
     }
 
-    fn usage_shipping(&mut self, path: &str, raw: raw::Usage) -> UsageShipping {
-        let mut positive = |name: &str, value: Option<usize>, default: usize| match value {
+    /// `value`, or `default` when absent; zero is reported at `path.name`.
+    pub(super) fn positive(
+        &mut self,
+        path: &str,
+        name: &str,
+        value: Option<usize>,
+        default: usize,
+    ) -> usize {
+        match value {
             Some(0) => {
                 self.report(&field(path, name), Problem::Zero);
                 default
             }
             value => value.unwrap_or(default),
-        };
+        }
+    }
+
+    /// The timing of a batched delivery (usage shipping, exports): flush interval and
+    /// timeout, neither zero, and back-off; `defaults` for what is absent.
+    pub(super) fn delivery_timing(
+        &mut self,
+        path: &str,
+        raw: RawTiming<'_>,
+        defaults: DeliveryTiming,
+    ) -> DeliveryTiming {
+        let flush_interval = self.duration(
+            &field(path, "flush_interval"),
+            raw.flush_interval,
+            defaults.flush_interval,
+        );
+        let timeout = self.duration(&field(path, "timeout"), raw.timeout, defaults.timeout);
+        for (name, value) in [("flush_interval", flush_interval), ("timeout", timeout)] {
+            if value.is_zero() {
+                self.report(&field(path, name), Problem::Zero);
+            }
+        }
+        let (backoff_base, backoff_max) = self.backoff(
+            &field(path, "backoff"),
+            raw.backoff,
+            (defaults.backoff_base, defaults.backoff_max),
+        );
+        DeliveryTiming {
+            flush_interval,
+            timeout,
+            backoff_base,
+            backoff_max,
+        }
+    }
+
+    fn usage_shipping(&mut self, path: &str, raw: raw::Usage) -> UsageShipping {
+        let mut positive = |name: &str, value, default| self.positive(path, name, value, default);
         let limits = OutboxLimits {
             batch_records: positive(
                 "batch_records",
@@ -161,36 +204,46 @@ impl Validator<'_> {
         if limits.batch_bytes > MAX_BATCH_BYTES {
             self.report(&field(path, "batch_bytes"), Problem::BatchTooLarge);
         }
-        let flush_interval = self.duration(
-            &field(path, "flush_interval"),
-            raw.flush_interval.as_deref(),
-            DEFAULT_FLUSH_INTERVAL,
-        );
-        let timeout = self.duration(
-            &field(path, "timeout"),
-            raw.timeout.as_deref(),
-            DEFAULT_TIMEOUT,
-        );
-        for (name, value) in [("flush_interval", flush_interval), ("timeout", timeout)] {
-            if value.is_zero() {
-                self.report(&field(path, name), Problem::Zero);
-            }
-        }
-        let (base, max) = self.backoff(
-            &field(path, "backoff"),
-            raw.backoff.as_ref(),
-            (DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX),
+        let timing = self.delivery_timing(
+            path,
+            RawTiming {
+                flush_interval: raw.flush_interval.as_deref(),
+                timeout: raw.timeout.as_deref(),
+                backoff: raw.backoff.as_ref(),
+            },
+            DeliveryTiming {
+                flush_interval: DEFAULT_FLUSH_INTERVAL,
+                timeout: DEFAULT_TIMEOUT,
+                backoff_base: DEFAULT_BACKOFF_BASE,
+                backoff_max: DEFAULT_BACKOFF_MAX,
+            },
         );
         UsageShipping {
-            flush_interval,
-            timeout,
+            flush_interval: timing.flush_interval,
+            timeout: timing.timeout,
             limits,
             backoff: Backoff {
-                base_ms: millis(base),
-                max_ms: millis(max),
+                base_ms: millis(timing.backoff_base),
+                max_ms: millis(timing.backoff_max),
             },
         }
     }
+}
+
+/// The timing fields of a delivery section, as written.
+pub(super) struct RawTiming<'a> {
+    pub flush_interval: Option<&'a str>,
+    pub timeout: Option<&'a str>,
+    pub backoff: Option<&'a super::raw::Backoff>,
+}
+
+/// A delivery's validated timing.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DeliveryTiming {
+    pub flush_interval: Duration,
+    pub timeout: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
 }
 
 pub fn millis(d: Duration) -> u64 {

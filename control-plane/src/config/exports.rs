@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::control_plane::{DeliveryTiming, RawTiming};
 use super::diagnostics::Problem;
 use super::parse::BaseUrl;
 use super::raw_control_plane as raw;
@@ -117,13 +118,7 @@ impl Validator<'_> {
     }
 
     fn delivery(&mut self, path: &str, raw: &raw::Export) -> Delivery {
-        let mut positive = |name: &str, value: Option<usize>, default: usize| match value {
-            Some(0) => {
-                self.report(&field(path, name), Problem::Zero);
-                default
-            }
-            value => value.unwrap_or(default),
-        };
+        let mut positive = |name: &str, value, default| self.positive(path, name, value, default);
         let batch_records = positive("batch_records", raw.batch_records, DEFAULT_BATCH_RECORDS);
         let queue_records = positive("queue_records", raw.queue_records, DEFAULT_QUEUE_RECORDS);
         let attempts = positive(
@@ -134,25 +129,24 @@ impl Validator<'_> {
         if batch_records > queue_records {
             self.report(path, Problem::BatchExceedsBuffer);
         }
-        let flush_interval = self.duration(
-            &field(path, "flush_interval"),
-            raw.flush_interval.as_deref(),
-            DEFAULT_FLUSH_INTERVAL,
-        );
-        let timeout = self.duration(
-            &field(path, "timeout"),
-            raw.timeout.as_deref(),
-            DEFAULT_TIMEOUT,
-        );
-        for (name, value) in [("flush_interval", flush_interval), ("timeout", timeout)] {
-            if value.is_zero() {
-                self.report(&field(path, name), Problem::Zero);
-            }
-        }
-        let (backoff_base, backoff_max) = self.backoff(
-            &field(path, "backoff"),
-            raw.backoff.as_ref(),
-            (DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_MAX),
+        let DeliveryTiming {
+            flush_interval,
+            timeout,
+            backoff_base,
+            backoff_max,
+        } = self.delivery_timing(
+            path,
+            RawTiming {
+                flush_interval: raw.flush_interval.as_deref(),
+                timeout: raw.timeout.as_deref(),
+                backoff: raw.backoff.as_ref(),
+            },
+            DeliveryTiming {
+                flush_interval: DEFAULT_FLUSH_INTERVAL,
+                timeout: DEFAULT_TIMEOUT,
+                backoff_base: DEFAULT_BACKOFF_BASE,
+                backoff_max: DEFAULT_BACKOFF_MAX,
+            },
         );
         Delivery {
             batch_records,
