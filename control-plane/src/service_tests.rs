@@ -95,10 +95,17 @@ fn batch_with_tool_change() -> String {
     format!("{BATCH}\n{TOOL_CHANGE}")
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_changes_are_audited_once_and_never_usage() {
+    let dir = std::env::temp_dir().join(format!("tollgate-audit-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("usage.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let exports = [export(ExportTarget::Jsonl { path: file.clone() }, 100)];
+    let runtime = tokio::runtime::Handle::current();
+    let exports = Exports::start(&exports, ProviderSystems::new(), &runtime).unwrap();
     let audit = Arc::new(MemoryAudit::default());
-    let app = app_auditing(Exports::default(), audit.clone());
+    let app = app_auditing(exports, audit.clone());
     for audited in [1, 0] {
         let (status, body) = send(&app, post_batch(&batch_with_tool_change(), Some(KEY))).await;
         assert_eq!(status, StatusCode::OK, "{body}");
@@ -118,6 +125,30 @@ async fn tool_changes_are_audited_once_and_never_usage() {
         panic!("only the usage records' key: {report}")
     };
     assert_eq!(group["requests"], 2, "{report}");
+    // Exports keep the order of ingestion: once a later record is out, so is the change,
+    // had it been offered.
+    send(
+        &app,
+        post_batch(r#"{"id":"z.1","time_unix_ms":9}"#, Some(KEY)),
+    )
+    .await;
+    let exported = || std::fs::read_to_string(&file).unwrap_or_default();
+    for _ in 0..200 {
+        if exported().contains("z.1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ids: Vec<String> = exported()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids.last().map(String::as_str), Some(r#""z.1""#), "{ids:?}");
+    assert!(
+        ids.iter().all(|id| !id.contains("mcp_tool_change")),
+        "{ids:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
