@@ -136,8 +136,10 @@ impl PinBook<'_> {
                 if self.get(&drift_key).is_some() {
                     self.set(&drift_key, "");
                 }
-                // An approved pin's definition is known once the server lists it.
-                if self.remembered(tool).is_none_or(|d| d.sha256 != hash) {
+                // A configured pin's definition is known once the server lists it (a
+                // first-seen pin's was remembered when pinned; not parsed again per list).
+                let configured = self.approved.contains_key(tool);
+                if configured && self.remembered(tool).is_none_or(|d| d.sha256 != hash) {
                     self.remember(tool, definition);
                 }
                 None
