@@ -838,7 +838,12 @@ fn prepare_service(
     let keys = keys::store::open(&control_plane.database)?;
     let audit: Arc<dyn AuditSink> = Arc::new(AuditLog::open(&control_plane.database)?);
     let config_ids = config.keys.iter().map(|k| k.id.clone());
-    let registry = Arc::new(KeyRegistry::new(keys, audit, config_ids, system_clock()));
+    let registry = Arc::new(KeyRegistry::new(
+        keys,
+        Arc::clone(&audit),
+        config_ids,
+        system_clock(),
+    ));
     let catalog = Catalog {
         aliases: config.models.iter().map(|m| m.alias.clone()).collect(),
         providers: config.providers.iter().map(|p| p.name.clone()).collect(),
@@ -859,7 +864,7 @@ fn prepare_service(
         .map(|p| (p.name.clone(), otlp::provider_system(p.kind)))
         .collect();
     let exports = Exports::start(&control_plane.exports, systems, runtime)?;
-    let routes = service::routes(store, &key, enforced, exports).merge(api::routes(
+    let routes = service::routes(store, &key, enforced, exports, audit).merge(api::routes(
         Arc::clone(&registry),
         admins,
         catalog,

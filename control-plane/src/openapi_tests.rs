@@ -34,7 +34,7 @@ fn service() -> Routes {
     let usage = SqliteStore::open(Path::new(":memory:")).unwrap();
     let keys = SqliteKeyStore::open(Path::new(":memory:")).unwrap();
     let audit = Arc::new(MemoryAudit::default());
-    let registry = KeyRegistry::new(Box::new(keys), audit, [], system_clock());
+    let registry = KeyRegistry::new(Box::new(keys), audit.clone(), [], system_clock());
     let admins = vec![Admin {
         name: "ops".into(),
         digest: digest(ADMIN),
@@ -48,6 +48,7 @@ fn service() -> Routes {
         "ingest",
         Vec::new(),
         Exports::default(),
+        audit,
     )
     .merge(api::routes(Arc::new(registry), admins, catalog))
 }

@@ -22,6 +22,8 @@ use tollgate_core::budget::Budget;
 use tollgate_core::keys::digest;
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH, MAX_BATCH_BYTES};
 
+use crate::audit::mcp::ShippedEvent;
+use crate::audit::AuditSink;
 use crate::budgets;
 use crate::export::Exports;
 use crate::runs::{self, ListRequest};
@@ -87,21 +89,26 @@ struct AppState {
     ingest_digest: [u8; 32],
     budgets: Arc<[Budget]>,
     exports: Arc<Exports>,
+    /// Where events shipped beside usage records go (MCP tool changes).
+    audit: Arc<dyn AuditSink>,
 }
 
 /// The usage, run and budget routes over `store`, guarded by `ingest_key`, and the OpenAPI
-/// document; `budgets` are those the Envoys enforce, and stored records go on to `exports`.
+/// document; `budgets` are those the Envoys enforce, stored records go on to `exports`, and
+/// shipped audit events to `audit`.
 pub fn routes(
     store: SharedStore,
     ingest_key: &str,
     budgets: Vec<Budget>,
     exports: Exports,
+    audit: Arc<dyn AuditSink>,
 ) -> Routes {
     let state = AppState {
         store,
         ingest_digest: digest(ingest_key),
         budgets: budgets.into(),
         exports: Arc::new(exports),
+        audit,
     };
     Routes::default()
         .route(INGEST_PATH, post(ingest).with_state(state.clone()))
@@ -157,24 +164,31 @@ async fn with_store<T: Send + 'static>(
     operation: impl FnOnce(&mut dyn UsageStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Response> {
     let store = Arc::clone(&state.store);
-    let outcome = tokio::task::spawn_blocking(move || {
+    blocking("the usage store", move || {
         let mut store = store
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         operation(store.as_mut())
     })
-    .await;
-    match outcome {
+    .await
+}
+
+/// Runs blocking `work` off the async threads; its failure is a 503 naming `what`.
+async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => {
             eprintln!("tollgate service: {e}");
             Err(error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the usage store failed; retry later",
+                &format!("{what} failed; retry later"),
             ))
         }
         Err(e) => {
-            eprintln!("tollgate service: store task failed: {e}");
+            eprintln!("tollgate service: {what} task failed: {e}");
             Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal error"))
         }
     }
@@ -197,20 +211,42 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: String)
         store.insert(&records).map(|stored| (stored, records))
     })
     .await;
-    match stored {
-        Ok((stored, records)) => {
-            // Only once stored: a batch the store refused comes back from Envoy.
-            state.exports.offer(records.iter().map(|r| r.json.as_str()));
-            Json(json!({
-                "received": received,
-                "stored": stored,
-                "duplicates": received - stored,
-                "rejected": batch.rejected,
-            }))
-            .into_response()
-        }
-        Err(response) => response,
+    let (stored, records) = match stored {
+        Ok(stored) => stored,
+        Err(response) => return response,
+    };
+    // After the usage records: if the audit log fails, Envoy resends the batch, and both
+    // the store and the log keep one of each.
+    let audited = match audit_shipped(&state, batch.audit).await {
+        Ok(audited) => audited,
+        Err(response) => return response,
+    };
+    // Only once stored: a batch the store refused comes back from Envoy.
+    state.exports.offer(records.iter().map(|r| r.json.as_str()));
+    Json(json!({
+        "received": received,
+        "stored": stored,
+        "duplicates": received - stored,
+        "rejected": batch.rejected,
+        "audited": audited,
+    }))
+    .into_response()
+}
+
+/// Logs the shipped events not logged before (off the async threads: the log blocks);
+/// returns how many were new.
+async fn audit_shipped(state: &AppState, events: Vec<ShippedEvent>) -> Result<usize, Response> {
+    if events.is_empty() {
+        return Ok(0);
     }
+    let audit = Arc::clone(&state.audit);
+    blocking("the audit log", move || {
+        events.into_iter().try_fold(0, |new, shipped| {
+            let fresh = audit.record_once(&shipped.source, shipped.event)?;
+            Ok::<_, crate::audit::AuditError>(new + usize::from(fresh))
+        })
+    })
+    .await
 }
 
 async fn export_stats(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -9,6 +9,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::config::{BaseUrl, Delivery, Export, ExportTarget};
 use crate::export::otlp::ProviderSystems;
+use crate::keys::registry::test_support::MemoryAudit;
 use crate::usage::store_sqlite::SqliteStore;
 
 const KEY: &str = "ingest-secret";
@@ -18,11 +19,16 @@ fn app() -> Router {
 }
 
 fn app_exporting(exports: Exports) -> Router {
+    app_auditing(exports, Arc::new(MemoryAudit::default()))
+}
+
+fn app_auditing(exports: Exports, audit: Arc<dyn AuditSink>) -> Router {
     routes(
         shared(Box::new(SqliteStore::open(Path::new(":memory:")).unwrap())),
         KEY,
         vec![],
         exports,
+        audit,
     )
     .into_router()
 }
@@ -78,6 +84,92 @@ async fn a_replayed_batch_is_not_counted_twice() {
     assert_eq!(report["groups"][0]["input_tokens"], 7);
 }
 
+/// A tool-change record as the MCP filter ships it (see `tollgate_core::mcp::tool_change`).
+const TOOL_CHANGE: &str = concat!(
+    r#"{"kind":"mcp_tool_change","id":"mcp_tool_change.ab","time_unix_ms":1500,"#,
+    r#""server":"files","tool":"echo","policy":"hide","pinned_sha256":"p","seen_sha256":"s","#,
+    r#""changed_fields":["description"],"changes":{"description":{"before":"a","after":"b"}}}"#,
+);
+
+fn batch_with_tool_change() -> String {
+    format!("{BATCH}\n{TOOL_CHANGE}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tool_changes_are_audited_once_and_never_usage() {
+    let dir = std::env::temp_dir().join(format!("tollgate-audit-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("usage.jsonl");
+    let _ = std::fs::remove_file(&file);
+    let exports = [export(ExportTarget::Jsonl { path: file.clone() }, 100)];
+    let runtime = tokio::runtime::Handle::current();
+    let exports = Exports::start(&exports, ProviderSystems::new(), &runtime).unwrap();
+    let audit = Arc::new(MemoryAudit::default());
+    let app = app_auditing(exports, audit.clone());
+    for audited in [1, 0] {
+        let (status, body) = send(&app, post_batch(&batch_with_tool_change(), Some(KEY))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(answer["audited"], audited, "{answer}");
+        assert_eq!(answer["rejected"], 0, "{answer}");
+    }
+    let [event] = audit.events().try_into().unwrap();
+    assert_eq!(
+        (event.action.as_str(), event.target.as_str()),
+        ("mcp.tool_changed", "mcp/files/tool/echo")
+    );
+    assert_eq!(event.details["changes"]["description"]["after"], "b");
+    let (_, body) = send(&app, get_report("group_by=key")).await;
+    let report: Value = serde_json::from_str(&body).unwrap();
+    let [group] = report["groups"].as_array().unwrap().as_slice() else {
+        panic!("only the usage records' key: {report}")
+    };
+    assert_eq!(group["requests"], 2, "{report}");
+    // Exports keep the order of ingestion: once a later record is out, so is the change,
+    // had it been offered.
+    send(
+        &app,
+        post_batch(r#"{"id":"z.1","time_unix_ms":9}"#, Some(KEY)),
+    )
+    .await;
+    let exported = || std::fs::read_to_string(&file).unwrap_or_default();
+    for _ in 0..200 {
+        if exported().contains("z.1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ids: Vec<String> = exported()
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids.last().map(String::as_str), Some(r#""z.1""#), "{ids:?}");
+    assert!(
+        ids.iter().all(|id| !id.contains("mcp_tool_change")),
+        "{ids:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_failing_audit_log_refuses_the_batch_until_it_is_kept() {
+    let audit = Arc::new(MemoryAudit::default());
+    let app = app_auditing(Exports::default(), audit.clone());
+    audit.fail(true);
+    let (status, body) = send(&app, post_batch(&batch_with_tool_change(), Some(KEY))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body.contains("audit log"), "{body}");
+    audit.fail(false);
+    let (status, body) = send(&app, post_batch(&batch_with_tool_change(), Some(KEY))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (&answer["duplicates"], &answer["audited"]),
+        (&json!(2), &json!(1))
+    );
+    assert_eq!(audit.events().len(), 1);
+}
+
 #[tokio::test]
 async fn ingest_and_reports_need_the_key() {
     let app = app();
@@ -126,7 +218,40 @@ mod backends {
     use super::*;
     use crate::storage::test_support::{storage_suite, TestDb};
 
-    storage_suite!(the_service_stores_and_reports_through_the_backend);
+    storage_suite!(
+        the_service_stores_and_reports_through_the_backend,
+        tool_changes_reach_the_backends_audit_log_once,
+    );
+
+    fn tool_changes_reach_the_backends_audit_log_once(db: &TestDb) {
+        let store = crate::usage::store::open(db.database()).unwrap();
+        let audit = Arc::new(crate::audit::AuditLog::open(db.database()).unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let app = routes(shared(store), KEY, Vec::new(), Exports::default(), audit);
+            let app = app.into_router();
+            for _ in 0..2 {
+                let (status, body) =
+                    send(&app, post_batch(&batch_with_tool_change(), Some(KEY))).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+            drop(app);
+        });
+        let entries = crate::audit::store::open(db.database())
+            .unwrap()
+            .entries()
+            .unwrap();
+        let [entry] = entries.as_slice() else {
+            panic!("one entry expected: {entries:?}")
+        };
+        assert_eq!(entry.action, "mcp.tool_changed");
+        assert_eq!(entry.details["record_id"], "mcp_tool_change.ab");
+        crate::audit::chain::verify(&entries).unwrap();
+    }
 
     /// As `tollgate serve` runs it: the store opened first, then served by a multi-thread
     /// runtime, and dropped when the service ends (the PostgreSQL client blocks on a
@@ -139,7 +264,9 @@ mod backends {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let app = routes(shared(store), KEY, Vec::new(), Exports::default()).into_router();
+            let audit = Arc::new(MemoryAudit::default());
+            let app = routes(shared(store), KEY, Vec::new(), Exports::default(), audit);
+            let app = app.into_router();
             let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let (status, body) = send(&app, get_report("group_by=key")).await;
@@ -166,6 +293,7 @@ async fn budget_state_leaves_the_asking_envoys_records_out() {
         KEY,
         vec![budget],
         Exports::default(),
+        Arc::new(MemoryAudit::default()),
     )
     .into_router();
     let batch = concat!(

@@ -12,6 +12,7 @@ use crate::storage::{Database, StoreError};
 use store::AuditStore;
 
 pub mod chain;
+pub mod mcp;
 pub mod store;
 pub mod store_postgres;
 pub mod store_sqlite;
@@ -37,10 +38,23 @@ pub struct AuditError {
     pub reason: String,
 }
 
+impl AuditError {
+    fn new(event: AuditEvent, reason: StoreError) -> Self {
+        AuditError {
+            action: event.action,
+            reason: reason.to_string(),
+        }
+    }
+}
+
 /// Where events go. An action whose event cannot be recorded must fail: an unaudited
 /// change is worse than a refused one.
 pub trait AuditSink: Send + Sync {
     fn record(&self, event: AuditEvent) -> Result<(), AuditError>;
+
+    /// Records an event shipped by a filter as the record `source`, unless that source was
+    /// recorded before; returns whether it was new.
+    fn record_once(&self, source: &str, event: AuditEvent) -> Result<bool, AuditError>;
 }
 
 /// The [`AuditSink`] of the service: appends each event to the chained log.
@@ -49,6 +63,12 @@ pub struct AuditLog {
 }
 
 impl AuditLog {
+    fn store(&self) -> std::sync::MutexGuard<'_, Box<dyn AuditStore>> {
+        self.store
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     pub fn open(database: &Database) -> Result<Self, StoreError> {
         Ok(Self::new(store::open(database)?))
     }
@@ -63,13 +83,15 @@ impl AuditLog {
 impl AuditSink for AuditLog {
     /// Blocks on the database: call it where blocking is allowed (`spawn_blocking`).
     fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
-        let mut store = self
-            .store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        store.append(&event).map(drop).map_err(|e| AuditError {
-            action: event.action,
-            reason: e.to_string(),
-        })
+        let appended = self.store().append(&event);
+        appended.map(drop).map_err(|e| AuditError::new(event, e))
+    }
+
+    /// Blocks on the database, as [`Self::record`].
+    fn record_once(&self, source: &str, event: AuditEvent) -> Result<bool, AuditError> {
+        let appended = self.store().append_once(source, &event);
+        appended
+            .map(|entry| entry.is_some())
+            .map_err(|e| AuditError::new(event, e))
     }
 }

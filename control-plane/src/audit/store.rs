@@ -21,6 +21,15 @@ pub trait AuditStore: Send {
     /// Records `event` as the entry after the current last one, timed now.
     fn append(&mut self, event: &AuditEvent) -> Result<AuditEntry, StoreError>;
 
+    /// As [`Self::append`], unless an entry shipped as `source` (a filter record's id) is
+    /// in the log already: then `None`, and nothing is appended. A redelivered record, or
+    /// one change reported by several Envoys, is logged once.
+    fn append_once(
+        &mut self,
+        source: &str,
+        event: &AuditEvent,
+    ) -> Result<Option<AuditEntry>, StoreError>;
+
     /// Every entry as stored, by `seq` (unverified: see [`super::chain::verify`]).
     fn entries(&mut self) -> Result<Vec<AuditEntry>, StoreError>;
 }

@@ -3,6 +3,8 @@
 use super::chain::{canonical_json, AuditEntry, Head};
 use super::store::{now, parse_details, AuditStore, StoreError, COMPONENT};
 use super::AuditEvent;
+use ::postgres::Transaction;
+
 use crate::storage::postgres::{self, Connection};
 use crate::storage::PostgresUrl;
 
@@ -19,6 +21,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         prev_hash TEXT NOT NULL UNIQUE,
         hash TEXT NOT NULL
     );",
+    // 2: as SQLite's version 2.
+    "ALTER TABLE audit_log ADD COLUMN source TEXT;
+    CREATE UNIQUE INDEX audit_log_source ON audit_log (source);",
 ];
 
 pub struct PostgresStore {
@@ -33,39 +38,74 @@ impl PostgresStore {
     }
 }
 
+/// Appends `event` (shipped as `source`, when named) after the head, in `tx`.
+fn append_in(
+    tx: &mut Transaction,
+    event: &AuditEvent,
+    source: Option<&str>,
+) -> Result<AuditEntry, StoreError> {
+    let head = tx
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )?
+        .map(|row| Head {
+            seq: row.get(0),
+            hash: row.get(1),
+        });
+    let entry = AuditEntry::next(head.as_ref(), event, now());
+    tx.execute(
+        "INSERT INTO audit_log
+             (seq, time, actor, action, target, details, prev_hash, hash, source)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &entry.seq,
+            &entry.time,
+            &entry.actor,
+            &entry.action,
+            &entry.target,
+            &canonical_json(&entry.details),
+            &entry.prev_hash,
+            &entry.hash,
+            &source,
+        ],
+    )?;
+    Ok(entry)
+}
+
+impl PostgresStore {
+    /// A transaction holding the appenders' lock. EXCLUSIVE blocks other appenders (any
+    /// replica) until commit, not readers. The head is read after the lock is granted;
+    /// under READ COMMITTED each statement sees what was committed before it started, so
+    /// it is the last appender's entry.
+    fn locked(&mut self) -> Result<Transaction<'_>, StoreError> {
+        let mut tx = self.connection.client()?.transaction()?;
+        tx.batch_execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")?;
+        Ok(tx)
+    }
+}
+
 impl AuditStore for PostgresStore {
     fn append(&mut self, event: &AuditEvent) -> Result<AuditEntry, StoreError> {
-        let mut tx = self.connection.client()?.transaction()?;
-        // EXCLUSIVE blocks other appenders (any replica) until commit, not readers. The
-        // head is read after the lock is granted; under READ COMMITTED each statement
-        // sees what was committed before it started, so it is the last appender's entry.
-        tx.batch_execute("LOCK TABLE audit_log IN EXCLUSIVE MODE")?;
-        let head = tx
-            .query_opt(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                &[],
-            )?
-            .map(|row| Head {
-                seq: row.get(0),
-                hash: row.get(1),
-            });
-        let entry = AuditEntry::next(head.as_ref(), event, now());
-        tx.execute(
-            "INSERT INTO audit_log (seq, time, actor, action, target, details, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            &[
-                &entry.seq,
-                &entry.time,
-                &entry.actor,
-                &entry.action,
-                &entry.target,
-                &canonical_json(&entry.details),
-                &entry.prev_hash,
-                &entry.hash,
-            ],
-        )?;
+        let mut tx = self.locked()?;
+        let entry = append_in(&mut tx, event, None)?;
         tx.commit()?;
         Ok(entry)
+    }
+
+    fn append_once(
+        &mut self,
+        source: &str,
+        event: &AuditEvent,
+    ) -> Result<Option<AuditEntry>, StoreError> {
+        let mut tx = self.locked()?;
+        let known = tx.query_opt("SELECT 1 FROM audit_log WHERE source = $1", &[&source])?;
+        if known.is_some() {
+            return Ok(None);
+        }
+        let entry = append_in(&mut tx, event, Some(source))?;
+        tx.commit()?;
+        Ok(Some(entry))
     }
 
     fn entries(&mut self) -> Result<Vec<AuditEntry>, StoreError> {

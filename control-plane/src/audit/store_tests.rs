@@ -16,6 +16,7 @@ storage_suite!(
     a_deleted_row_is_named,
     swapped_rows_are_named,
     an_event_that_cannot_be_kept_is_an_error,
+    a_shipped_event_is_logged_once_per_source,
 );
 
 fn event(actor: &str, n: usize) -> AuditEvent {
@@ -129,4 +130,23 @@ fn an_event_that_cannot_be_kept_is_an_error(db: &TestDb) {
     let error = log.record(event("admin", 1)).unwrap_err();
     assert_eq!(error.action, "key.update");
     assert!(error.reason.contains("audit_log"), "{}", error.reason);
+}
+
+/// Filters ship some events (MCP tool changes); a redelivered one is not logged again, and
+/// events without a source are never taken for one another.
+fn a_shipped_event_is_logged_once_per_source(db: &TestDb) {
+    let log = AuditLog::open(db.database()).unwrap();
+    assert!(log.record_once("change.1", event("system", 1)).unwrap());
+    log.record(event("admin", 2)).unwrap();
+    log.record(event("admin", 2)).unwrap();
+    assert!(!log.record_once("change.1", event("system", 1)).unwrap());
+    let mut store = open(db.database()).unwrap();
+    let second = store.append_once("change.2", &event("system", 3)).unwrap();
+    assert_eq!(second.map(|e| e.seq), Some(4));
+    assert_eq!(
+        store.append_once("change.2", &event("system", 3)).unwrap(),
+        None
+    );
+    let entries = store.entries().unwrap();
+    assert_eq!(verify(&entries).unwrap().entries, 4);
 }

@@ -248,6 +248,8 @@ pub mod test_support {
     #[derive(Default)]
     pub struct MemoryAudit {
         pub events: Mutex<Vec<AuditEvent>>,
+        /// The sources of the events recorded once.
+        pub sources: Mutex<Vec<String>>,
         pub failing: AtomicBool,
     }
 
@@ -271,6 +273,15 @@ pub mod test_support {
             }
             self.events.lock().unwrap().push(event);
             Ok(())
+        }
+
+        fn record_once(&self, source: &str, event: AuditEvent) -> Result<bool, AuditError> {
+            if self.sources.lock().unwrap().iter().any(|s| s == source) {
+                return Ok(false);
+            }
+            self.record(event)?;
+            self.sources.lock().unwrap().push(source.to_owned());
+            Ok(true)
         }
     }
 }

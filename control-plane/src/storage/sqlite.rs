@@ -18,7 +18,12 @@ pub fn open(path: &Path) -> Result<Connection, OpenError> {
     let connection = Connection::open(path)?;
     // First, so that switching to WAL waits for a process opening the file at the same time.
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
-    connection.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    // Only when not WAL yet: setting it again is a no-op that can still fail with BUSY,
+    // without waiting, while another connection migrates.
+    let mode: String = connection.pragma_query_value(None, "journal_mode", |row| row.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        connection.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    }
     Ok(connection)
 }
 

@@ -1,6 +1,10 @@
-//! A shipped batch (JSON lines, see `tollgate_core::usage_outbox`) → records to store.
+//! A shipped batch (JSON lines, see `tollgate_core::usage_outbox`) → records to store,
+//! and the audit events some filters ship the same way (MCP tool changes), which are
+//! never usage.
 
 use serde_json::Value;
+
+use crate::audit::mcp::{is_tool_change, tool_changed, ShippedEvent};
 
 /// One record as stored: its id, time and the columns reports filter on, plus the whole
 /// record.
@@ -25,13 +29,26 @@ pub struct IncomingRecord {
 #[derive(Debug, Default)]
 pub struct ParsedBatch {
     pub records: Vec<IncomingRecord>,
+    /// Events for the audit log, kept out of the usage store.
+    pub audit: Vec<ShippedEvent>,
     pub rejected: usize,
 }
 
 pub fn parse_batch(body: &str) -> ParsedBatch {
     let mut batch = ParsedBatch::default();
     for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match parse_record(line) {
+        let Ok(value) = serde_json::from_str::<Value>(line) else {
+            batch.rejected += 1;
+            continue;
+        };
+        if is_tool_change(&value) {
+            match tool_changed(&value) {
+                Some(event) => batch.audit.push(event),
+                None => batch.rejected += 1,
+            }
+            continue;
+        }
+        match parse_record(line, &value) {
             Some(record) => batch.records.push(record),
             None => batch.rejected += 1,
         }
@@ -40,8 +57,7 @@ pub fn parse_batch(body: &str) -> ParsedBatch {
 }
 
 /// A record needs a non-empty id and its time; everything else is optional.
-fn parse_record(line: &str) -> Option<IncomingRecord> {
-    let value: Value = serde_json::from_str(line).ok()?;
+fn parse_record(line: &str, value: &Value) -> Option<IncomingRecord> {
     let id = value.get("id")?.as_str().filter(|id| !id.is_empty())?;
     let time_unix_ms = value.get("time_unix_ms")?.as_i64()?;
     let text = |field: &str| value.get(field).and_then(Value::as_str).map(str::to_owned);
@@ -74,9 +90,19 @@ mod tests {
             r#"{"id":"","time_unix_ms":5}"#,
             "\n",
             r#"{"id":"r.2","time_unix_ms":"soon"}"#,
+            "\n",
+            r#"{"kind":"mcp_tool_change","id":"c.1","time_unix_ms":5,"server":"s","tool":"t","#,
+            r#""pinned_sha256":"a","seen_sha256":"b"}"#,
+            "\n",
+            r#"{"kind":"mcp_tool_change","id":"c.2","time_unix_ms":5,"server":"s"}"#,
         );
         let batch = parse_batch(body);
-        assert_eq!(batch.rejected, 4);
+        assert_eq!(batch.rejected, 5);
+        let [change] = batch.audit.as_slice() else {
+            panic!("one tool change expected: {:?}", batch.audit)
+        };
+        assert_eq!(change.source, "c.1");
+        assert_eq!(change.event.target, "mcp/s/tool/t");
         let [record] = batch.records.as_slice() else {
             panic!("one record expected: {:?}", batch.records)
         };

@@ -15,7 +15,7 @@ use tollgate_core::mcp::legacy::Diversions;
 use tollgate_core::mcp::response::{is_event_stream, is_json};
 use tollgate_core::mcp::{
     check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
-    SseRewriter, StatelessHeaders,
+    SseRewriter, StatelessHeaders, ToolChangeRecord,
 };
 use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
 use tollgate_core::route_context::RouteContext;
@@ -101,9 +101,20 @@ impl McpFilter {
     }
 
     /// Records what rewriting did; a changed tool definition also goes to Envoy's log,
-    /// where an operator watching it sees it at once.
+    /// where an operator watching it sees it at once, and (once per change) to the control
+    /// plane's audit log through the usage outbox.
     fn answered(&mut self, outcome: MessageOutcome) {
+        let now_ms = unix_millis(self.get_current_time());
         for change in &outcome.pin_changes {
+            if change.first_report {
+                let record = ToolChangeRecord {
+                    server: &self.mcp.config.name,
+                    change,
+                    policy: self.mcp.config.on_tool_change,
+                    time_unix_ms: now_ms,
+                };
+                enqueue_usage(&record.to_json());
+            }
             log::warn!(
                 "tollgate: MCP server `{}`: tool `{}` changed its definition (pinned {}, now {}); {}",
                 self.mcp.config.name,

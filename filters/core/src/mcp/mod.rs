@@ -12,10 +12,13 @@
 //! - [`response`]: a server answer rewritten message by message, JSON or SSE event by SSE
 //!   event (filtered lists, guarded tool results, pinning);
 //! - [`pins`]: tool-definition hashes and the book that remembers them;
+//! - [`definition`]: a tool's definition field by field, remembered to tell what changed;
+//! - [`tool_change`]: the record a changed definition ships for the audit log;
 //! - [`record`]: what the request log says about each MCP request;
 //! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway.
 
 pub mod config;
+pub mod definition;
 pub mod jsonrpc;
 pub mod legacy;
 pub mod patterns;
@@ -26,6 +29,7 @@ pub mod response;
 pub mod step;
 #[cfg(test)]
 mod test_support;
+pub mod tool_change;
 mod tool_guard;
 
 pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy};
@@ -34,3 +38,4 @@ pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
 pub use response::{MessageOutcome, ResponseContext, SseRewriter};
 pub use step::{CallEnd, ToolInvocation, ToolStep};
+pub use tool_change::ToolChangeRecord;

@@ -85,6 +85,8 @@ mod tests {
                 tool: "echo".into(),
                 pinned: "a".into(),
                 seen: "b".into(),
+                fields: None,
+                first_report: true,
             }],
             filtered: 2,
             ..MessageOutcome::default()

@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
 use super::*;
+use crate::mcp::definition::ToolDefinition;
 use crate::mcp::pins::memory::MemoryStore;
 use crate::mcp::test_support::{access, guardrails, no_pins};
 
@@ -144,8 +145,10 @@ fn held_tools_are_refused_until_approved() {
         server: "s",
         approved: &f.approved,
     };
-    pins.observe("echo", "v1");
-    pins.observe("echo", "v2");
+    for description in ["v1", "v2"] {
+        let tool = json!({"name": "echo", "description": description});
+        pins.observe("echo", &ToolDefinition::of(tool.as_object().unwrap()));
+    }
     let refusal = f
         .check(StatelessHeaders::default(), &call("echo", json!({})))
         .unwrap_err();

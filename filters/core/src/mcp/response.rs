@@ -12,9 +12,10 @@ use crate::guardrails::{Report, Selection};
 use crate::sse::{SseError, SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
 
 use super::config::{McpAccess, ToolChangePolicy};
+use super::definition::ToolDefinition;
 use super::jsonrpc::{self, Message};
 use super::legacy::{gateway_endpoint, session_of, Diversions};
-use super::pins::{tool_hash, PinBook, PinChange};
+use super::pins::{PinBook, PinChange};
 use super::tool_guard::guard_result;
 
 /// What a server's answer is checked against.
@@ -107,7 +108,7 @@ impl ResponseContext<'_> {
             if !self.access.allows(name) {
                 return false;
             }
-            let Some(change) = self.pins.observe(name, &tool_hash(tool)) else {
+            let Some(change) = self.pins.observe(name, &ToolDefinition::of(tool)) else {
                 return true;
             };
             outcome.pin_changes.push(change);
