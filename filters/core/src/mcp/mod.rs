@@ -13,13 +13,15 @@
 //!   event (filtered lists, guarded tool results, pinning);
 //! - [`pins`]: tool-definition hashes and the book that remembers them;
 //! - [`record`]: what the request log says about each MCP request;
-//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway.
+//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway;
+//! - [`pricing`]: priced `tools/call`s reserved in, and spent from, the budgets.
 
 pub mod config;
 pub mod jsonrpc;
 pub mod legacy;
 pub mod patterns;
 pub mod pins;
+pub mod pricing;
 pub mod record;
 pub mod request;
 pub mod response;
@@ -28,8 +30,11 @@ pub mod step;
 mod test_support;
 mod tool_guard;
 
-pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy};
+pub use config::{
+    CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy, ToolPrice,
+};
 pub use pins::{PinBook, PinChange};
+pub use pricing::{Charge, Pricing};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
 pub use response::{MessageOutcome, ResponseContext, SseRewriter};
