@@ -350,8 +350,7 @@ impl HttpContext for GatewayFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        let body = error.to_body(endpoint.client_format());
-        self.set_http_response_body(0, body_size, &body);
+        self.set_http_response_body(0, body_size, &error_body(error, endpoint));
         Action::Continue
     }
 
@@ -439,15 +438,18 @@ impl GatewayFilter {
         })
     }
 
-    /// Answers the client with `error`: in its own format, or as a JSON-RPC error response
-    /// for an MCP client (the status stays the error's).
+    /// Answers the client with `error` (see [`error_body`]).
     fn reply(&self, error: &GatewayError, endpoint: Endpoint, headers: &[(&str, &str)]) {
-        if endpoint == Endpoint::Mcp {
-            let body = jsonrpc::gateway_error(None, error).to_string();
-            reply_json_with(self, error.status(), body.as_bytes(), headers);
-        } else {
-            reply_error_with(self, error, endpoint.client_format(), headers);
-        }
+        reply_json_with(self, error.status(), &error_body(error, endpoint), headers);
+    }
+}
+
+/// The body of a gateway error: in the client's own format, or a JSON-RPC error response
+/// for an MCP client (`id` null: the gateway answers before reading the message).
+fn error_body(error: &GatewayError, endpoint: Endpoint) -> Vec<u8> {
+    match endpoint {
+        Endpoint::Mcp => jsonrpc::gateway_error(None, error).to_string().into_bytes(),
+        _ => error.to_body(endpoint.client_format()),
     }
 }
 
