@@ -27,6 +27,13 @@ pub struct Budgets {
     pub alert_webhook: Option<BaseUrl>,
 }
 
+impl Budgets {
+    /// The budgets as the filters enforce them.
+    pub fn enforced(&self) -> Vec<Budget> {
+        self.limits.iter().map(|l| l.budget.clone()).collect()
+    }
+}
+
 /// A budget and its soft thresholds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetLimit {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use tollgate_core::mcp::patterns::{NameRules, Pattern};
-use tollgate_core::mcp::{ToolCallLimit, ToolChangePolicy};
+use tollgate_core::mcp::{ToolCallLimit, ToolChangePolicy, ToolPrice};
 use tollgate_core::ratelimit::MAX_PER_MINUTE;
 
 use super::diagnostics::Problem;
@@ -29,7 +29,16 @@ pub struct McpServer {
     pub access: BTreeMap<String, NameRules>,
     /// Key id → calls per minute of the tools it names.
     pub call_limits: BTreeMap<String, Vec<ToolCallLimit>>,
+    /// Prices of `tools/call`, first match wins: the `tool_prices` entries in order, then
+    /// `price_per_call_usd` for every other tool.
+    pub tool_prices: Vec<ToolPrice>,
 }
+
+/// Highest price of one tool call accepted, in USD: far above any real price, far from
+/// overflowing a budget's nano-dollars.
+const MAX_CALL_USD: f64 = 1e6;
+/// Nano-dollars per dollar.
+const NANOS: f64 = 1e9;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum McpTransport {
@@ -121,6 +130,7 @@ impl Validator<'_> {
                     self.report(&field(&field(&path, "pins"), tool), problem);
                 }
             }
+            let tool_prices = self.tool_prices(&path, raw.tool_prices, raw.price_per_call_usd);
             if let (true, Some(urls)) = (first, urls) {
                 servers.push(McpServer {
                     name: raw.name,
@@ -132,10 +142,58 @@ impl Validator<'_> {
                     on_tool_change,
                     access: BTreeMap::new(),
                     call_limits: BTreeMap::new(),
+                    tool_prices,
                 });
             }
         }
         servers
+    }
+
+    /// A server's prices in the order they are matched: its `tool_prices`, then its
+    /// `price_per_call_usd` for any tool.
+    fn tool_prices(
+        &mut self,
+        path: &str,
+        listed: Option<Vec<raw::ToolPrice>>,
+        any_tool: Option<f64>,
+    ) -> Vec<ToolPrice> {
+        let mut prices = Vec::new();
+        for (i, entry) in listed.unwrap_or_default().into_iter().enumerate() {
+            let at = item(&field(path, "tool_prices"), i);
+            if entry.tool.is_empty() {
+                self.report(&field(&at, "tool"), Problem::Empty);
+            }
+            let usd_path = field(&at, "price_per_call_usd");
+            if let Some(nano) = self.price_per_call(&usd_path, entry.price_per_call_usd) {
+                prices.push(ToolPrice {
+                    tool: Pattern(entry.tool),
+                    nano_usd_per_call: nano,
+                });
+            }
+        }
+        let usd_path = field(path, "price_per_call_usd");
+        if let Some(nano) = any_tool.and_then(|usd| self.price_per_call(&usd_path, usd)) {
+            prices.push(ToolPrice {
+                tool: Pattern("*".into()),
+                nano_usd_per_call: nano,
+            });
+        }
+        prices
+    }
+
+    /// USD per call → nano-dollars, when it is a price: 0 (free), or at least a
+    /// nano-dollar and at most [`MAX_CALL_USD`].
+    fn price_per_call(&mut self, path: &str, usd: f64) -> Option<u64> {
+        let nano = (usd * NANOS).round();
+        let in_range = usd.is_finite() && (0.0..=MAX_CALL_USD).contains(&usd);
+        if in_range && (usd == 0.0 || nano >= 1.0) {
+            return Some(nano as u64);
+        }
+        let problem = Problem::Mcp(format!(
+            "a price per call is in USD: 0, or 0.000000001 to {MAX_CALL_USD}; found {usd}"
+        ));
+        self.report(path, problem);
+        None
     }
 
     fn mcp_urls(&mut self, path: &str, raw: raw::Urls) -> Option<Vec<BaseUrl>> {

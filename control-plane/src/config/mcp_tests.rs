@@ -102,3 +102,59 @@ keys:
         );
     }
 }
+
+#[test]
+fn tool_prices_keep_their_order_and_the_server_wide_price_comes_last() {
+    let text = format!(
+        "{HEAD}mcp_servers:
+  - name: tools
+    url: http://127.0.0.1:9001/mcp
+    price_per_call_usd: 0.001
+    tool_prices:
+      - {{tool: 'search_*', price_per_call_usd: 0.25}}
+      - {{tool: echo, price_per_call_usd: 0}}
+  - {{name: free, url: http://127.0.0.1:9002/mcp}}
+"
+    );
+    let config = load_ok(&text);
+    let prices: Vec<(&str, u64)> = config.mcp_servers[0]
+        .tool_prices
+        .iter()
+        .map(|p| (p.tool.0.as_str(), p.nano_usd_per_call))
+        .collect();
+    assert_eq!(
+        prices,
+        [("search_*", 250_000_000), ("echo", 0), ("*", 1_000_000)]
+    );
+    assert!(config.mcp_servers[1].tool_prices.is_empty());
+}
+
+#[test]
+fn bad_tool_prices_are_located() {
+    let text = format!(
+        "{HEAD}mcp_servers:
+  - name: tools
+    url: http://127.0.0.1:9001/mcp
+    price_per_call_usd: -0.5
+    tool_prices:
+      - {{tool: '', price_per_call_usd: 0.1}}
+      - {{tool: echo, price_per_call_usd: 1e-12}}
+      - {{tool: big, price_per_call_usd: 1e9}}
+      - {{tool: ok, price_per_call_usd: .nan}}
+"
+    );
+    let errors = load_err(&text);
+    for expected in [
+        "mcp_servers[0].price_per_call_usd: a price per call is in USD",
+        "mcp_servers[0].tool_prices[0].tool:",
+        "mcp_servers[0].tool_prices[1].price_per_call_usd: a price per call is in USD",
+        "mcp_servers[0].tool_prices[2].price_per_call_usd: a price per call is in USD",
+        "mcp_servers[0].tool_prices[3].price_per_call_usd: a price per call is in USD",
+    ] {
+        assert!(
+            errors.iter().any(|e| e.starts_with(expected)),
+            "{expected}\n{errors:#?}"
+        );
+    }
+    assert_eq!(errors.len(), 5, "{errors:#?}");
+}

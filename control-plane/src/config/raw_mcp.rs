@@ -24,6 +24,17 @@ pub struct McpServer {
     pub pins: Option<BTreeMap<String, String>>,
     /// `flag` (default) or `hide`.
     pub on_tool_change: Option<String>,
+    /// USD per `tools/call` of any tool no `tool_prices` entry matches.
+    pub price_per_call_usd: Option<f64>,
+    /// Prices of the tools a name or glob matches; the first matching entry applies.
+    pub tool_prices: Option<Vec<ToolPrice>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolPrice {
+    pub tool: String,
+    pub price_per_call_usd: f64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -53,6 +53,12 @@ pub fn filter_config(config: &Config, server: &McpServer) -> McpServerConfig {
         on_tool_change: server.on_tool_change,
         legacy_sse_prefix: (server.transport == McpTransport::Sse).then(|| mcp_path(&server.name)),
         call_limits: server.call_limits.clone(),
+        tool_prices: server.tool_prices.clone(),
+        // Only a server with prices spends from budgets.
+        budgets: match (&config.budgets, server.tool_prices.is_empty()) {
+            (Some(budgets), false) => budgets.enforced(),
+            _ => Vec::new(),
+        },
     }
 }
 

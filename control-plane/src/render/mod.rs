@@ -109,7 +109,7 @@ fn gateway_config(config: &Config) -> GatewayConfig {
 
 fn budgets_config(config: &Config, budgets: &Budgets) -> BudgetsConfig {
     BudgetsConfig {
-        budgets: budgets.limits.iter().map(|l| l.budget.clone()).collect(),
+        budgets: budgets.enforced(),
         default_max_output_tokens: budgets.default_max_output_tokens,
         poll_interval_ms: millis(budgets.poll_interval),
         prices: config

@@ -215,6 +215,22 @@ fn an_mcp_call_links_to_the_llm_step_that_asked_for_it() {
 }
 
 #[test]
+fn a_priced_tool_calls_cost_counts_in_its_step_and_the_run() {
+    let without = build("run-1", &agent_loop()).unwrap().cost_nano_usd;
+    let mut records = agent_loop();
+    let priced = with(
+        mcp_record("m1", 1_150, "search", Some("ab")),
+        "cost_nano_usd",
+        json!(7_000),
+    );
+    records.push(priced);
+    let run = build("run-1", &records).unwrap();
+    assert_eq!(run.roots[1].cost_nano_usd, 7_000);
+    assert_eq!(run.cost_nano_usd, without + 7_000);
+    assert!(run.cost_known);
+}
+
+#[test]
 fn an_mcp_call_needs_the_same_tool_and_arguments_hash() {
     for (tool, hash) in [
         ("search", Some("cd")),

@@ -14,6 +14,7 @@ use tollgate_core::gateway::{admit, authenticate, list_models, Admission, Endpoi
 use tollgate_core::guard::Action as GuardAction;
 use tollgate_core::guardrails::{check_admission, Candidate, Report, RequestScope, Stage};
 use tollgate_core::keys::VirtualKey;
+use tollgate_core::mcp::jsonrpc;
 use tollgate_core::ratelimit;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::step_context::StepContext;
@@ -22,7 +23,8 @@ use tollgate_core::{attempts, headers, log_fields, route_rules};
 
 use crate::budgeting::{self, Budgeting};
 use crate::host::{
-    log_field, random_bytes, reply_error, reply_error_with, reply_json, request_body, unix_millis,
+    log_field, random_bytes, reply_error, reply_error_with, reply_json, reply_json_with,
+    request_body, unix_millis,
 };
 use crate::ratelimiting::RateLimiting;
 
@@ -174,7 +176,7 @@ impl HttpContext for GatewayFilter {
         let key = match presented {
             Ok(key) => key,
             Err(e) => {
-                reply_error(self, &e, endpoint.client_format());
+                self.reply(&e, endpoint, &[]);
                 return Action::Pause;
             }
         };
@@ -190,7 +192,7 @@ impl HttpContext for GatewayFilter {
         let attribution = match client.attribution() {
             Ok(attribution) => attribution,
             Err(e) => {
-                reply_error(self, &e.into(), endpoint.client_format());
+                self.reply(&e.into(), endpoint, &[]);
                 return Action::Pause;
             }
         };
@@ -212,7 +214,14 @@ impl HttpContext for GatewayFilter {
             self.set_http_request_header(name, None);
         }
 
+        let agent = attribution.agent_id.as_deref();
         if endpoint == Endpoint::Mcp {
+            // Each JSON-RPC message (a POST) is a request of the key and agent; a GET stream
+            // or a DELETE carries no work, and refusing a DELETE would leave its session open.
+            // No tokens to debit afterwards: an MCP answer bills none.
+            if client.method == "POST" && self.admit_rate_limits(key, agent, endpoint).is_err() {
+                return Action::Pause;
+            }
             // The MCP filter in the server's cluster reads the messages; it learns the key
             // from the route context.
             let context = RouteContext {
@@ -231,16 +240,9 @@ impl HttpContext for GatewayFilter {
             reply_error(self, &e, endpoint.client_format());
             return Action::Pause;
         }
-        let agent = attribution.agent_id.as_deref();
-        match RateLimiting::admit(&key.config, agent, self.get_current_time()) {
+        match self.admit_rate_limits(key, agent, endpoint) {
             Ok(limiting) => self.rate_limiting = limiting,
-            Err(denial) => {
-                let error = ratelimit::rate_limited(&denial);
-                let retry_after = denial.retry_after_secs.to_string();
-                let headers = [("retry-after", retry_after.as_str())];
-                reply_error_with(self, &error, endpoint.client_format(), &headers);
-                return Action::Pause;
-            }
+            Err(Refused) => return Action::Pause,
         }
         // Hold the headers until the body has told us the model: the route depends on it.
         // Needs `allow_on_headers_stop_iteration: true` (see envoy/README).
@@ -348,8 +350,7 @@ impl HttpContext for GatewayFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        let body = error.to_body(endpoint.client_format());
-        self.set_http_response_body(0, body_size, &body);
+        self.set_http_response_body(0, body_size, &error_body(error, endpoint));
         Action::Continue
     }
 
@@ -420,5 +421,37 @@ impl GatewayFilter {
     }
 }
 
-/// A request refused by a budget; the client has its error.
+impl GatewayFilter {
+    /// Counts the request against the key's and agent's rate limits (`Ok(Some)`: tokens to
+    /// debit once answered), or answers the client with the 429 and its `retry-after`.
+    fn admit_rate_limits(
+        &self,
+        key: &VirtualKey,
+        agent: Option<&str>,
+        endpoint: Endpoint,
+    ) -> Result<Option<RateLimiting>, Refused> {
+        RateLimiting::admit(&key.config, agent, self.get_current_time()).map_err(|denial| {
+            let error = ratelimit::rate_limited(&denial);
+            let retry_after = denial.retry_after_secs.to_string();
+            self.reply(&error, endpoint, &[("retry-after", retry_after.as_str())]);
+            Refused
+        })
+    }
+
+    /// Answers the client with `error` (see [`error_body`]).
+    fn reply(&self, error: &GatewayError, endpoint: Endpoint, headers: &[(&str, &str)]) {
+        reply_json_with(self, error.status(), &error_body(error, endpoint), headers);
+    }
+}
+
+/// The body of a gateway error: in the client's own format, or a JSON-RPC error response
+/// for an MCP client (`id` null: the gateway answers before reading the message).
+fn error_body(error: &GatewayError, endpoint: Endpoint) -> Vec<u8> {
+    match endpoint {
+        Endpoint::Mcp => jsonrpc::gateway_error(None, error).to_string().into_bytes(),
+        _ => error.to_body(endpoint.client_format()),
+    }
+}
+
+/// A request refused by a rate limit or a budget; the client has its error.
 struct Refused;

@@ -20,19 +20,19 @@ pub fn reply_error_with(
     format: WireFormat,
     headers: &[(&str, &str)],
 ) {
-    let mut all = vec![("content-type", "application/json")];
-    all.extend_from_slice(headers);
-    let body = error.to_body(format);
-    ctx.send_http_response(u32::from(error.status()), all, Some(&body));
+    reply_json_with(ctx, error.status(), &error.to_body(format), headers);
 }
 
 /// Answers the client directly with a JSON body.
 pub fn reply_json(ctx: &dyn HttpContext, status: u16, body: &[u8]) {
-    ctx.send_http_response(
-        u32::from(status),
-        vec![("content-type", "application/json")],
-        Some(body),
-    );
+    reply_json_with(ctx, status, body, &[]);
+}
+
+/// [`reply_json`] with extra response headers.
+pub fn reply_json_with(ctx: &dyn HttpContext, status: u16, body: &[u8], headers: &[(&str, &str)]) {
+    let mut all = vec![("content-type", "application/json")];
+    all.extend_from_slice(headers);
+    ctx.send_http_response(u32::from(status), all, Some(body));
 }
 
 /// The request's or response's whole buffered body.

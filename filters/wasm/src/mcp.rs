@@ -9,15 +9,16 @@ use std::time::SystemTime;
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 use tollgate_core::attribution::Attribution;
+use tollgate_core::budget::poll::read_instance;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
 use tollgate_core::mcp::legacy::Diversions;
 use tollgate_core::mcp::response::{is_event_stream, is_json};
-use tollgate_core::mcp::{
-    check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
-    SseRewriter, StatelessHeaders, ToolChangeRecord,
-};
 use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
+use tollgate_core::mcp::{
+    Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing,
+    ResponseContext, SseRewriter, StatelessHeaders, ToolChangeRecord,
+};
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::step_context::StepContext;
 use tollgate_core::usage_record::record_id;
@@ -53,6 +54,8 @@ pub struct McpFilter {
     started: Option<SystemTime>,
     team: Option<String>,
     request_id: String,
+    /// A forwarded priced call's budget holds, settled when the call ends.
+    charge: Option<Charge>,
 }
 
 impl McpFilter {
@@ -75,6 +78,7 @@ impl McpFilter {
             started: None,
             team: None,
             request_id: String::new(),
+            charge: None,
         }
     }
 
@@ -138,6 +142,7 @@ impl McpFilter {
     /// Ships the tool call's step record through the usage outbox, like an LLM step's.
     /// Once per call, when its answer is complete (or at the log, for an exchange cut short).
     fn ship_step(&mut self) {
+        let cost = self.settle_charge();
         let Some(invocation) = self.call.take() else {
             return;
         };
@@ -164,8 +169,22 @@ impl McpFilter {
             step_id: request_id,
             duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
             end: self.call_end,
+            cost_nano_usd: cost,
+            envoy_instance: cost.and_then(|_| read_instance(&SharedData)),
         };
         enqueue_usage(&step.to_json());
+    }
+
+    /// Spends a priced call's price in its budgets, or releases it when the server turned
+    /// the call down; the cost spent, once.
+    fn settle_charge(&mut self) -> Option<u64> {
+        let charge = self.charge.take()?;
+        let cost = charge.cost(&self.call_end);
+        let now = unix_millis(self.get_current_time());
+        if charge.settle(&SharedData, now, cost).is_err() {
+            log::warn!("tollgate: budget settlement of {cost} nano-USD lost to contention");
+        }
+        (cost > 0).then_some(cost)
     }
 }
 
@@ -250,8 +269,19 @@ impl HttpContext for McpFilter {
             on_tool_change: mcp.config.on_tool_change,
             guardrails: self.selection.as_ref(),
         };
-        match check_request(&request, &body, &mut self.report) {
-            Ok(forward) => {
+        let attribution = read_field(self, log_fields::ATTRIBUTION)
+            .and_then(|a| Attribution::decode(&a))
+            .unwrap_or_default();
+        let pricing = Pricing {
+            prices: &mcp.config.tool_prices,
+            budgets: &mcp.config.budgets,
+            store: &SharedData,
+            team: self.team.as_deref(),
+            agent: attribution.agent_id.as_deref(),
+        };
+        match pricing.check(&request, &body, &mut self.report) {
+            Ok((forward, charge)) => {
+                self.charge = charge;
                 self.record.method = forward.method;
                 self.record.target = forward.target;
                 if let Some(body) = forward.body {

@@ -21,7 +21,7 @@ pub struct Hold {
 
 /// Applies `op` to `budget`'s ledger; returns the ledger written.
 fn update(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     budget: &Budget,
     now_ms: u64,
     op: Op,
@@ -65,7 +65,7 @@ impl Denied {
 
 /// Reserves `estimate` in every budget, or in none.
 pub fn reserve_all(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     budgets: &[&Budget],
     now_ms: u64,
     estimate: u64,
@@ -101,7 +101,7 @@ pub fn reserve_all(
 /// Swaps every hold's estimate for the actual cost `actual` (0 releases it). Best effort: an
 /// update that loses every race is skipped and reported.
 pub fn settle_all(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     holds: &[Hold],
     now_ms: u64,
     actual: u64,
@@ -123,7 +123,7 @@ pub fn settle_all(
 /// Records the control plane's count of what the other Envoy processes spent on `budget`
 /// in the period starting at `period_start_ms`.
 pub fn rebase(
-    store: &impl SharedStore,
+    store: &(impl SharedStore + ?Sized),
     budget: &Budget,
     now_ms: u64,
     period_start_ms: u64,
@@ -137,7 +137,7 @@ pub fn rebase(
 }
 
 /// The ledger of `budget` as stored (for reports and tests).
-pub fn ledger(store: &impl SharedStore, budget: &Budget) -> Option<Ledger> {
+pub fn ledger(store: &(impl SharedStore + ?Sized), budget: &Budget) -> Option<Ledger> {
     store
         .get(&budget.ledger_key())
         .and_then(|(bytes, _)| Ledger::decode(&bytes))

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::budget::Budget;
 use crate::guardrails::{CompiledPolicy, GuardrailPolicy, PolicyError};
 
 use super::patterns::{NameRules, Pattern};
@@ -37,6 +38,23 @@ pub struct McpServerConfig {
     /// applies, and every tool it matches has a budget of its own.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub call_limits: BTreeMap<String, Vec<ToolCallLimit>>,
+    /// The price of a `tools/call`: the first entry whose pattern matches the tool; a tool
+    /// no entry matches is free.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_prices: Vec<ToolPrice>,
+    /// The budgets priced calls count against (those of every key, team and agent, as the
+    /// gateway filter has them); empty when no tool here has a price.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub budgets: Vec<Budget>,
+}
+
+/// What one call of the tools `tool` matches costs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolPrice {
+    pub tool: Pattern,
+    /// Nano-dollars (10⁻⁹ USD, the unit of budgets and usage records' cost).
+    pub nano_usd_per_call: u64,
 }
 
 /// Calls per minute of the tools `tool` matches, for one key.

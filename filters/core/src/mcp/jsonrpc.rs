@@ -5,6 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::error::{ErrorKind, GatewayError};
+
 /// The message is not a valid JSON-RPC request.
 pub const INVALID_REQUEST: i64 = -32600;
 /// A required parameter is missing or has the wrong type.
@@ -20,6 +22,10 @@ pub const GUARDRAIL_DENIED: i64 = -32004;
 pub const TOOL_CHANGED: i64 = -32005;
 /// Gateway-defined: the key's calls-per-minute limit for this tool is reached.
 pub const RATE_LIMITED: i64 = -32006;
+/// Gateway-defined: a budget of the key, team or agent cannot hold the call's price.
+pub const BUDGET_EXCEEDED: i64 = -32007;
+/// JSON-RPC's own: the gateway failed (Envoy's or Tollgate's fault, not the client's).
+pub const INTERNAL_ERROR: i64 = -32603;
 
 /// A JSON-RPC message parsed as an object, with typed access to its envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +81,31 @@ pub fn error(id: Option<&Value>, code: i64, message: &str) -> Value {
     })
 }
 
+/// The JSON-RPC code an MCP client gets for a gateway error.
+pub fn code_of(kind: ErrorKind) -> i64 {
+    match kind {
+        ErrorKind::Authentication | ErrorKind::PermissionDenied => ACCESS_DENIED,
+        ErrorKind::RateLimited => RATE_LIMITED,
+        ErrorKind::BudgetExceeded => BUDGET_EXCEEDED,
+        ErrorKind::InvalidRequest
+        | ErrorKind::NotFound
+        | ErrorKind::MethodNotAllowed
+        | ErrorKind::TooLarge => INVALID_REQUEST,
+        ErrorKind::BadUpstream
+        | ErrorKind::Internal
+        | ErrorKind::Unavailable
+        | ErrorKind::Timeout => INTERNAL_ERROR,
+    }
+}
+
+/// A gateway error as the JSON-RPC error response an MCP client reads (instead of the
+/// OpenAI error object LLM clients get); the gateway's error code goes in `data.type`.
+pub fn gateway_error(id: Option<&Value>, gateway: &GatewayError) -> Value {
+    let mut response = error(id, code_of(gateway.kind), &gateway.message);
+    response["error"]["data"] = json!({"type": gateway.code});
+    response
+}
+
 /// The name of the request's target a `Mcp-Name` header carries: the tool or prompt name,
 /// or the resource URI; `None` for methods without one.
 pub fn target_param(method: &str) -> Option<&'static str> {
@@ -106,5 +137,22 @@ mod tests {
         assert_eq!(e["id"], "a");
         assert_eq!(e["error"]["code"], ACCESS_DENIED);
         assert_eq!(error(None, INVALID_REQUEST, "x")["id"], Value::Null);
+    }
+
+    #[test]
+    fn gateway_errors_keep_their_message_and_type() {
+        let limited = GatewayError::new(ErrorKind::RateLimited, "rate_limit_exceeded", "slow");
+        let e = gateway_error(None, &limited);
+        assert_eq!(e["id"], Value::Null);
+        assert_eq!(e["error"]["code"], RATE_LIMITED);
+        assert_eq!(e["error"]["message"], "slow");
+        assert_eq!(e["error"]["data"]["type"], "rate_limit_exceeded");
+        let spent = GatewayError::new(ErrorKind::BudgetExceeded, "budget_exceeded", "no");
+        assert_eq!(
+            gateway_error(Some(&json!(4)), &spent)["error"]["code"],
+            BUDGET_EXCEEDED
+        );
+        assert_eq!(code_of(ErrorKind::Authentication), ACCESS_DENIED);
+        assert_eq!(code_of(ErrorKind::Timeout), INTERNAL_ERROR);
     }
 }

@@ -15,7 +15,8 @@
 //! - [`definition`]: a tool's definition field by field, remembered to tell what changed;
 //! - [`tool_change`]: the record a changed definition ships for the audit log;
 //! - [`record`]: what the request log says about each MCP request;
-//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway.
+//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway;
+//! - [`pricing`]: priced `tools/call`s reserved in, and spent from, the budgets.
 
 pub mod config;
 pub mod definition;
@@ -23,6 +24,7 @@ pub mod jsonrpc;
 pub mod legacy;
 pub mod patterns;
 pub mod pins;
+pub mod pricing;
 pub mod record;
 pub mod request;
 pub mod response;
@@ -32,8 +34,11 @@ mod test_support;
 pub mod tool_change;
 mod tool_guard;
 
-pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy};
+pub use config::{
+    CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy, ToolPrice,
+};
 pub use pins::{PinBook, PinChange};
+pub use pricing::{Charge, Pricing};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
 pub use response::{MessageOutcome, ResponseContext, SseRewriter};

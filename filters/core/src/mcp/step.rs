@@ -92,6 +92,12 @@ pub struct ToolStep {
     pub duration_ms: u64,
     pub end: CallEnd,
     pub capture: PayloadCapture,
+    /// The call's price when it was spent (see `pricing`); `None` for a free call or one
+    /// that did not run. Budgets' spending counts it like an LLM step's cost.
+    pub cost_nano_usd: Option<u64>,
+    /// This Envoy process (see `budget::poll`), so the control plane's count of the other
+    /// processes' spending leaves this one's out.
+    pub envoy_instance: Option<String>,
 }
 
 impl ToolStep {
@@ -115,6 +121,7 @@ impl ToolStep {
             "duration_ms": self.duration_ms,
             "total_ms": self.duration_ms,
             "error_class": self.end.error_class(),
+            "cost_nano_usd": self.cost_nano_usd,
             "mcp": {
                 "server": self.server,
                 "tool": self.invocation.tool,
@@ -124,6 +131,9 @@ impl ToolStep {
             },
             "payload_capture": self.capture.as_str(),
         });
+        if let Some(instance) = &self.envoy_instance {
+            record["envoy_instance"] = json!(instance);
+        }
         if self.capture == PayloadCapture::Full {
             let mut arguments = Captured::default();
             arguments.push(self.invocation.arguments.as_bytes());

@@ -116,6 +116,8 @@ fn step(capture: PayloadCapture) -> ToolStep {
             ..CallEnd::default()
         },
         capture,
+        cost_nano_usd: None,
+        envoy_instance: None,
     }
 }
 
@@ -139,6 +141,20 @@ fn record_names_the_run_the_tool_and_the_outcome() {
         v["mcp"]["arguments_sha256"],
         llm_hash(r#"{"city":"MARKER"}"#)
     );
+}
+
+#[test]
+fn a_spent_price_is_the_steps_cost_from_its_instance() {
+    let free: serde_json::Value =
+        serde_json::from_str(&step(PayloadCapture::Metadata).to_json()).unwrap();
+    assert!(free["cost_nano_usd"].is_null());
+    assert!(free.get("envoy_instance").is_none());
+    let mut priced = step(PayloadCapture::Metadata);
+    priced.cost_nano_usd = Some(2_500_000);
+    priced.envoy_instance = Some("00ab".into());
+    let v: serde_json::Value = serde_json::from_str(&priced.to_json()).unwrap();
+    assert_eq!(v["cost_nano_usd"], 2_500_000);
+    assert_eq!(v["envoy_instance"], "00ab");
 }
 
 #[test]
