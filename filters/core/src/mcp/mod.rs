@@ -11,6 +11,7 @@
 //!   against the body, tool access, pinning, guardrails on `tools/call` arguments);
 //! - [`response`]: a server answer rewritten message by message, JSON or SSE event by SSE
 //!   event (filtered lists, guarded tool results, pinning);
+//! - [`schemas`]: tools' schemas as listed, for schema guardrails on arguments and results;
 //! - [`pins`]: tool-definition hashes and the book that remembers them;
 //! - [`record`]: what the request log says about each MCP request;
 //! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway.
@@ -23,6 +24,7 @@ pub mod pins;
 pub mod record;
 pub mod request;
 pub mod response;
+pub mod schemas;
 pub mod step;
 #[cfg(test)]
 mod test_support;
@@ -32,5 +34,6 @@ pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolCha
 pub use pins::{PinBook, PinChange};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
-pub use response::{MessageOutcome, ResponseContext, SseRewriter};
+pub use response::{HeldResult, JsonAnswer, MessageOutcome, Pushed, ResponseContext, SseRewriter};
+pub use schemas::ToolSchemas;
 pub use step::{CallEnd, ToolInvocation, ToolStep};

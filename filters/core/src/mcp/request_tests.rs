@@ -44,6 +44,7 @@ impl Fixture {
             pins: &pins,
             on_tool_change: ToolChangePolicy::Hide,
             guardrails: self.selection.as_ref(),
+            schemas: None,
         };
         check_request(&request, body, &mut Report::default())
     }

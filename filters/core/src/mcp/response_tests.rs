@@ -50,6 +50,8 @@ impl Fixture {
             on_tool_change: self.policy,
             guardrails: self.selection.as_ref(),
             legacy: self.legacy.then_some(("/mcp/old", &diversions)),
+            schemas: None,
+            call_tool: None,
         };
         f(&ctx)
     }
