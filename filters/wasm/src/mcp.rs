@@ -14,8 +14,8 @@ use tollgate_core::mcp::jsonrpc;
 use tollgate_core::mcp::legacy::Diversions;
 use tollgate_core::mcp::response::{is_event_stream, is_json};
 use tollgate_core::mcp::{
-    check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
-    SseRewriter, StatelessHeaders,
+    check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Refusal,
+    ResponseContext, SseRewriter, StatelessHeaders,
 };
 use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
 use tollgate_core::route_context::RouteContext;
@@ -26,6 +26,9 @@ use tollgate_core::{headers, log_fields};
 use crate::host::{log_field, read_field, unix_millis};
 use crate::provider::enqueue_usage;
 use crate::ratelimiting::SharedData;
+
+#[path = "mcp_callouts.rs"]
+mod callouts;
 
 /// How the server's answer is read.
 enum Answer {
@@ -53,6 +56,8 @@ pub struct McpFilter {
     started: Option<SystemTime>,
     team: Option<String>,
     request_id: String,
+    /// Webhook and moderation guardrails on a call's arguments and result.
+    callouts: Option<callouts::McpCallouts>,
 }
 
 impl McpFilter {
@@ -75,6 +80,7 @@ impl McpFilter {
             started: None,
             team: None,
             request_id: String::new(),
+            callouts: None,
         }
     }
 
@@ -91,6 +97,29 @@ impl McpFilter {
             Some(body),
         );
         Action::Pause
+    }
+
+    /// Answers a refused request: directly, or for a legacy client through its event
+    /// stream (the request goes on as a `ping` whose answer the refusal replaces).
+    fn refused(&mut self, refusal: &Refusal) -> Action {
+        let mcp = Rc::clone(&self.mcp);
+        let diversions = Diversions {
+            store: &SharedData,
+            server: &mcp.config.name,
+        };
+        let ping = match (&mcp.config.legacy_sse_prefix, &refusal.id) {
+            (Some(_), Some(id)) => diversions.divert(&self.path, id, &refusal.body),
+            _ => None,
+        };
+        let Some(ping) = ping else {
+            return self.refuse(refusal.status, &refusal.body, refusal.reason);
+        };
+        self.record.decision = refusal.reason;
+        self.call_end.refused = Some(refusal.reason);
+        self.set_http_request_header("content-length", Some(&ping.len().to_string()));
+        self.set_http_request_body(0, usize::MAX, &ping);
+        self.log();
+        Action::Continue
     }
 
     fn log(&self) {
@@ -122,6 +151,54 @@ impl McpFilter {
             self.call_end.refused = Some("result_withheld");
         }
         self.record.answered(outcome);
+    }
+
+    /// Runs `f` with what the server's answer is checked against; `None` when the key
+    /// may not use the server.
+    fn rewriting<T>(
+        &mut self,
+        f: impl FnOnce(&ResponseContext, &mut Answer, &mut Report) -> T,
+    ) -> Option<T> {
+        let mcp = Rc::clone(&self.mcp);
+        let access = self.key_id.as_deref().and_then(|id| mcp.access(id))?;
+        let pins = PinBook {
+            store: &SharedData,
+            server: &mcp.config.name,
+            approved: &mcp.config.pins,
+        };
+        let diversions = Diversions {
+            store: &SharedData,
+            server: &mcp.config.name,
+        };
+        let schemas = mcp.tool_schemas(&SharedData);
+        let ctx = ResponseContext {
+            access,
+            pins: &pins,
+            on_tool_change: mcp.config.on_tool_change,
+            guardrails: self.selection.as_ref(),
+            legacy: mcp
+                .config
+                .legacy_sse_prefix
+                .as_deref()
+                .map(|prefix| (prefix, &diversions)),
+            schemas: schemas.as_ref(),
+            call_tool: self.call.as_ref().map(|call| call.tool.as_str()),
+        };
+        Some(f(&ctx, &mut self.answer, &mut self.report))
+    }
+
+    /// Records what rewriting part of the answer did; the call's step ships once its
+    /// response passed.
+    fn rewritten(&mut self, outcome: MessageOutcome, end_of_stream: bool) {
+        let changed = outcome != MessageOutcome::default();
+        let responded = outcome.responses > 0;
+        self.answered(outcome);
+        if changed || end_of_stream {
+            self.log();
+        }
+        if responded || end_of_stream {
+            self.ship_step();
+        }
     }
 
     /// Ships the tool call's step record through the usage outbox, like an LLM step's.
@@ -158,7 +235,17 @@ impl McpFilter {
     }
 }
 
-impl Context for McpFilter {}
+impl Context for McpFilter {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
+        let status = self
+            .get_http_call_response_header(":status")
+            .and_then(|s| s.parse().ok());
+        let body = self
+            .get_http_call_response_body(0, body_size)
+            .unwrap_or_default();
+        self.callout_answered(status, &body);
+    }
+}
 
 impl HttpContext for McpFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
@@ -226,6 +313,7 @@ impl HttpContext for McpFilter {
             approved: &mcp.config.pins,
         };
         let key_id = self.key_id.clone().unwrap_or_default();
+        let schemas = mcp.tool_schemas(&SharedData);
         let request = ClientRequest {
             headers: StatelessHeaders {
                 method: method_header.as_deref(),
@@ -238,39 +326,29 @@ impl HttpContext for McpFilter {
             pins: &pins,
             on_tool_change: mcp.config.on_tool_change,
             guardrails: self.selection.as_ref(),
+            schemas: schemas.as_ref(),
         };
         match check_request(&request, &body, &mut self.report) {
             Ok(forward) => {
                 self.record.method = forward.method;
                 self.record.target = forward.target;
-                if let Some(body) = forward.body {
+                if let Some(body) = &forward.body {
                     self.set_http_request_header("content-length", Some(&body.len().to_string()));
-                    self.set_http_request_body(0, body_size, &body);
+                    self.set_http_request_body(0, body_size, body);
+                }
+                if let Some(texts) = forward.callout_texts {
+                    let call = forward.body.unwrap_or(body);
+                    if let Some(action) = self.check_arguments(texts, call) {
+                        return action;
+                    }
                 }
                 self.log();
                 Action::Continue
             }
             Err(refusal) => {
-                self.record.method = refusal.method;
-                self.record.target = refusal.target;
-                // A legacy client reads answers from its event stream only.
-                let diversions = Diversions {
-                    store: &SharedData,
-                    server: &mcp.config.name,
-                };
-                let ping = match (&mcp.config.legacy_sse_prefix, &refusal.id) {
-                    (Some(_), Some(id)) => diversions.divert(&self.path, id, &refusal.body),
-                    _ => None,
-                };
-                let Some(ping) = ping else {
-                    return self.refuse(refusal.status, &refusal.body, refusal.reason);
-                };
-                self.record.decision = refusal.reason;
-                self.call_end.refused = Some(refusal.reason);
-                self.set_http_request_header("content-length", Some(&ping.len().to_string()));
-                self.set_http_request_body(0, body_size, &ping);
-                self.log();
-                Action::Continue
+                self.record.method = refusal.method.clone();
+                self.record.target = refusal.target.clone();
+                self.refused(&refusal)
             }
         }
     }
@@ -308,64 +386,36 @@ impl HttpContext for McpFilter {
             }
             return Action::Continue;
         }
+        if self.answer_waits(body_size, end_of_stream) {
+            return Action::Pause;
+        }
         if matches!(self.answer, Answer::Json) && !end_of_stream {
             // One message: held whole (small), then rewritten.
             return Action::Pause;
         }
-        let mcp = Rc::clone(&self.mcp);
-        let Some(access) = self.key_id.as_deref().and_then(|id| mcp.access(id)) else {
-            return Action::Continue;
-        };
         let body = self
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
-        let pins = PinBook {
-            store: &SharedData,
-            server: &mcp.config.name,
-            approved: &mcp.config.pins,
-        };
-        let diversions = Diversions {
-            store: &SharedData,
-            server: &mcp.config.name,
-        };
-        let ctx = ResponseContext {
-            access,
-            pins: &pins,
-            on_tool_change: mcp.config.on_tool_change,
-            guardrails: self.selection.as_ref(),
-            legacy: mcp
-                .config
-                .legacy_sse_prefix
-                .as_deref()
-                .map(|prefix| (prefix, &diversions)),
-        };
+        if self.holds_results() {
+            return self.hold_answer(&body, end_of_stream);
+        }
         let mut outcome = MessageOutcome::default();
-        let rewritten = match &mut self.answer {
-            Answer::Json => ctx.rewrite_json(&body, &mut self.report, &mut outcome),
-            Answer::Sse(rewriter) => {
-                match rewriter.push(&body, end_of_stream, &ctx, &mut self.report, &mut outcome) {
-                    Ok(out) => (out != body).then_some(out),
-                    Err(e) => {
-                        // The rest of the stream passes through untouched.
-                        log::warn!("tollgate: MCP server `{}`: {e}", mcp.config.name);
-                        None
-                    }
-                }
-            }
-            Answer::Passthrough => None,
-        };
-        if let Some(out) = rewritten {
-            self.set_http_response_body(0, body_size, &out);
+        let rewritten = self.rewriting(|ctx, answer, report| match answer {
+            Answer::Json => Ok(ctx.rewrite_json(&body, report, &mut outcome)),
+            Answer::Sse(rewriter) => rewriter
+                .push(&body, end_of_stream, ctx, report, &mut outcome)
+                .map(|out| (out != body).then_some(out)),
+            Answer::Passthrough => Ok(None),
+        });
+        match rewritten {
+            // A key that may not use the server was refused with the request.
+            None => return Action::Continue,
+            Some(Ok(Some(out))) => self.set_http_response_body(0, body_size, &out),
+            Some(Ok(None)) => {}
+            // The rest of the stream passes through untouched.
+            Some(Err(e)) => log::warn!("tollgate: MCP server `{}`: {e}", self.mcp.config.name),
         }
-        let changed = outcome != MessageOutcome::default();
-        let responded = outcome.responses > 0;
-        self.answered(outcome);
-        if changed || end_of_stream {
-            self.log();
-        }
-        if responded || end_of_stream {
-            self.ship_step();
-        }
+        self.rewritten(outcome, end_of_stream);
         Action::Continue
     }
 

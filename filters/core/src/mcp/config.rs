@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::guardrails::{CompiledPolicy, GuardrailPolicy, PolicyError};
+use crate::ratelimit::SharedStore;
 
 use super::patterns::{NameRules, Pattern};
+use super::schemas::ToolSchemas;
 
 /// What one virtual key may use on a server: tool and prompt names, resource URIs.
 pub type McpAccess = NameRules;
@@ -81,6 +83,16 @@ impl CompiledMcp {
     /// What `key_id` may use here; `None` when the key may not use this server at all.
     pub fn access(&self, key_id: &str) -> Option<&McpAccess> {
         self.config.access.get(key_id)
+    }
+
+    /// The server's tool schemas in `store`, when its guardrails include schema checks.
+    pub fn tool_schemas<'a>(&'a self, store: &'a dyn SharedStore) -> Option<ToolSchemas<'a>> {
+        let policy = self.guardrails.as_ref().filter(|p| p.has_schema_checks())?;
+        Some(ToolSchemas {
+            store,
+            server: &self.config.name,
+            policy,
+        })
     }
 
     /// The call limits of `key_id` (empty when it has none).

@@ -65,6 +65,27 @@ pub struct Refusal {
     pub reason: &'static str,
 }
 
+impl Refusal {
+    /// A `tools/call` (`body`, as it would have been forwarded) that an input callout
+    /// refused; `message` is the client's error message.
+    pub fn guardrail_denied(body: &[u8], message: &str) -> Refusal {
+        let parsed = serde_json::from_slice::<Value>(body).ok();
+        let call = parsed.and_then(Message::from_value);
+        let id = call.as_ref().and_then(|c| c.id().cloned());
+        let error = jsonrpc::error(id.as_ref(), jsonrpc::GUARDRAIL_DENIED, message);
+        Refusal {
+            body: error.to_string().into_bytes(),
+            id,
+            status: 200,
+            method: call.as_ref().and_then(|c| c.method().map(str::to_owned)),
+            target: call
+                .as_ref()
+                .and_then(|c| c.param_str("name").map(str::to_owned)),
+            reason: "guardrail_denied",
+        }
+    }
+}
+
 /// Decodes an `Mcp-Name` value: plain visible ASCII, or `=?base64?…?=` for anything else.
 fn decode_name_header(value: &str) -> Option<String> {
     match value

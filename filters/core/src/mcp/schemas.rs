@@ -48,7 +48,11 @@ impl ToolSchemas<'_> {
             false => b"",
         };
         let key = self.key(name);
-        if self.store.get(&key).is_some_and(|(known, _)| known == value) {
+        if self
+            .store
+            .get(&key)
+            .is_some_and(|(known, _)| known == value)
+        {
             return;
         }
         // A refused write only leaves the previous listing's schemas in place.
@@ -82,13 +86,21 @@ impl ToolSchemas<'_> {
     }
 
     /// The guard for `tool` with the key's schema checks; `None` when nothing applies.
-    fn guard(&self, selection: &Selection, tool: &str, target: SchemaTarget) -> Option<SchemaGuard> {
+    fn guard(
+        &self,
+        selection: &Selection,
+        tool: &str,
+        target: SchemaTarget,
+    ) -> Option<SchemaGuard> {
         let checks = schema_checks(selection, target);
         if checks.is_empty() {
             return None;
         }
         let declared = self.declared(tool)?;
-        Some(SchemaGuard::new(self.policy.request_schemas(&declared), checks))
+        Some(SchemaGuard::new(
+            self.policy.request_schemas(&declared),
+            checks,
+        ))
     }
 
     /// Checks a call's arguments (absent: `{}`). `Err` carries the client's error message.
@@ -132,7 +144,11 @@ impl ToolSchemas<'_> {
 /// The key's schema checks covering `target`, from either stage, each once.
 fn schema_checks(selection: &Selection, target: SchemaTarget) -> Vec<SchemaCheck> {
     let mut checks: Vec<SchemaCheck> = Vec::new();
-    for check in selection.input_schemas.iter().chain(&selection.output_schemas) {
+    for check in selection
+        .input_schemas
+        .iter()
+        .chain(&selection.output_schemas)
+    {
         if check.targets.contains(&target) && !checks.iter().any(|c| c.name == check.name) {
             checks.push(check.clone());
         }

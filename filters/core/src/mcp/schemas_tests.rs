@@ -27,7 +27,10 @@ fn listed_tool() -> Map<String, Value> {
 
 #[test]
 fn arguments_are_checked_against_the_listed_input_schema() {
-    let (store, policy) = (MemoryStore::default(), policy("deny", json!(["toolArguments"])));
+    let (store, policy) = (
+        MemoryStore::default(),
+        policy("deny", json!(["toolArguments"])),
+    );
     let selection = policy.select(RequestScope::default());
     let schemas = ToolSchemas {
         store: &store,
@@ -55,7 +58,9 @@ fn arguments_are_checked_against_the_listed_input_schema() {
         Ok(())
     );
     assert!(
-        schemas.check_arguments(&selection, "add", None, &mut report).is_err(),
+        schemas
+            .check_arguments(&selection, "add", None, &mut report)
+            .is_err(),
         "no arguments are {{}}, which lacks `a`"
     );
     let result = json!({"content": [], "structuredContent": {"sum": "x"}});
@@ -68,7 +73,10 @@ fn arguments_are_checked_against_the_listed_input_schema() {
 
 #[test]
 fn structured_content_is_checked_against_the_output_schema_and_flags_pass() {
-    let (store, policy) = (MemoryStore::default(), policy("flag", json!(["structuredOutput"])));
+    let (store, policy) = (
+        MemoryStore::default(),
+        policy("flag", json!(["structuredOutput"])),
+    );
     let selection = policy.select(RequestScope::default());
     let schemas = ToolSchemas {
         store: &store,
@@ -83,7 +91,11 @@ fn structured_content_is_checked_against_the_output_schema_and_flags_pass() {
         Ok(()),
         "a flag lets the result through"
     );
-    assert!(report.to_json().contains("structuredOutput"), "{}", report.to_json());
+    assert!(
+        report.to_json().contains("structuredOutput"),
+        "{}",
+        report.to_json()
+    );
     let deny = self::policy("deny", json!(["structuredOutput"]));
     let schemas = ToolSchemas {
         policy: &deny,
@@ -102,7 +114,10 @@ fn structured_content_is_checked_against_the_output_schema_and_flags_pass() {
 
 #[test]
 fn oversized_schemas_are_forgotten_not_stored() {
-    let (store, policy) = (MemoryStore::default(), policy("deny", json!(["toolArguments"])));
+    let (store, policy) = (
+        MemoryStore::default(),
+        policy("deny", json!(["toolArguments"])),
+    );
     let selection = policy.select(RequestScope::default());
     let schemas = ToolSchemas {
         store: &store,
