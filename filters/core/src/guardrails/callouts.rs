@@ -105,3 +105,75 @@ impl CalloutQueue {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn webhook(name: &str, failure: &str) -> Callout {
+        Callout::Webhook(
+            serde_json::from_value(json!({ "name": name, "cluster": "c", "authority": "a",
+                "path": "/check", "timeoutMs": 100, "failure": failure }))
+            .unwrap(),
+        )
+    }
+
+    fn asker() -> Asker {
+        Asker {
+            key_id: Some("k1".into()),
+            team: Some("ops".into()),
+            alias: None,
+        }
+    }
+
+    #[test]
+    fn calls_in_order_about_the_stage_texts_and_who_asks() {
+        let mut queue = CalloutQueue::new(asker());
+        let hooks = [webhook("first", "closed"), webhook("second", "closed")];
+        queue.queue(Stage::Output, &hooks, vec!["a result".into()]);
+        let (callout, body) = queue.next_callout().unwrap();
+        assert_eq!(callout.name(), "first");
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            json!({"guardrail": "first", "stage": "output", "alias": null, "keyId": "k1",
+                   "team": "ops", "texts": ["a result"]})
+        );
+        assert_eq!(queue.next_callout().unwrap().0.name(), "second");
+        assert!(queue.next_callout().is_none());
+    }
+
+    #[test]
+    fn verdicts_flag_deny_and_fail_as_configured() {
+        let mut report = Report::default();
+        let mut queue = CalloutQueue::new(asker());
+        let (open, closed) = (webhook("open", "open"), webhook("closed", "closed"));
+        queue.queue(
+            Stage::Input,
+            &[open.clone(), closed.clone()],
+            vec!["t".into()],
+        );
+        let flag = br#"{"action": "flag", "category": "tone"}"#;
+        assert_eq!(queue.answered(&open, Some(200), flag, &mut report), Ok(()));
+        assert_eq!(queue.answered(&open, None, b"", &mut report), Ok(()));
+        let failed = queue
+            .answered(&closed, Some(500), b"", &mut report)
+            .unwrap_err();
+        assert_eq!(failed.category, Category::Rule(UNAVAILABLE.into()));
+        assert!(queue.next_callout().is_none(), "a denial drops the rest");
+        queue.queue(Stage::Input, &[closed.clone()], vec!["t".into()]);
+        let deny = br#"{"action": "deny", "category": "off_topic"}"#;
+        let denied = queue
+            .answered(&closed, Some(200), deny, &mut report)
+            .unwrap_err();
+        assert_eq!(&*denied.guardrail, "closed");
+        let log = report.to_json();
+        assert!(log.contains(r#""category":"tone""#), "{log}");
+        assert!(
+            log.contains(r#""webhook_failures":["open","closed"]"#),
+            "{log}"
+        );
+    }
+}

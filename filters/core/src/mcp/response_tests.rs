@@ -283,3 +283,134 @@ fn counts_error_answers_and_failed_tools() {
     let (_, outcome) = f.json(&progress);
     assert_eq!(outcome.responses, 0);
 }
+
+/// A fixture whose key has output callouts; `call_result` is a result event with `text`.
+fn held_fixture() -> Fixture {
+    let policy = json!({ "guardrails": [
+        { "stages": ["output"], "check": { "webhook": {
+            "name": "hook", "cluster": "c", "authority": "a", "path": "/", "timeoutMs": 100,
+            "failure": "closed" } } }
+    ]});
+    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
+    Fixture {
+        selection: Some(policy.unwrap().select(Default::default())),
+        ..Fixture::new()
+    }
+}
+
+fn result_event(id: u32, text: &str) -> String {
+    let message = json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":text}],
+        "structuredContent":{"result":text}}});
+    format!("event: message\ndata: {message}\n\n")
+}
+
+#[test]
+fn a_stream_holds_only_the_result_event_and_what_follows_it() {
+    let f = held_fixture();
+    let progress =
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
+    let stream = format!("{progress}{}: after\n\n", result_event(3, "done"));
+    let mut rewriter = SseRewriter::default();
+    let mut outcome = MessageOutcome::default();
+    let pushed = f.with(|ctx| {
+        rewriter
+            .push_holding(
+                stream.as_bytes(),
+                false,
+                ctx,
+                &mut Report::default(),
+                &mut outcome,
+            )
+            .unwrap()
+    });
+    assert_eq!(
+        pushed.out,
+        progress.as_bytes(),
+        "the progress event goes on at once"
+    );
+    let held = pushed.held.unwrap();
+    assert_eq!(held.texts, ["done", r#"{"result":"done"}"#]);
+    let released = rewriter.release(held, None, &mut outcome);
+    assert_eq!(
+        released,
+        result_event(3, "done").as_bytes(),
+        "released as sent"
+    );
+    let rest = f.with(|ctx| rewriter.resume(ctx, &mut Report::default(), &mut outcome));
+    assert_eq!(
+        (rest.out.as_slice(), rest.held),
+        (&b": after\n\n"[..], None)
+    );
+    assert_eq!(outcome.withheld, 0);
+}
+
+#[test]
+fn a_refused_result_event_becomes_the_error_and_the_next_result_is_held_in_turn() {
+    let f = held_fixture();
+    let stream = format!(
+        "id: 5\n{}{}",
+        result_event(1, "bad"),
+        result_event(2, "good")
+    );
+    let mut rewriter = SseRewriter::default();
+    let mut outcome = MessageOutcome::default();
+    let first = f.with(|ctx| {
+        let pushed = rewriter.push_holding(
+            stream.as_bytes(),
+            true,
+            ctx,
+            &mut Report::default(),
+            &mut outcome,
+        );
+        pushed.unwrap().held.unwrap()
+    });
+    let refused =
+        String::from_utf8(rewriter.release(first, Some("withheld"), &mut outcome)).unwrap();
+    assert!(
+        refused.starts_with("id: 5\nevent: message\ndata: "),
+        "{refused}"
+    );
+    let data: Value = serde_json::from_str(refused.split("data: ").nth(1).unwrap().trim()).unwrap();
+    assert_eq!(
+        data,
+        json!({"jsonrpc":"2.0","id":1,"error":{"code":-32004,"message":"withheld"}})
+    );
+    assert_eq!(outcome.withheld, 1);
+    let second = f.with(|ctx| rewriter.resume(ctx, &mut Report::default(), &mut outcome));
+    assert!(second.out.is_empty());
+    assert_eq!(second.held.unwrap().texts[0], "good");
+}
+
+#[test]
+fn whole_json_results_are_held_and_other_answers_pass() {
+    let f = held_fixture();
+    let mut outcome = MessageOutcome::default();
+    let result = json!({"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x"}]}});
+    let answer = f.with(|ctx| {
+        ctx.hold_json(
+            result.to_string().as_bytes(),
+            &mut Report::default(),
+            &mut outcome,
+        )
+    });
+    let JsonAnswer::Held(held) = answer else {
+        panic!("a call result is held: {answer:?}")
+    };
+    let refusal: Value = serde_json::from_slice(&held.release(Some("no"), &mut outcome)).unwrap();
+    assert_eq!(refusal["error"]["code"], -32004);
+    assert_eq!(refusal["id"], 7);
+    let listing = tools_list().to_string();
+    let answer =
+        f.with(|ctx| ctx.hold_json(listing.as_bytes(), &mut Report::default(), &mut outcome));
+    assert!(
+        matches!(answer, JsonAnswer::Pass(Some(_))),
+        "a filtered list: {answer:?}"
+    );
+    let empty = json!({"jsonrpc":"2.0","id":8,"result":{"content":[]}}).to_string();
+    let answer =
+        f.with(|ctx| ctx.hold_json(empty.as_bytes(), &mut Report::default(), &mut outcome));
+    assert!(
+        matches!(answer, JsonAnswer::Pass(None)),
+        "nothing to read: {answer:?}"
+    );
+}
