@@ -10,16 +10,14 @@ denies any text with `hook-deny`; the mock's moderation endpoint flags `moderate
 
 import json
 import secrets
-import time
 
-import httpx
 import pytest
 from mcp.client.client import Client
 from mcp.client.sse import sse_client
 
 from conftest import Stack, serving, sha256_hex, wait_until
-from test_guardrails import WebhookServer, guardrail_log
-from test_mcp import GUARDRAIL_DENIED, McpServer, refused_call, run, session, text_of, url
+from test_guardrails import guardrail_log, webhook  # noqa: F401 (`webhook` is a fixture, shared)
+from test_mcp import GUARDRAIL_DENIED, McpServer, refused_call, run, session, slow_call_arrivals, text_of, url
 
 KEY_HOOK = "tg-e2e-mcp-hook-" + secrets.token_hex(8)
 KEY_MOD = "tg-e2e-mcp-mod-" + secrets.token_hex(8)
@@ -70,13 +68,6 @@ guardrails:
 
     def mcp_entries(self) -> list:
         return [json.loads(e["mcp"]) for e in self.access_log_entries() if e.get("mcp") not in (None, "-")]
-
-
-@pytest.fixture(scope="module")
-def webhook():
-    server = WebhookServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -134,23 +125,8 @@ def test_a_webhook_denial_on_a_result_withholds_it(gw, mode):
 def test_only_the_result_event_waits_for_the_webhook(gw, webhook):
     """The progress event still reaches the client while the tool runs; the result follows
     once the webhook allowed it."""
-    headers = {"authorization": f"Bearer {KEY_HOOK}", "accept": "application/json, text/event-stream",
-               "mcp-protocol-version": "2025-11-25"}
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}}
     webhook.calls.clear()
-    with httpx.Client(base_url=gw.base_url, headers=headers, timeout=30) as http:
-        answer = http.post("/mcp/tools", json=init)
-        headers["mcp-session-id"] = answer.headers["mcp-session-id"]
-        http.post("/mcp/tools", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
-        call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
-                "params": {"name": "slow", "arguments": {}, "_meta": {"progressToken": "p1"}}}
-        arrivals = []
-        with http.stream("POST", "/mcp/tools", json=call, headers=headers) as stream:
-            for line in stream.iter_lines():
-                if line.startswith("data:"):
-                    arrivals.append((time.monotonic(), json.loads(line[5:])))
-        http.delete("/mcp/tools", headers=headers)
+    arrivals = slow_call_arrivals(gw, KEY_HOOK)
     kinds = [message.get("method", "result") for _, message in arrivals]
     assert kinds == ["notifications/progress", "result"], arrivals
     assert arrivals[1][1]["result"]["content"][0]["text"] == "done"

@@ -200,3 +200,15 @@ pub fn dispatch_callout(ctx: &dyn Context, callout: &Callout, body: &[u8]) -> Re
             );
         })
 }
+
+/// A callout's answer as the context's `on_http_call_response` reads it: its status (none
+/// when the call failed without one) and body.
+pub fn callout_answer(ctx: &dyn Context, body_size: usize) -> (Option<u16>, Vec<u8>) {
+    let status = ctx
+        .get_http_call_response_header(":status")
+        .and_then(|s| s.parse().ok());
+    let body = ctx
+        .get_http_call_response_body(0, body_size)
+        .unwrap_or_default();
+    (status, body)
+}

@@ -23,6 +23,7 @@ use tollgate_core::step_context::StepContext;
 use tollgate_core::usage_record::record_id;
 use tollgate_core::{headers, log_fields};
 
+use crate::guarding::callout_answer;
 use crate::host::{log_field, read_field, unix_millis};
 use crate::provider::enqueue_usage;
 use crate::ratelimiting::SharedData;
@@ -237,12 +238,7 @@ impl McpFilter {
 
 impl Context for McpFilter {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
-        let status = self
-            .get_http_call_response_header(":status")
-            .and_then(|s| s.parse().ok());
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
+        let (status, body) = callout_answer(self, body_size);
         self.callout_answered(status, &body);
     }
 }
@@ -363,7 +359,10 @@ impl HttpContext for McpFilter {
             .unwrap_or_default();
         let content_type = self.get_http_response_header("content-type");
         self.answer = if is_event_stream(content_type.as_deref()) {
-            Answer::Sse(SseRewriter::default())
+            Answer::Sse(match self.holds_results() {
+                true => SseRewriter::holding_results(),
+                false => SseRewriter::default(),
+            })
         } else if is_json(content_type.as_deref()) {
             Answer::Json
         } else {
@@ -404,7 +403,7 @@ impl HttpContext for McpFilter {
             Answer::Json => Ok(ctx.rewrite_json(&body, report, &mut outcome)),
             Answer::Sse(rewriter) => rewriter
                 .push(&body, end_of_stream, ctx, report, &mut outcome)
-                .map(|out| (out != body).then_some(out)),
+                .map(|pushed| (pushed.out != body).then_some(pushed.out)),
             Answer::Passthrough => Ok(None),
         });
         match rewritten {

@@ -274,9 +274,7 @@ impl McpFilter {
     ) -> Option<HeldResult> {
         let end_of_stream = stream.end_of_stream;
         let pushed = self.rewriting(|ctx, answer, report| match answer {
-            Answer::Sse(rewriter) => {
-                rewriter.push_holding(chunk, end_of_stream, ctx, report, outcome)
-            }
+            Answer::Sse(rewriter) => rewriter.push(chunk, end_of_stream, ctx, report, outcome),
             _ => Ok(Pushed::default()),
         })?;
         match pushed {

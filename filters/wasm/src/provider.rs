@@ -31,7 +31,7 @@ use tollgate_core::usage_outbox;
 use tollgate_core::usage_record::{record_id, Payload, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
-use crate::guarding::{dispatch_callout, Guarding};
+use crate::guarding::{callout_answer, dispatch_callout, Guarding};
 use crate::host::{log_field, random_bytes, reply_error, request_body, unix_millis};
 use crate::metrics;
 use crate::ratelimiting::SharedData;
@@ -458,12 +458,7 @@ impl ProviderFilter {
 
 impl Context for ProviderFilter {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
-        let status = self
-            .get_http_call_response_header(":status")
-            .and_then(|s| s.parse().ok());
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
+        let (status, body) = callout_answer(self, body_size);
         let stage = self.guarding.as_ref().map(Guarding::callout_stage);
         let Callouts::Finished(outcome) = self.callout_done(status, &body) else {
             return;

@@ -247,7 +247,7 @@ impl HeldResult {
     }
 }
 
-/// What a chunk of a held stream gave.
+/// What a chunk of a stream gave.
 #[derive(Debug, Default)]
 pub struct Pushed {
     /// The bytes to send on now.
@@ -270,6 +270,8 @@ pub struct SseRewriter {
     lf_sent: bool,
     /// Events read but not yet rewritten: those after a held call result.
     pending: VecDeque<SseEvent>,
+    /// Call results are held for the output callouts.
+    hold: bool,
 }
 
 impl Default for SseRewriter {
@@ -280,30 +282,23 @@ impl Default for SseRewriter {
             session: None,
             lf_sent: false,
             pending: VecDeque::new(),
+            hold: false,
         }
     }
 }
 
 impl SseRewriter {
-    /// The bytes to send on for `chunk`.
-    pub fn push(
-        &mut self,
-        chunk: &[u8],
-        end_of_stream: bool,
-        ctx: &ResponseContext,
-        report: &mut Report,
-        outcome: &mut MessageOutcome,
-    ) -> Result<Vec<u8>, SseError> {
-        if self.failed {
-            return Ok(chunk.to_vec());
+    /// A rewriter that holds call results for the output callouts: `push` stops at the
+    /// first one, and the events after it wait here until [`Self::resume`].
+    pub fn holding_results() -> Self {
+        SseRewriter {
+            hold: true,
+            ..SseRewriter::default()
         }
-        self.read(chunk, end_of_stream)?;
-        Ok(self.drain(ctx, report, outcome, false).out)
     }
 
-    /// Like [`Self::push`], but stops at the first call result the output callouts must
-    /// read: the events before it go on, it is held, and the events after it wait here.
-    pub fn push_holding(
+    /// What to send on for `chunk` (everything rewritten, unless a result is held).
+    pub fn push(
         &mut self,
         chunk: &[u8],
         end_of_stream: bool,
@@ -318,7 +313,7 @@ impl SseRewriter {
             });
         }
         self.read(chunk, end_of_stream)?;
-        Ok(self.drain(ctx, report, outcome, true))
+        Ok(self.drain(ctx, report, outcome))
     }
 
     /// Goes on with the events that waited behind a held result (which may hold another).
@@ -328,7 +323,7 @@ impl SseRewriter {
         report: &mut Report,
         outcome: &mut MessageOutcome,
     ) -> Pushed {
-        self.drain(ctx, report, outcome, true)
+        self.drain(ctx, report, outcome)
     }
 
     /// The bytes of a held result once the callouts are through (see [`HeldResult::release`]).
@@ -361,20 +356,19 @@ impl SseRewriter {
         Ok(())
     }
 
-    /// Rewrites the pending events; with `hold`, stops at a call result to hold.
+    /// Rewrites the pending events; when holding, stops at a call result to hold.
     fn drain(
         &mut self,
         ctx: &ResponseContext,
         report: &mut Report,
         outcome: &mut MessageOutcome,
-        hold: bool,
     ) -> Pushed {
         let mut pushed = Pushed::default();
         while let Some(event) = self.pending.pop_front() {
             let (bytes, message) = self.rewrite_event(&event, ctx, report, outcome);
             let ends_in_cr = event.raw.last() == Some(&b'\r');
             let held = message
-                .filter(|_| hold)
+                .filter(|_| self.hold)
                 .and_then(|m| HeldResult::of(&m, bytes.clone(), Some(event.raw.clone())));
             if held.is_some() {
                 pushed.held = held;

@@ -3,6 +3,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::mcp::legacy::Diversions;
 use crate::mcp::pins::memory::MemoryStore;
+use crate::mcp::schemas::ToolSchemas;
 use crate::mcp::test_support::{access, guardrails, no_pins};
 
 fn tools_list() -> Value {
@@ -20,6 +21,9 @@ struct Fixture {
     selection: Option<Selection>,
     policy: ToolChangePolicy,
     legacy: bool,
+    /// A policy with schema checks, and the tool the answered call named.
+    schema_policy: Option<crate::guardrails::CompiledPolicy>,
+    call_tool: Option<&'static str>,
 }
 
 impl Fixture {
@@ -31,6 +35,8 @@ impl Fixture {
             selection: None,
             policy: ToolChangePolicy::Hide,
             legacy: false,
+            schema_policy: None,
+            call_tool: None,
         }
     }
 
@@ -44,14 +50,19 @@ impl Fixture {
             store: &self.store,
             server: "s",
         };
+        let schemas = self.schema_policy.as_ref().map(|policy| ToolSchemas {
+            store: &self.store,
+            server: "s",
+            policy,
+        });
         let ctx = ResponseContext {
             access: &self.access,
             pins: &pins,
             on_tool_change: self.policy,
             guardrails: self.selection.as_ref(),
             legacy: self.legacy.then_some(("/mcp/old", &diversions)),
-            schemas: None,
-            call_tool: None,
+            schemas: schemas.as_ref(),
+            call_tool: self.call_tool,
         };
         f(&ctx)
     }
@@ -184,7 +195,8 @@ fn sse_is_rewritten_event_by_event_across_chunk_boundaries() {
             let end = (i + 1) * 5 >= bytes.len();
             let piece = rewriter
                 .push(chunk, end, ctx, &mut Report::default(), &mut outcome)
-                .unwrap();
+                .unwrap()
+                .out;
             out.extend_from_slice(&piece);
             if first_event_out.is_none() && !out.is_empty() {
                 first_event_out = Some(i);
@@ -223,6 +235,7 @@ fn the_legacy_stream_points_at_the_gateway_and_carries_diverted_refusals() {
             rewriter
                 .push(bytes, false, ctx, &mut report, &mut outcome)
                 .unwrap()
+                .out
         })
     };
     // As the SDK's server sends it, with CRLF line ends.
@@ -248,6 +261,7 @@ fn crlf_events_leave_whole_without_waiting_for_the_next_chunk() {
             rewriter
                 .push(bytes, false, ctx, &mut report, &mut outcome)
                 .unwrap()
+                .out
         })
     };
     let first = b"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\n\r\n";
@@ -310,11 +324,11 @@ fn a_stream_holds_only_the_result_event_and_what_follows_it() {
     let progress =
         "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
     let stream = format!("{progress}{}: after\n\n", result_event(3, "done"));
-    let mut rewriter = SseRewriter::default();
+    let mut rewriter = SseRewriter::holding_results();
     let mut outcome = MessageOutcome::default();
     let pushed = f.with(|ctx| {
         rewriter
-            .push_holding(
+            .push(
                 stream.as_bytes(),
                 false,
                 ctx,
@@ -342,6 +356,22 @@ fn a_stream_holds_only_the_result_event_and_what_follows_it() {
         (&b": after\n\n"[..], None)
     );
     assert_eq!(outcome.withheld, 0);
+    let whole = f.with(|ctx| {
+        let mut plain = SseRewriter::default();
+        let pushed = plain.push(
+            stream.as_bytes(),
+            false,
+            ctx,
+            &mut Report::default(),
+            &mut outcome,
+        );
+        pushed.unwrap()
+    });
+    assert_eq!(
+        (whole.out, whole.held),
+        (stream.into_bytes(), None),
+        "without callouts"
+    );
 }
 
 #[test]
@@ -352,10 +382,10 @@ fn a_refused_result_event_becomes_the_error_and_the_next_result_is_held_in_turn(
         result_event(1, "bad"),
         result_event(2, "good")
     );
-    let mut rewriter = SseRewriter::default();
+    let mut rewriter = SseRewriter::holding_results();
     let mut outcome = MessageOutcome::default();
     let first = f.with(|ctx| {
-        let pushed = rewriter.push_holding(
+        let pushed = rewriter.push(
             stream.as_bytes(),
             true,
             ctx,
@@ -413,4 +443,49 @@ fn whole_json_results_are_held_and_other_answers_pass() {
         matches!(answer, JsonAnswer::Pass(None)),
         "nothing to read: {answer:?}"
     );
+}
+
+#[test]
+fn listed_output_schemas_check_the_structured_content_of_the_called_tool() {
+    let policy = json!({ "guardrails": [
+        { "stages": ["output"], "check": { "schema": {
+            "name": "shapes", "action": "deny", "targets": ["structuredOutput"] } } }
+    ]});
+    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
+    let policy = policy.unwrap();
+    let mut f = Fixture {
+        selection: Some(policy.select(Default::default())),
+        schema_policy: Some(policy),
+        ..Fixture::new()
+    };
+    let listing = json!({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo",
+        "inputSchema":{"type":"object"},
+        "outputSchema":{"type":"object","required":["result"]}}]}});
+    f.json(&listing);
+    let answer = |text: Value| {
+        json!({"jsonrpc":"2.0","id":2,"result":{
+        "content":[{"type":"text","text":"x"}],"structuredContent":text}})
+    };
+    let (out, outcome) = f.json(&answer(json!({"other": 1})));
+    assert_eq!(
+        outcome.withheld, 0,
+        "no call named: nothing to check against"
+    );
+    assert_eq!(out, None);
+    f.call_tool = Some("echo");
+    let (out, outcome) = f.json(&answer(json!({"other": 1})));
+    let error = out.unwrap();
+    assert_eq!(
+        (outcome.withheld, &error["error"]["code"]),
+        (1, &json!(-32004))
+    );
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shapes"),
+        "{error}"
+    );
+    let (out, outcome) = f.json(&answer(json!({"result": "x"})));
+    assert_eq!((out, outcome.withheld), (None, 0));
 }

@@ -12,6 +12,14 @@ fn policy(action: &str, targets: Value) -> CompiledPolicy {
     CompiledPolicy::new(serde_json::from_value(policy).unwrap()).unwrap()
 }
 
+fn book<'a>(store: &'a MemoryStore, policy: &'a CompiledPolicy) -> ToolSchemas<'a> {
+    ToolSchemas {
+        store,
+        server: "s",
+        policy,
+    }
+}
+
 fn listed_tool() -> Map<String, Value> {
     json!({
         "name": "add",
@@ -32,11 +40,7 @@ fn arguments_are_checked_against_the_listed_input_schema() {
         policy("deny", json!(["toolArguments"])),
     );
     let selection = policy.select(RequestScope::default());
-    let schemas = ToolSchemas {
-        store: &store,
-        server: "s",
-        policy: &policy,
-    };
+    let schemas = book(&store, &policy);
     let mut report = Report::default();
     let bad = json!({"a": "one"});
     assert_eq!(
@@ -78,11 +82,7 @@ fn structured_content_is_checked_against_the_output_schema_and_flags_pass() {
         policy("flag", json!(["structuredOutput"])),
     );
     let selection = policy.select(RequestScope::default());
-    let schemas = ToolSchemas {
-        store: &store,
-        server: "s",
-        policy: &policy,
-    };
+    let schemas = book(&store, &policy);
     schemas.remember(&listed_tool());
     let mut report = Report::default();
     let wrong = json!({"content": [], "structuredContent": {"total": 3}});
@@ -97,10 +97,7 @@ fn structured_content_is_checked_against_the_output_schema_and_flags_pass() {
         report.to_json()
     );
     let deny = self::policy("deny", json!(["structuredOutput"]));
-    let schemas = ToolSchemas {
-        policy: &deny,
-        ..schemas
-    };
+    let schemas = book(&store, &deny);
     let selection = deny.select(RequestScope::default());
     assert!(schemas
         .check_result(&selection, "add", wrong.as_object().unwrap(), &mut report)
@@ -119,11 +116,7 @@ fn oversized_schemas_are_forgotten_not_stored() {
         policy("deny", json!(["toolArguments"])),
     );
     let selection = policy.select(RequestScope::default());
-    let schemas = ToolSchemas {
-        store: &store,
-        server: "s",
-        policy: &policy,
-    };
+    let schemas = book(&store, &policy);
     schemas.remember(&listed_tool());
     let mut huge = listed_tool();
     huge.insert(
