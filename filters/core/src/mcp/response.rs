@@ -62,6 +62,17 @@ impl ResponseContext<'_> {
         report: &mut Report,
         outcome: &mut MessageOutcome,
     ) -> bool {
+        self.rewrite_answer(message, self.call_tool, report, outcome)
+    }
+
+    /// [`Self::rewrite`] for an answer to a call of `call_tool`, when known.
+    fn rewrite_answer(
+        &self,
+        message: &mut Message,
+        call_tool: Option<&str>,
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> bool {
         let is_error = message.0.contains_key("error");
         if is_error || message.0.contains_key("result") {
             outcome.responses += 1;
@@ -92,7 +103,7 @@ impl ResponseContext<'_> {
         let Some(selection) = self.guardrails else {
             return changed;
         };
-        let schema_checked = match (self.schemas, self.call_tool) {
+        let schema_checked = match (self.schemas, call_tool) {
             (Some(schemas), Some(tool)) => schemas.check_result(selection, tool, result, report),
             _ => Ok(()),
         };
@@ -417,16 +428,25 @@ impl SseRewriter {
         let Some(mut message) = parsed.and_then(Message::from_value) else {
             return (event.raw.clone(), None);
         };
-        let diverted = match (ctx.legacy, &self.session) {
-            (Some((_, diversions)), Some(session)) => diversions.take(session, &message),
+        let legacy = match (ctx.legacy, &self.session) {
+            (Some((_, diversions)), Some(session)) => Some((diversions, session.as_str())),
             _ => None,
         };
+        let diverted = legacy.and_then(|(diversions, session)| diversions.take(session, &message));
         let changed = match diverted {
             Some(refusal) => {
                 message = refusal;
                 true
             }
-            None => ctx.rewrite(&mut message, report, outcome),
+            None => {
+                // A legacy stream's answers do not say which call they answer: the call
+                // left its tool behind when it was posted (see `Diversions::remember_call`).
+                let called = legacy
+                    .filter(|_| ctx.schemas.is_some())
+                    .and_then(|(diversions, session)| diversions.called_tool(session, &message));
+                let call_tool = called.as_deref().or(ctx.call_tool);
+                ctx.rewrite_answer(&mut message, call_tool, report, outcome)
+            }
         };
         if !changed {
             return (event.raw.clone(), Some(message));
