@@ -107,6 +107,18 @@ def test_a_webhook_denial_on_arguments_never_reaches_the_tool(gw, webhook):
     assert not any("hook-deny" in json.dumps(c) for c in gw.tools.calls()), gw.tools.calls()
 
 
+def test_an_unreachable_fail_closed_webhook_refuses_the_call(gw):
+    async def scenario():
+        async with session(gw, key=KEY_HOOK) as client:
+            return await refused_call(client, "echo", {"text": "hook-fail now"})
+
+    refused = run(scenario())
+    assert refused.code == GUARDRAIL_DENIED
+    assert "mcp-hook" in refused.message and "unavailable" in refused.message, refused.message
+    assert not any("hook-fail" in json.dumps(c) for c in gw.tools.calls())
+    guardrail_log(gw, lambda log: log.get("webhook_failures") == ["mcp-hook"])
+
+
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 def test_a_webhook_denial_on_a_result_withholds_it(gw, mode):
     async def scenario():
