@@ -83,6 +83,7 @@ bench: tools wasm
 	$(PY) scripts/bench.py
 	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_xds.py
 	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_mcp.py
+	TOLLGATE_BIN=$(CURDIR)/target/release $(PY) scripts/bench_mcp_guardrails.py
 
 # --- fuzzing (not part of `make test`) -----------------------------------------------------
 # cargo-fuzz assumes a nightly toolchain: its sanitizer builds (ASan is its default) pass

@@ -325,13 +325,14 @@ def test_guardrails_redact_results_and_withhold_injections(mcp_stack):
 # === streaming ===
 
 
-def test_sse_answers_stream_through_unbuffered(mcp_stack):
-    """The progress event reaches the client while the tool is still running."""
-    headers = {"authorization": f"Bearer {KEY_MCP}", "accept": "application/json, text/event-stream",
+def slow_call_arrivals(stack, key=KEY_MCP) -> list:
+    """Calls `slow` (progress, 1.5 s, result) in a raw session, whose answer is an event
+    stream; returns each message with the time it arrived."""
+    headers = {"authorization": f"Bearer {key}", "accept": "application/json, text/event-stream",
                "mcp-protocol-version": "2025-11-25"}
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "e2e", "version": "1"}}}
-    with httpx.Client(base_url=mcp_stack.base_url, headers=headers, timeout=30) as http:
+    with httpx.Client(base_url=stack.base_url, headers=headers, timeout=30) as http:
         answer = http.post("/mcp/tools", json=init)
         assert answer.status_code == 200, answer.text
         headers["mcp-session-id"] = answer.headers["mcp-session-id"]
@@ -345,6 +346,12 @@ def test_sse_answers_stream_through_unbuffered(mcp_stack):
                 if line.startswith("data:"):
                     arrivals.append((time.monotonic(), json.loads(line[5:])))
         http.delete("/mcp/tools", headers=headers)
+    return arrivals
+
+
+def test_sse_answers_stream_through_unbuffered(mcp_stack):
+    """The progress event reaches the client while the tool is still running."""
+    arrivals = slow_call_arrivals(mcp_stack)
     kinds = [message.get("method", "result") for _, message in arrivals]
     assert kinds == ["notifications/progress", "result"], arrivals
     # The tool sleeps 1.5 s between the two: a buffered stream would deliver them together.

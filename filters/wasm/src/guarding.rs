@@ -3,16 +3,18 @@
 //! moderation, on the request and then on the whole answer), and the report for the log.
 //! Host calls (clock, callouts, replies) stay in `provider`.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::Duration;
+
+use proxy_wasm::traits::Context;
+use proxy_wasm::types::Status;
 
 use tollgate_core::error::GatewayError;
-use tollgate_core::guard::{Action, Category, Denial, Masking};
-use tollgate_core::guardrails::webhook::UNAVAILABLE;
+use tollgate_core::guard::Masking;
 use tollgate_core::guardrails::{
-    denied_error, guard_request, request_texts, Callout, CalloutVerdict, CompiledPolicy,
-    Inspection, OutputGuard, Report, RequestScope, SchemaGuard, Selection, Stage,
+    denied_error, guard_request, request_texts, Asker, Callout, CalloutQueue, CompiledPolicy,
+    Inspection, OutputGuard, Report, SchemaGuard, Selection, Stage,
 };
 use tollgate_core::model::Request;
 
@@ -21,17 +23,11 @@ pub struct Guarding {
     selection: Selection,
     masking: Masking,
     pub report: Report,
-    /// Callouts still to make, all about `stage`.
-    callouts: VecDeque<Callout>,
-    stage: Stage,
-    /// The texts the callouts are about: the request's after the input rules, then the
+    /// Callouts still to make: about the request's texts after the input rules, then the
     /// answer's after the output rules.
-    texts: Vec<String>,
+    callouts: CalloutQueue,
     /// The request's tool and response schemas, compiled when a schema check applies.
     schemas: Option<Arc<tollgate_core::guard::schema::RequestSchemas>>,
-    key_id: Option<String>,
-    team: Option<String>,
-    alias: Option<String>,
 }
 
 impl Guarding {
@@ -42,26 +38,22 @@ impl Guarding {
         team: Option<String>,
         alias: Option<String>,
     ) -> Option<Guarding> {
-        let selection = policy.select(RequestScope {
-            key_id: key_id.as_deref(),
-            team: team.as_deref(),
-            alias: alias.as_deref(),
-        });
+        let asker = Asker {
+            key_id,
+            team,
+            alias,
+        };
+        let selection = policy.select(asker.scope());
         if selection.is_empty() {
             return None;
         }
         Some(Guarding {
             policy: Rc::clone(policy),
-            callouts: selection.input_callouts.iter().cloned().collect(),
-            stage: Stage::Input,
+            callouts: CalloutQueue::new(asker),
             selection,
             masking: Masking::new(),
             report: Report::default(),
-            texts: Vec::new(),
             schemas: None,
-            key_id,
-            team,
-            alias,
         })
     }
 
@@ -102,11 +94,13 @@ impl Guarding {
             }
             changed = inspection.changed;
         }
-        if !self.callouts.is_empty() {
-            self.texts = request_texts(request)
+        if !self.selection.input_callouts.is_empty() {
+            let texts = request_texts(request)
                 .into_iter()
                 .map(str::to_owned)
                 .collect();
+            self.callouts
+                .queue(Stage::Input, &self.selection.input_callouts, texts);
         }
         Ok(changed)
     }
@@ -129,30 +123,21 @@ impl Guarding {
     /// Queues the output callouts about the answer's guarded texts (none for an answer
     /// without text).
     pub fn queue_output(&mut self, texts: Vec<String>) {
-        self.stage = Stage::Output;
-        self.callouts = match texts.iter().any(|t| !t.is_empty()) {
-            true => self.selection.output_callouts.iter().cloned().collect(),
-            false => VecDeque::new(),
+        let callouts = match texts.iter().any(|t| !t.is_empty()) {
+            true => self.selection.output_callouts.as_slice(),
+            false => &[],
         };
-        self.texts = texts;
+        self.callouts.queue(Stage::Output, callouts, texts);
     }
 
     /// The stage the pending callouts guard.
     pub fn callout_stage(&self) -> Stage {
-        self.stage
+        self.callouts.stage()
     }
 
     /// The next callout to make and its body.
     pub fn next_callout(&mut self) -> Option<(Callout, Vec<u8>)> {
-        let callout = self.callouts.pop_front()?;
-        let texts: Vec<&str> = self.texts.iter().map(String::as_str).collect();
-        let who = RequestScope {
-            key_id: self.key_id.as_deref(),
-            team: self.team.as_deref(),
-            alias: self.alias.as_deref(),
-        };
-        let body = callout.body(self.stage, who, &texts);
-        Some((callout, body))
+        self.callouts.next_callout()
     }
 
     /// A callout's answer: `Err` refuses the request (or withholds the answer).
@@ -162,34 +147,10 @@ impl Guarding {
         status: Option<u16>,
         body: &[u8],
     ) -> Result<(), GatewayError> {
-        let name = callout.name();
-        let category = match callout.verdict(status, body) {
-            CalloutVerdict::Allow => return Ok(()),
-            CalloutVerdict::Flag { categories } => {
-                for category in categories {
-                    self.report
-                        .verdict(self.stage, name, &category, Action::Flag);
-                }
-                return Ok(());
-            }
-            CalloutVerdict::Failed if callout.endpoint().fails_open() => {
-                self.report.webhook_failed(name);
-                return Ok(());
-            }
-            CalloutVerdict::Failed => {
-                self.report.webhook_failed(name);
-                UNAVAILABLE.to_owned()
-            }
-            CalloutVerdict::Deny { category } => category,
-        };
-        self.report
-            .verdict(self.stage, name, &category, Action::Deny);
-        let denial = Denial {
-            guardrail: name.into(),
-            category: Category::Rule(category.into()),
-            detail: None,
-        };
-        Err(denied_error(self.stage, &denial))
+        let stage = self.callouts.stage();
+        self.callouts
+            .answered(callout, status, body, &mut self.report)
+            .map_err(|denial| denied_error(stage, &denial))
     }
 
     /// The output stage for the answer, when it has one: output guardrails, schema checks,
@@ -218,4 +179,36 @@ impl Guarding {
             None => guard,
         })
     }
+}
+
+/// Sends one callout through its endpoint's cluster; the answer comes to the context's
+/// `on_http_call_response`. `Err` when Envoy refused to dispatch it (unknown cluster).
+pub fn dispatch_callout(ctx: &dyn Context, callout: &Callout, body: &[u8]) -> Result<u32, Status> {
+    let endpoint = callout.endpoint();
+    let headers = vec![
+        (":method", "POST"),
+        (":path", endpoint.path.as_str()),
+        (":authority", endpoint.authority.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let timeout = Duration::from_millis(u64::from(endpoint.timeout_ms));
+    ctx.dispatch_http_call(&endpoint.cluster, headers, Some(body), vec![], timeout)
+        .inspect_err(|status| {
+            log::warn!(
+                "tollgate: guardrail `{}` not called: {status:?}",
+                callout.name()
+            );
+        })
+}
+
+/// A callout's answer as the context's `on_http_call_response` reads it: its status (none
+/// when the call failed without one) and body.
+pub fn callout_answer(ctx: &dyn Context, body_size: usize) -> (Option<u16>, Vec<u8>) {
+    let status = ctx
+        .get_http_call_response_header(":status")
+        .and_then(|s| s.parse().ok());
+    let body = ctx
+        .get_http_call_response_body(0, body_size)
+        .unwrap_or_default();
+    (status, body)
 }

@@ -16,7 +16,7 @@ use tollgate_core::mcp::legacy::Diversions;
 use tollgate_core::mcp::response::{is_event_stream, is_json};
 use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
 use tollgate_core::mcp::{
-    Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing,
+    Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing, Refusal,
     ResponseContext, SseRewriter, StatelessHeaders, ToolChangeRecord,
 };
 use tollgate_core::route_context::RouteContext;
@@ -24,9 +24,13 @@ use tollgate_core::step_context::StepContext;
 use tollgate_core::usage_record::record_id;
 use tollgate_core::{headers, log_fields};
 
+use crate::guarding::callout_answer;
 use crate::host::{log_field, read_field, unix_millis};
 use crate::provider::enqueue_usage;
 use crate::ratelimiting::SharedData;
+
+#[path = "mcp_callouts.rs"]
+mod callouts;
 
 /// How the server's answer is read.
 enum Answer {
@@ -56,6 +60,8 @@ pub struct McpFilter {
     request_id: String,
     /// A forwarded priced call's budget holds, settled when the call ends.
     charge: Option<Charge>,
+    /// Webhook and moderation guardrails on a call's arguments and result.
+    callouts: Option<callouts::McpCallouts>,
 }
 
 impl McpFilter {
@@ -79,6 +85,7 @@ impl McpFilter {
             team: None,
             request_id: String::new(),
             charge: None,
+            callouts: None,
         }
     }
 
@@ -95,6 +102,32 @@ impl McpFilter {
             Some(body),
         );
         Action::Pause
+    }
+
+    /// Answers a refused request: directly, or for a legacy client through its event
+    /// stream (the request goes on as a `ping` whose answer the refusal replaces).
+    fn refused(&mut self, refusal: &Refusal) -> Action {
+        // A call refused before the server saw it costs nothing, whatever status the
+        // refusal carries (a price is held before the argument callouts run).
+        self.release_charge();
+        let mcp = Rc::clone(&self.mcp);
+        let diversions = Diversions {
+            store: &SharedData,
+            server: &mcp.config.name,
+        };
+        let ping = match (&mcp.config.legacy_sse_prefix, &refusal.id) {
+            (Some(_), Some(id)) => diversions.divert(&self.path, id, &refusal.body),
+            _ => None,
+        };
+        let Some(ping) = ping else {
+            return self.refuse(refusal.status, &refusal.body, refusal.reason);
+        };
+        self.record.decision = refusal.reason;
+        self.call_end.refused = Some(refusal.reason);
+        self.set_http_request_header("content-length", Some(&ping.len().to_string()));
+        self.set_http_request_body(0, usize::MAX, &ping);
+        self.log();
+        Action::Continue
     }
 
     fn log(&self) {
@@ -139,6 +172,54 @@ impl McpFilter {
         self.record.answered(outcome);
     }
 
+    /// Runs `f` with what the server's answer is checked against; `None` when the key
+    /// may not use the server.
+    fn rewriting<T>(
+        &mut self,
+        f: impl FnOnce(&ResponseContext, &mut Answer, &mut Report) -> T,
+    ) -> Option<T> {
+        let mcp = Rc::clone(&self.mcp);
+        let access = self.key_id.as_deref().and_then(|id| mcp.access(id))?;
+        let pins = PinBook {
+            store: &SharedData,
+            server: &mcp.config.name,
+            approved: &mcp.config.pins,
+        };
+        let diversions = Diversions {
+            store: &SharedData,
+            server: &mcp.config.name,
+        };
+        let schemas = mcp.tool_schemas(&SharedData);
+        let ctx = ResponseContext {
+            access,
+            pins: &pins,
+            on_tool_change: mcp.config.on_tool_change,
+            guardrails: self.selection.as_ref(),
+            legacy: mcp
+                .config
+                .legacy_sse_prefix
+                .as_deref()
+                .map(|prefix| (prefix, &diversions)),
+            schemas: schemas.as_ref(),
+            call_tool: self.call.as_ref().map(|call| call.tool.as_str()),
+        };
+        Some(f(&ctx, &mut self.answer, &mut self.report))
+    }
+
+    /// Records what rewriting part of the answer did; the call's step ships once its
+    /// response passed.
+    fn rewritten(&mut self, outcome: MessageOutcome, end_of_stream: bool) {
+        let changed = outcome != MessageOutcome::default();
+        let responded = outcome.responses > 0;
+        self.answered(outcome);
+        if changed || end_of_stream {
+            self.log();
+        }
+        if responded || end_of_stream {
+            self.ship_step();
+        }
+    }
+
     /// Ships the tool call's step record through the usage outbox, like an LLM step's.
     /// Once per call, when its answer is complete (or at the log, for an exchange cut short).
     fn ship_step(&mut self) {
@@ -175,20 +256,36 @@ impl McpFilter {
         enqueue_usage(&step.to_json());
     }
 
+    /// Gives a priced call's holds back: the call never reached the server.
+    fn release_charge(&mut self) {
+        if let Some(charge) = self.charge.take() {
+            self.settle(charge, 0);
+        }
+    }
+
     /// Spends a priced call's price in its budgets, or releases it when the server turned
     /// the call down; the cost spent, once.
     fn settle_charge(&mut self) -> Option<u64> {
         let charge = self.charge.take()?;
         let cost = charge.cost(&self.call_end);
+        self.settle(charge, cost);
+        (cost > 0).then_some(cost)
+    }
+
+    fn settle(&self, charge: Charge, cost: u64) {
         let now = unix_millis(self.get_current_time());
         if charge.settle(&SharedData, now, cost).is_err() {
             log::warn!("tollgate: budget settlement of {cost} nano-USD lost to contention");
         }
-        (cost > 0).then_some(cost)
     }
 }
 
-impl Context for McpFilter {}
+impl Context for McpFilter {
+    fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
+        let (status, body) = callout_answer(self, body_size);
+        self.callout_answered(status, &body);
+    }
+}
 
 impl HttpContext for McpFilter {
     fn on_http_request_headers(&mut self, _: usize, end_of_stream: bool) -> Action {
@@ -256,6 +353,7 @@ impl HttpContext for McpFilter {
             approved: &mcp.config.pins,
         };
         let key_id = self.key_id.clone().unwrap_or_default();
+        let schemas = mcp.tool_schemas(&SharedData);
         let request = ClientRequest {
             headers: StatelessHeaders {
                 method: method_header.as_deref(),
@@ -268,6 +366,7 @@ impl HttpContext for McpFilter {
             pins: &pins,
             on_tool_change: mcp.config.on_tool_change,
             guardrails: self.selection.as_ref(),
+            schemas: schemas.as_ref(),
         };
         let attribution = read_field(self, log_fields::ATTRIBUTION)
             .and_then(|a| Attribution::decode(&a))
@@ -284,34 +383,30 @@ impl HttpContext for McpFilter {
                 self.charge = charge;
                 self.record.method = forward.method;
                 self.record.target = forward.target;
-                if let Some(body) = forward.body {
+                if let Some(body) = &forward.body {
                     self.set_http_request_header("content-length", Some(&body.len().to_string()));
-                    self.set_http_request_body(0, body_size, &body);
+                    self.set_http_request_body(0, body_size, body);
+                }
+                let call = forward.body.unwrap_or(body);
+                if let (Some(_), Some(_)) = (&mcp.config.legacy_sse_prefix, &schemas) {
+                    let diversions = Diversions {
+                        store: &SharedData,
+                        server: &mcp.config.name,
+                    };
+                    diversions.remember_call(&self.path, &call);
+                }
+                if let Some(texts) = forward.callout_texts {
+                    if let Some(action) = self.check_arguments(texts, call) {
+                        return action;
+                    }
                 }
                 self.log();
                 Action::Continue
             }
             Err(refusal) => {
-                self.record.method = refusal.method;
-                self.record.target = refusal.target;
-                // A legacy client reads answers from its event stream only.
-                let diversions = Diversions {
-                    store: &SharedData,
-                    server: &mcp.config.name,
-                };
-                let ping = match (&mcp.config.legacy_sse_prefix, &refusal.id) {
-                    (Some(_), Some(id)) => diversions.divert(&self.path, id, &refusal.body),
-                    _ => None,
-                };
-                let Some(ping) = ping else {
-                    return self.refuse(refusal.status, &refusal.body, refusal.reason);
-                };
-                self.record.decision = refusal.reason;
-                self.call_end.refused = Some(refusal.reason);
-                self.set_http_request_header("content-length", Some(&ping.len().to_string()));
-                self.set_http_request_body(0, body_size, &ping);
-                self.log();
-                Action::Continue
+                self.record.method = refusal.method.clone();
+                self.record.target = refusal.target.clone();
+                self.refused(&refusal)
             }
         }
     }
@@ -326,7 +421,10 @@ impl HttpContext for McpFilter {
             .unwrap_or_default();
         let content_type = self.get_http_response_header("content-type");
         self.answer = if is_event_stream(content_type.as_deref()) {
-            Answer::Sse(SseRewriter::default())
+            Answer::Sse(match self.holds_results() {
+                true => SseRewriter::holding_results(),
+                false => SseRewriter::default(),
+            })
         } else if is_json(content_type.as_deref()) {
             Answer::Json
         } else {
@@ -349,64 +447,36 @@ impl HttpContext for McpFilter {
             }
             return Action::Continue;
         }
+        if self.answer_waits(body_size, end_of_stream) {
+            return Action::Pause;
+        }
         if matches!(self.answer, Answer::Json) && !end_of_stream {
             // One message: held whole (small), then rewritten.
             return Action::Pause;
         }
-        let mcp = Rc::clone(&self.mcp);
-        let Some(access) = self.key_id.as_deref().and_then(|id| mcp.access(id)) else {
-            return Action::Continue;
-        };
         let body = self
             .get_http_response_body(0, body_size)
             .unwrap_or_default();
-        let pins = PinBook {
-            store: &SharedData,
-            server: &mcp.config.name,
-            approved: &mcp.config.pins,
-        };
-        let diversions = Diversions {
-            store: &SharedData,
-            server: &mcp.config.name,
-        };
-        let ctx = ResponseContext {
-            access,
-            pins: &pins,
-            on_tool_change: mcp.config.on_tool_change,
-            guardrails: self.selection.as_ref(),
-            legacy: mcp
-                .config
-                .legacy_sse_prefix
-                .as_deref()
-                .map(|prefix| (prefix, &diversions)),
-        };
+        if self.holds_results() {
+            return self.hold_answer(&body, end_of_stream);
+        }
         let mut outcome = MessageOutcome::default();
-        let rewritten = match &mut self.answer {
-            Answer::Json => ctx.rewrite_json(&body, &mut self.report, &mut outcome),
-            Answer::Sse(rewriter) => {
-                match rewriter.push(&body, end_of_stream, &ctx, &mut self.report, &mut outcome) {
-                    Ok(out) => (out != body).then_some(out),
-                    Err(e) => {
-                        // The rest of the stream passes through untouched.
-                        log::warn!("tollgate: MCP server `{}`: {e}", mcp.config.name);
-                        None
-                    }
-                }
-            }
-            Answer::Passthrough => None,
-        };
-        if let Some(out) = rewritten {
-            self.set_http_response_body(0, body_size, &out);
+        let rewritten = self.rewriting(|ctx, answer, report| match answer {
+            Answer::Json => Ok(ctx.rewrite_json(&body, report, &mut outcome)),
+            Answer::Sse(rewriter) => rewriter
+                .push(&body, end_of_stream, ctx, report, &mut outcome)
+                .map(|pushed| (pushed.out != body).then_some(pushed.out)),
+            Answer::Passthrough => Ok(None),
+        });
+        match rewritten {
+            // A key that may not use the server was refused with the request.
+            None => return Action::Continue,
+            Some(Ok(Some(out))) => self.set_http_response_body(0, body_size, &out),
+            Some(Ok(None)) => {}
+            // The rest of the stream passes through untouched.
+            Some(Err(e)) => log::warn!("tollgate: MCP server `{}`: {e}", self.mcp.config.name),
         }
-        let changed = outcome != MessageOutcome::default();
-        let responded = outcome.responses > 0;
-        self.answered(outcome);
-        if changed || end_of_stream {
-            self.log();
-        }
-        if responded || end_of_stream {
-            self.ship_step();
-        }
+        self.rewritten(outcome, end_of_stream);
         Action::Continue
     }
 

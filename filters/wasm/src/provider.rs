@@ -31,7 +31,7 @@ use tollgate_core::usage_outbox;
 use tollgate_core::usage_record::{record_id, Payload, UsageRecord};
 use tollgate_core::{attempts, embeddings, headers, log_fields};
 
-use crate::guarding::Guarding;
+use crate::guarding::{callout_answer, dispatch_callout, Guarding};
 use crate::host::{log_field, random_bytes, reply_error, request_body, unix_millis};
 use crate::metrics;
 use crate::ratelimiting::SharedData;
@@ -169,23 +169,9 @@ impl ProviderFilter {
         let Some((callout, body)) = self.guarding.as_mut().and_then(Guarding::next_callout) else {
             return Callouts::Finished(Ok(()));
         };
-        let endpoint = callout.endpoint();
-        let headers = vec![
-            (":method", "POST"),
-            (":path", endpoint.path.as_str()),
-            (":authority", endpoint.authority.as_str()),
-            ("content-type", "application/json"),
-        ];
-        let timeout = Duration::from_millis(u64::from(endpoint.timeout_ms));
         let started = self.get_current_time();
-        let dispatched =
-            self.dispatch_http_call(&endpoint.cluster, headers, Some(&body), vec![], timeout);
-        if let Err(status) = dispatched {
+        if dispatch_callout(self, &callout, &body).is_err() {
             // Not even dispatched (unknown cluster): a failed call, decided at once.
-            log::warn!(
-                "tollgate: guardrail `{}` not called: {status:?}",
-                callout.name()
-            );
             self.callout = Some((callout, started));
             return self.callout_done(None, &[]);
         }
@@ -472,12 +458,7 @@ impl ProviderFilter {
 
 impl Context for ProviderFilter {
     fn on_http_call_response(&mut self, _token: u32, _headers: usize, body_size: usize, _: usize) {
-        let status = self
-            .get_http_call_response_header(":status")
-            .and_then(|s| s.parse().ok());
-        let body = self
-            .get_http_call_response_body(0, body_size)
-            .unwrap_or_default();
+        let (status, body) = callout_answer(self, body_size);
         let stage = self.guarding.as_ref().map(Guarding::callout_stage);
         let Callouts::Finished(outcome) = self.callout_done(status, &body) else {
             return;

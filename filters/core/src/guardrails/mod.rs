@@ -10,6 +10,7 @@
 //! - [`stream`]: an answer stream, event by event, with the engine's hold-back per block;
 //! - [`webhook`]: guardrails answered by an external call (webhook, [`moderation`]): their
 //!   requests and how their answers are read;
+//! - [`callouts`]: a request's callouts made in order, and what their answers mean;
 //! - [`admission`]: allowed models and required metadata, settled by the gateway filter
 //!   before routing;
 //! - [`injection`]: prompt-injection heuristics over tool results (and user text);
@@ -21,6 +22,7 @@
 //! streams are re-encoded from canonical events (their text may change).
 
 pub mod admission;
+pub mod callouts;
 pub mod injection;
 pub mod inspect;
 pub mod moderation;
@@ -33,6 +35,7 @@ pub mod webhook;
 pub use admission::{
     check_admission, AdmissionCheck, AdmissionRule, Candidate, MetadataKeys, Refusal,
 };
+pub use callouts::{Asker, CalloutQueue};
 pub use injection::{InjectionCheck, InjectionGuard, InjectionSource};
 pub use inspect::{guard_request, guard_response, request_texts, Inspection};
 pub use moderation::{ModerationAction, ModerationCheck};

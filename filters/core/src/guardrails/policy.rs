@@ -231,6 +231,14 @@ impl CompiledPolicy {
         self.schemas.get(request)
     }
 
+    /// Whether some guardrail is a schema check (for any request).
+    pub fn has_schema_checks(&self) -> bool {
+        self.policy
+            .guardrails
+            .iter()
+            .any(|g| matches!(g.check, Check::Schema(_)))
+    }
+
     /// The guardrails for one request; compiled sets are shared between requests.
     pub fn select(&self, who: RequestScope) -> Selection {
         let applies = |staged: &&StagedGuardrail| staged.scope.matches(who);

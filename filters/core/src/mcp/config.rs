@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::budget::Budget;
 use crate::guardrails::{CompiledPolicy, GuardrailPolicy, PolicyError};
+use crate::ratelimit::SharedStore;
 
 use super::patterns::{NameRules, Pattern};
+use super::schemas::ToolSchemas;
 
 /// What one virtual key may use on a server: tool and prompt names, resource URIs.
 pub type McpAccess = NameRules;
@@ -99,6 +101,16 @@ impl CompiledMcp {
     /// What `key_id` may use here; `None` when the key may not use this server at all.
     pub fn access(&self, key_id: &str) -> Option<&McpAccess> {
         self.config.access.get(key_id)
+    }
+
+    /// The server's tool schemas in `store`, when its guardrails include schema checks.
+    pub fn tool_schemas<'a>(&'a self, store: &'a dyn SharedStore) -> Option<ToolSchemas<'a>> {
+        let policy = self.guardrails.as_ref().filter(|p| p.has_schema_checks())?;
+        Some(ToolSchemas {
+            store,
+            server: &self.config.name,
+            policy,
+        })
     }
 
     /// The call limits of `key_id` (empty when it has none).

@@ -11,6 +11,7 @@
 //!   against the body, tool access, pinning, guardrails on `tools/call` arguments);
 //! - [`response`]: a server answer rewritten message by message, JSON or SSE event by SSE
 //!   event (filtered lists, guarded tool results, pinning);
+//! - [`schemas`]: tools' schemas as listed, for schema guardrails on arguments and results;
 //! - [`pins`]: tool-definition hashes and the book that remembers them;
 //! - [`definition`]: a tool's definition field by field, remembered to tell what changed;
 //! - [`tool_change`]: the record a changed definition ships for the audit log;
@@ -28,6 +29,7 @@ pub mod pricing;
 pub mod record;
 pub mod request;
 pub mod response;
+pub mod schemas;
 pub mod step;
 #[cfg(test)]
 mod test_support;
@@ -41,6 +43,7 @@ pub use pins::{PinBook, PinChange};
 pub use pricing::{Charge, Pricing};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
-pub use response::{MessageOutcome, ResponseContext, SseRewriter};
+pub use response::{HeldResult, JsonAnswer, MessageOutcome, Pushed, ResponseContext, SseRewriter};
+pub use schemas::ToolSchemas;
 pub use step::{CallEnd, ToolInvocation, ToolStep};
 pub use tool_change::ToolChangeRecord;

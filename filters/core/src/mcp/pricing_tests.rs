@@ -68,6 +68,7 @@ impl Fixture {
             pins: &pins,
             on_tool_change: ToolChangePolicy::Flag,
             guardrails: None,
+            schemas: None,
         };
         let pricing = Pricing {
             prices: &self.prices,

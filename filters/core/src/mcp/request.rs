@@ -12,7 +12,8 @@ use crate::ratelimit::{self, admit_all, RateLimits, Scope, ScopeKind};
 use super::config::{McpAccess, ToolCallLimit, ToolChangePolicy};
 use super::jsonrpc::{self, Message};
 use super::pins::PinBook;
-use super::tool_guard::guard_arguments;
+use super::schemas::ToolSchemas;
+use super::tool_guard::{argument_texts, guard_arguments};
 
 /// The 2026-07-28 routing headers, as sent (absent for the sessionful revisions).
 #[derive(Debug, Clone, Copy, Default)]
@@ -33,6 +34,8 @@ pub struct ClientRequest<'a> {
     pub on_tool_change: ToolChangePolicy,
     /// The guardrails for this key, when any apply.
     pub guardrails: Option<&'a Selection>,
+    /// The server's tool schemas, when its guardrails include schema checks.
+    pub schemas: Option<&'a ToolSchemas<'a>>,
 }
 
 /// A request that may go on.
@@ -43,6 +46,9 @@ pub struct Forward {
     pub method: Option<String>,
     /// The tool, prompt or resource the request targets.
     pub target: Option<String>,
+    /// A call's arguments as the input callouts (webhooks, moderation) must read them
+    /// before it goes on; `None` when none apply.
+    pub callout_texts: Option<Vec<String>>,
 }
 
 /// A request answered by the gateway itself.
@@ -57,6 +63,27 @@ pub struct Refusal {
     pub target: Option<String>,
     /// Short reason for the request log (`access_denied`, `header_mismatch`, …).
     pub reason: &'static str,
+}
+
+impl Refusal {
+    /// A `tools/call` (`body`, as it would have been forwarded) that an input callout
+    /// refused; `message` is the client's error message.
+    pub fn guardrail_denied(body: &[u8], message: &str) -> Refusal {
+        let parsed = serde_json::from_slice::<Value>(body).ok();
+        let call = parsed.and_then(Message::from_value);
+        let id = call.as_ref().and_then(|c| c.id().cloned());
+        let error = jsonrpc::error(id.as_ref(), jsonrpc::GUARDRAIL_DENIED, message);
+        Refusal {
+            body: error.to_string().into_bytes(),
+            id,
+            status: 200,
+            method: call.as_ref().and_then(|c| c.method().map(str::to_owned)),
+            target: call
+                .as_ref()
+                .and_then(|c| c.param_str("name").map(str::to_owned)),
+            reason: "guardrail_denied",
+        }
+    }
 }
 
 /// Decodes an `Mcp-Name` value: plain visible ASCII, or `=?base64?…?=` for anything else.
@@ -134,6 +161,7 @@ pub fn check_request(
             body: None,
             method,
             target,
+            callout_texts: None,
         });
     };
     let Some(name) = target.as_deref() else {
@@ -165,6 +193,7 @@ pub fn check_request(
         body: None,
         method: method.clone(),
         target: target.clone(),
+        callout_texts: None,
     };
     if method_name != "tools/call" {
         return Ok(forward);
@@ -193,21 +222,30 @@ pub fn check_request(
     let Some(selection) = request.guardrails else {
         return Ok(forward);
     };
-    let Some(arguments) = message.params_mut().and_then(|p| p.get_mut("arguments")) else {
-        return Ok(forward);
+    let guardrail_refusal = |msg: String| {
+        with_names(refuse(
+            200,
+            id.as_ref(),
+            jsonrpc::GUARDRAIL_DENIED,
+            "guardrail_denied",
+            &msg,
+        ))
     };
-    match guard_arguments(selection, arguments, report) {
-        Ok(true) => forward.body = Some(message.to_bytes()),
-        Ok(false) => {}
-        Err(msg) => {
-            return Err(with_names(refuse(
-                200,
-                id.as_ref(),
-                jsonrpc::GUARDRAIL_DENIED,
-                "guardrail_denied",
-                &msg,
-            )))
+    // Checked as the client sent them, before a redaction changes them.
+    if let Some(schemas) = request.schemas {
+        let arguments = message.params().and_then(|p| p.get("arguments"));
+        schemas
+            .check_arguments(selection, name, arguments, report)
+            .map_err(guardrail_refusal)?;
+    }
+    if let Some(arguments) = message.params_mut().and_then(|p| p.get_mut("arguments")) {
+        if guard_arguments(selection, arguments, report).map_err(guardrail_refusal)? {
+            forward.body = Some(message.to_bytes());
         }
+    }
+    if !selection.input_callouts.is_empty() {
+        let arguments = message.params().and_then(|p| p.get("arguments"));
+        forward.callout_texts = Some(argument_texts(arguments));
     }
     Ok(forward)
 }

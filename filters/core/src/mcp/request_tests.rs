@@ -45,6 +45,7 @@ impl Fixture {
             pins: &pins,
             on_tool_change: ToolChangePolicy::Hide,
             guardrails: self.selection.as_ref(),
+            schemas: None,
         };
         check_request(&request, body, &mut Report::default())
     }
@@ -217,4 +218,58 @@ fn calls_beyond_the_keys_limit_for_a_tool_are_refused() {
             .check(StatelessHeaders::default(), &call("echo", json!({})))
             .is_ok());
     }
+}
+
+#[test]
+fn input_callouts_read_the_arguments_as_forwarded() {
+    let policy = json!({ "guardrails": [
+        { "stages": ["input"], "check": { "rules": {
+            "name": "pii", "action": "redact",
+            "rules": [{ "type": "pii", "entities": ["email"] }] } } },
+        { "stages": ["input"], "check": { "webhook": {
+            "name": "hook", "cluster": "c", "authority": "a", "path": "/", "timeoutMs": 100,
+            "failure": "closed" } } }
+    ]});
+    let policy =
+        crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap()).unwrap();
+    let f = Fixture {
+        selection: Some(policy.select(Default::default())),
+        ..Fixture::new()
+    };
+    let forward = f
+        .check(
+            StatelessHeaders::default(),
+            &call("echo", json!({"text": "mail bob@example.com"})),
+        )
+        .unwrap();
+    let texts = forward.callout_texts.unwrap();
+    assert_eq!(texts.len(), 1);
+    let arguments: Value = serde_json::from_str(&texts[0]).unwrap();
+    assert!(arguments["text"].as_str().unwrap().starts_with("mail "));
+    assert!(
+        !texts[0].contains("bob@example.com"),
+        "after redaction: {texts:?}"
+    );
+    let listed = f
+        .check(
+            StatelessHeaders::default(),
+            br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#,
+        )
+        .unwrap();
+    assert_eq!(
+        listed.callout_texts, None,
+        "only calls are shown to callouts"
+    );
+}
+
+#[test]
+fn a_callout_refusal_answers_the_call_by_its_id() {
+    let refusal = Refusal::guardrail_denied(&call("echo", json!({})), "blocked");
+    assert_eq!((refusal.status, refusal.reason), (200, "guardrail_denied"));
+    assert_eq!(refusal.id, Some(json!(3)));
+    assert_eq!(
+        (refusal.method.as_deref(), refusal.target.as_deref()),
+        (Some("tools/call"), Some("echo"))
+    );
+    assert_eq!(error_code(&refusal), jsonrpc::GUARDRAIL_DENIED);
 }

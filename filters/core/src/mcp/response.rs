@@ -6,6 +6,8 @@
 //! stream and on the legacy transport, answers arrive apart from their requests. A
 //! `result` with a `tools` array is a tool list, one with `content` a call result.
 
+use std::collections::VecDeque;
+
 use serde_json::Value;
 
 use crate::guardrails::{Report, Selection};
@@ -16,7 +18,8 @@ use super::definition::ToolDefinition;
 use super::jsonrpc::{self, Message};
 use super::legacy::{gateway_endpoint, session_of, Diversions};
 use super::pins::{PinBook, PinChange};
-use super::tool_guard::guard_result;
+use super::schemas::ToolSchemas;
+use super::tool_guard::{guard_result, result_callout_texts};
 
 /// What a server's answer is checked against.
 pub struct ResponseContext<'a> {
@@ -27,6 +30,11 @@ pub struct ResponseContext<'a> {
     /// For a legacy HTTP+SSE server: its gateway path (for the `endpoint` event) and the
     /// refusals waiting for their ping's answer.
     pub legacy: Option<(&'a str, &'a Diversions<'a>)>,
+    /// Present when the server's guardrails include schema checks: listed tools' schemas
+    /// are remembered, and results checked against their tool's output schema.
+    pub schemas: Option<&'a ToolSchemas<'a>>,
+    /// The tool called by the request this answer belongs to (unknown on a GET stream).
+    pub call_tool: Option<&'a str>,
 }
 
 /// What rewriting an answer did, for the request log.
@@ -52,6 +60,17 @@ impl ResponseContext<'_> {
     pub fn rewrite(
         &self,
         message: &mut Message,
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> bool {
+        self.rewrite_answer(message, self.call_tool, report, outcome)
+    }
+
+    /// [`Self::rewrite`] for an answer to a call of `call_tool`, when known.
+    fn rewrite_answer(
+        &self,
+        message: &mut Message,
+        call_tool: Option<&str>,
         report: &mut Report,
         outcome: &mut MessageOutcome,
     ) -> bool {
@@ -85,7 +104,11 @@ impl ResponseContext<'_> {
         let Some(selection) = self.guardrails else {
             return changed;
         };
-        match guard_result(selection, result, report) {
+        let schema_checked = match (self.schemas, call_tool) {
+            (Some(schemas), Some(tool)) => schemas.check_result(selection, tool, result, report),
+            _ => Ok(()),
+        };
+        match schema_checked.and_then(|()| guard_result(selection, result, report)) {
             Ok(redacted) => changed || redacted,
             Err(msg) => {
                 outcome.withheld += 1;
@@ -108,11 +131,17 @@ impl ResponseContext<'_> {
             if !self.access.allows(name) {
                 return false;
             }
-            let Some(change) = self.pins.observe(name, &ToolDefinition::of(tool)) else {
-                return true;
+            let kept = match self.pins.observe(name, &ToolDefinition::of(tool)) {
+                None => true,
+                Some(change) => {
+                    outcome.pin_changes.push(change);
+                    self.on_tool_change == ToolChangePolicy::Flag
+                }
             };
-            outcome.pin_changes.push(change);
-            self.on_tool_change == ToolChangePolicy::Flag
+            if let (true, Some(schemas)) = (kept, self.schemas) {
+                schemas.remember(tool);
+            }
+            kept
         });
         outcome.filtered += before - tools.len();
         before != tools.len()
@@ -141,11 +170,103 @@ impl ResponseContext<'_> {
         report: &mut Report,
         outcome: &mut MessageOutcome,
     ) -> Option<Vec<u8>> {
+        let (message, changed) = self.rewrite_json_message(body, report, outcome)?;
+        changed.then(|| message.to_bytes())
+    }
+
+    /// Rewrites a whole JSON answer, holding it when it is a call result with something
+    /// for the output callouts to read.
+    pub fn hold_json(
+        &self,
+        body: &[u8],
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> JsonAnswer {
+        let Some((message, changed)) = self.rewrite_json_message(body, report, outcome) else {
+            return JsonAnswer::Pass(None);
+        };
+        let bytes = changed.then(|| message.to_bytes());
+        let allowed = bytes.clone().unwrap_or_else(|| body.to_vec());
+        match HeldResult::of(&message, allowed, None) {
+            Some(held) => JsonAnswer::Held(held),
+            None => JsonAnswer::Pass(bytes),
+        }
+    }
+
+    fn rewrite_json_message(
+        &self,
+        body: &[u8],
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> Option<(Message, bool)> {
         let value: Value = serde_json::from_slice(body).ok()?;
         let mut message = Message::from_value(value)?;
-        self.rewrite(&mut message, report, outcome)
-            .then(|| message.to_bytes())
+        let changed = self.rewrite(&mut message, report, outcome);
+        Some((message, changed))
     }
+}
+
+/// A whole JSON answer after rewriting.
+#[derive(Debug)]
+pub enum JsonAnswer {
+    /// Goes on: rewritten, or as the server sent it (`None`).
+    Pass(Option<Vec<u8>>),
+    /// A call result waiting for the output callouts.
+    Held(HeldResult),
+}
+
+/// A call result that passed the rule guardrails, held until the output callouts
+/// (webhooks, moderation) have read it: then released, or replaced by a refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeldResult {
+    /// What the callouts are shown (the result's texts as the rules left them).
+    pub texts: Vec<String>,
+    /// The message's bytes to send when the callouts allow it.
+    allowed: Vec<u8>,
+    id: Option<Value>,
+    /// For an SSE event: its bytes as received (its other fields are kept on a refusal).
+    event: Option<Vec<u8>>,
+}
+
+impl HeldResult {
+    /// `None` unless `message` is a call result with some text.
+    fn of(message: &Message, allowed: Vec<u8>, event: Option<Vec<u8>>) -> Option<HeldResult> {
+        let result = message.0.get("result")?.as_object()?;
+        let texts = result_callout_texts(result)?;
+        if texts.iter().all(String::is_empty) {
+            return None;
+        }
+        Some(HeldResult {
+            texts,
+            allowed,
+            id: message.id().cloned(),
+            event,
+        })
+    }
+
+    /// The bytes to send: the result as held, or (`refusal`: the client's message) the
+    /// JSON-RPC error that withholds it.
+    pub fn release(self, refusal: Option<&str>, outcome: &mut MessageOutcome) -> Vec<u8> {
+        let Some(message) = refusal else {
+            return self.allowed;
+        };
+        outcome.withheld += 1;
+        let error = jsonrpc::error(self.id.as_ref(), jsonrpc::GUARDRAIL_DENIED, message);
+        match &self.event {
+            Some(raw) => with_data(raw, &error.to_string()),
+            None => error.to_string().into_bytes(),
+        }
+    }
+}
+
+/// What a chunk of a stream gave.
+#[derive(Debug, Default)]
+pub struct Pushed {
+    /// The bytes to send on now.
+    pub out: Vec<u8>,
+    /// A call result waiting for the output callouts; events after it wait in the
+    /// rewriter until [`SseRewriter::resume`].
+    pub held: Option<HeldResult>,
 }
 
 /// An SSE answer rewritten event by event as it streams: each complete event goes out as
@@ -159,6 +280,10 @@ pub struct SseRewriter {
     /// The last event ended in CR and was sent with an LF added: the parser reads the LF
     /// that may follow as the next block's first byte, which is then dropped.
     lf_sent: bool,
+    /// Events read but not yet rewritten: those after a held call result.
+    pending: VecDeque<SseEvent>,
+    /// Call results are held for the output callouts.
+    hold: bool,
 }
 
 impl Default for SseRewriter {
@@ -168,12 +293,23 @@ impl Default for SseRewriter {
             failed: false,
             session: None,
             lf_sent: false,
+            pending: VecDeque::new(),
+            hold: false,
         }
     }
 }
 
 impl SseRewriter {
-    /// The bytes to send on for `chunk`.
+    /// A rewriter that holds call results for the output callouts: `push` stops at the
+    /// first one, and the events after it wait here until [`Self::resume`].
+    pub fn holding_results() -> Self {
+        SseRewriter {
+            hold: true,
+            ..SseRewriter::default()
+        }
+    }
+
+    /// What to send on for `chunk` (everything rewritten, unless a result is held).
     pub fn push(
         &mut self,
         chunk: &[u8],
@@ -181,10 +317,41 @@ impl SseRewriter {
         ctx: &ResponseContext,
         report: &mut Report,
         outcome: &mut MessageOutcome,
-    ) -> Result<Vec<u8>, SseError> {
+    ) -> Result<Pushed, SseError> {
         if self.failed {
-            return Ok(chunk.to_vec());
+            return Ok(Pushed {
+                out: chunk.to_vec(),
+                held: None,
+            });
         }
+        self.read(chunk, end_of_stream)?;
+        Ok(self.drain(ctx, report, outcome))
+    }
+
+    /// Goes on with the events that waited behind a held result (which may hold another).
+    pub fn resume(
+        &mut self,
+        ctx: &ResponseContext,
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> Pushed {
+        self.drain(ctx, report, outcome)
+    }
+
+    /// The bytes of a held result once the callouts are through (see [`HeldResult::release`]).
+    pub fn release(
+        &mut self,
+        held: HeldResult,
+        refusal: Option<&str>,
+        outcome: &mut MessageOutcome,
+    ) -> Vec<u8> {
+        let ends_in_cr = held.event.as_ref().and_then(|raw| raw.last()) == Some(&b'\r');
+        let bytes = held.release(refusal, outcome);
+        self.finished(bytes, ends_in_cr)
+    }
+
+    /// Parses `chunk` into the pending events.
+    fn read(&mut self, chunk: &[u8], end_of_stream: bool) -> Result<(), SseError> {
         let mut events = Vec::new();
         let parsed = self
             .parser
@@ -193,65 +360,100 @@ impl SseRewriter {
                 true => self.parser.finish(&mut events),
                 false => Ok(()),
             });
+        self.pending.extend(events);
         if let Err(e) = parsed {
             self.failed = true;
             return Err(e);
         }
-        let mut out = Vec::with_capacity(chunk.len());
-        for event in &events {
-            let mut bytes = self.rewrite_event(event, ctx, report, outcome);
-            if std::mem::take(&mut self.lf_sent) && bytes.first() == Some(&b'\n') {
-                bytes.remove(0);
-            }
-            // A CRLF stream's event is complete at its last CR, but clients that wait for
-            // the LF would otherwise get it only with the next event (a keep-alive, seconds
-            // later).
-            if event.raw.last() == Some(&b'\r') {
-                if bytes.last() == Some(&b'\r') {
-                    bytes.push(b'\n');
-                }
-                self.lf_sent = true;
-            }
-            out.extend_from_slice(&bytes);
-        }
-        Ok(out)
+        Ok(())
     }
 
-    /// One event's bytes to send: unchanged (its raw bytes), or with its data replaced.
+    /// Rewrites the pending events; when holding, stops at a call result to hold.
+    fn drain(
+        &mut self,
+        ctx: &ResponseContext,
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> Pushed {
+        let mut pushed = Pushed::default();
+        while let Some(event) = self.pending.pop_front() {
+            let (bytes, message) = self.rewrite_event(&event, ctx, report, outcome);
+            let ends_in_cr = event.raw.last() == Some(&b'\r');
+            let held = message
+                .filter(|_| self.hold)
+                .and_then(|m| HeldResult::of(&m, bytes.clone(), Some(event.raw.clone())));
+            if held.is_some() {
+                pushed.held = held;
+                return pushed;
+            }
+            let bytes = self.finished(bytes, ends_in_cr);
+            pushed.out.extend_from_slice(&bytes);
+        }
+        pushed
+    }
+
+    /// An event's bytes as they leave: a CR-terminated event gets its LF now.
+    fn finished(&mut self, mut bytes: Vec<u8>, ends_in_cr: bool) -> Vec<u8> {
+        if std::mem::take(&mut self.lf_sent) && bytes.first() == Some(&b'\n') {
+            bytes.remove(0);
+        }
+        // A CRLF stream's event is complete at its last CR, but clients that wait for
+        // the LF would otherwise get it only with the next event (a keep-alive, seconds
+        // later).
+        if ends_in_cr {
+            if bytes.last() == Some(&b'\r') {
+                bytes.push(b'\n');
+            }
+            self.lf_sent = true;
+        }
+        bytes
+    }
+
+    /// One event's bytes to send (unchanged: its raw bytes; or with its data replaced),
+    /// and its message as rewritten, when it carries one.
     fn rewrite_event(
         &mut self,
         event: &SseEvent,
         ctx: &ResponseContext,
         report: &mut Report,
         outcome: &mut MessageOutcome,
-    ) -> Vec<u8> {
+    ) -> (Vec<u8>, Option<Message>) {
         let Some(data) = &event.data else {
-            return event.raw.clone();
+            return (event.raw.clone(), None);
         };
         if let (Some((prefix, _)), Some("endpoint")) = (ctx.legacy, event.event.as_deref()) {
             self.session = session_of(data).map(str::to_owned);
-            return with_data(&event.raw, &gateway_endpoint(prefix, data));
+            return (with_data(&event.raw, &gateway_endpoint(prefix, data)), None);
         }
         let parsed = serde_json::from_str::<Value>(data).ok();
         let Some(mut message) = parsed.and_then(Message::from_value) else {
-            return event.raw.clone();
+            return (event.raw.clone(), None);
         };
-        let diverted = match (ctx.legacy, &self.session) {
-            (Some((_, diversions)), Some(session)) => diversions.take(session, &message),
+        let legacy = match (ctx.legacy, &self.session) {
+            (Some((_, diversions)), Some(session)) => Some((diversions, session.as_str())),
             _ => None,
         };
+        let diverted = legacy.and_then(|(diversions, session)| diversions.take(session, &message));
         let changed = match diverted {
             Some(refusal) => {
                 message = refusal;
                 true
             }
-            None => ctx.rewrite(&mut message, report, outcome),
+            None => {
+                // A legacy stream's answers do not say which call they answer: the call
+                // left its tool behind when it was posted (see `Diversions::remember_call`).
+                let called = legacy
+                    .filter(|_| ctx.schemas.is_some())
+                    .and_then(|(diversions, session)| diversions.called_tool(session, &message));
+                let call_tool = called.as_deref().or(ctx.call_tool);
+                ctx.rewrite_answer(&mut message, call_tool, report, outcome)
+            }
         };
         if !changed {
-            return event.raw.clone();
+            return (event.raw.clone(), Some(message));
         }
-        let json = Value::Object(std::mem::take(&mut message.0)).to_string();
-        with_data(&event.raw, &json)
+        let json = Value::Object(message.0.clone()).to_string();
+        (with_data(&event.raw, &json), Some(message))
     }
 }
 

@@ -3,6 +3,7 @@ use serde_json::{json, Value};
 use super::*;
 use crate::mcp::legacy::Diversions;
 use crate::mcp::pins::memory::MemoryStore;
+use crate::mcp::schemas::ToolSchemas;
 use crate::mcp::test_support::{access, guardrails, no_pins};
 
 fn tools_list() -> Value {
@@ -20,6 +21,9 @@ struct Fixture {
     selection: Option<Selection>,
     policy: ToolChangePolicy,
     legacy: bool,
+    /// A policy with schema checks, and the tool the answered call named.
+    schema_policy: Option<crate::guardrails::CompiledPolicy>,
+    call_tool: Option<&'static str>,
 }
 
 impl Fixture {
@@ -31,6 +35,8 @@ impl Fixture {
             selection: None,
             policy: ToolChangePolicy::Hide,
             legacy: false,
+            schema_policy: None,
+            call_tool: None,
         }
     }
 
@@ -44,12 +50,19 @@ impl Fixture {
             store: &self.store,
             server: "s",
         };
+        let schemas = self.schema_policy.as_ref().map(|policy| ToolSchemas {
+            store: &self.store,
+            server: "s",
+            policy,
+        });
         let ctx = ResponseContext {
             access: &self.access,
             pins: &pins,
             on_tool_change: self.policy,
             guardrails: self.selection.as_ref(),
             legacy: self.legacy.then_some(("/mcp/old", &diversions)),
+            schemas: schemas.as_ref(),
+            call_tool: self.call_tool,
         };
         f(&ctx)
     }
@@ -182,7 +195,8 @@ fn sse_is_rewritten_event_by_event_across_chunk_boundaries() {
             let end = (i + 1) * 5 >= bytes.len();
             let piece = rewriter
                 .push(chunk, end, ctx, &mut Report::default(), &mut outcome)
-                .unwrap();
+                .unwrap()
+                .out;
             out.extend_from_slice(&piece);
             if first_event_out.is_none() && !out.is_empty() {
                 first_event_out = Some(i);
@@ -221,6 +235,7 @@ fn the_legacy_stream_points_at_the_gateway_and_carries_diverted_refusals() {
             rewriter
                 .push(bytes, false, ctx, &mut report, &mut outcome)
                 .unwrap()
+                .out
         })
     };
     // As the SDK's server sends it, with CRLF line ends.
@@ -246,6 +261,7 @@ fn crlf_events_leave_whole_without_waiting_for_the_next_chunk() {
             rewriter
                 .push(bytes, false, ctx, &mut report, &mut outcome)
                 .unwrap()
+                .out
         })
     };
     let first = b"event: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}\r\n\r\n";
@@ -280,4 +296,196 @@ fn counts_error_answers_and_failed_tools() {
     let progress = json!({"jsonrpc":"2.0","method":"notifications/progress","params":{}});
     let (_, outcome) = f.json(&progress);
     assert_eq!(outcome.responses, 0);
+}
+
+/// A fixture whose key has output callouts; `call_result` is a result event with `text`.
+fn held_fixture() -> Fixture {
+    let policy = json!({ "guardrails": [
+        { "stages": ["output"], "check": { "webhook": {
+            "name": "hook", "cluster": "c", "authority": "a", "path": "/", "timeoutMs": 100,
+            "failure": "closed" } } }
+    ]});
+    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
+    Fixture {
+        selection: Some(policy.unwrap().select(Default::default())),
+        ..Fixture::new()
+    }
+}
+
+fn result_event(id: u32, text: &str) -> String {
+    let message = json!({"jsonrpc":"2.0","id":id,"result":{"content":[{"type":"text","text":text}],
+        "structuredContent":{"result":text}}});
+    format!("event: message\ndata: {message}\n\n")
+}
+
+#[test]
+fn a_stream_holds_only_the_result_event_and_what_follows_it() {
+    let f = held_fixture();
+    let progress =
+        "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
+    let stream = format!("{progress}{}: after\n\n", result_event(3, "done"));
+    let mut rewriter = SseRewriter::holding_results();
+    let mut outcome = MessageOutcome::default();
+    let pushed = f.with(|ctx| {
+        rewriter
+            .push(
+                stream.as_bytes(),
+                false,
+                ctx,
+                &mut Report::default(),
+                &mut outcome,
+            )
+            .unwrap()
+    });
+    assert_eq!(
+        pushed.out,
+        progress.as_bytes(),
+        "the progress event goes on at once"
+    );
+    let held = pushed.held.unwrap();
+    assert_eq!(held.texts, ["done", r#"{"result":"done"}"#]);
+    let released = rewriter.release(held, None, &mut outcome);
+    assert_eq!(
+        released,
+        result_event(3, "done").as_bytes(),
+        "released as sent"
+    );
+    let rest = f.with(|ctx| rewriter.resume(ctx, &mut Report::default(), &mut outcome));
+    assert_eq!(
+        (rest.out.as_slice(), rest.held),
+        (&b": after\n\n"[..], None)
+    );
+    assert_eq!(outcome.withheld, 0);
+    let whole = f.with(|ctx| {
+        let mut plain = SseRewriter::default();
+        let pushed = plain.push(
+            stream.as_bytes(),
+            false,
+            ctx,
+            &mut Report::default(),
+            &mut outcome,
+        );
+        pushed.unwrap()
+    });
+    assert_eq!(
+        (whole.out, whole.held),
+        (stream.into_bytes(), None),
+        "without callouts"
+    );
+}
+
+#[test]
+fn a_refused_result_event_becomes_the_error_and_the_next_result_is_held_in_turn() {
+    let f = held_fixture();
+    let stream = format!(
+        "id: 5\n{}{}",
+        result_event(1, "bad"),
+        result_event(2, "good")
+    );
+    let mut rewriter = SseRewriter::holding_results();
+    let mut outcome = MessageOutcome::default();
+    let first = f.with(|ctx| {
+        let pushed = rewriter.push(
+            stream.as_bytes(),
+            true,
+            ctx,
+            &mut Report::default(),
+            &mut outcome,
+        );
+        pushed.unwrap().held.unwrap()
+    });
+    let refused =
+        String::from_utf8(rewriter.release(first, Some("withheld"), &mut outcome)).unwrap();
+    assert!(
+        refused.starts_with("id: 5\nevent: message\ndata: "),
+        "{refused}"
+    );
+    let data: Value = serde_json::from_str(refused.split("data: ").nth(1).unwrap().trim()).unwrap();
+    assert_eq!(
+        data,
+        json!({"jsonrpc":"2.0","id":1,"error":{"code":-32004,"message":"withheld"}})
+    );
+    assert_eq!(outcome.withheld, 1);
+    let second = f.with(|ctx| rewriter.resume(ctx, &mut Report::default(), &mut outcome));
+    assert!(second.out.is_empty());
+    assert_eq!(second.held.unwrap().texts[0], "good");
+}
+
+#[test]
+fn whole_json_results_are_held_and_other_answers_pass() {
+    let f = held_fixture();
+    let mut outcome = MessageOutcome::default();
+    let result = json!({"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"x"}]}});
+    let answer = f.with(|ctx| {
+        ctx.hold_json(
+            result.to_string().as_bytes(),
+            &mut Report::default(),
+            &mut outcome,
+        )
+    });
+    let JsonAnswer::Held(held) = answer else {
+        panic!("a call result is held: {answer:?}")
+    };
+    let refusal: Value = serde_json::from_slice(&held.release(Some("no"), &mut outcome)).unwrap();
+    assert_eq!(refusal["error"]["code"], -32004);
+    assert_eq!(refusal["id"], 7);
+    let listing = tools_list().to_string();
+    let answer =
+        f.with(|ctx| ctx.hold_json(listing.as_bytes(), &mut Report::default(), &mut outcome));
+    assert!(
+        matches!(answer, JsonAnswer::Pass(Some(_))),
+        "a filtered list: {answer:?}"
+    );
+    let empty = json!({"jsonrpc":"2.0","id":8,"result":{"content":[]}}).to_string();
+    let answer =
+        f.with(|ctx| ctx.hold_json(empty.as_bytes(), &mut Report::default(), &mut outcome));
+    assert!(
+        matches!(answer, JsonAnswer::Pass(None)),
+        "nothing to read: {answer:?}"
+    );
+}
+
+#[test]
+fn listed_output_schemas_check_the_structured_content_of_the_called_tool() {
+    let policy = json!({ "guardrails": [
+        { "stages": ["output"], "check": { "schema": {
+            "name": "shapes", "action": "deny", "targets": ["structuredOutput"] } } }
+    ]});
+    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
+    let policy = policy.unwrap();
+    let mut f = Fixture {
+        selection: Some(policy.select(Default::default())),
+        schema_policy: Some(policy),
+        ..Fixture::new()
+    };
+    let listing = json!({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo",
+        "inputSchema":{"type":"object"},
+        "outputSchema":{"type":"object","required":["result"]}}]}});
+    f.json(&listing);
+    let answer = |text: Value| {
+        json!({"jsonrpc":"2.0","id":2,"result":{
+        "content":[{"type":"text","text":"x"}],"structuredContent":text}})
+    };
+    let (out, outcome) = f.json(&answer(json!({"other": 1})));
+    assert_eq!(
+        outcome.withheld, 0,
+        "no call named: nothing to check against"
+    );
+    assert_eq!(out, None);
+    f.call_tool = Some("echo");
+    let (out, outcome) = f.json(&answer(json!({"other": 1})));
+    let error = out.unwrap();
+    assert_eq!(
+        (outcome.withheld, &error["error"]["code"]),
+        (1, &json!(-32004))
+    );
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shapes"),
+        "{error}"
+    );
+    let (out, outcome) = f.json(&answer(json!({"result": "x"})));
+    assert_eq!((out, outcome.withheld), (None, 0));
 }

@@ -68,6 +68,23 @@ fn result_texts(result: &Map<String, Value>) -> Vec<String> {
         .collect()
 }
 
+/// What the callouts (webhooks, moderation) are shown of a call's arguments: their compact
+/// JSON, as the LLM path shows a tool call's arguments.
+pub fn argument_texts(arguments: Option<&Value>) -> Vec<String> {
+    vec![arguments.map_or_else(|| "{}".to_owned(), Value::to_string)]
+}
+
+/// What the callouts are shown of a call's result: its text parts, then its structured
+/// content as compact JSON. `None` unless `result` is a call result (it has `content`).
+pub fn result_callout_texts(result: &Map<String, Value>) -> Option<Vec<String>> {
+    if !result.contains_key("content") {
+        return None;
+    }
+    let mut texts = result_texts(result);
+    texts.extend(result.get("structuredContent").map(Value::to_string));
+    Some(texts)
+}
+
 /// The output stage on a call's result: injection checks (which read the result as the
 /// tool result it becomes in the agent's conversation), then the output rules over its
 /// text and structured content. `Err` carries the client's error message.
