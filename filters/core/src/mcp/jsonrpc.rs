@@ -5,6 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::error::{ErrorKind, GatewayError};
+
 /// The message is not a valid JSON-RPC request.
 pub const INVALID_REQUEST: i64 = -32600;
 /// A required parameter is missing or has the wrong type.
@@ -20,6 +22,13 @@ pub const GUARDRAIL_DENIED: i64 = -32004;
 pub const TOOL_CHANGED: i64 = -32005;
 /// Gateway-defined: the key's calls-per-minute limit for this tool is reached.
 pub const RATE_LIMITED: i64 = -32006;
+/// Gateway-defined: the MCP server could not be reached, or its connection failed before
+/// it answered (Envoy's own 502 and 503).
+pub const UPSTREAM_UNAVAILABLE: i64 = -32010;
+/// Gateway-defined: the MCP server did not answer in time (Envoy's own 504).
+pub const UPSTREAM_TIMEOUT: i64 = -32011;
+/// Gateway-defined: a server's SSE event was too large to check, and was withheld.
+pub const ANSWER_TOO_LARGE: i64 = -32012;
 
 /// A JSON-RPC message parsed as an object, with typed access to its envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +84,31 @@ pub fn error(id: Option<&Value>, code: i64, message: &str) -> Value {
     })
 }
 
+/// The JSON-RPC error for an answer Envoy made up on an MCP route (the server unreachable
+/// or too slow; `error` from `attempts::envoy_reply_error`), to the request `id` when the
+/// MCP filter read it. MCP clients read a JSON-RPC error at any HTTP status.
+pub fn upstream_failure(error: &GatewayError, id: Option<&Value>) -> Value {
+    let (code, message) = match error.kind {
+        ErrorKind::Timeout => (UPSTREAM_TIMEOUT, "The MCP server did not answer in time."),
+        _ => (
+            UPSTREAM_UNAVAILABLE,
+            "The MCP server could not be reached; try again later.",
+        ),
+    };
+    let mut answer = self::error(id, code, message);
+    answer["error"]["data"] = json!({"reason": error.code});
+    answer
+}
+
+/// The `id` of a JSON-RPC request body, without reading the rest into memory.
+pub fn request_id(body: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        id: Option<Value>,
+    }
+    serde_json::from_slice::<Envelope>(body).ok()?.id
+}
+
 /// The name of the request's target a `Mcp-Name` header carries: the tool or prompt name,
 /// or the resource URI; `None` for methods without one.
 pub fn target_param(method: &str) -> Option<&'static str> {
@@ -98,6 +132,36 @@ mod tests {
         assert_eq!(m.method(), Some("tools/call"));
         assert_eq!(m.param_str("name"), Some("echo"));
         assert!(Message::from_value(json!([1])).is_none());
+    }
+
+    #[test]
+    fn envoys_own_failures_become_json_rpc_errors_to_the_request() {
+        use crate::attempts::envoy_reply_error;
+        let id = request_id(br#"{"jsonrpc":"2.0","id":"r-7","method":"tools/call","params":{}}"#);
+        assert_eq!(id, Some(json!("r-7")));
+        let unreachable = upstream_failure(&envoy_reply_error(503), id.as_ref());
+        assert_eq!(unreachable["id"], "r-7");
+        assert_eq!(unreachable["error"]["code"], UPSTREAM_UNAVAILABLE);
+        assert_eq!(
+            unreachable["error"]["data"]["reason"],
+            "upstream_unavailable"
+        );
+        assert!(unreachable["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MCP server"));
+        let slow = upstream_failure(&envoy_reply_error(504), None);
+        assert_eq!(slow["id"], Value::Null);
+        assert_eq!(slow["error"]["code"], UPSTREAM_TIMEOUT);
+        assert_eq!(
+            upstream_failure(&envoy_reply_error(500), None)["error"]["code"],
+            UPSTREAM_UNAVAILABLE
+        );
+        assert_eq!(
+            request_id(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            None
+        );
+        assert_eq!(request_id(b"not json"), None);
     }
 
     #[test]

@@ -13,12 +13,16 @@
 //!   event (filtered lists, guarded tool results, pinning);
 //! - [`pins`]: tool-definition hashes and the book that remembers them;
 //! - [`record`]: what the request log says about each MCP request;
-//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway.
+//! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway;
+//! - [`pending`]: a legacy server's tool calls waiting for their result on the stream;
+//! - [`step`]: a `tools/call` as a step of the agent's run;
+//! - [`unfinished`]: what an exchange cut off leaves for the gateway filter to ship.
 
 pub mod config;
 pub mod jsonrpc;
 pub mod legacy;
 pub mod patterns;
+pub mod pending;
 pub mod pins;
 pub mod record;
 pub mod request;
@@ -27,10 +31,13 @@ pub mod step;
 #[cfg(test)]
 mod test_support;
 mod tool_guard;
+pub mod unfinished;
 
 pub use config::{CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy};
+pub use pending::PendingCalls;
 pub use pins::{PinBook, PinChange};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
-pub use response::{MessageOutcome, ResponseContext, SseRewriter};
-pub use step::{CallEnd, ToolInvocation, ToolStep};
+pub use response::{Answered, MessageOutcome, ResponseContext, SseRewriter};
+pub use step::{CallEnd, StepDraft, ToolInvocation, ToolStep};
+pub use unfinished::Unfinished;
