@@ -11,20 +11,20 @@ use proxy_wasm::types::Action;
 use tollgate_core::attribution::Attribution;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
-use tollgate_core::mcp::legacy::Diversions;
-use tollgate_core::mcp::response::{is_event_stream, is_json};
+use tollgate_core::mcp::legacy::{session_of, Diversions};
+use tollgate_core::mcp::response::{is_event_stream, is_json, RESULT_WITHHELD};
 use tollgate_core::mcp::{
     check_request, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, ResponseContext,
     SseRewriter, StatelessHeaders,
 };
-use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
+use tollgate_core::mcp::{CallEnd, StepDraft, ToolInvocation};
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::step_context::StepContext;
 use tollgate_core::usage_record::record_id;
 use tollgate_core::{headers, log_fields};
 
 use crate::host::{log_field, read_field, unix_millis};
-use crate::provider::enqueue_usage;
+use crate::mcp_handoff::{self, Steps};
 use crate::ratelimiting::SharedData;
 
 /// How the server's answer is read.
@@ -53,6 +53,8 @@ pub struct McpFilter {
     started: Option<SystemTime>,
     team: Option<String>,
     request_id: String,
+    /// Steps handed to a legacy session's stream or left for the gateway filter.
+    steps: Steps,
 }
 
 impl McpFilter {
@@ -75,6 +77,7 @@ impl McpFilter {
             started: None,
             team: None,
             request_id: String::new(),
+            steps: Steps::default(),
         }
     }
 
@@ -119,7 +122,7 @@ impl McpFilter {
         self.call_end.jsonrpc_error |= outcome.errors > 0;
         self.call_end.is_error |= outcome.tool_errors > 0;
         if outcome.withheld > 0 {
-            self.call_end.refused = Some("result_withheld");
+            self.call_end.refused = Some(RESULT_WITHHELD);
         }
         self.record.answered(outcome);
     }
@@ -130,31 +133,55 @@ impl McpFilter {
         let Some(invocation) = self.call.take() else {
             return;
         };
+        mcp_handoff::take_back(self);
+        let now = unix_millis(self.get_current_time());
+        mcp_handoff::ship([&self.draft(invocation).finish(self.call_end, now)]);
+    }
+
+    /// The call's step but for its end.
+    fn draft(&self, invocation: ToolInvocation) -> StepDraft {
         let step = read_field(self, log_fields::STEP_CONTEXT).and_then(|s| StepContext::decode(&s));
         let attribution = read_field(self, log_fields::ATTRIBUTION)
             .and_then(|a| Attribution::decode(&a))
             .unwrap_or_default();
-        let request_id = self.request_id.clone();
-        let now = self.get_current_time();
-        let duration = self
-            .started
-            .and_then(|started| now.duration_since(started).ok())
-            .unwrap_or_default();
-        let step = ToolStep {
-            id: record_id(&request_id, 1),
-            time_unix_ms: unix_millis(now),
+        let capture = step.as_ref().map(|s| s.capture).unwrap_or_default();
+        StepDraft {
+            id: record_id(&self.request_id, 1),
+            started_unix_ms: unix_millis(self.started.unwrap_or_else(|| self.get_current_time())),
             server: self.mcp.config.name.clone(),
             key_id: self.key_id.clone(),
-            team: self.team.take(),
-            invocation,
+            team: self.team.clone(),
+            invocation: invocation.kept_for(capture),
             attribution,
-            capture: step.as_ref().map(|s| s.capture).unwrap_or_default(),
+            capture,
             trace: step.map(|s| s.trace),
-            step_id: request_id,
-            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            end: self.call_end,
+            step_id: self.request_id.clone(),
+        }
+    }
+
+    /// A forwarded call's step waits for its answer (see `mcp_handoff::Steps`).
+    fn forward_call(&mut self, id: Option<serde_json::Value>) {
+        let Some(invocation) = self.call.clone() else {
+            return;
         };
-        enqueue_usage(&step.to_json());
+        let draft = self.draft(invocation);
+        let left_to_stream = self.with_steps(|steps, f| {
+            let legacy = f.mcp.config.legacy_sse_prefix.is_some();
+            let session = session_of(&f.path).filter(|_| legacy);
+            steps.forward(f, &f.mcp.config.name, session, id, draft)
+        });
+        if left_to_stream {
+            // The session's event stream ships it.
+            self.call = None;
+        }
+    }
+
+    /// Lends the step bookkeeping out beside the filter (its host calls).
+    fn with_steps<R>(&mut self, act: impl FnOnce(&mut Steps, &Self) -> R) -> R {
+        let mut steps = std::mem::take(&mut self.steps);
+        let result = act(&mut steps, self);
+        self.steps = steps;
+        result
     }
 }
 
@@ -248,6 +275,11 @@ impl HttpContext for McpFilter {
                     self.set_http_request_body(0, body_size, &body);
                 }
                 self.log();
+                let id = jsonrpc::request_id(&body);
+                if let Some(id) = &id {
+                    mcp_handoff::leave_request_id(self, id);
+                }
+                self.forward_call(id);
                 Action::Continue
             }
             Err(refusal) => {
@@ -283,6 +315,8 @@ impl HttpContext for McpFilter {
             .get_http_response_header(":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or_default();
+        let status = self.call_end.status;
+        self.with_steps(|steps, f| steps.not_accepted(f, &f.mcp.config.name, status));
         let content_type = self.get_http_response_header("content-type");
         self.answer = if is_event_stream(content_type.as_deref()) {
             Answer::Sse(SseRewriter::default())
@@ -343,20 +377,20 @@ impl HttpContext for McpFilter {
         let rewritten = match &mut self.answer {
             Answer::Json => ctx.rewrite_json(&body, &mut self.report, &mut outcome),
             Answer::Sse(rewriter) => {
-                match rewriter.push(&body, end_of_stream, &ctx, &mut self.report, &mut outcome) {
-                    Ok(out) => (out != body).then_some(out),
-                    Err(e) => {
-                        // The rest of the stream passes through untouched.
-                        log::warn!("tollgate: MCP server `{}`: {e}", mcp.config.name);
-                        None
-                    }
-                }
+                let out = rewriter.push(&body, end_of_stream, &ctx, &mut self.report, &mut outcome);
+                (out != body).then_some(out)
             }
             Answer::Passthrough => None,
         };
         if let Some(out) = rewritten {
             self.set_http_response_body(0, body_size, &out);
         }
+        self.with_steps(|steps, f| {
+            if let Answer::Sse(rewriter) = &f.answer {
+                let (server, status) = (&f.mcp.config.name, f.call_end.status);
+                steps.stream_answered(f, server, rewriter.session(), &outcome.answers, status);
+            }
+        });
         let changed = outcome != MessageOutcome::default();
         let responded = outcome.responses > 0;
         self.answered(outcome);
@@ -366,11 +400,18 @@ impl HttpContext for McpFilter {
         if responded || end_of_stream {
             self.ship_step();
         }
+        if end_of_stream {
+            self.with_steps(|steps, f| steps.stream_ended(f, &f.mcp.config.name));
+        }
         Action::Continue
     }
 
-    /// Every exchange ends here, refused, answered or cut short.
+    /// An exchange refused or answered ends here; one cut short may not (Envoy skips an
+    /// upstream filter's log then), so the gateway filter finishes what is left.
     fn on_log(&mut self) {
+        // A call still here never had its answer pass.
+        self.call_end.cut_off = self.call.is_some();
         self.ship_step();
+        self.with_steps(|steps, f| steps.stream_ended(f, &f.mcp.config.name));
     }
 }
