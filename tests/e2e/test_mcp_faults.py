@@ -1,7 +1,8 @@
 """The MCP gateway when things go wrong, through the real Envoy with the official `mcp` SDK:
 an MCP server nobody listens for answers in JSON-RPC (not in the OpenAI error shape), a
 legacy HTTP+SSE server's tool step records the result that came down the event stream,
-and a call the client walks away from still leaves exactly one step in its run."""
+a call the client walks away from still leaves exactly one step in its run, and an answer
+too large to check is withheld while the session goes on."""
 
 import asyncio
 import secrets
@@ -25,6 +26,7 @@ KEY_FAULTS = "tg-e2e-faults-" + secrets.token_hex(8)
 # JSON-RPC error code the gateway answers with when the MCP server cannot be reached
 # (tollgate_core::mcp::jsonrpc::UPSTREAM_UNAVAILABLE).
 UPSTREAM_UNAVAILABLE = -32010
+ANSWER_TOO_LARGE = -32012
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -194,6 +196,24 @@ def test_a_legacy_call_whose_stream_closes_first_is_a_step_cut_off(faults):
     [step] = tool_steps(faults, run_id, 1)
     assert step["mcp"]["tool"] == "slow"
     assert step["error_class"] == "cut_off", step
+
+
+# === answers too large to check ===
+
+
+def test_an_answer_too_large_to_check_is_withheld_and_the_session_goes_on(faults):
+    async def scenario():
+        http = httpx2.AsyncClient(headers=headers("huge"), timeout=60)
+        transport = streamable_http_client(f"{faults.base_url}/mcp/tools", http_client=http)
+        async with Client(transport, mode="legacy", cache=None) as client:
+            with pytest.raises(MCPError) as withheld:
+                await client.call_tool("fetch", {"doc": "huge"})
+            after = await client.call_tool("echo", {"text": "still checked"})
+            return withheld.value, text_of(after)
+
+    withheld, after = asyncio.run(scenario())
+    assert withheld.code == ANSWER_TOO_LARGE, withheld
+    assert after == "still checked"
 
 
 # === calls cut off before their answer ===

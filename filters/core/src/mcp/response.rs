@@ -351,7 +351,8 @@ fn oversized_answer(outcome: &mut MessageOutcome) -> Vec<u8> {
         DEFAULT_MAX_EVENT_BYTES >> 20
     );
     let error = jsonrpc::error(None, jsonrpc::ANSWER_TOO_LARGE, &message);
-    format!("data: {error}\n\n").into_bytes()
+    // `message` is the event type MCP clients read (the SSE default, named for strict ones).
+    format!("event: message\ndata: {error}\n\n").into_bytes()
 }
 
 /// The event's other fields (`event:`, `id:`, `retry:`, comments) as received, then `data`
