@@ -17,7 +17,7 @@ from mcp.client.client import Client
 from mcp.client.sse import sse_client
 from mcp.shared.exceptions import MCPError
 
-from conftest import free_port, serving, sha256_hex, wait_until
+from conftest import serving, sha256_hex, wait_until
 from test_mcp import RATE_LIMITED, McpServer, refused_call, run, session, text_of, url
 from test_usage_shipping import INGEST_HEADER, UsageStack
 
@@ -29,7 +29,7 @@ BUDGET_NANO = 2_500_000
 
 # Test keys: id -> (plaintext, YAML of the key's other fields).
 KEYS = {
-    "mb-priced": "mcp: {paid: {allow: ['*']}, gone: {allow: ['*']}}",
+    "mb-priced": "mcp: {paid: {allow: ['*']}}",
     "mb-legacy": "mcp: {paid-legacy: {allow: ['*']}}",
     "mb-rpm": "rate_limits: {requests_per_minute: 3}, mcp: {paid: {allow: ['*']}}",
     "mb-agents": "rate_limits: {requests_per_minute: 100, per_agent: {requests_per_minute: 2}}, "
@@ -63,8 +63,6 @@ class McpBudgetStack(UsageStack):
     url: {self.legacy.url}
     transport: sse
     price_per_call_usd: {ECHO_NANO / 1e9}
-  - name: gone
-    url: http://127.0.0.1:{free_port()}/mcp
 """
         return super().config_yaml().replace("control_plane:", keys + servers + "control_plane:", 1) + f"""
 budgets:
@@ -152,17 +150,6 @@ def test_a_legacy_sse_client_reads_the_budget_refusal_from_its_event_stream(mcp_
     assert refused.code == BUDGET_EXCEEDED, refused
     assert "Budget 'mcp-legacy' is exhausted" in refused.message
     assert mcp_budgets.legacy.calls() == []
-
-
-def test_envoys_own_answer_on_an_mcp_route_is_a_json_rpc_error(mcp_budgets):
-    body = {"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": {"name": "echo", "arguments": {}}}
-    headers = {"authorization": f"Bearer {key('mb-priced')}", "accept": "application/json, text/event-stream"}
-    answer = httpx.post(url(mcp_budgets, "gone"), json=body, headers=headers)
-    # Nothing listens there: Envoy answers itself, relabelled in the MCP client's format.
-    assert answer.status_code == 503, answer.text
-    assert answer.headers["content-type"] == "application/json"
-    assert answer.json()["error"]["code"] == -32603
-    assert answer.json()["error"]["data"]["type"] == "upstream_unavailable"
 
 
 # === requests per minute ===

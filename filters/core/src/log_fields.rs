@@ -84,6 +84,23 @@ pub const MCP: LogField = LogField {
     field: "mcp",
 };
 
+/// The draft of a forwarded `tools/call`'s step (`mcp::StepDraft`), from the MCP filter to
+/// the gateway filter: emptied once the MCP filter shipped the step; still there at the
+/// gateway's `on_log`, the exchange was cut off (Envoy skips the upstream filter's
+/// `on_log` when the client or the server breaks the stream). Not an access-log field.
+pub const MCP_STEP: LogField = LogField {
+    property: "tollgate_mcp_step",
+    field: "mcp_step",
+};
+
+/// The JSON-RPC id of an MCP POST (JSON text), from the MCP filter to the gateway filter,
+/// whose error for an answer Envoy made up then answers that request. Not an access-log
+/// field.
+pub const MCP_REQUEST_ID: LogField = LogField {
+    property: "tollgate_mcp_request_id",
+    field: "mcp_request_id",
+};
+
 /// Every field, in access-log order.
 pub const ALL: [LogField; 7] = [CLIENT_PATH, KEY_ID, TEAM, ALIAS, USAGE, GUARDRAILS, MCP];
 

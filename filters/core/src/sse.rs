@@ -22,6 +22,38 @@ pub struct SseEvent {
     pub raw: Vec<u8>,
 }
 
+/// What a parser [dropping oversized events](SseParser::dropping_oversized) reports, in
+/// stream order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Event(SseEvent),
+    /// A block over the bound, dropped whole: none of its bytes is kept or reported.
+    Dropped,
+}
+
+/// Where parsed blocks go.
+trait Sink {
+    fn event(&mut self, event: SseEvent);
+    fn dropped(&mut self);
+}
+
+impl Sink for Vec<SseEvent> {
+    fn event(&mut self, event: SseEvent) {
+        self.push(event);
+    }
+    /// Unreachable: without `dropping_oversized`, an oversized block is an error.
+    fn dropped(&mut self) {}
+}
+
+impl Sink for Vec<Parsed> {
+    fn event(&mut self, event: SseEvent) {
+        self.push(Parsed::Event(event));
+    }
+    fn dropped(&mut self) {
+        self.push(Parsed::Dropped);
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SseError {
     #[error("a stream event exceeded the {limit}-byte limit")]
@@ -33,6 +65,9 @@ pub enum SseError {
 pub struct SseParser {
     max_event_bytes: usize,
     keep_raw: bool,
+    /// An oversized block is dropped and parsing goes on at the next block, instead of
+    /// failing the stream.
+    drop_oversized: bool,
     /// The current, unterminated line.
     line: Vec<u8>,
     /// The last byte consumed was a CR, so an LF right after it belongs to the same line end.
@@ -52,6 +87,8 @@ struct Block {
     /// Bytes consumed for this block so far, for the size bound.
     size: usize,
     raw: Vec<u8>,
+    /// The block outgrew the bound and is being skipped to its end.
+    oversized: bool,
 }
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
@@ -61,6 +98,7 @@ impl SseParser {
         SseParser {
             max_event_bytes,
             keep_raw: false,
+            drop_oversized: false,
             line: Vec::new(),
             skip_lf: false,
             at_stream_start: true,
@@ -75,8 +113,30 @@ impl SseParser {
         self
     }
 
+    /// Drop a block over the bound (reported as [`Parsed::Dropped`]) and go on with the
+    /// next one, instead of failing: for a stream that must stay checked to its end.
+    pub fn dropping_oversized(mut self) -> SseParser {
+        self.drop_oversized = true;
+        self
+    }
+
     /// Consumes a chunk, appending every block it completes to `out`.
-    pub fn push(&mut self, mut input: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+    pub fn push(&mut self, input: &[u8], out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        self.push_into(input, out)
+    }
+
+    /// [`SseParser::push`] for a parser [dropping oversized events](Self::dropping_oversized).
+    pub fn push_dropping(&mut self, input: &[u8], out: &mut Vec<Parsed>) {
+        // Never fails: an oversized block is dropped, not an error.
+        let _ = self.push_into(input, out);
+    }
+
+    /// [`SseParser::finish`] for a parser [dropping oversized events](Self::dropping_oversized).
+    pub fn finish_dropping(&mut self, out: &mut Vec<Parsed>) {
+        let _ = self.finish_into(out);
+    }
+
+    fn push_into(&mut self, mut input: &[u8], out: &mut impl Sink) -> Result<(), SseError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
@@ -92,13 +152,13 @@ impl SseParser {
             match input.iter().position(|&b| b == b'\n' || b == b'\r') {
                 None => {
                     self.consume(input)?;
-                    self.line.extend_from_slice(input);
+                    self.extend_line(input);
                     input = &[];
                 }
                 Some(end) => {
                     let (with_terminator, rest) = input.split_at(end + 1);
                     self.consume(with_terminator)?;
-                    self.line.extend_from_slice(&with_terminator[..end]);
+                    self.extend_line(&with_terminator[..end]);
                     self.skip_lf = with_terminator[end] == b'\r';
                     self.end_line(out);
                     input = rest;
@@ -111,22 +171,49 @@ impl SseParser {
     /// Ends the stream. A final block without its blank line is still reported: some
     /// providers (and recorded fixtures) omit the last terminator.
     pub fn finish(&mut self, out: &mut Vec<SseEvent>) -> Result<(), SseError> {
+        self.finish_into(out)
+    }
+
+    fn finish_into(&mut self, out: &mut impl Sink) -> Result<(), SseError> {
         if let Some(err) = &self.failed {
             return Err(err.clone());
         }
         if !self.line.is_empty() {
             self.end_line(out);
         }
-        if self.block.has_lines || !self.block.raw.is_empty() {
+        if self.block.has_lines || !self.block.raw.is_empty() || self.block.oversized {
             self.dispatch(out);
         }
         Ok(())
     }
 
+    /// Adds bytes to the current line; of an oversized block's line only whether it is
+    /// blank matters (a blank line ends the block), so one byte stands for the rest.
+    fn extend_line(&mut self, bytes: &[u8]) {
+        if !self.block.oversized {
+            self.line.extend_from_slice(bytes);
+        } else if self.line.is_empty() && !bytes.is_empty() {
+            self.line.push(b' ');
+        }
+    }
+
     fn consume(&mut self, bytes: &[u8]) -> Result<(), SseError> {
+        if self.block.oversized {
+            return Ok(());
+        }
         let size = self.block.size.checked_add(bytes.len());
         match size {
             Some(size) if size <= self.max_event_bytes => self.block.size = size,
+            _ if self.drop_oversized => {
+                // Nothing of the block is kept; the line read so far only counts as non-blank.
+                let nonblank = !self.line.is_empty();
+                self.block = Block {
+                    oversized: true,
+                    ..Block::default()
+                };
+                self.line = if nonblank { vec![b' '] } else { Vec::new() };
+                return Ok(());
+            }
             _ => {
                 let err = SseError::EventTooLarge {
                     limit: self.max_event_bytes,
@@ -141,7 +228,7 @@ impl SseParser {
         Ok(())
     }
 
-    fn end_line(&mut self, out: &mut Vec<SseEvent>) {
+    fn end_line(&mut self, out: &mut impl Sink) {
         let mut line = std::mem::take(&mut self.line);
         if self.at_stream_start {
             self.at_stream_start = false;
@@ -150,12 +237,12 @@ impl SseParser {
             }
         }
         if line.is_empty() {
-            if self.block.has_lines || self.keep_raw {
+            if self.block.has_lines || self.keep_raw || self.block.oversized {
                 self.dispatch(out);
             } else {
                 self.block = Block::default();
             }
-        } else {
+        } else if !self.block.oversized {
             self.block.has_lines = true;
             self.field(&line);
         }
@@ -188,9 +275,13 @@ impl SseParser {
         }
     }
 
-    fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
+    fn dispatch(&mut self, out: &mut impl Sink) {
         let block = std::mem::take(&mut self.block);
-        out.push(SseEvent {
+        if block.oversized {
+            out.dropped();
+            return;
+        }
+        out.event(SseEvent {
             event: block.event,
             data: block.has_data.then_some(block.data),
             raw: block.raw,
@@ -309,6 +400,40 @@ mod tests {
         assert!(parser.push(b"\n", &mut out).is_err());
         assert!(parser.finish(&mut out).is_err());
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn an_oversized_block_is_dropped_and_parsing_goes_on_at_every_split() {
+        let stream: &[u8] =
+            b"data: a\n\ndata: 0123456789abcdef\ndata: more\r\n\r\nevent: e\ndata: b\n\n";
+        for split in 0..stream.len() {
+            let mut parser = SseParser::new(20).keeping_raw().dropping_oversized();
+            let mut out = Vec::new();
+            parser.push_dropping(&stream[..split], &mut out);
+            parser.push_dropping(&stream[split..], &mut out);
+            parser.finish_dropping(&mut out);
+            let kinds: Vec<_> = out
+                .iter()
+                .map(|p| match p {
+                    Parsed::Event(e) => e.data.clone().unwrap_or_default(),
+                    Parsed::Dropped => "<dropped>".into(),
+                })
+                .collect();
+            // The LF after the oversized block's last CR starts the next block as a blank line.
+            let kinds: Vec<_> = kinds.into_iter().filter(|k| !k.is_empty()).collect();
+            assert_eq!(kinds, ["a", "<dropped>", "b"], "split at {split}");
+        }
+    }
+
+    #[test]
+    fn a_block_filling_the_bound_until_its_blank_line_is_dropped_at_it() {
+        let mut parser = SseParser::new(8).dropping_oversized();
+        let mut out = Vec::new();
+        parser.push_dropping(b"data: 1\n\ndata: 2\n", &mut out);
+        parser.push_dropping(b"data: 3\n", &mut out);
+        assert_eq!(out.len(), 1, "the second block is still open");
+        parser.finish_dropping(&mut out);
+        assert_eq!(out.last(), Some(&Parsed::Dropped));
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::host::{
     log_field, random_bytes, reply_error, reply_error_with, reply_json, reply_json_with,
     request_body, unix_millis,
 };
+use crate::mcp_handoff;
 use crate::ratelimiting::RateLimiting;
 
 pub struct GatewayFilter {
@@ -350,13 +351,22 @@ impl HttpContext for GatewayFilter {
         if !end_of_stream {
             return Action::Pause;
         }
-        self.set_http_response_body(0, body_size, &error_body(error, endpoint));
+        let body = match endpoint {
+            // An MCP client reads JSON-RPC errors only.
+            Endpoint::Mcp => mcp_handoff::envoy_reply_body(self, error),
+            _ => error.to_body(endpoint.client_format()),
+        };
+        self.set_http_response_body(0, body_size, &body);
         Action::Continue
     }
 
     /// Answers without a body, and answers cut short, end here.
     fn on_log(&mut self) {
         self.settle_limits();
+        if self.endpoint == Some(Endpoint::Mcp) {
+            let envoy_reply = self.envoy_reply.as_ref().map(|e| e.code);
+            mcp_handoff::finish_left(self, envoy_reply);
+        }
     }
 }
 

@@ -20,6 +20,7 @@ mod gateway;
 mod guarding;
 mod host;
 mod mcp;
+mod mcp_handoff;
 mod metrics;
 mod provider;
 mod ratelimiting;

@@ -12,9 +12,9 @@ use tollgate_core::attribution::Attribution;
 use tollgate_core::budget::poll::read_instance;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
-use tollgate_core::mcp::legacy::Diversions;
-use tollgate_core::mcp::response::{is_event_stream, is_json};
-use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
+use tollgate_core::mcp::legacy::{session_of, Diversions};
+use tollgate_core::mcp::response::{is_event_stream, is_json, RESULT_WITHHELD};
+use tollgate_core::mcp::{CallEnd, StepDraft, ToolInvocation};
 use tollgate_core::mcp::{
     Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing, Refusal,
     ResponseContext, SseRewriter, StatelessHeaders, ToolChangeRecord,
@@ -26,6 +26,7 @@ use tollgate_core::{headers, log_fields};
 
 use crate::guarding::callout_answer;
 use crate::host::{log_field, read_field, unix_millis};
+use crate::mcp_handoff::{self, Steps};
 use crate::provider::enqueue_usage;
 use crate::ratelimiting::SharedData;
 
@@ -62,6 +63,8 @@ pub struct McpFilter {
     charge: Option<Charge>,
     /// Webhook and moderation guardrails on a call's arguments and result.
     callouts: Option<callouts::McpCallouts>,
+    /// Steps handed to a legacy session's stream or left for the gateway filter.
+    steps: Steps,
 }
 
 impl McpFilter {
@@ -86,6 +89,7 @@ impl McpFilter {
             request_id: String::new(),
             charge: None,
             callouts: None,
+            steps: Steps::default(),
         }
     }
 
@@ -167,7 +171,7 @@ impl McpFilter {
         self.call_end.jsonrpc_error |= outcome.errors > 0;
         self.call_end.is_error |= outcome.tool_errors > 0;
         if outcome.withheld > 0 {
-            self.call_end.refused = Some("result_withheld");
+            self.call_end.refused = Some(RESULT_WITHHELD);
         }
         self.record.answered(outcome);
     }
@@ -209,6 +213,12 @@ impl McpFilter {
     /// Records what rewriting part of the answer did; the call's step ships once its
     /// response passed.
     fn rewritten(&mut self, outcome: MessageOutcome, end_of_stream: bool) {
+        self.with_steps(|steps, f| {
+            if let Answer::Sse(rewriter) = &f.answer {
+                let (server, status) = (&f.mcp.config.name, f.call_end.status);
+                steps.stream_answered(f, server, rewriter.session(), &outcome.answers, status);
+            }
+        });
         let changed = outcome != MessageOutcome::default();
         let responded = outcome.responses > 0;
         self.answered(outcome);
@@ -218,42 +228,82 @@ impl McpFilter {
         if responded || end_of_stream {
             self.ship_step();
         }
+        if end_of_stream {
+            self.with_steps(|steps, f| steps.stream_ended(f, &f.mcp.config.name));
+        }
     }
 
     /// Ships the tool call's step record through the usage outbox, like an LLM step's.
     /// Once per call, when its answer is complete (or at the log, for an exchange cut short).
     fn ship_step(&mut self) {
-        let cost = self.settle_charge();
-        let Some(invocation) = self.call.take() else {
+        let draft = self.call.take().map(|invocation| self.draft(invocation));
+        self.settle_charge();
+        let Some(draft) = draft else {
             return;
         };
+        mcp_handoff::take_back(self);
+        let now = unix_millis(self.get_current_time());
+        mcp_handoff::ship([&draft.finish(self.call_end, now)]);
+    }
+
+    /// The call's step but for its end.
+    fn draft(&self, invocation: ToolInvocation) -> StepDraft {
         let step = read_field(self, log_fields::STEP_CONTEXT).and_then(|s| StepContext::decode(&s));
         let attribution = read_field(self, log_fields::ATTRIBUTION)
             .and_then(|a| Attribution::decode(&a))
             .unwrap_or_default();
-        let request_id = self.request_id.clone();
-        let now = self.get_current_time();
-        let duration = self
-            .started
-            .and_then(|started| now.duration_since(started).ok())
-            .unwrap_or_default();
-        let step = ToolStep {
-            id: record_id(&request_id, 1),
-            time_unix_ms: unix_millis(now),
+        let capture = step.as_ref().map(|s| s.capture).unwrap_or_default();
+        let price_nano_usd = self.charge.as_ref().map(|charge| charge.price);
+        StepDraft {
+            id: record_id(&self.request_id, 1),
+            started_unix_ms: unix_millis(self.started.unwrap_or_else(|| self.get_current_time())),
             server: self.mcp.config.name.clone(),
             key_id: self.key_id.clone(),
-            team: self.team.take(),
-            invocation,
+            team: self.team.clone(),
+            invocation: invocation.kept_for(capture),
             attribution,
-            capture: step.as_ref().map(|s| s.capture).unwrap_or_default(),
+            capture,
             trace: step.map(|s| s.trace),
-            step_id: request_id,
-            duration_ms: u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),
-            end: self.call_end,
-            cost_nano_usd: cost,
-            envoy_instance: cost.and_then(|_| read_instance(&SharedData)),
+            step_id: self.request_id.clone(),
+            price_nano_usd,
+            envoy_instance: price_nano_usd.and_then(|_| read_instance(&SharedData)),
+        }
+    }
+
+    /// A forwarded call's step waits for its answer (see `mcp_handoff::Steps`).
+    fn forward_call(&mut self, id: Option<serde_json::Value>) {
+        let Some(invocation) = self.call.clone() else {
+            return;
         };
-        enqueue_usage(&step.to_json());
+        let draft = self.draft(invocation);
+        let left_to_stream = self.with_steps(|steps, f| {
+            let legacy = f.mcp.config.legacy_sse_prefix.is_some();
+            let session = session_of(&f.path).filter(|_| legacy);
+            steps.forward(f, &f.mcp.config.name, session, id, draft)
+        });
+        if left_to_stream {
+            // The session's event stream ships it.
+            self.call = None;
+        }
+    }
+
+    /// Lends the step bookkeeping out beside the filter (its host calls).
+    fn with_steps<R>(&mut self, act: impl FnOnce(&mut Steps, &Self) -> R) -> R {
+        let mut steps = std::mem::take(&mut self.steps);
+        let result = act(&mut steps, self);
+        self.steps = steps;
+        result
+    }
+
+    /// The request goes on to the server: its id is left for an answer Envoy may make up
+    /// in the server's place, and a call's step waits for its answer.
+    fn forwarding(&mut self, body: &[u8]) {
+        self.log();
+        let id = jsonrpc::request_id(body);
+        if let Some(id) = &id {
+            mcp_handoff::leave_request_id(self, id);
+        }
+        self.forward_call(id);
     }
 
     /// Gives a priced call's holds back: the call never reached the server.
@@ -264,12 +314,12 @@ impl McpFilter {
     }
 
     /// Spends a priced call's price in its budgets, or releases it when the server turned
-    /// the call down; the cost spent, once.
-    fn settle_charge(&mut self) -> Option<u64> {
-        let charge = self.charge.take()?;
-        let cost = charge.cost(&self.call_end);
-        self.settle(charge, cost);
-        (cost > 0).then_some(cost)
+    /// the call down; once.
+    fn settle_charge(&mut self) {
+        if let Some(charge) = self.charge.take() {
+            let cost = charge.cost(&self.call_end);
+            self.settle(charge, cost);
+        }
     }
 
     fn settle(&self, charge: Charge, cost: u64) {
@@ -396,11 +446,11 @@ impl HttpContext for McpFilter {
                     diversions.remember_call(&self.path, &call);
                 }
                 if let Some(texts) = forward.callout_texts {
-                    if let Some(action) = self.check_arguments(texts, call) {
+                    if let Some(action) = self.check_arguments(texts, call.clone()) {
                         return action;
                     }
                 }
-                self.log();
+                self.forwarding(&call);
                 Action::Continue
             }
             Err(refusal) => {
@@ -419,6 +469,8 @@ impl HttpContext for McpFilter {
             .get_http_response_header(":status")
             .and_then(|s| s.parse().ok())
             .unwrap_or_default();
+        let status = self.call_end.status;
+        self.with_steps(|steps, f| steps.not_accepted(f, &f.mcp.config.name, status));
         let content_type = self.get_http_response_header("content-type");
         self.answer = if is_event_stream(content_type.as_deref()) {
             Answer::Sse(match self.holds_results() {
@@ -462,26 +514,29 @@ impl HttpContext for McpFilter {
         }
         let mut outcome = MessageOutcome::default();
         let rewritten = self.rewriting(|ctx, answer, report| match answer {
-            Answer::Json => Ok(ctx.rewrite_json(&body, report, &mut outcome)),
-            Answer::Sse(rewriter) => rewriter
-                .push(&body, end_of_stream, ctx, report, &mut outcome)
-                .map(|pushed| (pushed.out != body).then_some(pushed.out)),
-            Answer::Passthrough => Ok(None),
+            Answer::Json => ctx.rewrite_json(&body, report, &mut outcome),
+            Answer::Sse(rewriter) => {
+                let pushed = rewriter.push(&body, end_of_stream, ctx, report, &mut outcome);
+                (pushed.out != body).then_some(pushed.out)
+            }
+            Answer::Passthrough => None,
         });
         match rewritten {
             // A key that may not use the server was refused with the request.
             None => return Action::Continue,
-            Some(Ok(Some(out))) => self.set_http_response_body(0, body_size, &out),
-            Some(Ok(None)) => {}
-            // The rest of the stream passes through untouched.
-            Some(Err(e)) => log::warn!("tollgate: MCP server `{}`: {e}", self.mcp.config.name),
+            Some(Some(out)) => self.set_http_response_body(0, body_size, &out),
+            Some(None) => {}
         }
         self.rewritten(outcome, end_of_stream);
         Action::Continue
     }
 
-    /// Every exchange ends here, refused, answered or cut short.
+    /// An exchange refused or answered ends here; one cut short may not (Envoy skips an
+    /// upstream filter's log then), so the gateway filter finishes what is left.
     fn on_log(&mut self) {
+        // A call still here never had its answer pass.
+        self.call_end.cut_off = self.call.is_some();
         self.ship_step();
+        self.with_steps(|steps, f| steps.stream_ended(f, &f.mcp.config.name));
     }
 }

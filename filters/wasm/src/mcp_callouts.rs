@@ -275,20 +275,10 @@ impl McpFilter {
         let end_of_stream = stream.end_of_stream;
         let pushed = self.rewriting(|ctx, answer, report| match answer {
             Answer::Sse(rewriter) => rewriter.push(chunk, end_of_stream, ctx, report, outcome),
-            _ => Ok(Pushed::default()),
+            _ => Pushed::default(),
         })?;
-        match pushed {
-            Ok(pushed) => {
-                stream.out.extend(pushed.out);
-                pushed.held
-            }
-            Err(e) => {
-                // The rest of the stream passes through untouched.
-                log::warn!("tollgate: MCP server `{}`: {e}", self.mcp.config.name);
-                stream.out.extend_from_slice(chunk);
-                None
-            }
-        }
+        stream.out.extend(pushed.out);
+        pushed.held
     }
 
     fn release_json(
@@ -325,7 +315,7 @@ impl McpFilter {
             Waiting::Request(call) => {
                 let action = match verdict {
                     Ok(()) => {
-                        self.log();
+                        self.forwarding(&call);
                         Action::Continue
                     }
                     Err(message) => self.refused(&Refusal::guardrail_denied(&call, &message)),

@@ -26,6 +26,13 @@ pub const RATE_LIMITED: i64 = -32006;
 pub const BUDGET_EXCEEDED: i64 = -32007;
 /// JSON-RPC's own: the gateway failed (Envoy's or Tollgate's fault, not the client's).
 pub const INTERNAL_ERROR: i64 = -32603;
+/// Gateway-defined: the MCP server could not be reached, or its connection failed before
+/// it answered (Envoy's own 502 and 503).
+pub const UPSTREAM_UNAVAILABLE: i64 = -32010;
+/// Gateway-defined: the MCP server did not answer in time (Envoy's own 504).
+pub const UPSTREAM_TIMEOUT: i64 = -32011;
+/// Gateway-defined: a server's SSE event was too large to check, and was withheld.
+pub const ANSWER_TOO_LARGE: i64 = -32012;
 
 /// A JSON-RPC message parsed as an object, with typed access to its envelope.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,10 +98,9 @@ pub fn code_of(kind: ErrorKind) -> i64 {
         | ErrorKind::NotFound
         | ErrorKind::MethodNotAllowed
         | ErrorKind::TooLarge => INVALID_REQUEST,
-        ErrorKind::BadUpstream
-        | ErrorKind::Internal
-        | ErrorKind::Unavailable
-        | ErrorKind::Timeout => INTERNAL_ERROR,
+        ErrorKind::BadUpstream | ErrorKind::Unavailable => UPSTREAM_UNAVAILABLE,
+        ErrorKind::Timeout => UPSTREAM_TIMEOUT,
+        ErrorKind::Internal => INTERNAL_ERROR,
     }
 }
 
@@ -104,6 +110,31 @@ pub fn gateway_error(id: Option<&Value>, gateway: &GatewayError) -> Value {
     let mut response = error(id, code_of(gateway.kind), &gateway.message);
     response["error"]["data"] = json!({"type": gateway.code});
     response
+}
+
+/// The JSON-RPC error for an answer Envoy made up on an MCP route (the server unreachable
+/// or too slow; `error` from `attempts::envoy_reply_error`), to the request `id` when the
+/// MCP filter read it. MCP clients read a JSON-RPC error at any HTTP status.
+pub fn upstream_failure(error: &GatewayError, id: Option<&Value>) -> Value {
+    let (code, message) = match error.kind {
+        ErrorKind::Timeout => (UPSTREAM_TIMEOUT, "The MCP server did not answer in time."),
+        _ => (
+            UPSTREAM_UNAVAILABLE,
+            "The MCP server could not be reached; try again later.",
+        ),
+    };
+    let mut answer = self::error(id, code, message);
+    answer["error"]["data"] = json!({"reason": error.code});
+    answer
+}
+
+/// The `id` of a JSON-RPC request body, without reading the rest into memory.
+pub fn request_id(body: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        id: Option<Value>,
+    }
+    serde_json::from_slice::<Envelope>(body).ok()?.id
 }
 
 /// The name of the request's target a `Mcp-Name` header carries: the tool or prompt name,
@@ -132,6 +163,36 @@ mod tests {
     }
 
     #[test]
+    fn envoys_own_failures_become_json_rpc_errors_to_the_request() {
+        use crate::attempts::envoy_reply_error;
+        let id = request_id(br#"{"jsonrpc":"2.0","id":"r-7","method":"tools/call","params":{}}"#);
+        assert_eq!(id, Some(json!("r-7")));
+        let unreachable = upstream_failure(&envoy_reply_error(503), id.as_ref());
+        assert_eq!(unreachable["id"], "r-7");
+        assert_eq!(unreachable["error"]["code"], UPSTREAM_UNAVAILABLE);
+        assert_eq!(
+            unreachable["error"]["data"]["reason"],
+            "upstream_unavailable"
+        );
+        assert!(unreachable["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MCP server"));
+        let slow = upstream_failure(&envoy_reply_error(504), None);
+        assert_eq!(slow["id"], Value::Null);
+        assert_eq!(slow["error"]["code"], UPSTREAM_TIMEOUT);
+        assert_eq!(
+            upstream_failure(&envoy_reply_error(500), None)["error"]["code"],
+            UPSTREAM_UNAVAILABLE
+        );
+        assert_eq!(
+            request_id(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            None
+        );
+        assert_eq!(request_id(b"not json"), None);
+    }
+
+    #[test]
     fn errors_keep_the_id() {
         let e = error(Some(&json!("a")), ACCESS_DENIED, "no");
         assert_eq!(e["id"], "a");
@@ -153,6 +214,7 @@ mod tests {
             BUDGET_EXCEEDED
         );
         assert_eq!(code_of(ErrorKind::Authentication), ACCESS_DENIED);
-        assert_eq!(code_of(ErrorKind::Timeout), INTERNAL_ERROR);
+        assert_eq!(code_of(ErrorKind::Timeout), UPSTREAM_TIMEOUT);
+        assert_eq!(code_of(ErrorKind::Internal), INTERNAL_ERROR);
     }
 }

@@ -17,13 +17,17 @@
 //! - [`tool_change`]: the record a changed definition ships for the audit log;
 //! - [`record`]: what the request log says about each MCP request;
 //! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway;
-//! - [`pricing`]: priced `tools/call`s reserved in, and spent from, the budgets.
+//! - [`pricing`]: priced `tools/call`s reserved in, and spent from, the budgets;
+//! - [`pending`]: a legacy server's tool calls waiting for their result on the stream;
+//! - [`step`]: a `tools/call` as a step of the agent's run;
+//! - [`unfinished`]: what an exchange cut off leaves for the gateway filter to ship.
 
 pub mod config;
 pub mod definition;
 pub mod jsonrpc;
 pub mod legacy;
 pub mod patterns;
+pub mod pending;
 pub mod pins;
 pub mod pricing;
 pub mod record;
@@ -35,15 +39,20 @@ pub mod step;
 mod test_support;
 pub mod tool_change;
 mod tool_guard;
+pub mod unfinished;
 
 pub use config::{
     CompiledMcp, McpAccess, McpServerConfig, ToolCallLimit, ToolChangePolicy, ToolPrice,
 };
+pub use pending::PendingCalls;
 pub use pins::{PinBook, PinChange};
 pub use pricing::{Charge, Pricing};
 pub use record::McpRecord;
 pub use request::{check_request, ClientRequest, Forward, Refusal, StatelessHeaders};
-pub use response::{HeldResult, JsonAnswer, MessageOutcome, Pushed, ResponseContext, SseRewriter};
+pub use response::{
+    Answered, HeldResult, JsonAnswer, MessageOutcome, Pushed, ResponseContext, SseRewriter,
+};
 pub use schemas::ToolSchemas;
-pub use step::{CallEnd, ToolInvocation, ToolStep};
+pub use step::{CallEnd, StepDraft, ToolInvocation, ToolStep};
 pub use tool_change::ToolChangeRecord;
+pub use unfinished::Unfinished;

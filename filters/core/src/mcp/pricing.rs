@@ -95,8 +95,7 @@ impl Charge {
     /// status or a JSON-RPC error: the tool did not run). A call cut off before its answer
     /// is charged, since the tool may have run; a result withheld by a guardrail too.
     pub fn cost(&self, end: &CallEnd) -> u64 {
-        let turned_down = end.jsonrpc_error || end.status >= 400;
-        if turned_down {
+        if end.turned_down() {
             0
         } else {
             self.price

@@ -11,14 +11,16 @@ use std::collections::VecDeque;
 use serde_json::Value;
 
 use crate::guardrails::{Report, Selection};
-use crate::sse::{SseError, SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
+use crate::sse::{Parsed, SseEvent, SseParser, DEFAULT_MAX_EVENT_BYTES};
 
 use super::config::{McpAccess, ToolChangePolicy};
 use super::definition::ToolDefinition;
 use super::jsonrpc::{self, Message};
 use super::legacy::{gateway_endpoint, session_of, Diversions};
+use super::pending::PendingCalls;
 use super::pins::{PinBook, PinChange};
 use super::schemas::ToolSchemas;
+use super::step::CallEnd;
 use super::tool_guard::{guard_result, result_callout_texts};
 
 /// What a server's answer is checked against.
@@ -53,7 +55,56 @@ pub struct MessageOutcome {
     pub errors: usize,
     /// Call results with `isError: true`: the tool ran and reported a failure.
     pub tool_errors: usize,
+    /// Each response with an id, in order: a legacy stream's filter ends the waiting
+    /// calls they answer (`mcp::pending`).
+    pub answers: Vec<Answered>,
 }
+
+/// One response that passed: the request it answers, and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    pub id: Value,
+    pub jsonrpc_error: bool,
+    /// A result with `isError: true`.
+    pub is_error: bool,
+    /// A result a guardrail withheld (the client got an error instead).
+    pub withheld: bool,
+}
+
+impl Answered {
+    /// How the call ended, answered on a stream of HTTP status `status`.
+    pub fn end(&self, status: u16) -> CallEnd {
+        CallEnd {
+            status,
+            refused: self.withheld.then_some(RESULT_WITHHELD),
+            jsonrpc_error: self.jsonrpc_error,
+            is_error: self.is_error,
+            cut_off: false,
+        }
+    }
+}
+
+/// What rewriting one message did.
+#[derive(Default)]
+struct Rewritten {
+    changed: bool,
+    /// Set for a response (its id filled in by the caller).
+    answer: Option<Answered>,
+}
+
+impl Rewritten {
+    /// Notes what a call result said and whether it was withheld.
+    fn with_result(mut self, is_error: bool, withheld: bool) -> Rewritten {
+        if let Some(answer) = &mut self.answer {
+            answer.is_error = is_error;
+            answer.withheld = withheld;
+        }
+        self
+    }
+}
+
+/// The step's `error_class` of a call whose result a guardrail withheld.
+pub const RESULT_WITHHELD: &str = "result_withheld";
 
 impl ResponseContext<'_> {
     /// Rewrites one server message in place; returns whether it changed.
@@ -66,7 +117,8 @@ impl ResponseContext<'_> {
         self.rewrite_answer(message, self.call_tool, report, outcome)
     }
 
-    /// [`Self::rewrite`] for an answer to a call of `call_tool`, when known.
+    /// [`Self::rewrite`] for an answer to a call of `call_tool`, when known; each response
+    /// with an id is noted in `outcome.answers`.
     fn rewrite_answer(
         &self,
         message: &mut Message,
@@ -74,17 +126,41 @@ impl ResponseContext<'_> {
         report: &mut Report,
         outcome: &mut MessageOutcome,
     ) -> bool {
-        let is_error = message.0.contains_key("error");
-        if is_error || message.0.contains_key("result") {
-            outcome.responses += 1;
+        let rewritten = self.rewrite_message(message, call_tool, report, outcome);
+        if let Some((answer, id)) = rewritten.answer.zip(message.id()) {
+            outcome.answers.push(Answered {
+                id: id.clone(),
+                ..answer
+            });
         }
-        outcome.errors += usize::from(is_error);
+        rewritten.changed
+    }
+
+    /// [`Self::rewrite_answer`], saying how a response answered.
+    fn rewrite_message(
+        &self,
+        message: &mut Message,
+        call_tool: Option<&str>,
+        report: &mut Report,
+        outcome: &mut MessageOutcome,
+    ) -> Rewritten {
+        let jsonrpc_error = message.0.contains_key("error");
+        let mut rewritten = Rewritten::default();
+        if jsonrpc_error || message.0.contains_key("result") {
+            outcome.responses += 1;
+            rewritten.answer = Some(Answered {
+                id: Value::Null,
+                jsonrpc_error,
+                is_error: false,
+                withheld: false,
+            });
+        }
+        outcome.errors += usize::from(jsonrpc_error);
         let Some(result) = message.result_mut() else {
-            return false;
+            return rewritten;
         };
-        let mut changed = false;
         if let Some(Value::Array(tools)) = result.get_mut("tools") {
-            changed |= self.filter_tools(tools, outcome);
+            rewritten.changed |= self.filter_tools(tools, outcome);
         }
         for (list, field) in [
             ("prompts", "name"),
@@ -92,31 +168,34 @@ impl ResponseContext<'_> {
             ("resourceTemplates", "uriTemplate"),
         ] {
             if let Some(Value::Array(items)) = result.get_mut(list) {
-                changed |= self.filter_named(items, field, outcome);
+                rewritten.changed |= self.filter_named(items, field, outcome);
             }
         }
         if !result.contains_key("content") {
-            return changed;
+            return rewritten;
         }
-        if result.get("isError") == Some(&Value::Bool(true)) {
-            outcome.tool_errors += 1;
-        }
+        let is_error = result.get("isError") == Some(&Value::Bool(true));
+        outcome.tool_errors += usize::from(is_error);
         let Some(selection) = self.guardrails else {
-            return changed;
+            return rewritten.with_result(is_error, false);
         };
         let schema_checked = match (self.schemas, call_tool) {
             (Some(schemas), Some(tool)) => schemas.check_result(selection, tool, result, report),
             _ => Ok(()),
         };
         match schema_checked.and_then(|()| guard_result(selection, result, report)) {
-            Ok(redacted) => changed || redacted,
+            Ok(redacted) => {
+                rewritten.changed |= redacted;
+                rewritten.with_result(is_error, false)
+            }
             Err(msg) => {
                 outcome.withheld += 1;
                 let error = jsonrpc::error(message.id(), jsonrpc::GUARDRAIL_DENIED, &msg);
                 if let Some(error) = Message::from_value(error) {
                     *message = error;
                 }
-                true
+                rewritten.changed = true;
+                rewritten.with_result(is_error, true)
             }
         }
     }
@@ -271,17 +350,19 @@ pub struct Pushed {
 
 /// An SSE answer rewritten event by event as it streams: each complete event goes out as
 /// soon as it is read, unchanged events byte for byte; only an unfinished event is held.
+///
+/// An event over [`DEFAULT_MAX_EVENT_BYTES`] cannot be checked, so it fails closed: none of
+/// its bytes goes out, a JSON-RPC error event (id `null`: the id was never read) takes its
+/// place, and the rest of the stream is read and checked from the next event on.
 pub struct SseRewriter {
     parser: SseParser,
-    /// The stream broke the parser's bounds: the rest passes through untouched.
-    failed: bool,
     /// A legacy stream's session, from its `endpoint` event.
     session: Option<String>,
     /// The last event ended in CR and was sent with an LF added: the parser reads the LF
     /// that may follow as the next block's first byte, which is then dropped.
     lf_sent: bool,
     /// Events read but not yet rewritten: those after a held call result.
-    pending: VecDeque<SseEvent>,
+    pending: VecDeque<Parsed>,
     /// Call results are held for the output callouts.
     hold: bool,
 }
@@ -289,8 +370,9 @@ pub struct SseRewriter {
 impl Default for SseRewriter {
     fn default() -> Self {
         SseRewriter {
-            parser: SseParser::new(DEFAULT_MAX_EVENT_BYTES).keeping_raw(),
-            failed: false,
+            parser: SseParser::new(DEFAULT_MAX_EVENT_BYTES)
+                .keeping_raw()
+                .dropping_oversized(),
             session: None,
             lf_sent: false,
             pending: VecDeque::new(),
@@ -309,6 +391,11 @@ impl SseRewriter {
         }
     }
 
+    /// A legacy stream's session, once its `endpoint` event passed.
+    pub fn session(&self) -> Option<&str> {
+        self.session.as_deref()
+    }
+
     /// What to send on for `chunk` (everything rewritten, unless a result is held).
     pub fn push(
         &mut self,
@@ -317,15 +404,9 @@ impl SseRewriter {
         ctx: &ResponseContext,
         report: &mut Report,
         outcome: &mut MessageOutcome,
-    ) -> Result<Pushed, SseError> {
-        if self.failed {
-            return Ok(Pushed {
-                out: chunk.to_vec(),
-                held: None,
-            });
-        }
-        self.read(chunk, end_of_stream)?;
-        Ok(self.drain(ctx, report, outcome))
+    ) -> Pushed {
+        self.read(chunk, end_of_stream);
+        self.drain(ctx, report, outcome)
     }
 
     /// Goes on with the events that waited behind a held result (which may hold another).
@@ -351,21 +432,13 @@ impl SseRewriter {
     }
 
     /// Parses `chunk` into the pending events.
-    fn read(&mut self, chunk: &[u8], end_of_stream: bool) -> Result<(), SseError> {
+    fn read(&mut self, chunk: &[u8], end_of_stream: bool) {
         let mut events = Vec::new();
-        let parsed = self
-            .parser
-            .push(chunk, &mut events)
-            .and_then(|()| match end_of_stream {
-                true => self.parser.finish(&mut events),
-                false => Ok(()),
-            });
-        self.pending.extend(events);
-        if let Err(e) = parsed {
-            self.failed = true;
-            return Err(e);
+        self.parser.push_dropping(chunk, &mut events);
+        if end_of_stream {
+            self.parser.finish_dropping(&mut events);
         }
-        Ok(())
+        self.pending.extend(events);
     }
 
     /// Rewrites the pending events; when holding, stops at a call result to hold.
@@ -376,7 +449,14 @@ impl SseRewriter {
         outcome: &mut MessageOutcome,
     ) -> Pushed {
         let mut pushed = Pushed::default();
-        while let Some(event) = self.pending.pop_front() {
+        while let Some(parsed) = self.pending.pop_front() {
+            let event = match parsed {
+                Parsed::Event(event) => event,
+                Parsed::Dropped => {
+                    pushed.out.extend_from_slice(&oversized_answer(outcome));
+                    continue;
+                }
+            };
             let (bytes, message) = self.rewrite_event(&event, ctx, report, outcome);
             let ends_in_cr = event.raw.last() == Some(&b'\r');
             let held = message
@@ -421,8 +501,12 @@ impl SseRewriter {
         let Some(data) = &event.data else {
             return (event.raw.clone(), None);
         };
-        if let (Some((prefix, _)), Some("endpoint")) = (ctx.legacy, event.event.as_deref()) {
+        if let (Some((prefix, diversions)), Some("endpoint")) = (ctx.legacy, event.event.as_deref())
+        {
             self.session = session_of(data).map(str::to_owned);
+            if let Some(session) = &self.session {
+                PendingCalls::from(diversions).open(session);
+            }
             return (with_data(&event.raw, &gateway_endpoint(prefix, data)), None);
         }
         let parsed = serde_json::from_str::<Value>(data).ok();
@@ -455,6 +539,21 @@ impl SseRewriter {
         let json = Value::Object(message.0.clone()).to_string();
         (with_data(&event.raw, &json), Some(message))
     }
+}
+
+/// The event sent in place of one too large to check, counted as a withheld answer.
+fn oversized_answer(outcome: &mut MessageOutcome) -> Vec<u8> {
+    outcome.responses += 1;
+    outcome.errors += 1;
+    outcome.withheld += 1;
+    let message = format!(
+        "The MCP server's answer exceeded the gateway's {} MiB event limit and was withheld \
+         unchecked.",
+        DEFAULT_MAX_EVENT_BYTES >> 20
+    );
+    let error = jsonrpc::error(None, jsonrpc::ANSWER_TOO_LARGE, &message);
+    // `message` is the event type MCP clients read (the SSE default, named for strict ones).
+    format!("event: message\ndata: {error}\n\n").into_bytes()
 }
 
 /// The event's other fields (`event:`, `id:`, `retry:`, comments) as received, then `data`

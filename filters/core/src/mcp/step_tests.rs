@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::capture::MAX_CAPTURE_BYTES;
 use crate::model::ContentPart;
 use crate::tool_calls::{ToolCall, ToolCallLog};
 
@@ -87,12 +88,18 @@ fn error_class_names_the_first_failure() {
     };
     assert_eq!(http.error_class(), Some("server"));
     assert_eq!(CallEnd::default().error_class(), Some("no_response"));
+    // Cut off after the status came (an SSE answer the client left): no answer all the same.
+    let cut = CallEnd {
+        cut_off: true,
+        ..ok
+    };
+    assert_eq!(cut.error_class(), Some(CUT_OFF));
 }
 
-fn step(capture: PayloadCapture) -> ToolStep {
-    ToolStep {
+pub(in crate::mcp) fn draft(capture: PayloadCapture) -> StepDraft {
+    StepDraft {
         id: "req-9.1".into(),
-        time_unix_ms: 1_700_000_000_000,
+        started_unix_ms: 1_700_000_000_000,
         server: "weather".into(),
         key_id: Some("k1".into()),
         team: None,
@@ -109,16 +116,51 @@ fn step(capture: PayloadCapture) -> ToolStep {
             [1; 16],
         )),
         step_id: "req-9".into(),
-        duration_ms: 12,
-        end: CallEnd {
-            status: 200,
-            is_error: true,
-            ..CallEnd::default()
-        },
         capture,
-        cost_nano_usd: None,
+        price_nano_usd: None,
         envoy_instance: None,
     }
+}
+
+fn step(capture: PayloadCapture) -> ToolStep {
+    let end = CallEnd {
+        status: 200,
+        is_error: true,
+        ..CallEnd::default()
+    };
+    draft(capture).finish(end, 1_700_000_000_012)
+}
+
+#[test]
+fn a_draft_finishes_with_its_latency() {
+    let draft = draft(PayloadCapture::Full);
+    let step = draft.finish(CallEnd::default(), 1_700_000_000_250);
+    assert_eq!(
+        (step.duration_ms, step.time_unix_ms),
+        (250, 1_700_000_000_250)
+    );
+    // A clock that went back does not underflow.
+    assert_eq!(step.draft.finish(CallEnd::default(), 5).duration_ms, 0);
+}
+
+#[test]
+fn a_draft_keeps_argument_text_only_as_its_capture_records_it() {
+    let long = format!(r#"{{"text":"{}"}}"#, "é".repeat(MAX_CAPTURE_BYTES));
+    let invocation = ToolInvocation::from_body(&call_body(&long)).unwrap();
+    assert_eq!(
+        invocation
+            .clone()
+            .kept_for(PayloadCapture::Metadata)
+            .arguments,
+        ""
+    );
+    let kept = invocation.clone().kept_for(PayloadCapture::Full);
+    assert!(
+        kept.arguments.len() > MAX_CAPTURE_BYTES && kept.arguments.len() <= MAX_CAPTURE_BYTES + 2
+    );
+    assert_eq!(kept.arguments_sha256, invocation.arguments_sha256);
+    let short = ToolInvocation::from_body(&call_body("{}")).unwrap();
+    assert_eq!(short.clone().kept_for(PayloadCapture::Full), short);
 }
 
 #[test]
@@ -144,23 +186,40 @@ fn record_names_the_run_the_tool_and_the_outcome() {
 }
 
 #[test]
-fn a_spent_price_is_the_steps_cost_from_its_instance() {
-    let free: serde_json::Value =
-        serde_json::from_str(&step(PayloadCapture::Metadata).to_json()).unwrap();
+fn a_priced_calls_price_is_its_cost_unless_the_server_turned_it_down() {
+    let record =
+        |step: ToolStep| -> serde_json::Value { serde_json::from_str(&step.to_json()).unwrap() };
+    let free = record(step(PayloadCapture::Metadata));
     assert!(free["cost_nano_usd"].is_null());
     assert!(free.get("envoy_instance").is_none());
-    let mut priced = step(PayloadCapture::Metadata);
-    priced.cost_nano_usd = Some(2_500_000);
+    let mut priced = draft(PayloadCapture::Metadata);
+    priced.price_nano_usd = Some(2_500_000);
     priced.envoy_instance = Some("00ab".into());
-    let v: serde_json::Value = serde_json::from_str(&priced.to_json()).unwrap();
-    assert_eq!(v["cost_nano_usd"], 2_500_000);
-    assert_eq!(v["envoy_instance"], "00ab");
+    let failed_tool = CallEnd {
+        status: 200,
+        is_error: true,
+        ..CallEnd::default()
+    };
+    let ran = record(priced.clone().finish(failed_tool, 1_700_000_000_012));
+    assert_eq!(
+        ran["cost_nano_usd"], 2_500_000,
+        "the tool ran, even if it failed"
+    );
+    assert_eq!(ran["envoy_instance"], "00ab");
+    let rejected = CallEnd {
+        status: 200,
+        jsonrpc_error: true,
+        ..CallEnd::default()
+    };
+    let turned_down = record(priced.finish(rejected, 1_700_000_000_012));
+    assert!(turned_down["cost_nano_usd"].is_null());
+    assert!(turned_down.get("envoy_instance").is_none());
 }
 
 #[test]
 fn without_a_run_id_the_trace_is_the_run() {
     let mut step = step(PayloadCapture::Metadata);
-    step.attribution.run_id = None;
+    step.draft.attribution.run_id = None;
     let v: serde_json::Value = serde_json::from_str(&step.to_json()).unwrap();
     assert_eq!(v["run_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
 }

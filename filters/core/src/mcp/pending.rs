@@ -1,0 +1,205 @@
+//! Tool calls to a legacy HTTP+SSE server waiting for their result.
+//!
+//! The legacy transport answers a `tools/call` POST with `202 Accepted`; the result comes
+//! later, on the session's event stream, which another request (and maybe another Envoy
+//! worker) carries. So the call's step cannot end with its POST: the POST leaves the
+//! call's [`StepDraft`] here before the request goes on (the result may come down the
+//! stream before the 202 does), and the stream's filter takes it out and ships the step
+//! when the matching result passes, with the result's `isError` and the real latency.
+//!
+//! Taking a call out is the right to ship its step, so each call ships once: when its
+//! result passes, when its POST fails, or, ended as cut off, when the session's stream
+//! closes or the call waited longer than [`PENDING_TTL_MS`]. The store is bounded: a
+//! session holds at most [`MAX_PENDING_PER_SESSION`] calls (beyond that the POST ships its
+//! own step, recording only the 202), and a session's entry is emptied when its stream
+//! ends. Envoy's shared data cannot delete a key, so an emptied entry (its key, no value)
+//! stays behind per legacy session.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ratelimit::store::compare_and_swap;
+use crate::ratelimit::SharedStore;
+
+use super::legacy::Diversions;
+use super::response::Answered;
+use super::step::{CallEnd, StepDraft, ToolStep};
+
+/// Calls one session may have waiting; a client that sends more at once is unusual.
+pub const MAX_PENDING_PER_SESSION: usize = 64;
+/// How long a call waits for its result before its step ships as cut off.
+pub const PENDING_TTL_MS: u64 = 15 * 60 * 1000;
+
+/// One session's waiting calls, as stored.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Waiting {
+    calls: Vec<WaitingCall>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct WaitingCall {
+    /// The request's JSON-RPC id, which its result carries.
+    id: Value,
+    draft: StepDraft,
+}
+
+impl Waiting {
+    fn decode(bytes: Option<&[u8]>) -> Waiting {
+        bytes
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Takes out the calls that waited too long.
+    fn expire(&mut self, now_unix_ms: u64) -> Vec<StepDraft> {
+        let (expired, kept) = std::mem::take(&mut self.calls)
+            .into_iter()
+            .partition(|c| now_unix_ms.saturating_sub(c.draft.started_unix_ms) > PENDING_TTL_MS);
+        self.calls = kept;
+        expired.into_iter().map(|c| c.draft).collect()
+    }
+
+    fn take(&mut self, id: &Value) -> Option<StepDraft> {
+        let at = self.calls.iter().position(|c| &c.id == id)?;
+        Some(self.calls.remove(at).draft)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// The steps of drafts that ended without their result.
+fn cut_off(drafts: Vec<StepDraft>, now_unix_ms: u64) -> Vec<ToolStep> {
+    let end = CallEnd {
+        cut_off: true,
+        ..CallEnd::default()
+    };
+    drafts
+        .into_iter()
+        .map(|d| d.finish(end, now_unix_ms))
+        .collect()
+}
+
+/// One legacy server's waiting calls, in the store every worker shares.
+pub struct PendingCalls<'a> {
+    pub store: &'a dyn SharedStore,
+    pub server: &'a str,
+}
+
+/// The same server's calls in the same store as its diverted refusals.
+impl<'a> From<&Diversions<'a>> for PendingCalls<'a> {
+    fn from(diversions: &Diversions<'a>) -> Self {
+        PendingCalls {
+            store: diversions.store,
+            server: diversions.server,
+        }
+    }
+}
+
+impl PendingCalls<'_> {
+    fn key(&self, session: &str) -> String {
+        format!("tollgate.mcp.pending.{}.{session}", self.server)
+    }
+
+    /// Changes `session`'s entry with `change` (which returns `None` to leave it as it
+    /// was); `None` when the store kept refusing the write.
+    fn update<R>(
+        &self,
+        session: &str,
+        mut change: impl FnMut(&mut Waiting) -> Option<R>,
+    ) -> Option<Option<R>> {
+        let mut result = None;
+        let written = compare_and_swap(self.store, &self.key(session), |stored| {
+            let mut waiting = Waiting::decode(stored);
+            result = change(&mut waiting);
+            result.as_ref().map(|_| waiting.encode()).ok_or(())
+        });
+        match written {
+            Ok(_) => Some(result),
+            Err(_) => None,
+        }
+    }
+
+    /// Creates `session`'s entry when its stream starts, before any call: Envoy's shared
+    /// data lets two workers both "create" an absent key, and one write would be lost.
+    pub fn open(&self, session: &str) {
+        if self.store.get(&self.key(session)).is_none() {
+            let _ = self
+                .store
+                .set(&self.key(session), &Waiting::default().encode(), None);
+        }
+    }
+
+    /// Leaves the call `id` to `session`'s stream, with the steps of calls that waited too
+    /// long, to ship now; `None` when the session already waits for
+    /// [`MAX_PENDING_PER_SESSION`] calls or the store refused: the POST ships the call then.
+    pub fn wait_for(
+        &self,
+        session: &str,
+        id: &Value,
+        draft: &StepDraft,
+        now_unix_ms: u64,
+    ) -> Option<Vec<ToolStep>> {
+        let updated = self.update(session, |waiting| {
+            let expired = waiting.expire(now_unix_ms);
+            (waiting.calls.len() < MAX_PENDING_PER_SESSION).then(|| {
+                waiting.calls.push(WaitingCall {
+                    id: id.clone(),
+                    draft: draft.clone(),
+                });
+                expired
+            })
+        });
+        let expired = updated.flatten()?;
+        Some(cut_off(expired, now_unix_ms))
+    }
+
+    /// The call `id` taken back (its POST failed, so no result will come); `None` when it
+    /// is not waiting (its result already passed).
+    pub fn take(&self, session: &str, id: &Value) -> Option<StepDraft> {
+        self.update(session, |waiting| waiting.take(id)).flatten()
+    }
+
+    /// The steps of the calls `answers` answer on `session`'s stream (whose HTTP status is
+    /// `status`), taken out and ended as their results say; with the calls that waited too
+    /// long, as cut off.
+    pub fn answered(
+        &self,
+        session: &str,
+        answers: &[Answered],
+        status: u16,
+        now_unix_ms: u64,
+    ) -> Vec<ToolStep> {
+        if answers.is_empty() {
+            return Vec::new();
+        }
+        let updated = self.update(session, |waiting| {
+            let mut steps = cut_off(waiting.expire(now_unix_ms), now_unix_ms);
+            for answer in answers {
+                if let Some(draft) = waiting.take(&answer.id) {
+                    steps.push(draft.finish(answer.end(status), now_unix_ms));
+                }
+            }
+            (!steps.is_empty()).then_some(steps)
+        });
+        updated.flatten().unwrap_or_default()
+    }
+
+    /// Every call still waiting on `session`, taken out and ended as cut off: its stream
+    /// closed, so no result can come.
+    pub fn close(&self, session: &str, now_unix_ms: u64) -> Vec<ToolStep> {
+        let updated = self.update(session, |waiting| {
+            let drafts = std::mem::take(&mut waiting.calls);
+            Some(cut_off(
+                drafts.into_iter().map(|c| c.draft).collect(),
+                now_unix_ms,
+            ))
+        });
+        updated.flatten().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+#[path = "pending_tests.rs"]
+mod tests;
