@@ -18,7 +18,8 @@ from mcp.client.sse import sse_client
 from mcp.shared.exceptions import MCPError
 
 from conftest import serving, sha256_hex, wait_until
-from test_mcp import RATE_LIMITED, McpServer, refused_call, run, session, text_of, url
+from test_guardrails import webhook  # noqa: F401 (`webhook` is a fixture, shared)
+from test_mcp import GUARDRAIL_DENIED, RATE_LIMITED, McpServer, refused_call, run, session, text_of, url
 from test_usage_shipping import INGEST_HEADER, UsageStack
 
 BUDGET_EXCEEDED = -32007
@@ -31,6 +32,7 @@ BUDGET_NANO = 2_500_000
 KEYS = {
     "mb-priced": "mcp: {paid: {allow: ['*']}}",
     "mb-legacy": "mcp: {paid-legacy: {allow: ['*']}}",
+    "mb-hooked": "mcp: {paid: {allow: ['*']}}",
     "mb-rpm": "rate_limits: {requests_per_minute: 3}, mcp: {paid: {allow: ['*']}}",
     "mb-agents": "rate_limits: {requests_per_minute: 100, per_agent: {requests_per_minute: 2}}, "
                  "mcp: {paid: {allow: ['*']}}",
@@ -44,8 +46,9 @@ def key(id: str) -> str:
 
 
 class McpBudgetStack(UsageStack):
-    def __init__(self, workdir):
+    def __init__(self, workdir, webhook_url):
         super().__init__(workdir, "{flush_interval: 100ms, timeout: 1s, backoff: {base: 100ms, max: 500ms}}")
+        self.webhook_url = webhook_url
         self.paid = McpServer(workdir, "paid", env=self.env)
         self.legacy = McpServer(workdir, "paid-legacy", transport="sse", env=self.env)
         self.processes += [self.paid.process, self.legacy.process]
@@ -70,6 +73,12 @@ budgets:
   limits:
     - {{id: mcp-key, key: mb-priced, limit_usd: {BUDGET_NANO / 1e9}, period: daily}}
     - {{id: mcp-legacy, key: mb-legacy, limit_usd: {ECHO_NANO / 2e9}}}
+    - {{id: mcp-hooked, key: mb-hooked, limit_usd: {ECHO_NANO * 1.5 / 1e9}}}
+guardrails:
+  checks:
+    - name: mcp-hook
+      scope: {{keys: [mb-hooked]}}
+      webhook: {{url: "{self.webhook_url}", timeout: 1s, failure: closed}}
 """
 
     def start(self):
@@ -93,8 +102,8 @@ budgets:
 
 
 @pytest.fixture(scope="module")
-def mcp_budgets(tmp_path_factory):
-    for stack in serving(McpBudgetStack(tmp_path_factory.mktemp("mcp-budgets"))):
+def mcp_budgets(tmp_path_factory, webhook):
+    for stack in serving(McpBudgetStack(tmp_path_factory.mktemp("mcp-budgets"), webhook.url)):
         stack.start_service()
         yield stack
 
@@ -150,6 +159,20 @@ def test_a_legacy_sse_client_reads_the_budget_refusal_from_its_event_stream(mcp_
     assert refused.code == BUDGET_EXCEEDED, refused
     assert "Budget 'mcp-legacy' is exhausted" in refused.message
     assert mcp_budgets.legacy.calls() == []
+
+
+def test_a_call_the_webhook_refuses_gives_its_price_back(mcp_budgets):
+    """The price is held before the argument callouts run; their refusal must release it,
+    or the budget (room for one call and a half) could not pay for the next call."""
+    async def calls():
+        async with session(mcp_budgets, "paid", key=key("mb-hooked")) as client:
+            refused = await refused_call(client, "echo", {"text": "please hook-deny this"})
+            return refused, text_of(await client.call_tool("echo", {"text": "allowed"}))
+
+    refused, echoed = run(calls())
+    assert refused.code == GUARDRAIL_DENIED, refused
+    assert echoed == "allowed"
+    wait_until(lambda: mcp_budgets.budget_spent("mcp-hooked") == ECHO_NANO, "only the call that ran is spent")
 
 
 # === requests per minute ===
