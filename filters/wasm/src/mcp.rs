@@ -438,13 +438,6 @@ impl HttpContext for McpFilter {
                     self.set_http_request_body(0, body_size, body);
                 }
                 let call = forward.body.unwrap_or(body);
-                if let (Some(_), Some(_)) = (&mcp.config.legacy_sse_prefix, &schemas) {
-                    let diversions = Diversions {
-                        store: &SharedData,
-                        server: &mcp.config.name,
-                    };
-                    diversions.remember_call(&self.path, &call);
-                }
                 if let Some(texts) = forward.callout_texts {
                     if let Some(action) = self.check_arguments(texts, call.clone()) {
                         return action;

@@ -9,7 +9,6 @@
 //! it is swapped for the stashed refusal. The refused request never reaches the server.
 
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use crate::ratelimit::SharedStore;
 
@@ -41,11 +40,6 @@ pub fn session_of(url: &str) -> Option<&str> {
         .filter(|s| !s.is_empty())
 }
 
-/// Slots per legacy server for the tools of calls in flight (a ring bounded in memory: a
-/// slot taken over by another call only leaves the first call's result unchecked against
-/// its tool's output schema).
-const CALL_SLOTS: u64 = 1024;
-
 /// One legacy server's refusals in flight, in the store every worker shares (the POST and
 /// the event stream may be served by different workers).
 pub struct Diversions<'a> {
@@ -68,49 +62,6 @@ impl Diversions<'_> {
                 .to_string()
                 .into_bytes(),
         )
-    }
-
-    fn call_key(&self, session: &str, id: &Value) -> String {
-        let digest = Sha256::digest(format!("{session}\n{id}").as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        let slot = u64::from_le_bytes(first) % CALL_SLOTS;
-        format!("tollgate.mcp.call.{}.{slot}", self.server)
-    }
-
-    /// Remembers which tool a `tools/call` (`body`) posted to `url` names: its result comes
-    /// on the event stream, which does not say.
-    pub fn remember_call(&self, url: &str, body: &[u8]) {
-        let Some(session) = session_of(url) else {
-            return;
-        };
-        let parsed = serde_json::from_slice::<Value>(body).ok();
-        let Some(call) = parsed.and_then(Message::from_value) else {
-            return;
-        };
-        let (Some(id), Some("tools/call"), Some(tool)) =
-            (call.id(), call.method(), call.param_str("name"))
-        else {
-            return;
-        };
-        let entry = json!({"session": session, "id": id, "tool": tool}).to_string();
-        // A refused write only leaves this result unchecked against its output schema.
-        let _ = self
-            .store
-            .set(&self.call_key(session, id), entry.as_bytes(), None);
-    }
-
-    /// The tool named by the call `answer` answers on `session`'s stream, taken out.
-    pub fn called_tool(&self, session: &str, answer: &Message) -> Option<String> {
-        let id = answer.id()?;
-        let key = self.call_key(session, id);
-        let (stored, _) = self.store.get(&key)?;
-        let entry: Value = serde_json::from_slice(&stored).ok()?;
-        if entry["session"] != session || &entry["id"] != id {
-            return None;
-        }
-        let _ = self.store.set(&key, b"", None);
-        entry["tool"].as_str().map(str::to_owned)
     }
 
     /// The stashed refusal for an answer on `session`'s stream, taken out of the store.
@@ -149,39 +100,6 @@ mod tests {
         assert_eq!(session_of("/mcp/l/messages/?a=1&session_id=s1"), Some("s1"));
         assert_eq!(session_of("/messages/?session_id="), None);
         assert_eq!(session_of("/messages/"), None);
-    }
-
-    #[test]
-    fn a_calls_tool_is_found_for_its_answer_on_the_stream_once() {
-        let store = MemoryStore::default();
-        let diversions = Diversions {
-            store: &store,
-            server: "old",
-        };
-        let call = json!({"jsonrpc":"2.0","id":"c1","method":"tools/call",
-            "params":{"name":"add","arguments":{}}});
-        diversions.remember_call(
-            "/mcp/old/messages/?session_id=s1",
-            call.to_string().as_bytes(),
-        );
-        let answer = Message::from_value(json!({"jsonrpc":"2.0","id":"c1","result":{}})).unwrap();
-        assert_eq!(
-            diversions.called_tool("s2", &answer),
-            None,
-            "another session"
-        );
-        assert_eq!(
-            diversions.called_tool("s1", &answer).as_deref(),
-            Some("add")
-        );
-        assert_eq!(diversions.called_tool("s1", &answer), None, "taken once");
-        let list = json!({"jsonrpc":"2.0","id":"c2","method":"tools/list"});
-        diversions.remember_call(
-            "/mcp/old/messages/?session_id=s1",
-            list.to_string().as_bytes(),
-        );
-        let listed = Message::from_value(json!({"jsonrpc":"2.0","id":"c2","result":{}})).unwrap();
-        assert_eq!(diversions.called_tool("s1", &listed), None, "only calls");
     }
 
     #[test]

@@ -155,6 +155,15 @@ impl PendingCalls<'_> {
         Some(cut_off(expired, now_unix_ms))
     }
 
+    /// The tool named by the call `id` waiting on `session`: a legacy stream's answers do
+    /// not say which call they answer, and a result is checked against its tool's schema.
+    pub fn tool_of(&self, session: &str, id: &Value) -> Option<String> {
+        let (stored, _) = self.store.get(&self.key(session))?;
+        let waiting = Waiting::decode(Some(&stored));
+        let call = waiting.calls.into_iter().find(|c| &c.id == id)?;
+        Some(call.draft.invocation.tool)
+    }
+
     /// The call `id` taken back (its POST failed, so no result will come); `None` when it
     /// is not waiting (its result already passed).
     pub fn take(&self, session: &str, id: &Value) -> Option<StepDraft> {

@@ -47,6 +47,9 @@ fn a_call_ships_once_with_its_streamed_result() {
         pending.wait_for("s1", &json!(3), &draft("post-3", T0), T0),
         Some(vec![])
     );
+    assert_eq!(pending.tool_of("s1", &json!(3)).as_deref(), Some("fetch"));
+    assert_eq!(pending.tool_of("s1", &json!(4)), None);
+    assert_eq!(pending.tool_of("s2", &json!(3)), None, "another session");
     // Another session's answer with the same id is not this call's.
     assert!(pending
         .answered("s2", &[answer(json!(3), true)], 200, T0 + 5)
@@ -65,6 +68,7 @@ fn a_call_ships_once_with_its_streamed_result() {
         "shipped once"
     );
     assert_eq!(pending.take("s1", &json!(3)), None);
+    assert_eq!(pending.tool_of("s1", &json!(3)), None, "no longer waiting");
 }
 
 #[test]

@@ -525,10 +525,13 @@ impl SseRewriter {
             }
             None => {
                 // A legacy stream's answers do not say which call they answer: the call
-                // left its tool behind when it was posted (see `Diversions::remember_call`).
+                // waits for its result in the shared store (see `pending`), naming its tool.
                 let called = legacy
                     .filter(|_| ctx.schemas.is_some())
-                    .and_then(|(diversions, session)| diversions.called_tool(session, &message));
+                    .zip(message.id())
+                    .and_then(|((diversions, session), id)| {
+                        PendingCalls::from(diversions).tool_of(session, id)
+                    });
                 let call_tool = called.as_deref().or(ctx.call_tool);
                 ctx.rewrite_answer(&mut message, call_tool, report, outcome)
             }

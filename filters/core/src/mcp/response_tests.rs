@@ -575,3 +575,62 @@ fn a_legacy_stream_opens_its_sessions_waiting_calls() {
     assert_eq!(rewriter.session(), Some("s9"));
     assert!(f.store.get("tollgate.mcp.pending.s.s9").is_some());
 }
+
+#[test]
+fn a_legacy_result_is_checked_against_the_schema_of_the_call_waiting_for_it() {
+    let policy = json!({ "guardrails": [
+        { "stages": ["output"], "check": { "schema": {
+            "name": "shapes", "action": "deny", "targets": ["structuredOutput"] } } }
+    ]});
+    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
+    let policy = policy.unwrap();
+    let f = Fixture {
+        selection: Some(policy.select(Default::default())),
+        schema_policy: Some(policy),
+        access: access(&["*"], &[]),
+        legacy: true,
+        ..Fixture::new()
+    };
+    let draft = crate::mcp::step::tests::draft(crate::capture::PayloadCapture::Metadata);
+    let tool = draft.invocation.tool.clone();
+    f.json(
+        &json!({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":tool,
+        "inputSchema":{"type":"object"},
+        "outputSchema":{"type":"object","required":["result"]}}]}}),
+    );
+    let mut rewriter = SseRewriter::default();
+    let mut push = |bytes: String| {
+        let mut outcome = MessageOutcome::default();
+        let out = f.with(|ctx| {
+            rewriter
+                .push(
+                    bytes.as_bytes(),
+                    false,
+                    ctx,
+                    &mut Report::default(),
+                    &mut outcome,
+                )
+                .out
+        });
+        (String::from_utf8(out).unwrap(), outcome.withheld)
+    };
+    push("event: endpoint\ndata: /messages/?session_id=s9\n\n".into());
+    let pending = PendingCalls {
+        store: &f.store,
+        server: "s",
+    };
+    assert!(pending.wait_for("s9", &json!(7), &draft, 0).is_some());
+    let result = |id: u32| {
+        let message = json!({"jsonrpc":"2.0","id":id,"result":{
+            "content":[{"type":"text","text":"x"}],"structuredContent":{"other":1}}});
+        format!("event: message\ndata: {message}\n\n")
+    };
+    let (out, withheld) = push(result(7));
+    assert_eq!(withheld, 1, "{out}");
+    assert!(out.contains("shapes"), "{out}");
+    let (_, withheld) = push(result(8));
+    assert_eq!(
+        withheld, 0,
+        "no call waits for id 8: nothing to check against"
+    );
+}
