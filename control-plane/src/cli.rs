@@ -25,6 +25,8 @@ use crate::keys::lifecycle::StoredKey;
 use crate::keys::registry::{system_clock, KeyRegistry, RegistryError};
 use crate::keys::store::KeyStoreError;
 use crate::keys::{self, effective_keys, Entry, KeyError};
+use crate::pins::registry::PinRegistry;
+use crate::pins::{self, merge_pins};
 use crate::render;
 use crate::runs::{self, ListRequest};
 use crate::service;
@@ -592,7 +594,9 @@ fn run(
         None => None,
     };
     let registry = service.as_ref().and_then(|s| s.registry.clone());
+    let pins = service.as_ref().and_then(|s| s.pins.clone());
     let config = with_registry_keys(config, registry.as_deref())?;
+    let config = with_stored_pins(config, pins.as_deref())?;
     let (json, how) = if static_bootstrap {
         if let Some(service) = service {
             spawn_service(runtime, service, None, Vec::new());
@@ -615,6 +619,7 @@ fn run(
         let feed = Feed {
             source: source.clone(),
             registry,
+            pins,
             publisher: Arc::clone(&publisher),
         };
         spawn_service(
@@ -681,13 +686,15 @@ fn spawn_service(
 struct Feed {
     source: Source,
     registry: Option<Arc<KeyRegistry>>,
+    /// The stored MCP tool pins (when the service runs).
+    pins: Option<Arc<PinRegistry>>,
     publisher: Arc<Publisher>,
 }
 
 impl Feed {
     /// The tasks that republish on a change: an edit of the config file, a key created,
-    /// updated, rotated or revoked. Each republish runs off the async threads (the key
-    /// store may block).
+    /// updated, rotated or revoked, an MCP tool pinned or approved. Each republish runs
+    /// off the async threads (the stores may block).
     fn tasks(self) -> Vec<BoxFuture<'static, ()>> {
         let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
         if let Source::File(path) = &self.source {
@@ -701,8 +708,11 @@ impl Feed {
                 },
             )));
         }
-        if let Some(registry) = &self.registry {
-            let mut revisions = registry.subscribe();
+        let revisions = [
+            self.registry.as_ref().map(|r| r.subscribe()),
+            self.pins.as_ref().map(|p| p.subscribe()),
+        ];
+        for mut revisions in revisions.into_iter().flatten() {
             let feed = self.clone();
             tasks.push(Box::pin(async move {
                 while revisions.changed().await.is_ok() {
@@ -726,7 +736,9 @@ impl Feed {
         if missing {
             return eprintln!("error: {}; {keeping}", CliError::MissingCredentials);
         }
-        let config = match with_registry_keys(config, self.registry.as_deref()) {
+        let config = match with_registry_keys(config, self.registry.as_deref())
+            .and_then(|config| with_stored_pins(config, self.pins.as_deref()))
+        {
             Ok(config) => config,
             Err(e) => return eprintln!("error: {e}; {keeping}"),
         };
@@ -777,6 +789,8 @@ struct PreparedService {
     alerter: Option<Alerter>,
     /// The stored keys; absent when only xDS is served.
     registry: Option<Arc<KeyRegistry>>,
+    /// The stored MCP tool pins; absent when only xDS is served.
+    pins: Option<Arc<PinRegistry>>,
 }
 
 impl PreparedService {
@@ -787,6 +801,7 @@ impl PreparedService {
             router: axum::Router::new(),
             alerter: None,
             registry: None,
+            pins: None,
         }
     }
 
@@ -864,16 +879,27 @@ fn prepare_service(
         .map(|p| (p.name.clone(), otlp::provider_system(p.kind)))
         .collect();
     let exports = Exports::start(&control_plane.exports, systems, runtime)?;
-    let routes = service::routes(store, &key, enforced, exports, audit).merge(api::routes(
-        Arc::clone(&registry),
-        admins,
-        catalog,
+    let pins = Arc::new(PinRegistry::new(
+        pins::store::open(&control_plane.database)?,
+        Arc::clone(&audit),
+        &config.mcp_servers,
     ));
+    let routes = service::routes(
+        store,
+        &key,
+        enforced,
+        exports,
+        audit,
+        Some(Arc::clone(&pins)),
+    )
+    .merge(api::routes(Arc::clone(&registry), admins.clone(), catalog))
+    .merge(pins::api::routes(Arc::clone(&pins), admins));
     Ok(PreparedService {
         listener,
         router: routes.into_router(),
         alerter,
         registry: Some(registry),
+        pins: Some(pins),
     })
 }
 
@@ -918,6 +944,16 @@ fn with_registry_keys(config: Config, registry: Option<&KeyRegistry>) -> Result<
     }
 }
 
+/// The config with the stored MCP tool pins added, as the MCP filters should get them
+/// (the config file's pins win); also tells `pins` the config file's servers and pins.
+fn with_stored_pins(mut config: Config, pins: Option<&PinRegistry>) -> Result<Config, CliError> {
+    if let Some(pins) = pins {
+        pins.configure(&config.mcp_servers);
+        merge_pins(&mut config.mcp_servers, &pins.pins()?);
+    }
+    Ok(config)
+}
+
 fn add_stored_keys(mut config: Config, stored: &[StoredKey], now: u64) -> Config {
     let effective = effective_keys(&config, stored, now);
     for id in &effective.shadowed {
@@ -950,11 +986,13 @@ fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
                 return Err(CliError::MissingCredentials);
             }
             let config = with_registry_keys(config, service.registry.as_deref())?;
+            let config = with_stored_pins(config, service.pins.as_deref())?;
             let publisher = Arc::new(Publisher::new(&config, &absolute(&wasm))?);
             println!("xDS for Envoys started from `tollgate bootstrap`, on the same address");
             let feed = Feed {
                 source,
                 registry: service.registry.clone(),
+                pins: service.pins.clone(),
                 publisher: Arc::clone(&publisher),
             };
             (Some(publisher.server().router()), feed.tasks())

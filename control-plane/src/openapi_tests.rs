@@ -15,6 +15,8 @@ use super::*;
 use crate::keys::api::{self, Admin, Catalog};
 use crate::keys::registry::{system_clock, test_support::MemoryAudit, KeyRegistry};
 use crate::keys::store::SqliteKeyStore;
+use crate::pins::registry::PinRegistry;
+use crate::pins::store_sqlite::SqlitePinStore;
 use crate::usage::store_sqlite::SqliteStore;
 
 const ADMIN: &str = "admin-secret";
@@ -35,6 +37,8 @@ fn service() -> Routes {
     let keys = SqliteKeyStore::open(Path::new(":memory:")).unwrap();
     let audit = Arc::new(MemoryAudit::default());
     let registry = KeyRegistry::new(Box::new(keys), audit.clone(), [], system_clock());
+    let pin_store = SqlitePinStore::open(Path::new(":memory:")).unwrap();
+    let pins = PinRegistry::new(Box::new(pin_store), audit.clone(), &[]);
     let admins = vec![Admin {
         name: "ops".into(),
         digest: digest(ADMIN),
@@ -48,9 +52,11 @@ fn service() -> Routes {
         "ingest",
         Vec::new(),
         Exports::default(),
-        audit,
+        audit.clone(),
+        None,
     )
-    .merge(api::routes(Arc::new(registry), admins, catalog))
+    .merge(api::routes(Arc::new(registry), admins.clone(), catalog))
+    .merge(crate::pins::api::routes(Arc::new(pins), admins))
 }
 
 async fn call(
@@ -84,7 +90,10 @@ async fn every_route_and_method_is_documented_and_nothing_else() {
     let documented = doc["paths"].as_object().unwrap();
     let mut served = Vec::new();
     for path in &paths {
-        let concrete = path.replace("{id}", "some-id");
+        let concrete = path
+            .replace("{id}", "some-id")
+            .replace("{server}", "files")
+            .replace("{tool}", "echo");
         for method in METHODS {
             let request = Request::builder()
                 .method(method.clone())

@@ -13,13 +13,13 @@ use tollgate_core::budget::poll::read_instance;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
 use tollgate_core::mcp::legacy::Diversions;
+use tollgate_core::mcp::pins::take_first_pins;
 use tollgate_core::mcp::response::{is_event_stream, is_json};
 use tollgate_core::mcp::{CallEnd, ToolInvocation, ToolStep};
 use tollgate_core::mcp::{
     Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing, Refusal,
     ResponseContext, SseRewriter, StatelessHeaders, ToolChangeRecord, ToolPinnedRecord,
 };
-use tollgate_core::mcp::pins::take_first_pins;
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::step_context::StepContext;
 use tollgate_core::usage_record::record_id;

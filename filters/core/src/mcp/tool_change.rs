@@ -165,7 +165,10 @@ mod tests {
         };
         let v: Value = serde_json::from_str(&record.to_json()).unwrap();
         assert_eq!(v["kind"], PINNED_KIND);
-        assert_eq!((&v["server"], &v["tool"]), (&json!("files"), &json!("echo")));
+        assert_eq!(
+            (&v["server"], &v["tool"]),
+            (&json!("files"), &json!("echo"))
+        );
         assert_eq!(v["sha256"], json!(definition.sha256));
         assert_eq!(
             ToolDefinition::from_json(v["definition"].to_string().as_bytes()),
