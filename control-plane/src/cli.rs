@@ -108,6 +108,32 @@ pub enum Command {
     /// The hash-chained audit log of admin actions and key lifecycle events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// MCP tool pins kept by the service: list them, approve a changed definition.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// The pins of an MCP server's tools, with the definition last seen where it differs.
+    Tools {
+        #[command(flatten)]
+        server: ServerArg,
+        /// The MCP server's name (`mcp_servers[].name`).
+        mcp_server: String,
+    },
+    /// Approve the definition an MCP server was last seen listing for a tool: its hash
+    /// becomes the tool's pin, pushed to every Envoy.
+    Approve {
+        #[command(flatten)]
+        server: ServerArg,
+        /// The MCP server's name (`mcp_servers[].name`).
+        mcp_server: String,
+        tool: String,
+        /// The definition approved: `seen_sha256` in `tollgate mcp tools`.
+        #[arg(long)]
+        sha256: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -428,6 +454,7 @@ pub fn execute(cli: Cli) -> u8 {
         }) => verify_audit(database, file, anchor),
         Command::Audit(AuditCommand::Export { database, out }) => export_audit(database, out),
         Command::Runs(command) => runs(command),
+        Command::Mcp(command) => mcp_command(command),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -1141,14 +1168,30 @@ fn export_audit(database: DatabaseArg, out: Option<PathBuf>) -> Result<u8, CliEr
     Ok(0)
 }
 /// `tollgate keys …`: offline (`new`, `hash`) or through the admin API.
+/// The admin API client of `server`, with the admin key from its environment variable.
+fn client(server: &ServerArg) -> Result<AdminClient, CliError> {
+    let var = &server.admin_key_env;
+    let key = Vault::system()
+        .read(&SecretSource::Env(var.clone()))
+        .map_err(|_| CliError::NoAdminKey(var.clone()))?;
+    Ok(AdminClient::new(&server.server, key.expose()))
+}
+
+fn mcp_command(command: McpCommand) -> Result<u8, CliError> {
+    match command {
+        McpCommand::Tools { server, mcp_server } => {
+            print_json(&client(&server)?.mcp_tools(&mcp_server)?)
+        }
+        McpCommand::Approve {
+            server,
+            mcp_server,
+            tool,
+            sha256,
+        } => print_json(&client(&server)?.approve_mcp_tool(&mcp_server, &tool, &sha256)?),
+    }
+}
+
 fn keys_command(command: KeysCommand) -> Result<u8, CliError> {
-    let client = |server: &ServerArg| -> Result<AdminClient, CliError> {
-        let var = &server.admin_key_env;
-        let key = Vault::system()
-            .read(&SecretSource::Env(var.clone()))
-            .map_err(|_| CliError::NoAdminKey(var.clone()))?;
-        Ok(AdminClient::new(&server.server, key.expose()))
-    };
     match command {
         KeysCommand::New { id, models, team } => new_key(&id, &models, team),
         KeysCommand::Hash => hash_key(),

@@ -3,7 +3,8 @@
 gateway pins a tool when first seen and the control plane keeps that pin; a tool whose
 description changes (`on_tool_change: hide`) disappears from tools/list and its calls are
 refused; approving the new definition through the admin API pushes the new pin, and the
-tool is listed and callable again, with `mcp.tool_approve` in the audit log. Envoy
+tool is listed and callable again, with `mcp.tool_approve` in the audit log (`tollgate mcp
+tools|approve` show the pin and refuse a stale approval). Envoy
 restarted after another change (the control plane keeps running) still hides the tool:
 the pin it compares with came back from the control plane, not from the changed server."""
 
@@ -75,6 +76,11 @@ mcp_servers:
         self.processes.remove(envoy)
         self.wait_ready(self.start_envoy("edge-0", self.workdir / "edge-0.json"), self.admin_port)
 
+    def mcp_cli(self, *args) -> subprocess.CompletedProcess:
+        """`tollgate mcp …` against this control plane."""
+        return subprocess.run([BIN / "tollgate", "mcp", *args, "--server", self.xds_url],
+                              env=self.env, capture_output=True, text=True)
+
     def audit_entries(self, action: str) -> list:
         out = subprocess.run([BIN / "tollgate", "audit", "export", "--database", self.database],
                              env=self.env, capture_output=True, text=True, check=True)
@@ -127,11 +133,17 @@ def test_a_changed_tool_is_hidden_until_approved_and_stays_pinned_across_an_envo
 
     stale = stack.admin("POST", f"{PINS}/echo/approve", {"sha256": first})
     assert stale.status_code == 409, stale.text
+    stale = stack.mcp_cli("approve", "drift", "echo", "--sha256", first)
+    assert stale.returncode == 1 and "(409)" in stale.stderr, stale
     approved = stack.admin("POST", f"{PINS}/echo/approve", {"sha256": seen})
     assert approved.status_code == 200, approved.text
     assert (approved.json()["pinned_sha256"], approved.json()["approved_by"]) == (seen, "admin")
     wait_until(lambda: "echo" in tools(stack), "the approved pin pushed to Envoy", timeout=10)
     assert call_echo(stack, "approved") == "approved"
+    listed = stack.mcp_cli("tools", "drift")
+    assert listed.returncode == 0, listed.stderr
+    [echo] = [t for t in json.loads(listed.stdout)["tools"] if t["tool"] == "echo"]
+    assert (echo["source"], echo["pinned_sha256"], echo.get("seen_sha256")) == ("approved", seen, None)
     [entry] = stack.audit_entries("mcp.tool_approve")
     assert (entry["actor"], entry["target"]) == ("admin", "mcp/drift/tool/echo")
     assert (entry["details"]["previous_sha256"], entry["details"]["approved_sha256"]) == (first, seen)

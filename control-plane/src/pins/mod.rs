@@ -9,7 +9,7 @@
 //! - [`store`]: the backend-neutral [`store::PinStore`], in SQLite ([`store_sqlite`]) or
 //!   PostgreSQL ([`store_postgres`]);
 //! - [`registry`]: the store with audit and change notification;
-//! - [`api`]: the admin REST API.
+//! - [`api`]: the admin REST API; [`client`]: the CLI's side of it.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +20,7 @@ use tollgate_core::mcp::tool_change::PINNED_KIND;
 use crate::config::McpServer;
 
 pub mod api;
+pub mod client;
 pub mod registry;
 pub mod store;
 pub mod store_postgres;
