@@ -539,7 +539,7 @@ fn validate(arg: ConfigArg) -> Result<u8, CliError> {
 fn render_to(arg: ConfigArg, wasm: WasmArg, out: Option<PathBuf>) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
     let (config, _) = check_credentials(config);
-    let config = with_stored_keys(config)?;
+    let config = with_stored_keys_and_pins(config)?;
     let wasm = absolute(&wasm.wasm);
     if !wasm.is_file() {
         eprintln!("warning: {} does not exist yet", wasm.display());
@@ -946,18 +946,23 @@ fn admin_credentials(control_plane: &ControlPlane) -> Vec<Admin> {
     admins
 }
 
-/// The config with the stored keys added, as the gateway filter should get them. Reading
-/// never creates the database: without one there are no stored keys.
-fn with_stored_keys(config: Config) -> Result<Config, CliError> {
+/// The config with the stored keys and MCP tool pins added, as the filters should get them.
+/// Reading never creates the database: without one there is nothing stored.
+fn with_stored_keys_and_pins(config: Config) -> Result<Config, CliError> {
     let Some(control_plane) = &config.control_plane else {
         return Ok(config);
     };
-    let mut store = match &control_plane.database {
+    let database = match &control_plane.database {
         Database::Sqlite(path) if !path.is_file() => return Ok(config),
-        database => keys::store::open(database)?,
+        database => database.clone(),
     };
-    let stored = store.list()?;
-    Ok(add_stored_keys(config, &stored, (system_clock())()))
+    let stored = keys::store::open(&database)?.list()?;
+    let mut config = add_stored_keys(config, &stored, (system_clock())());
+    merge_pins(
+        &mut config.mcp_servers,
+        &pins::store::open(&database)?.list()?,
+    );
+    Ok(config)
 }
 
 /// The config with the keys of `registry` added (none without a registry).
