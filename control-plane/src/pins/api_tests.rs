@@ -6,8 +6,6 @@ use axum::http::Request;
 use axum::Router;
 use serde_json::{json, Value};
 use tollgate_core::keys::digest;
-use tollgate_core::mcp::definition::ToolDefinition;
-use tollgate_core::mcp::{PinChange, ToolChangePolicy, ToolChangeRecord, ToolPinnedRecord};
 use tollgate_core::usage_outbox::{INGEST_KEY_HEADER, INGEST_PATH};
 use tower::ServiceExt;
 
@@ -17,7 +15,7 @@ use crate::export::Exports;
 use crate::keys::registry::test_support::MemoryAudit;
 use crate::pins::registry::TOOL_APPROVE;
 use crate::pins::store_sqlite::SqlitePinStore;
-use crate::pins::tests::servers;
+use crate::pins::tests::{definition, servers, shipped};
 use crate::service::{routes as service_routes, shared};
 use crate::usage::store_sqlite::SqliteStore;
 
@@ -58,35 +56,6 @@ fn harness() -> Harness {
         audit,
         registry,
     }
-}
-
-fn definition(description: &str) -> ToolDefinition {
-    let tool = json!({"name": "echo", "description": description});
-    ToolDefinition::of(tool.as_object().unwrap())
-}
-
-/// The batch a filter ships: `echo` pinned at `v1`, then seen changed to `v2`.
-fn shipped(v1: &ToolDefinition, v2: &ToolDefinition) -> String {
-    let pinned = ToolPinnedRecord {
-        server: "files",
-        tool: "echo",
-        definition: v1,
-        time_unix_ms: 1,
-    };
-    let change = PinChange {
-        tool: "echo".into(),
-        pinned: v1.sha256.clone(),
-        seen: v2.sha256.clone(),
-        fields: Some(v1.diff(v2)),
-        first_report: true,
-    };
-    let changed = ToolChangeRecord {
-        server: "files",
-        change: &change,
-        policy: ToolChangePolicy::Hide,
-        time_unix_ms: 2,
-    };
-    format!("{}\n{}\n", pinned.to_json(), changed.to_json())
 }
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, Value) {

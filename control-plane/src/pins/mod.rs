@@ -116,4 +116,4 @@ pub fn merge_pins(servers: &mut [McpServer], stored: &[ToolPin]) {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,12 +1,12 @@
 use serde_json::json;
 use tollgate_core::mcp::definition::ToolDefinition;
-use tollgate_core::mcp::ToolPinnedRecord;
+use tollgate_core::mcp::{PinChange, ToolChangePolicy, ToolChangeRecord, ToolPinnedRecord};
 
 use super::*;
 use crate::config::load;
 
 /// The configuration's servers: `files`, with `yaml_pins` (indented as its fields).
-pub(super) fn servers(yaml_pins: &str) -> Vec<McpServer> {
+pub(crate) fn servers(yaml_pins: &str) -> Vec<McpServer> {
     let text = format!(
         "version: 1
 providers: [{{name: p, kind: openai, credential: {{env: K}}}}]
@@ -18,6 +18,36 @@ mcp_servers:
     );
     let loaded = load(&text, None).unwrap_or_else(|e| panic!("{e:#?}"));
     loaded.config.mcp_servers
+}
+
+/// Tool `echo`'s definition with `description`.
+pub(crate) fn definition(description: &str) -> ToolDefinition {
+    let tool = json!({"name": "echo", "description": description});
+    ToolDefinition::of(tool.as_object().unwrap())
+}
+
+/// The batch a filter ships (server `files`): `echo` pinned at `v1`, then seen changed to `v2`.
+pub(crate) fn shipped(v1: &ToolDefinition, v2: &ToolDefinition) -> String {
+    let pinned = ToolPinnedRecord {
+        server: "files",
+        tool: "echo",
+        definition: v1,
+        time_unix_ms: 1,
+    };
+    let change = PinChange {
+        tool: "echo".into(),
+        pinned: v1.sha256.clone(),
+        seen: v2.sha256.clone(),
+        fields: Some(v1.diff(v2)),
+        first_report: true,
+    };
+    let changed = ToolChangeRecord {
+        server: "files",
+        change: &change,
+        policy: ToolChangePolicy::Hide,
+        time_unix_ms: 2,
+    };
+    format!("{}\n{}\n", pinned.to_json(), changed.to_json())
 }
 
 fn stored(server: &str, tool: &str, sha256: &str) -> ToolPin {
@@ -53,8 +83,7 @@ fn stored_pins_join_the_configured_ones_which_win() {
 
 #[test]
 fn filter_records_become_pin_events() {
-    let tool = json!({"name": "echo", "description": "Echoes"});
-    let definition = ToolDefinition::of(tool.as_object().unwrap());
+    let definition = definition("Echoes");
     let record = ToolPinnedRecord {
         server: "files",
         tool: "echo",
