@@ -25,6 +25,8 @@ use crate::keys::lifecycle::StoredKey;
 use crate::keys::registry::{system_clock, KeyRegistry, RegistryError};
 use crate::keys::store::KeyStoreError;
 use crate::keys::{self, effective_keys, Entry, KeyError};
+use crate::pins::registry::PinRegistry;
+use crate::pins::{self, merge_pins};
 use crate::render;
 use crate::runs::{self, ListRequest};
 use crate::service;
@@ -106,6 +108,32 @@ pub enum Command {
     /// The hash-chained audit log of admin actions and key lifecycle events.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// MCP tool pins kept by the service: list them, approve a changed definition.
+    #[command(subcommand)]
+    Mcp(McpCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum McpCommand {
+    /// The pins of an MCP server's tools, with the definition last seen where it differs.
+    Tools {
+        #[command(flatten)]
+        server: ServerArg,
+        /// The MCP server's name (`mcp_servers[].name`).
+        mcp_server: String,
+    },
+    /// Approve the definition an MCP server was last seen listing for a tool: its hash
+    /// becomes the tool's pin, pushed to every Envoy.
+    Approve {
+        #[command(flatten)]
+        server: ServerArg,
+        /// The MCP server's name (`mcp_servers[].name`).
+        mcp_server: String,
+        tool: String,
+        /// The definition approved: `seen_sha256` in `tollgate mcp tools`.
+        #[arg(long)]
+        sha256: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -426,6 +454,7 @@ pub fn execute(cli: Cli) -> u8 {
         }) => verify_audit(database, file, anchor),
         Command::Audit(AuditCommand::Export { database, out }) => export_audit(database, out),
         Command::Runs(command) => runs(command),
+        Command::Mcp(command) => mcp_command(command),
     };
     result.unwrap_or_else(|err| {
         eprintln!("error: {err}");
@@ -510,7 +539,7 @@ fn validate(arg: ConfigArg) -> Result<u8, CliError> {
 fn render_to(arg: ConfigArg, wasm: WasmArg, out: Option<PathBuf>) -> Result<u8, CliError> {
     let (_, config) = load(arg)?;
     let (config, _) = check_credentials(config);
-    let config = with_stored_keys(config)?;
+    let config = with_stored_keys_and_pins(config)?;
     let wasm = absolute(&wasm.wasm);
     if !wasm.is_file() {
         eprintln!("warning: {} does not exist yet", wasm.display());
@@ -592,7 +621,9 @@ fn run(
         None => None,
     };
     let registry = service.as_ref().and_then(|s| s.registry.clone());
+    let pins = service.as_ref().and_then(|s| s.pins.clone());
     let config = with_registry_keys(config, registry.as_deref())?;
+    let config = with_stored_pins(config, pins.as_deref())?;
     let (json, how) = if static_bootstrap {
         if let Some(service) = service {
             spawn_service(runtime, service, None, Vec::new());
@@ -615,6 +646,7 @@ fn run(
         let feed = Feed {
             source: source.clone(),
             registry,
+            pins,
             publisher: Arc::clone(&publisher),
         };
         spawn_service(
@@ -681,13 +713,15 @@ fn spawn_service(
 struct Feed {
     source: Source,
     registry: Option<Arc<KeyRegistry>>,
+    /// The stored MCP tool pins (when the service runs).
+    pins: Option<Arc<PinRegistry>>,
     publisher: Arc<Publisher>,
 }
 
 impl Feed {
     /// The tasks that republish on a change: an edit of the config file, a key created,
-    /// updated, rotated or revoked. Each republish runs off the async threads (the key
-    /// store may block).
+    /// updated, rotated or revoked, an MCP tool pinned or approved. Each republish runs
+    /// off the async threads (the stores may block).
     fn tasks(self) -> Vec<BoxFuture<'static, ()>> {
         let mut tasks: Vec<BoxFuture<'static, ()>> = Vec::new();
         if let Source::File(path) = &self.source {
@@ -701,8 +735,11 @@ impl Feed {
                 },
             )));
         }
-        if let Some(registry) = &self.registry {
-            let mut revisions = registry.subscribe();
+        let revisions = [
+            self.registry.as_ref().map(|r| r.subscribe()),
+            self.pins.as_ref().map(|p| p.subscribe()),
+        ];
+        for mut revisions in revisions.into_iter().flatten() {
             let feed = self.clone();
             tasks.push(Box::pin(async move {
                 while revisions.changed().await.is_ok() {
@@ -726,7 +763,9 @@ impl Feed {
         if missing {
             return eprintln!("error: {}; {keeping}", CliError::MissingCredentials);
         }
-        let config = match with_registry_keys(config, self.registry.as_deref()) {
+        let config = match with_registry_keys(config, self.registry.as_deref())
+            .and_then(|config| with_stored_pins(config, self.pins.as_deref()))
+        {
             Ok(config) => config,
             Err(e) => return eprintln!("error: {e}; {keeping}"),
         };
@@ -777,6 +816,8 @@ struct PreparedService {
     alerter: Option<Alerter>,
     /// The stored keys; absent when only xDS is served.
     registry: Option<Arc<KeyRegistry>>,
+    /// The stored MCP tool pins; absent when only xDS is served.
+    pins: Option<Arc<PinRegistry>>,
 }
 
 impl PreparedService {
@@ -787,6 +828,7 @@ impl PreparedService {
             router: axum::Router::new(),
             alerter: None,
             registry: None,
+            pins: None,
         }
     }
 
@@ -864,16 +906,27 @@ fn prepare_service(
         .map(|p| (p.name.clone(), otlp::provider_system(p.kind)))
         .collect();
     let exports = Exports::start(&control_plane.exports, systems, runtime)?;
-    let routes = service::routes(store, &key, enforced, exports, audit).merge(api::routes(
-        Arc::clone(&registry),
-        admins,
-        catalog,
+    let pins = Arc::new(PinRegistry::new(
+        pins::store::open(&control_plane.database)?,
+        Arc::clone(&audit),
+        &config.mcp_servers,
     ));
+    let routes = service::routes(
+        store,
+        &key,
+        enforced,
+        exports,
+        audit,
+        Some(Arc::clone(&pins)),
+    )
+    .merge(api::routes(Arc::clone(&registry), admins.clone(), catalog))
+    .merge(pins::api::routes(Arc::clone(&pins), admins));
     Ok(PreparedService {
         listener,
         router: routes.into_router(),
         alerter,
         registry: Some(registry),
+        pins: Some(pins),
     })
 }
 
@@ -893,18 +946,23 @@ fn admin_credentials(control_plane: &ControlPlane) -> Vec<Admin> {
     admins
 }
 
-/// The config with the stored keys added, as the gateway filter should get them. Reading
-/// never creates the database: without one there are no stored keys.
-fn with_stored_keys(config: Config) -> Result<Config, CliError> {
+/// The config with the stored keys and MCP tool pins added, as the filters should get them.
+/// Reading never creates the database: without one there is nothing stored.
+fn with_stored_keys_and_pins(config: Config) -> Result<Config, CliError> {
     let Some(control_plane) = &config.control_plane else {
         return Ok(config);
     };
-    let mut store = match &control_plane.database {
+    let database = match &control_plane.database {
         Database::Sqlite(path) if !path.is_file() => return Ok(config),
-        database => keys::store::open(database)?,
+        database => database.clone(),
     };
-    let stored = store.list()?;
-    Ok(add_stored_keys(config, &stored, (system_clock())()))
+    let stored = keys::store::open(&database)?.list()?;
+    let mut config = add_stored_keys(config, &stored, (system_clock())());
+    merge_pins(
+        &mut config.mcp_servers,
+        &pins::store::open(&database)?.list()?,
+    );
+    Ok(config)
 }
 
 /// The config with the keys of `registry` added (none without a registry).
@@ -916,6 +974,16 @@ fn with_registry_keys(config: Config, registry: Option<&KeyRegistry>) -> Result<
         }
         None => Ok(config),
     }
+}
+
+/// The config with the stored MCP tool pins added, as the MCP filters should get them
+/// (the config file's pins win); also tells `pins` the config file's servers and pins.
+fn with_stored_pins(mut config: Config, pins: Option<&PinRegistry>) -> Result<Config, CliError> {
+    if let Some(pins) = pins {
+        pins.configure(&config.mcp_servers);
+        merge_pins(&mut config.mcp_servers, &pins.pins()?);
+    }
+    Ok(config)
 }
 
 fn add_stored_keys(mut config: Config, stored: &[StoredKey], now: u64) -> Config {
@@ -950,11 +1018,13 @@ fn serve(arg: ConfigArg, wasm: Option<PathBuf>) -> Result<u8, CliError> {
                 return Err(CliError::MissingCredentials);
             }
             let config = with_registry_keys(config, service.registry.as_deref())?;
+            let config = with_stored_pins(config, service.pins.as_deref())?;
             let publisher = Arc::new(Publisher::new(&config, &absolute(&wasm))?);
             println!("xDS for Envoys started from `tollgate bootstrap`, on the same address");
             let feed = Feed {
                 source,
                 registry: service.registry.clone(),
+                pins: service.pins.clone(),
                 publisher: Arc::clone(&publisher),
             };
             (Some(publisher.server().router()), feed.tasks())
@@ -1103,14 +1173,30 @@ fn export_audit(database: DatabaseArg, out: Option<PathBuf>) -> Result<u8, CliEr
     Ok(0)
 }
 /// `tollgate keys …`: offline (`new`, `hash`) or through the admin API.
+/// The admin API client of `server`, with the admin key from its environment variable.
+fn client(server: &ServerArg) -> Result<AdminClient, CliError> {
+    let var = &server.admin_key_env;
+    let key = Vault::system()
+        .read(&SecretSource::Env(var.clone()))
+        .map_err(|_| CliError::NoAdminKey(var.clone()))?;
+    Ok(AdminClient::new(&server.server, key.expose()))
+}
+
+fn mcp_command(command: McpCommand) -> Result<u8, CliError> {
+    match command {
+        McpCommand::Tools { server, mcp_server } => {
+            print_json(&client(&server)?.mcp_tools(&mcp_server)?)
+        }
+        McpCommand::Approve {
+            server,
+            mcp_server,
+            tool,
+            sha256,
+        } => print_json(&client(&server)?.approve_mcp_tool(&mcp_server, &tool, &sha256)?),
+    }
+}
+
 fn keys_command(command: KeysCommand) -> Result<u8, CliError> {
-    let client = |server: &ServerArg| -> Result<AdminClient, CliError> {
-        let var = &server.admin_key_env;
-        let key = Vault::system()
-            .read(&SecretSource::Env(var.clone()))
-            .map_err(|_| CliError::NoAdminKey(var.clone()))?;
-        Ok(AdminClient::new(&server.server, key.expose()))
-    };
     match command {
         KeysCommand::New { id, models, team } => new_key(&id, &models, team),
         KeysCommand::Hash => hash_key(),

@@ -20,6 +20,7 @@ pub mod credentials;
 pub mod envoy;
 pub mod export;
 pub mod keys;
+pub mod pins;
 pub mod render;
 pub mod runs;
 pub mod service;

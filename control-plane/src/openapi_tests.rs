@@ -15,9 +15,13 @@ use super::*;
 use crate::keys::api::{self, Admin, Catalog};
 use crate::keys::registry::{system_clock, test_support::MemoryAudit, KeyRegistry};
 use crate::keys::store::SqliteKeyStore;
+use crate::pins::registry::PinRegistry;
+use crate::pins::store_sqlite::SqlitePinStore;
+use crate::pins::tests::{definition, servers, shipped};
 use crate::usage::store_sqlite::SqliteStore;
 
 const ADMIN: &str = "admin-secret";
+const INGEST: &str = "ingest";
 const METHODS: [Method; 5] = [
     Method::GET,
     Method::POST,
@@ -35,6 +39,12 @@ fn service() -> Routes {
     let keys = SqliteKeyStore::open(Path::new(":memory:")).unwrap();
     let audit = Arc::new(MemoryAudit::default());
     let registry = KeyRegistry::new(Box::new(keys), audit.clone(), [], system_clock());
+    let pin_store = SqlitePinStore::open(Path::new(":memory:")).unwrap();
+    let pins = Arc::new(PinRegistry::new(
+        Box::new(pin_store),
+        audit.clone(),
+        &servers(""),
+    ));
     let admins = vec![Admin {
         name: "ops".into(),
         digest: digest(ADMIN),
@@ -45,12 +55,14 @@ fn service() -> Routes {
     };
     routes(
         shared(Box::new(usage)),
-        "ingest",
+        INGEST,
         Vec::new(),
         Exports::default(),
-        audit,
+        audit.clone(),
+        Some(Arc::clone(&pins)),
     )
-    .merge(api::routes(Arc::new(registry), admins, catalog))
+    .merge(api::routes(Arc::new(registry), admins.clone(), catalog))
+    .merge(crate::pins::api::routes(pins, admins))
 }
 
 async fn call(
@@ -84,7 +96,10 @@ async fn every_route_and_method_is_documented_and_nothing_else() {
     let documented = doc["paths"].as_object().unwrap();
     let mut served = Vec::new();
     for path in &paths {
-        let concrete = path.replace("{id}", "some-id");
+        let concrete = path
+            .replace("{id}", "some-id")
+            .replace("{server}", "files")
+            .replace("{tool}", "echo");
         for method in METHODS {
             let request = Request::builder()
                 .method(method.clone())
@@ -178,6 +193,27 @@ async fn real_answers_match_the_documented_schemas() {
     let (status, refused) = call(&app, Method::POST, "/v1/admin/keys/ci/revoke", None).await;
     assert_eq!(status, StatusCode::CONFLICT);
     conforms("Error", &refused).unwrap();
+    // MCP tool pins: one shipped, then seen changed, then approved.
+    let (v1, v2) = (definition("one"), definition("two"));
+    let batch = Request::post(INGEST_PATH)
+        .header(INGEST_KEY_HEADER, INGEST)
+        .body(Body::from(shipped(&v1, &v2)))
+        .unwrap();
+    let answer = app.clone().oneshot(batch).await.unwrap();
+    let body = to_bytes(answer.into_body(), usize::MAX).await.unwrap();
+    conforms("IngestResult", &serde_json::from_slice(&body).unwrap()).unwrap();
+    let (_, tools) = call(&app, Method::GET, "/v1/admin/mcp/files/tools", None).await;
+    conforms("McpToolList", &tools).unwrap();
+    assert_eq!(tools["tools"][0]["seen_sha256"], json!(v2.sha256));
+    let approve = json!({"sha256": v2.sha256});
+    conforms("ApproveMcpTool", &approve).unwrap();
+    let path = "/v1/admin/mcp/files/tools/echo/approve";
+    let (status, pin) = call(&app, Method::POST, path, Some(approve.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    conforms("McpToolPin", &pin).unwrap();
+    let (status, stale) = call(&app, Method::POST, path, Some(approve)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    conforms("Error", &stale).unwrap();
     // The check itself can fail.
     assert!(conforms("Key", &json!({"id": "ci"})).is_err());
     assert!(conforms("CreateKey", &json!({"models": ["*"], "colour": 1})).is_err());

@@ -26,6 +26,8 @@ use crate::audit::mcp::ShippedEvent;
 use crate::audit::AuditSink;
 use crate::budgets;
 use crate::export::Exports;
+use crate::pins::registry::PinRegistry;
+use crate::pins::PinEvent;
 use crate::runs::{self, ListRequest};
 use crate::usage::ingest::parse_batch;
 use crate::usage::report::Format;
@@ -91,17 +93,20 @@ struct AppState {
     exports: Arc<Exports>,
     /// Where events shipped beside usage records go (MCP tool changes).
     audit: Arc<dyn AuditSink>,
+    /// Where shipped MCP tool pins go; without it they are dropped.
+    pins: Option<Arc<PinRegistry>>,
 }
 
 /// The usage, run and budget routes over `store`, guarded by `ingest_key`, and the OpenAPI
-/// document; `budgets` are those the Envoys enforce, stored records go on to `exports`, and
-/// shipped audit events to `audit`.
+/// document; `budgets` are those the Envoys enforce, stored records go on to `exports`,
+/// shipped audit events to `audit` and shipped MCP tool pins to `pins`.
 pub fn routes(
     store: SharedStore,
     ingest_key: &str,
     budgets: Vec<Budget>,
     exports: Exports,
     audit: Arc<dyn AuditSink>,
+    pins: Option<Arc<PinRegistry>>,
 ) -> Routes {
     let state = AppState {
         store,
@@ -109,6 +114,7 @@ pub fn routes(
         budgets: budgets.into(),
         exports: Arc::new(exports),
         audit,
+        pins,
     };
     Routes::default()
         .route(INGEST_PATH, post(ingest).with_state(state.clone()))
@@ -221,6 +227,10 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: String)
         Ok(audited) => audited,
         Err(response) => return response,
     };
+    let pinned = match pin_shipped(&state, batch.pins).await {
+        Ok(pinned) => pinned,
+        Err(response) => return response,
+    };
     // Only once stored: a batch the store refused comes back from Envoy.
     state.exports.offer(records.iter().map(|r| r.json.as_str()));
     Json(json!({
@@ -229,6 +239,7 @@ async fn ingest(State(state): State<AppState>, headers: HeaderMap, body: String)
         "duplicates": received - stored,
         "rejected": batch.rejected,
         "audited": audited,
+        "pinned": pinned,
     }))
     .into_response()
 }
@@ -247,6 +258,16 @@ async fn audit_shipped(state: &AppState, events: Vec<ShippedEvent>) -> Result<us
         })
     })
     .await
+}
+
+/// Stores the shipped pins (off the async threads: the store blocks); returns how many
+/// tools got a pin.
+async fn pin_shipped(state: &AppState, events: Vec<PinEvent>) -> Result<usize, Response> {
+    let Some(pins) = state.pins.as_ref().filter(|_| !events.is_empty()) else {
+        return Ok(0);
+    };
+    let pins = Arc::clone(pins);
+    blocking("the MCP pin store", move || pins.ingest(&events)).await
 }
 
 async fn export_stats(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -29,6 +29,7 @@ fn app_auditing(exports: Exports, audit: Arc<dyn AuditSink>) -> Router {
         vec![],
         exports,
         audit,
+        None,
     )
     .into_router()
 }
@@ -232,7 +233,14 @@ mod backends {
             .build()
             .unwrap();
         runtime.block_on(async {
-            let app = routes(shared(store), KEY, Vec::new(), Exports::default(), audit);
+            let app = routes(
+                shared(store),
+                KEY,
+                Vec::new(),
+                Exports::default(),
+                audit,
+                None,
+            );
             let app = app.into_router();
             for _ in 0..2 {
                 let (status, body) =
@@ -265,7 +273,14 @@ mod backends {
             .unwrap();
         runtime.block_on(async {
             let audit = Arc::new(MemoryAudit::default());
-            let app = routes(shared(store), KEY, Vec::new(), Exports::default(), audit);
+            let app = routes(
+                shared(store),
+                KEY,
+                Vec::new(),
+                Exports::default(),
+                audit,
+                None,
+            );
             let app = app.into_router();
             let (status, body) = send(&app, post_batch(BATCH, Some(KEY))).await;
             assert_eq!(status, StatusCode::OK, "{body}");
@@ -294,6 +309,7 @@ async fn budget_state_leaves_the_asking_envoys_records_out() {
         vec![budget],
         Exports::default(),
         Arc::new(MemoryAudit::default()),
+        None,
     )
     .into_router();
     let batch = concat!(

@@ -306,3 +306,54 @@ fn audit_export_writes_json_lines_that_verify_offline() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn render_adds_stored_mcp_pins_below_the_config_files() {
+    use tollgate_control_plane::pins::store::{open, FirstPin};
+    use tollgate_control_plane::storage::Database;
+    let dir = std::env::temp_dir().join(format!("tollgate-cli-pins-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = dir.join("tollgate.db");
+    let mut store = open(&Database::Sqlite(database.clone())).unwrap();
+    let (stored, shadowed, configured) = ("a".repeat(64), "b".repeat(64), "c".repeat(64));
+    for (tool, sha256) in [("echo", &stored), ("grep", &shadowed)] {
+        let pin = FirstPin {
+            server: "files",
+            tool,
+            sha256,
+            definition: &serde_json::Value::Null,
+            now_unix_ms: 1,
+        };
+        assert!(store.pin_first(&pin).unwrap());
+    }
+    drop(store);
+    let config = dir.join("pins.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 1
+providers: [{{name: p, kind: openai, base_url: 'http://127.0.0.1:1/v1'}}]
+models: [{{alias: a, provider: p, model: m}}]
+mcp_servers:
+  - {{name: files, url: 'http://127.0.0.1:2/mcp', pins: {{grep: {configured}}}}}
+control_plane: {{database: {}}}
+",
+            database.display()
+        ),
+    )
+    .unwrap();
+    let args = [
+        "render",
+        "--config",
+        config.to_str().unwrap(),
+        "--wasm",
+        "/x.wasm",
+    ];
+    let out = tollgate(&args, "");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let bootstrap = text(&out.stdout);
+    assert!(bootstrap.contains(&stored), "the stored pin is rendered");
+    assert!(bootstrap.contains(&configured));
+    assert!(!bootstrap.contains(&shadowed), "the config file's pin wins");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

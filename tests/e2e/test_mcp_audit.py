@@ -73,6 +73,11 @@ async def echo_description(stack) -> str:
         return next(t.description for t in tools if t.name == "echo")
 
 
+async def tool_count(stack) -> int:
+    async with client(stack) as session:
+        return len((await session.list_tools()).tools)
+
+
 async def call_echo(stack, text: str) -> str:
     async with client(stack) as session:
         return text_of(await session.call_tool("echo", {"text": text}))
@@ -80,6 +85,8 @@ async def call_echo(stack, text: str) -> str:
 
 def test_a_changed_description_is_audited_once_with_what_it_said_before_and_after(stack):
     assert asyncio.run(echo_description(stack)) == ORIGINAL  # pinned when first seen
+    # Each tool's first-seen pin ships once, for the control plane to keep.
+    pinned = asyncio.run(tool_count(stack))
     rug_pull = {"tool": "echo", "description": RUG_PULL}
     httpx.post(f"http://127.0.0.1:{stack.drift.port}/__control/describe", json=rug_pull).raise_for_status()
 
@@ -94,9 +101,10 @@ def test_a_changed_description_is_audited_once_with_what_it_said_before_and_afte
     # A call's step ships after every change record those listings could have queued: once
     # it is delivered and the outboxes had time to flush, every record is in.
     assert asyncio.run(call_echo(stack, "after")) == "after"
-    wait_until(lambda: stack.stat("tollgate_usage_delivered") >= 2, "the call's step delivered")
+    shipped = pinned + 2
+    wait_until(lambda: stack.stat("tollgate_usage_delivered") >= shipped, "the call's step delivered")
     time.sleep(1)  # ten flush intervals: a record still in some worker's outbox goes out
-    assert stack.stat("tollgate_usage_delivered") == 2, "the change shipped once, beside the call"
+    assert stack.stat("tollgate_usage_delivered") == shipped, "the change shipped once, beside the pins and the call"
 
     [entry] = stack.audit_entries("mcp.tool_changed")
     assert (entry["actor"], entry["target"]) == ("system", "mcp/drift/tool/echo")

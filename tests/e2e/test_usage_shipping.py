@@ -156,7 +156,7 @@ def test_a_replayed_batch_is_not_counted_twice(usage_stack):
     url = f"{stack.service_url}/v1/usage/records"
     replay = httpx.post(url, content=batch, headers={INGEST_HEADER: stack.ingest_key})
     assert replay.status_code == 200, replay.text
-    assert replay.json() == {"received": 10, "stored": 0, "duplicates": 10, "rejected": 0, "audited": 0}
+    assert replay.json() == {"received": 10, "stored": 0, "duplicates": 10, "rejected": 0, "audited": 0, "pinned": 0}
     assert stack.report("alias").json() == before
     assert httpx.post(url, content=batch).status_code == 401, "no key, no ingest"
     assert httpx.post(url, content=batch, headers={INGEST_HEADER: "guess"}).status_code == 401

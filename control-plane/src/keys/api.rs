@@ -29,6 +29,7 @@ pub const ROTATE_PATH: &str = "/v1/admin/keys/{id}/rotate";
 pub const REVOKE_PATH: &str = "/v1/admin/keys/{id}/revoke";
 
 /// An admin credential the service accepts: its name and its secret's digest.
+#[derive(Clone)]
 pub struct Admin {
     pub name: String,
     pub digest: KeyDigest,
@@ -245,38 +246,15 @@ impl KeyView {
 // === handlers ===
 
 /// A refused request: its status and the message the caller gets.
-struct Refusal(StatusCode, String);
+pub(crate) struct Refusal(pub StatusCode, pub String);
 
 fn bad_request(message: impl Into<String>) -> Refusal {
     Refusal(StatusCode::BAD_REQUEST, message.into())
 }
 
 impl AdminState {
-    /// The name of the admin credential presented (`Authorization: Bearer …`).
     fn admin(&self, headers: &HeaderMap) -> Result<String, Refusal> {
-        if self.admins.is_empty() {
-            return Err(Refusal(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the admin API is off: no admin credential is set (control_plane.admin_keys; \
-                 by default the TOLLGATE_ADMIN_KEY environment variable)"
-                    .into(),
-            ));
-        }
-        let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
-        let presented = presented_key(header("authorization"), None);
-        // Digests compared, in constant time, so timing says nothing about the secrets.
-        let presented = presented.map(digest);
-        let admin = presented.and_then(|presented| {
-            self.admins
-                .iter()
-                .find(|a| bool::from(a.digest.ct_eq(&presented)))
-        });
-        admin.map(|a| a.name.clone()).ok_or_else(|| {
-            Refusal(
-                StatusCode::UNAUTHORIZED,
-                "missing or wrong admin key: send 'Authorization: Bearer <admin key>'".into(),
-            )
-        })
+        authenticate(&self.admins, headers)
     }
 
     fn check_references(&self, models: &[String], providers: &[String]) -> Result<(), Refusal> {
@@ -313,7 +291,34 @@ impl AdminState {
     }
 }
 
-fn internal_error() -> Refusal {
+/// The name of the admin credential presented (`Authorization: Bearer …`).
+pub(crate) fn authenticate(admins: &[Admin], headers: &HeaderMap) -> Result<String, Refusal> {
+    if admins.is_empty() {
+        return Err(Refusal(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the admin API is off: no admin credential is set (control_plane.admin_keys; \
+             by default the TOLLGATE_ADMIN_KEY environment variable)"
+                .into(),
+        ));
+    }
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    let presented = presented_key(header("authorization"), None);
+    // Digests compared, in constant time, so timing says nothing about the secrets.
+    let presented = presented.map(digest);
+    let admin = presented.and_then(|presented| {
+        admins
+            .iter()
+            .find(|a| bool::from(a.digest.ct_eq(&presented)))
+    });
+    admin.map(|a| a.name.clone()).ok_or_else(|| {
+        Refusal(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong admin key: send 'Authorization: Bearer <admin key>'".into(),
+        )
+    })
+}
+
+pub(crate) fn internal_error() -> Refusal {
     Refusal(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
 }
 
@@ -351,7 +356,7 @@ fn parse_time(field: &str, text: &str) -> Result<u64, Refusal> {
     u64::try_from(ms).map_err(|_| bad_request(format!("{field}: before 1970")))
 }
 
-fn answer<T: Serialize>(status: StatusCode, body: &T) -> Response {
+pub(crate) fn answer<T: Serialize>(status: StatusCode, body: &T) -> Response {
     (status, Json(body)).into_response()
 }
 
@@ -363,7 +368,7 @@ fn issued(issued: &Issued, now: u64, status: StatusCode) -> Response {
     answer(status, &view)
 }
 
-fn respond(outcome: Result<Response, Refusal>) -> Response {
+pub(crate) fn respond(outcome: Result<Response, Refusal>) -> Response {
     outcome.unwrap_or_else(|Refusal(status, message)| error(status, &message))
 }
 

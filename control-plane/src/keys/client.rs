@@ -65,7 +65,7 @@ impl AdminClient {
         self.send::<(), _>("POST", key_path(id, "/revoke"), None)
     }
 
-    fn send<B: Serialize, T: DeserializeOwned>(
+    pub(crate) fn send<B: Serialize, T: DeserializeOwned>(
         &self,
         method: &str,
         path: String,
@@ -110,16 +110,20 @@ impl AdminClient {
 
 /// `/v1/admin/keys/<id><suffix>`, the id percent-encoded so it stays one path segment.
 fn key_path(id: &str, suffix: &str) -> String {
-    let mut path = format!("{KEYS_PATH}/");
-    for byte in id.bytes() {
+    format!("{KEYS_PATH}/{}{suffix}", segment(id))
+}
+
+/// `text` percent-encoded as one path segment.
+pub(crate) fn segment(text: &str) -> String {
+    let mut encoded = String::new();
+    for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            path.push(byte as char);
+            encoded.push(byte as char);
         } else {
-            path.push_str(&format!("%{byte:02X}"));
+            encoded.push_str(&format!("%{byte:02X}"));
         }
     }
-    path.push_str(suffix);
-    path
+    encoded
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
 //! A shipped batch (JSON lines, see `tollgate_core::usage_outbox`) → records to store,
-//! and the audit events some filters ship the same way (MCP tool changes), which are
-//! never usage.
+//! and what the MCP filter ships the same way (tool changes for the audit log, pins for
+//! the pin store), which is never usage.
 
 use serde_json::Value;
 
 use crate::audit::mcp::{is_tool_change, tool_changed, ShippedEvent};
+use crate::pins::PinEvent;
 
 /// One record as stored: its id, time and the columns reports filter on, plus the whole
 /// record.
@@ -31,6 +32,8 @@ pub struct ParsedBatch {
     pub records: Vec<IncomingRecord>,
     /// Events for the audit log, kept out of the usage store.
     pub audit: Vec<ShippedEvent>,
+    /// MCP tool pins first seen, and definitions seen changed, for the pin store.
+    pub pins: Vec<PinEvent>,
     pub rejected: usize,
 }
 
@@ -42,8 +45,18 @@ pub fn parse_batch(body: &str) -> ParsedBatch {
             continue;
         };
         if is_tool_change(&value) {
-            match tool_changed(&value) {
-                Some(event) => batch.audit.push(event),
+            match (tool_changed(&value), PinEvent::changed(&value)) {
+                (Some(event), Some(pin)) => {
+                    batch.audit.push(event);
+                    batch.pins.push(pin);
+                }
+                _ => batch.rejected += 1,
+            }
+            continue;
+        }
+        if PinEvent::is_first_seen(&value) {
+            match PinEvent::first_seen(&value) {
+                Some(pin) => batch.pins.push(pin),
                 None => batch.rejected += 1,
             }
             continue;
@@ -95,9 +108,20 @@ mod tests {
             r#""pinned_sha256":"a","seen_sha256":"b"}"#,
             "\n",
             r#"{"kind":"mcp_tool_change","id":"c.2","time_unix_ms":5,"server":"s"}"#,
+            "\n",
+            r#"{"kind":"mcp_tool_pinned","id":"p.1","time_unix_ms":5,"server":"s","tool":"t","#,
+            r#""sha256":"a","definition":{"sha256":"a","fields":[]}}"#,
+            "\n",
+            r#"{"kind":"mcp_tool_pinned","id":"p.2","time_unix_ms":5,"server":"s","tool":"t"}"#,
         );
         let batch = parse_batch(body);
-        assert_eq!(batch.rejected, 5);
+        assert_eq!(batch.rejected, 6);
+        let pins: Vec<_> = batch
+            .pins
+            .iter()
+            .map(|p| matches!(p, PinEvent::FirstSeen { .. }))
+            .collect();
+        assert_eq!(pins, [false, true], "the change, then the first-seen pin");
         let [change] = batch.audit.as_slice() else {
             panic!("one tool change expected: {:?}", batch.audit)
         };

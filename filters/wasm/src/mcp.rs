@@ -13,11 +13,12 @@ use tollgate_core::budget::poll::read_instance;
 use tollgate_core::guardrails::{Report, RequestScope, Selection};
 use tollgate_core::mcp::jsonrpc;
 use tollgate_core::mcp::legacy::{session_of, Diversions};
+use tollgate_core::mcp::pins::take_first_pins;
 use tollgate_core::mcp::response::{is_event_stream, is_json, RESULT_WITHHELD};
 use tollgate_core::mcp::{CallEnd, StepDraft, ToolInvocation};
 use tollgate_core::mcp::{
     Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing, Refusal,
-    ResponseContext, SseRewriter, StatelessHeaders, ToolChangeRecord,
+    ResponseContext, SseRewriter, StatelessHeaders, ToolChangeRecord, ToolPinnedRecord,
 };
 use tollgate_core::route_context::RouteContext;
 use tollgate_core::step_context::StepContext;
@@ -146,6 +147,17 @@ impl McpFilter {
     /// plane's audit log through the usage outbox.
     fn answered(&mut self, outcome: MessageOutcome) {
         let now_ms = unix_millis(self.get_current_time());
+        let server = &self.mcp.config.name;
+        // Tools pinned when first seen go to the control plane, which keeps their pins.
+        for (tool, definition) in take_first_pins(&SharedData, server) {
+            let record = ToolPinnedRecord {
+                server,
+                tool: &tool,
+                definition: &definition,
+                time_unix_ms: now_ms,
+            };
+            enqueue_usage(&record.to_json());
+        }
         for change in &outcome.pin_changes {
             if change.first_report {
                 let record = ToolChangeRecord {

@@ -14,7 +14,8 @@
 //! - [`schemas`]: tools' schemas as listed, for schema guardrails on arguments and results;
 //! - [`pins`]: tool-definition hashes and the book that remembers them;
 //! - [`definition`]: a tool's definition field by field, remembered to tell what changed;
-//! - [`tool_change`]: the record a changed definition ships for the audit log;
+//! - [`tool_change`]: the records pinning ships: a changed definition (for the audit log)
+//!   and a first-seen pin (kept by the control plane);
 //! - [`record`]: what the request log says about each MCP request;
 //! - [`legacy`]: the HTTP+SSE transport's `endpoint` event, pointed back at the gateway;
 //! - [`pricing`]: priced `tools/call`s reserved in, and spent from, the budgets;
@@ -54,5 +55,5 @@ pub use response::{
 };
 pub use schemas::ToolSchemas;
 pub use step::{CallEnd, StepDraft, ToolInvocation, ToolStep};
-pub use tool_change::ToolChangeRecord;
+pub use tool_change::{ToolChangeRecord, ToolPinnedRecord};
 pub use unfinished::Unfinished;

@@ -3,8 +3,9 @@
 //!
 //! The book lives in a store shared by every worker (proxy-wasm shared data in the
 //! shell), so a change seen by one worker holds the tool on all of them. First-seen pins
-//! last as long as the Envoy process; pins meant to survive restarts go in the
-//! configuration.
+//! last as long as the Envoy process; each is queued (see [`take_first_pins`]) to ship to
+//! the control plane, which keeps it and sends it back in the configuration, so it survives
+//! restarts.
 
 use std::collections::BTreeMap;
 
@@ -84,6 +85,19 @@ impl PinBook<'_> {
         format!("tollgate.mcp.reported.{}.{tool}", self.server)
     }
 
+    /// Queues a first-seen pin for [`take_first_pins`]. A full queue or a lost race loses
+    /// only the durable copy: the pin holds for this process all the same.
+    fn queue_first_pin(&self, tool: &str) {
+        let _ = compare_and_swap(self.store, &unshipped_key(self.server), |stored| {
+            let mut tools = queued(stored);
+            if tools.len() >= MAX_UNSHIPPED_PINS || tools.iter().any(|t| t == tool) {
+                return Err(());
+            }
+            tools.push(tool.to_owned());
+            Ok(serde_json::to_vec(&tools).unwrap_or_default())
+        });
+    }
+
     /// The pinned definition as last remembered (one per tool, bounded by
     /// [`super::definition::MAX_FIELD_TEXT_BYTES`] per field).
     fn remembered(&self, tool: &str) -> Option<ToolDefinition> {
@@ -130,6 +144,7 @@ impl PinBook<'_> {
             None => {
                 self.set(&self.first_seen_key(tool), hash);
                 self.remember(tool, definition);
+                self.queue_first_pin(tool);
                 None
             }
             Some(pinned) if pinned == hash => {
@@ -168,6 +183,49 @@ impl PinBook<'_> {
         };
         self.pinned(tool).is_none_or(|pinned| pinned != drift)
     }
+}
+
+/// First-seen pins waiting to ship, per server; more than this (a server listing that many
+/// new tools between two answers) are pinned but not shipped.
+pub const MAX_UNSHIPPED_PINS: usize = 1024;
+
+fn unshipped_key(server: &str) -> String {
+    format!("tollgate.mcp.unshipped.{server}")
+}
+
+fn queued(stored: Option<&[u8]>) -> Vec<String> {
+    stored
+        .and_then(|bytes| serde_json::from_slice(bytes).ok())
+        .unwrap_or_default()
+}
+
+/// Takes the tools `server` pinned when first seen since the last call, with their
+/// definitions, emptying the queue: each is taken by one worker, once per process.
+pub fn take_first_pins(store: &dyn SharedStore, server: &str) -> Vec<(String, ToolDefinition)> {
+    let key = unshipped_key(server);
+    let mut taken = Vec::new();
+    let emptied = compare_and_swap(store, &key, |stored| {
+        taken = queued(stored);
+        match taken.is_empty() {
+            true => Err(()),
+            false => Ok(b"[]".as_slice()),
+        }
+    });
+    if !matches!(emptied, Ok(Ok(()))) {
+        return Vec::new();
+    }
+    let book = PinBook {
+        store,
+        server,
+        approved: &BTreeMap::new(),
+    };
+    taken
+        .into_iter()
+        .filter_map(|tool| {
+            let definition = book.remembered(&tool)?;
+            Some((tool, definition))
+        })
+        .collect()
 }
 
 /// An in-memory store for tests.
@@ -249,6 +307,32 @@ mod tests {
         assert!(book.is_held("echo"));
         assert_eq!(book.observe("echo", &v1), None);
         assert!(!book.is_held("echo"), "the pinned definition is back");
+    }
+
+    #[test]
+    fn first_seen_pins_are_taken_once_and_configured_ones_never() {
+        let store = MemoryStore::default();
+        let approved = BTreeMap::from([("other".to_string(), "h".repeat(64))]);
+        let book = book(&store, &approved);
+        let (v1, v2) = (definition("one"), definition("two"));
+        book.observe("echo", &v1);
+        book.observe("echo", &v2);
+        book.observe("other", &v1);
+        let taken = take_first_pins(&store, "s");
+        assert_eq!(taken, [("echo".to_string(), v1.clone())]);
+        assert!(take_first_pins(&store, "s").is_empty(), "taken once");
+        assert!(take_first_pins(&store, "t").is_empty(), "per server");
+    }
+
+    #[test]
+    fn the_queue_of_first_pins_is_bounded() {
+        let store = MemoryStore::default();
+        let approved = BTreeMap::new();
+        let book = book(&store, &approved);
+        for i in 0..=MAX_UNSHIPPED_PINS {
+            book.observe(&format!("t{i}"), &definition("one"));
+        }
+        assert_eq!(take_first_pins(&store, "s").len(), MAX_UNSHIPPED_PINS);
     }
 
     #[test]

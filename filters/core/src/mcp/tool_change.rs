@@ -1,15 +1,46 @@
-//! The record of a changed tool definition: shipped once per change through the usage
-//! outbox, beside usage records but of its own `kind`, and turned by the control plane into
-//! an audit log entry (never a usage step).
+//! The records pinning ships through the usage outbox, beside usage records but each of its
+//! own `kind` (never a usage step): a changed tool definition, once per change, which the
+//! control plane turns into an audit log entry; and a tool pinned when first seen, once per
+//! tool per process, which the control plane keeps as the tool's durable pin.
 
 use serde_json::{json, Map, Value};
 
 use super::config::ToolChangePolicy;
+use super::definition::ToolDefinition;
 use super::pins::PinChange;
 use crate::tool_calls::sha256_hex;
 
 /// The `kind` of tool-change records.
 pub const KIND: &str = "mcp_tool_change";
+/// The `kind` of first-seen pin records.
+pub const PINNED_KIND: &str = "mcp_tool_pinned";
+
+/// A tool pinned when first seen (by its definition's hash, with the definition field by
+/// field as [`ToolDefinition`] keeps it).
+pub struct ToolPinnedRecord<'a> {
+    pub server: &'a str,
+    pub tool: &'a str,
+    pub definition: &'a ToolDefinition,
+    pub time_unix_ms: u64,
+}
+
+impl ToolPinnedRecord<'_> {
+    /// One line of JSON; its id names the pin, so every report of it is one record.
+    pub fn to_json(&self) -> String {
+        let hash = &self.definition.sha256;
+        let id = sha256_hex(&format!("{}\n{}\n{hash}", self.server, self.tool));
+        json!({
+            "kind": PINNED_KIND,
+            "id": format!("{PINNED_KIND}.{id}"),
+            "time_unix_ms": self.time_unix_ms,
+            "server": self.server,
+            "tool": self.tool,
+            "sha256": hash,
+            "definition": self.definition,
+        })
+        .to_string()
+    }
+}
 
 /// One tool of one server listed with a definition other than its pin.
 pub struct ToolChangeRecord<'a> {
@@ -120,6 +151,30 @@ mod tests {
             (&v["pinned_sha256"], &v["seen_sha256"]),
             (&json!("p1"), &json!("s1"))
         );
+    }
+
+    #[test]
+    fn a_pin_record_carries_the_definition() {
+        let tool = json!({"name": "echo", "description": "Echoes"});
+        let definition = ToolDefinition::of(tool.as_object().unwrap());
+        let record = ToolPinnedRecord {
+            server: "files",
+            tool: "echo",
+            definition: &definition,
+            time_unix_ms: 7,
+        };
+        let v: Value = serde_json::from_str(&record.to_json()).unwrap();
+        assert_eq!(v["kind"], PINNED_KIND);
+        assert_eq!(
+            (&v["server"], &v["tool"]),
+            (&json!("files"), &json!("echo"))
+        );
+        assert_eq!(v["sha256"], json!(definition.sha256));
+        assert_eq!(
+            ToolDefinition::from_json(v["definition"].to_string().as_bytes()),
+            Some(definition)
+        );
+        assert!(v["id"].as_str().unwrap().starts_with("mcp_tool_pinned."));
     }
 
     #[test]
