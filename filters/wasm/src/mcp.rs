@@ -288,10 +288,11 @@ impl McpFilter {
             return;
         };
         let draft = self.draft(invocation);
+        let charge = self.charge.clone();
         let left_to_stream = self.with_steps(|steps, f| {
             let legacy = f.mcp.config.legacy_sse_prefix.is_some();
             let session = session_of(&f.path).filter(|_| legacy);
-            steps.forward(f, &f.mcp.config.name, session, id, draft)
+            steps.forward(f, &f.mcp.config.name, session, id, draft, charge)
         });
         if left_to_stream {
             // The session's event stream ships it.

@@ -8,7 +8,7 @@ use tollgate_core::attempts::le_integer;
 use tollgate_core::error::GatewayError;
 use tollgate_core::log_fields;
 use tollgate_core::mcp::{
-    jsonrpc, Answered, CallEnd, PendingCalls, StepDraft, ToolStep, Unfinished,
+    jsonrpc, Answered, CallEnd, Charge, PendingCalls, StepDraft, ToolStep, Unfinished,
 };
 
 use crate::host::{log_field, read_field, unix_millis};
@@ -47,7 +47,11 @@ pub fn finish_left(ctx: &dyn HttpContext, envoy_reply: Option<&'static str>) {
         .and_then(|code| u16::try_from(code).ok())
         .unwrap_or(0);
     let now = unix_millis(ctx.get_current_time());
-    ship(&unfinished.finish(status, envoy_reply, &SharedData, now));
+    let finished = unfinished.finish(status, envoy_reply, &SharedData, now);
+    if let Some(cost) = finished.unsettled {
+        log::warn!("tollgate: budget settlement of {cost} nano-USD lost to contention");
+    }
+    ship(&finished.steps);
 }
 
 /// In the MCP filter: the JSON-RPC id of the request going to the server.
@@ -87,7 +91,8 @@ fn pending<'a>(server: &'a str) -> PendingCalls<'a> {
 impl Steps {
     /// A call forwarded to `server`: a legacy one (posted to `session`, with its `id`)
     /// waits for its result on the session's stream, which ships it (`true`); any other's
-    /// draft is left for the gateway filter, in case the exchange is cut off.
+    /// draft is left for the gateway filter, in case the exchange is cut off, with the
+    /// holds of its price (`charge`), which the gateway filter then settles.
     pub fn forward(
         &mut self,
         ctx: &dyn HttpContext,
@@ -95,6 +100,7 @@ impl Steps {
         session: Option<&str>,
         id: Option<Value>,
         draft: StepDraft,
+        charge: Option<Charge>,
     ) -> bool {
         if let (Some(session), Some(id)) = (session, id) {
             let now = unix_millis(ctx.get_current_time());
@@ -104,7 +110,11 @@ impl Steps {
                 return true;
             }
         }
-        leave(ctx, &Unfinished::Call(Box::new(draft)));
+        let call = Unfinished::Call {
+            draft: Box::new(draft),
+            charge,
+        };
+        leave(ctx, &call);
         false
     }
 

@@ -5,13 +5,16 @@
 //! turn and gives back what it had reserved when one refuses, so a refused request holds
 //! nothing; two requests racing for the last room of a budget cannot both get it.
 
+use serde::{Deserialize, Serialize};
+
 use super::ledger::{apply, Exhausted, Ledger, Op, Reservation};
 use super::{budget_exceeded, Budget, Refusal};
 use crate::error::{ErrorKind, GatewayError};
 use crate::ratelimit::store::{compare_and_swap, Conflict, SharedStore};
 
-/// An admitted request's reservation in one budget, until it settles.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An admitted request's reservation in one budget, until it settles (serializable: an
+/// MCP call cut off leaves its holds in filter state for the gateway filter to settle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
     pub budget: Budget,
     pub estimate: u64,

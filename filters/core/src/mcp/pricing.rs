@@ -5,6 +5,7 @@
 //! reaches the server. When the call ends, the price is spent if the server ran it and
 //! released if it did not.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::budget::store::{self, Denied, Hold};
@@ -39,7 +40,7 @@ pub struct Pricing<'a> {
 }
 
 /// A forwarded priced call's price and holds, until the call ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Charge {
     pub price: u64,
     holds: Vec<Hold>,

@@ -187,3 +187,39 @@ fn a_call_the_server_turned_down_costs_nothing() {
     };
     assert_eq!(charge.cost(&unavailable), 0);
 }
+
+#[test]
+fn a_cut_off_calls_holds_are_settled_by_whoever_finishes_it() {
+    use crate::capture::PayloadCapture;
+    use crate::mcp::unfinished::Unfinished;
+    let f = Fixture::new(vec![budget("key", BudgetScope::Key("k1".into()), 10_000)]);
+    let left = |charge: Charge| {
+        // As the MCP filter drafts a priced call's step.
+        let mut draft = crate::mcp::step::tests::draft(PayloadCapture::Metadata);
+        draft.price_nano_usd = Some(charge.price);
+        let call = Unfinished::Call {
+            draft: Box::new(draft),
+            charge: Some(charge),
+        };
+        // Through filter state, as the gateway filter reads it.
+        Unfinished::decode(call.encode().as_bytes()).unwrap()
+    };
+    let charge = f.check(&call("search_web"), None).unwrap().unwrap();
+    let finished = left(charge).finish(0, None, &f.store, NOW + 5);
+    assert_eq!(finished.unsettled, None);
+    assert_eq!(
+        finished.steps[0].cost_nano_usd(),
+        Some(300),
+        "cut off: the tool may have run"
+    );
+    assert_eq!(f.reserved("key"), (0, 300), "spent, no longer held");
+    let charge = f.check(&call("search_web"), None).unwrap().unwrap();
+    assert_eq!(f.reserved("key"), (300, 300));
+    let finished = left(charge).finish(503, Some("upstream_unavailable"), &f.store, NOW + 6);
+    assert_eq!(finished.steps[0].cost_nano_usd(), None);
+    assert_eq!(
+        f.reserved("key"),
+        (0, 300),
+        "the server never saw it: released"
+    );
+}

@@ -12,13 +12,19 @@ use serde::{Deserialize, Serialize};
 use crate::ratelimit::SharedStore;
 
 use super::pending::PendingCalls;
+use super::pricing::Charge;
 use super::step::{CallEnd, StepDraft, ToolStep};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unfinished {
-    /// A forwarded call whose answer has not passed yet.
-    Call(Box<StepDraft>),
+    /// A forwarded call whose answer has not passed yet, with its price's holds when it
+    /// has one (settled here too: the MCP filter that would have settled them never ends).
+    Call {
+        draft: Box<StepDraft>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charge: Option<Charge>,
+    },
     /// A legacy session's event stream: when it ends, no waiting call's result can come.
     Stream { server: String, session: String },
 }
@@ -43,26 +49,46 @@ impl Unfinished {
         envoy_reply: Option<&'static str>,
         store: &dyn SharedStore,
         now_unix_ms: u64,
-    ) -> Vec<ToolStep> {
+    ) -> Finished {
         match self {
-            Unfinished::Call(draft) => {
+            Unfinished::Call { draft, charge } => {
                 let end = CallEnd {
                     status,
                     refused: envoy_reply,
                     cut_off: envoy_reply.is_none(),
                     ..CallEnd::default()
                 };
-                vec![draft.finish(end, now_unix_ms)]
+                let unsettled = charge.and_then(|charge| {
+                    let cost = charge.cost(&end);
+                    charge.settle(store, now_unix_ms, cost).err().map(|_| cost)
+                });
+                Finished {
+                    steps: vec![draft.finish(end, now_unix_ms)],
+                    unsettled,
+                }
             }
             Unfinished::Stream { server, session } => {
                 let pending = PendingCalls {
                     store,
                     server: &server,
                 };
-                pending.close(&session, now_unix_ms)
+                Finished {
+                    steps: pending.close(&session, now_unix_ms),
+                    unsettled: None,
+                }
             }
         }
     }
+}
+
+/// What finishing an [`Unfinished`] gave.
+#[derive(Debug)]
+pub struct Finished {
+    /// The steps to ship.
+    pub steps: Vec<ToolStep>,
+    /// A cut-off call's cost (nano-USD) whose settlement lost every race for the ledgers:
+    /// its holds stay reserved.
+    pub unsettled: Option<u64>,
 }
 
 #[cfg(test)]
@@ -77,7 +103,10 @@ mod tests {
 
     #[test]
     fn survives_filter_state() {
-        let call = Unfinished::Call(Box::new(draft(PayloadCapture::Full)));
+        let call = Unfinished::Call {
+            draft: Box::new(draft(PayloadCapture::Full)),
+            charge: None,
+        };
         assert_eq!(Unfinished::decode(call.encode().as_bytes()), Some(call));
         assert_eq!(Unfinished::decode(b""), None, "emptied once finished");
     }
@@ -87,13 +116,18 @@ mod tests {
         let store = MemoryStore::default();
         let draft = draft(PayloadCapture::Metadata);
         let started = draft.started_unix_ms;
-        let call = Unfinished::Call(Box::new(draft));
-        let [left] = &call.clone().finish(200, None, &store, started + 30)[..] else {
+        let call = Unfinished::Call {
+            draft: Box::new(draft),
+            charge: None,
+        };
+        let [left] = &call.clone().finish(200, None, &store, started + 30).steps[..] else {
             panic!()
         };
         assert_eq!(left.end.error_class(), Some(CUT_OFF));
         assert_eq!((left.end.status, left.duration_ms), (200, 30));
-        let [unreachable] = &call.finish(503, Some("upstream_unavailable"), &store, started)[..]
+        let [unreachable] = &call
+            .finish(503, Some("upstream_unavailable"), &store, started)
+            .steps[..]
         else {
             panic!()
         };
@@ -113,9 +147,9 @@ mod tests {
             server: "weather".into(),
             session: "s1".into(),
         };
-        let steps = stream.clone().finish(200, None, &store, 10);
+        let steps = stream.clone().finish(200, None, &store, 10).steps;
         assert_eq!(steps.len(), 1);
         assert!(steps[0].end.cut_off);
-        assert!(stream.finish(200, None, &store, 20).is_empty());
+        assert!(stream.finish(200, None, &store, 20).steps.is_empty());
     }
 }
