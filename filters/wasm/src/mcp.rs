@@ -15,6 +15,7 @@ use tollgate_core::mcp::jsonrpc;
 use tollgate_core::mcp::legacy::{session_of, Diversions};
 use tollgate_core::mcp::pins::take_first_pins;
 use tollgate_core::mcp::response::{is_event_stream, is_json, RESULT_WITHHELD};
+use tollgate_core::mcp::step::OpenCall;
 use tollgate_core::mcp::{CallEnd, StepDraft, ToolInvocation};
 use tollgate_core::mcp::{
     Charge, ClientRequest, CompiledMcp, McpRecord, MessageOutcome, PinBook, Pricing, Refusal,
@@ -255,7 +256,7 @@ impl McpFilter {
         };
         mcp_handoff::take_back(self);
         let now = unix_millis(self.get_current_time());
-        mcp_handoff::ship([&draft.finish(self.call_end, now)]);
+        mcp_handoff::ship(&draft.finish(self.call_end, now));
     }
 
     /// The call's step but for its end.
@@ -287,16 +288,19 @@ impl McpFilter {
         let Some(invocation) = self.call.clone() else {
             return;
         };
-        let draft = self.draft(invocation);
-        let charge = self.charge.clone();
+        let call = OpenCall {
+            draft: self.draft(invocation),
+            charge: self.charge.clone(),
+        };
         let left_to_stream = self.with_steps(|steps, f| {
             let legacy = f.mcp.config.legacy_sse_prefix.is_some();
             let session = session_of(&f.path).filter(|_| legacy);
-            steps.forward(f, &f.mcp.config.name, session, id, draft, charge)
+            steps.forward(f, &f.mcp.config.name, session, id, call)
         });
         if left_to_stream {
-            // The session's event stream ships it.
+            // The session's event stream ends it: ships its step, settles its price.
             self.call = None;
+            self.charge = None;
         }
     }
 

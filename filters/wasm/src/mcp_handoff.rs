@@ -7,19 +7,25 @@ use serde_json::Value;
 use tollgate_core::attempts::le_integer;
 use tollgate_core::error::GatewayError;
 use tollgate_core::log_fields;
-use tollgate_core::mcp::{
-    jsonrpc, Answered, CallEnd, Charge, PendingCalls, StepDraft, ToolStep, Unfinished,
-};
+use tollgate_core::mcp::step::{Finished, OpenCall};
+use tollgate_core::mcp::{jsonrpc, Answered, CallEnd, PendingCalls, ToolStep, Unfinished};
 
 use crate::host::{log_field, read_field, unix_millis};
 use crate::provider::enqueue_usage;
 use crate::ratelimiting::SharedData;
 
-/// Ships finished steps through the usage outbox, like an LLM step's.
-pub fn ship<'a>(steps: impl IntoIterator<Item = &'a ToolStep>) {
-    for step in steps {
-        enqueue_usage(&step.to_json());
+/// Ships a finished step through the usage outbox, like an LLM step's.
+pub fn ship(step: &ToolStep) {
+    enqueue_usage(&step.to_json());
+}
+
+/// Ships calls ended together; a price whose settlement was lost goes to the log.
+fn ship_finished(finished: &Finished) {
+    if finished.unsettled_nano_usd > 0 {
+        let cost = finished.unsettled_nano_usd;
+        log::warn!("tollgate: budget settlement of {cost} nano-USD lost to contention");
     }
+    finished.steps.iter().for_each(ship);
 }
 
 /// Leaves `unfinished` for the gateway filter, in case the exchange is cut off.
@@ -47,11 +53,7 @@ pub fn finish_left(ctx: &dyn HttpContext, envoy_reply: Option<&'static str>) {
         .and_then(|code| u16::try_from(code).ok())
         .unwrap_or(0);
     let now = unix_millis(ctx.get_current_time());
-    let finished = unfinished.finish(status, envoy_reply, &SharedData, now);
-    if let Some(cost) = finished.unsettled {
-        log::warn!("tollgate: budget settlement of {cost} nano-USD lost to contention");
-    }
-    ship(&finished.steps);
+    ship_finished(&unfinished.finish(status, envoy_reply, &SharedData, now));
 }
 
 /// In the MCP filter: the JSON-RPC id of the request going to the server.
@@ -91,30 +93,25 @@ fn pending<'a>(server: &'a str) -> PendingCalls<'a> {
 impl Steps {
     /// A call forwarded to `server`: a legacy one (posted to `session`, with its `id`)
     /// waits for its result on the session's stream, which ships it (`true`); any other's
-    /// draft is left for the gateway filter, in case the exchange is cut off, with the
-    /// holds of its price (`charge`), which the gateway filter then settles.
+    /// call is left for the gateway filter, in case the exchange is cut off (the holds of
+    /// its price with it, which the gateway filter then settles).
     pub fn forward(
         &mut self,
         ctx: &dyn HttpContext,
         server: &str,
         session: Option<&str>,
         id: Option<Value>,
-        draft: StepDraft,
-        charge: Option<Charge>,
+        call: OpenCall,
     ) -> bool {
         if let (Some(session), Some(id)) = (session, id) {
             let now = unix_millis(ctx.get_current_time());
-            if let Some(expired) = pending(server).wait_for(session, &id, &draft, now) {
-                ship(&expired);
+            if let Some(expired) = pending(server).wait_for(session, &id, &call, now) {
+                ship_finished(&expired);
                 self.waiting = Some((session.to_owned(), id));
                 return true;
             }
         }
-        let call = Unfinished::Call {
-            draft: Box::new(draft),
-            charge,
-        };
-        leave(ctx, &call);
+        leave(ctx, &Unfinished::Call(Box::new(call)));
         false
     }
 
@@ -124,12 +121,15 @@ impl Steps {
         let Some((session, id)) = self.waiting.take().filter(|_| status != 202) else {
             return;
         };
-        if let Some(draft) = pending(server).take(&session, &id) {
+        if let Some(call) = pending(server).take(&session, &id) {
             let end = CallEnd {
                 status,
                 ..CallEnd::default()
             };
-            ship([&draft.finish(end, unix_millis(ctx.get_current_time()))]);
+            let mut finished = Finished::default();
+            let now = unix_millis(ctx.get_current_time());
+            call.finish(end, &SharedData, now, &mut finished);
+            ship_finished(&finished);
         }
     }
 
@@ -155,7 +155,7 @@ impl Steps {
             self.stream_session = Some(session.to_owned());
         }
         let now = unix_millis(ctx.get_current_time());
-        ship(&pending(server).answered(session, answers, status, now));
+        ship_finished(&pending(server).answered(session, answers, status, now));
     }
 
     /// A legacy event stream ended: its session's waiting calls get no result.
@@ -164,6 +164,6 @@ impl Steps {
             return;
         };
         take_back(ctx);
-        ship(&pending(server).close(&session, unix_millis(ctx.get_current_time())));
+        ship_finished(&pending(server).close(&session, unix_millis(ctx.get_current_time())));
     }
 }

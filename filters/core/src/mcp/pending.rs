@@ -3,7 +3,7 @@
 //! The legacy transport answers a `tools/call` POST with `202 Accepted`; the result comes
 //! later, on the session's event stream, which another request (and maybe another Envoy
 //! worker) carries. So the call's step cannot end with its POST: the POST leaves the
-//! call's [`StepDraft`] here before the request goes on (the result may come down the
+//! call here (its step's draft and its price's holds, an [`OpenCall`]) before the request goes on (the result may come down the
 //! stream before the 202 does), and the stream's filter takes it out and ships the step
 //! when the matching result passes, with the result's `isError` and the real latency.
 //!
@@ -23,7 +23,7 @@ use crate::ratelimit::SharedStore;
 
 use super::legacy::Diversions;
 use super::response::Answered;
-use super::step::{CallEnd, StepDraft, ToolStep};
+use super::step::{CallEnd, Finished, OpenCall};
 
 /// Calls one session may have waiting; a client that sends more at once is unusual.
 pub const MAX_PENDING_PER_SESSION: usize = 64;
@@ -40,7 +40,7 @@ struct Waiting {
 struct WaitingCall {
     /// The request's JSON-RPC id, which its result carries.
     id: Value,
-    draft: StepDraft,
+    call: OpenCall,
 }
 
 impl Waiting {
@@ -50,18 +50,19 @@ impl Waiting {
             .unwrap_or_default()
     }
 
-    /// Takes out the calls that waited too long.
-    fn expire(&mut self, now_unix_ms: u64) -> Vec<StepDraft> {
-        let (expired, kept) = std::mem::take(&mut self.calls)
-            .into_iter()
-            .partition(|c| now_unix_ms.saturating_sub(c.draft.started_unix_ms) > PENDING_TTL_MS);
+    /// Takes out the calls that waited too long, ended as cut off.
+    fn expire(&mut self, now_unix_ms: u64) -> Vec<(OpenCall, CallEnd)> {
+        let (expired, kept): (Vec<_>, _) =
+            std::mem::take(&mut self.calls).into_iter().partition(|c| {
+                now_unix_ms.saturating_sub(c.call.draft.started_unix_ms) > PENDING_TTL_MS
+            });
         self.calls = kept;
-        expired.into_iter().map(|c| c.draft).collect()
+        expired.into_iter().map(|c| (c.call, CUT_OFF_END)).collect()
     }
 
-    fn take(&mut self, id: &Value) -> Option<StepDraft> {
+    fn take(&mut self, id: &Value) -> Option<OpenCall> {
         let at = self.calls.iter().position(|c| &c.id == id)?;
-        Some(self.calls.remove(at).draft)
+        Some(self.calls.remove(at).call)
     }
 
     fn encode(&self) -> Vec<u8> {
@@ -69,17 +70,14 @@ impl Waiting {
     }
 }
 
-/// The steps of drafts that ended without their result.
-fn cut_off(drafts: Vec<StepDraft>, now_unix_ms: u64) -> Vec<ToolStep> {
-    let end = CallEnd {
-        cut_off: true,
-        ..CallEnd::default()
-    };
-    drafts
-        .into_iter()
-        .map(|d| d.finish(end, now_unix_ms))
-        .collect()
-}
+/// How a call ends without its result.
+const CUT_OFF_END: CallEnd = CallEnd {
+    status: 0,
+    refused: None,
+    jsonrpc_error: false,
+    is_error: false,
+    cut_off: true,
+};
 
 /// One legacy server's waiting calls, in the store every worker shares.
 pub struct PendingCalls<'a> {
@@ -131,28 +129,39 @@ impl PendingCalls<'_> {
         }
     }
 
-    /// Leaves the call `id` to `session`'s stream, with the steps of calls that waited too
-    /// long, to ship now; `None` when the session already waits for
-    /// [`MAX_PENDING_PER_SESSION`] calls or the store refused: the POST ships the call then.
+    /// Ends calls taken out of the store (after the update: settling a price is not
+    /// something to repeat when a compare-and-swap retries).
+    fn finish(&self, ended: Vec<(OpenCall, CallEnd)>, now_unix_ms: u64) -> Finished {
+        let mut finished = Finished::default();
+        for (call, end) in ended {
+            call.finish(end, self.store, now_unix_ms, &mut finished);
+        }
+        finished
+    }
+
+    /// Leaves the call `id` to `session`'s stream, which then ends it (its step and its
+    /// price's holds); returns the calls that waited too long, ended as cut off. `None` when
+    /// the session already waits for [`MAX_PENDING_PER_SESSION`] calls or the store refused:
+    /// the POST ends the call then.
     pub fn wait_for(
         &self,
         session: &str,
         id: &Value,
-        draft: &StepDraft,
+        call: &OpenCall,
         now_unix_ms: u64,
-    ) -> Option<Vec<ToolStep>> {
+    ) -> Option<Finished> {
         let updated = self.update(session, |waiting| {
             let expired = waiting.expire(now_unix_ms);
             (waiting.calls.len() < MAX_PENDING_PER_SESSION).then(|| {
                 waiting.calls.push(WaitingCall {
                     id: id.clone(),
-                    draft: draft.clone(),
+                    call: call.clone(),
                 });
                 expired
             })
         });
         let expired = updated.flatten()?;
-        Some(cut_off(expired, now_unix_ms))
+        Some(self.finish(expired, now_unix_ms))
     }
 
     /// The tool named by the call `id` waiting on `session`: a legacy stream's answers do
@@ -160,52 +169,48 @@ impl PendingCalls<'_> {
     pub fn tool_of(&self, session: &str, id: &Value) -> Option<String> {
         let (stored, _) = self.store.get(&self.key(session))?;
         let waiting = Waiting::decode(Some(&stored));
-        let call = waiting.calls.into_iter().find(|c| &c.id == id)?;
-        Some(call.draft.invocation.tool)
+        let waiting_call = waiting.calls.into_iter().find(|c| &c.id == id)?;
+        Some(waiting_call.call.draft.invocation.tool)
     }
 
     /// The call `id` taken back (its POST failed, so no result will come); `None` when it
     /// is not waiting (its result already passed).
-    pub fn take(&self, session: &str, id: &Value) -> Option<StepDraft> {
+    pub fn take(&self, session: &str, id: &Value) -> Option<OpenCall> {
         self.update(session, |waiting| waiting.take(id)).flatten()
     }
 
-    /// The steps of the calls `answers` answer on `session`'s stream (whose HTTP status is
-    /// `status`), taken out and ended as their results say; with the calls that waited too
-    /// long, as cut off.
+    /// Ends the calls `answers` answer on `session`'s stream (whose HTTP status is
+    /// `status`) as their results say, with the calls that waited too long, as cut off.
     pub fn answered(
         &self,
         session: &str,
         answers: &[Answered],
         status: u16,
         now_unix_ms: u64,
-    ) -> Vec<ToolStep> {
+    ) -> Finished {
         if answers.is_empty() {
-            return Vec::new();
+            return Finished::default();
         }
         let updated = self.update(session, |waiting| {
-            let mut steps = cut_off(waiting.expire(now_unix_ms), now_unix_ms);
+            let mut ended = waiting.expire(now_unix_ms);
             for answer in answers {
-                if let Some(draft) = waiting.take(&answer.id) {
-                    steps.push(draft.finish(answer.end(status), now_unix_ms));
+                if let Some(call) = waiting.take(&answer.id) {
+                    ended.push((call, answer.end(status)));
                 }
             }
-            (!steps.is_empty()).then_some(steps)
+            (!ended.is_empty()).then_some(ended)
         });
-        updated.flatten().unwrap_or_default()
+        self.finish(updated.flatten().unwrap_or_default(), now_unix_ms)
     }
 
-    /// Every call still waiting on `session`, taken out and ended as cut off: its stream
-    /// closed, so no result can come.
-    pub fn close(&self, session: &str, now_unix_ms: u64) -> Vec<ToolStep> {
+    /// Ends every call still waiting on `session` as cut off: its stream closed, so no
+    /// result can come.
+    pub fn close(&self, session: &str, now_unix_ms: u64) -> Finished {
         let updated = self.update(session, |waiting| {
-            let drafts = std::mem::take(&mut waiting.calls);
-            Some(cut_off(
-                drafts.into_iter().map(|c| c.draft).collect(),
-                now_unix_ms,
-            ))
+            let calls = std::mem::take(&mut waiting.calls);
+            Some(calls.into_iter().map(|c| (c.call, CUT_OFF_END)).collect())
         });
-        updated.flatten().unwrap_or_default()
+        self.finish(updated.flatten().unwrap_or_default(), now_unix_ms)
     }
 }
 

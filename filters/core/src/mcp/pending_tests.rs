@@ -4,13 +4,14 @@ use super::*;
 use crate::attribution::Attribution;
 use crate::capture::PayloadCapture;
 use crate::mcp::pins::memory::MemoryStore;
-use crate::mcp::step::{ToolInvocation, CUT_OFF};
+use crate::mcp::step::{StepDraft, ToolInvocation, CUT_OFF};
 
 const T0: u64 = 1_700_000_000_000;
 
-fn draft(id: &str, started: u64) -> StepDraft {
+/// A free call's (no price holds).
+fn draft(id: &str, started: u64) -> OpenCall {
     let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"fetch"}}"#;
-    StepDraft {
+    let draft = StepDraft {
         id: format!("{id}.1"),
         started_unix_ms: started,
         server: "old".into(),
@@ -23,6 +24,10 @@ fn draft(id: &str, started: u64) -> StepDraft {
         capture: PayloadCapture::Metadata,
         price_nano_usd: None,
         envoy_instance: None,
+    };
+    OpenCall {
+        draft,
+        charge: None,
     }
 }
 
@@ -44,7 +49,9 @@ fn a_call_ships_once_with_its_streamed_result() {
     };
     pending.open("s1");
     assert_eq!(
-        pending.wait_for("s1", &json!(3), &draft("post-3", T0), T0),
+        pending
+            .wait_for("s1", &json!(3), &draft("post-3", T0), T0)
+            .map(|expired| expired.steps),
         Some(vec![])
     );
     assert_eq!(pending.tool_of("s1", &json!(3)).as_deref(), Some("fetch"));
@@ -53,8 +60,11 @@ fn a_call_ships_once_with_its_streamed_result() {
     // Another session's answer with the same id is not this call's.
     assert!(pending
         .answered("s2", &[answer(json!(3), true)], 200, T0 + 5)
+        .steps
         .is_empty());
-    let steps = pending.answered("s1", &[answer(json!(3), true)], 200, T0 + 1500);
+    let steps = pending
+        .answered("s1", &[answer(json!(3), true)], 200, T0 + 1500)
+        .steps;
     let [step] = &steps[..] else {
         panic!("{steps:?}")
     };
@@ -64,6 +74,7 @@ fn a_call_ships_once_with_its_streamed_result() {
     assert!(
         pending
             .answered("s1", &[answer(json!(3), false)], 200, T0 + 9)
+            .steps
             .is_empty(),
         "shipped once"
     );
@@ -82,7 +93,7 @@ fn a_failed_post_takes_its_call_back() {
         .wait_for("s1", &json!("a"), &draft("post-a", T0), T0)
         .unwrap();
     assert_eq!(pending.take("s1", &json!("a")), Some(draft("post-a", T0)));
-    assert!(pending.close("s1", T0 + 1).is_empty());
+    assert!(pending.close("s1", T0 + 1).steps.is_empty());
 }
 
 #[test]
@@ -97,12 +108,12 @@ fn calls_still_waiting_when_the_stream_closes_are_cut_off() {
             .wait_for("s1", &json!(id), &draft(&format!("p{id}"), T0), T0)
             .unwrap();
     }
-    let steps = pending.close("s1", T0 + 40);
+    let steps = pending.close("s1", T0 + 40).steps;
     assert_eq!(steps.len(), 2);
     assert!(steps
         .iter()
         .all(|s| s.end.error_class() == Some(CUT_OFF) && s.duration_ms == 40));
-    assert!(pending.close("s1", T0 + 50).is_empty());
+    assert!(pending.close("s1", T0 + 50).steps.is_empty());
 }
 
 #[test]
@@ -118,15 +129,16 @@ fn a_session_is_bounded_and_old_calls_expire() {
             .unwrap();
     }
     let over = pending.wait_for("s1", &json!("over"), &draft("over", T0), T0 + 1);
-    assert_eq!(over, None, "the POST ships it itself");
+    assert!(over.is_none(), "the POST ships it itself");
     // Past the TTL, the waiting calls ship as cut off and make room.
     let later = T0 + PENDING_TTL_MS + 1;
     let expired = pending
         .wait_for("s1", &json!("new"), &draft("new", later), later)
         .unwrap();
-    assert_eq!(expired.len(), MAX_PENDING_PER_SESSION);
-    assert!(expired.iter().all(|s| s.end.cut_off));
-    let [step] = &pending.answered("s1", &[answer(json!("new"), false)], 200, later + 2)[..] else {
+    assert_eq!(expired.steps.len(), MAX_PENDING_PER_SESSION);
+    assert!(expired.steps.iter().all(|s| s.end.cut_off));
+    let answered = pending.answered("s1", &[answer(json!("new"), false)], 200, later + 2);
+    let [step] = &answered.steps[..] else {
         panic!()
     };
     assert_eq!(step.duration_ms, 2);

@@ -197,16 +197,16 @@ fn a_cut_off_calls_holds_are_settled_by_whoever_finishes_it() {
         // As the MCP filter drafts a priced call's step.
         let mut draft = crate::mcp::step::tests::draft(PayloadCapture::Metadata);
         draft.price_nano_usd = Some(charge.price);
-        let call = Unfinished::Call {
-            draft: Box::new(draft),
+        let call = Unfinished::Call(Box::new(crate::mcp::step::OpenCall {
+            draft,
             charge: Some(charge),
-        };
+        }));
         // Through filter state, as the gateway filter reads it.
         Unfinished::decode(call.encode().as_bytes()).unwrap()
     };
     let charge = f.check(&call("search_web"), None).unwrap().unwrap();
     let finished = left(charge).finish(0, None, &f.store, NOW + 5);
-    assert_eq!(finished.unsettled, None);
+    assert_eq!(finished.unsettled_nano_usd, 0);
     assert_eq!(
         finished.steps[0].cost_nano_usd(),
         Some(300),
@@ -222,4 +222,60 @@ fn a_cut_off_calls_holds_are_settled_by_whoever_finishes_it() {
         (0, 300),
         "the server never saw it: released"
     );
+}
+
+#[test]
+fn a_legacy_calls_price_is_settled_by_the_result_on_its_stream() {
+    use crate::capture::PayloadCapture;
+    use crate::mcp::pending::PendingCalls;
+    use crate::mcp::response::Answered;
+    use crate::mcp::step::OpenCall;
+    let f = Fixture::new(vec![budget("key", BudgetScope::Key("k1".into()), 10_000)]);
+    let pending = PendingCalls {
+        store: &f.store,
+        server: "old",
+    };
+    pending.open("s1");
+    let mut post = |id: u32| {
+        let charge = f.check(&call("search_web"), None).unwrap().unwrap();
+        let mut draft = crate::mcp::step::tests::draft(PayloadCapture::Metadata);
+        draft.price_nano_usd = Some(charge.price);
+        draft.started_unix_ms = NOW;
+        let call = OpenCall {
+            draft,
+            charge: Some(charge),
+        };
+        assert!(pending.wait_for("s1", &json!(id), &call, NOW).is_some());
+    };
+    post(1);
+    post(2);
+    assert_eq!(
+        f.reserved("key"),
+        (600, 0),
+        "held while the results are due"
+    );
+    let answer = |id: u32, jsonrpc_error: bool| Answered {
+        id: json!(id),
+        jsonrpc_error,
+        is_error: false,
+        withheld: false,
+    };
+    let turned_down = pending.answered("s1", &[answer(1, true)], 200, NOW + 1);
+    assert_eq!(turned_down.steps[0].cost_nano_usd(), None);
+    assert_eq!(f.reserved("key"), (300, 0), "a JSON-RPC error: released");
+    let ran = pending.answered("s1", &[answer(2, false)], 200, NOW + 2);
+    assert_eq!(ran.steps[0].cost_nano_usd(), Some(300));
+    assert_eq!(
+        f.reserved("key"),
+        (0, 300),
+        "the ledger and the record agree"
+    );
+    post(3);
+    let closed = pending.close("s1", NOW + 3);
+    assert_eq!(
+        closed.steps[0].cost_nano_usd(),
+        Some(300),
+        "cut off: may have run"
+    );
+    assert_eq!(f.reserved("key"), (0, 600));
 }

@@ -619,7 +619,11 @@ fn a_legacy_result_is_checked_against_the_schema_of_the_call_waiting_for_it() {
         store: &f.store,
         server: "s",
     };
-    assert!(pending.wait_for("s9", &json!(7), &draft, 0).is_some());
+    let call = crate::mcp::step::OpenCall {
+        draft,
+        charge: None,
+    };
+    assert!(pending.wait_for("s9", &json!(7), &call, 0).is_some());
     let result = |id: u32| {
         let message = json!({"jsonrpc":"2.0","id":id,"result":{
             "content":[{"type":"text","text":"x"}],"structuredContent":{"other":1}}});

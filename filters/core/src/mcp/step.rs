@@ -14,9 +14,12 @@ use serde_json::{json, Value};
 
 use crate::attribution::Attribution;
 use crate::capture::{Captured, PayloadCapture, MAX_CAPTURE_BYTES};
+use crate::ratelimit::SharedStore;
 use crate::tool_calls::arguments_sha256;
 use crate::trace_context::TraceContext;
 use crate::usage_record::run_of;
+
+use super::pricing::Charge;
 
 /// The `kind` of MCP tool-call records (LLM records have none, or `llm`).
 pub const KIND: &str = "tool";
@@ -148,6 +151,42 @@ impl StepDraft {
             draft: self,
         }
     }
+}
+
+/// A forwarded call until its answer passes: its step's draft and, for a priced call, the
+/// holds of its price (`pricing`), settled by whichever filter ends the call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenCall {
+    pub draft: StepDraft,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charge: Option<Charge>,
+}
+
+impl OpenCall {
+    /// Ends the call by `end`: its step joins `finished`, its holds settle to its cost.
+    pub fn finish(
+        self,
+        end: CallEnd,
+        store: &dyn SharedStore,
+        now_unix_ms: u64,
+        finished: &mut Finished,
+    ) {
+        if let Some(charge) = self.charge {
+            let cost = charge.cost(&end);
+            if charge.settle(store, now_unix_ms, cost).is_err() {
+                finished.unsettled_nano_usd += cost;
+            }
+        }
+        finished.steps.push(self.draft.finish(end, now_unix_ms));
+    }
+}
+
+/// Calls ended together: the steps to ship, and what settling their prices lost.
+#[derive(Debug, Default)]
+pub struct Finished {
+    pub steps: Vec<ToolStep>,
+    /// Nano-USD whose settlement lost every race for the ledgers: those holds stay reserved.
+    pub unsettled_nano_usd: u64,
 }
 
 /// One MCP tool call as a step of its run.

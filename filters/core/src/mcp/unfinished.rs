@@ -12,19 +12,14 @@ use serde::{Deserialize, Serialize};
 use crate::ratelimit::SharedStore;
 
 use super::pending::PendingCalls;
-use super::pricing::Charge;
-use super::step::{CallEnd, StepDraft, ToolStep};
+use super::step::{CallEnd, Finished, OpenCall};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unfinished {
-    /// A forwarded call whose answer has not passed yet, with its price's holds when it
-    /// has one (settled here too: the MCP filter that would have settled them never ends).
-    Call {
-        draft: Box<StepDraft>,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        charge: Option<Charge>,
-    },
+    /// A forwarded call whose answer has not passed yet (its holds settled here too: the
+    /// MCP filter that would have settled them never ends).
+    Call(Box<OpenCall>),
     /// A legacy session's event stream: when it ends, no waiting call's result can come.
     Stream { server: String, session: String },
 }
@@ -51,44 +46,26 @@ impl Unfinished {
         now_unix_ms: u64,
     ) -> Finished {
         match self {
-            Unfinished::Call { draft, charge } => {
+            Unfinished::Call(call) => {
                 let end = CallEnd {
                     status,
                     refused: envoy_reply,
                     cut_off: envoy_reply.is_none(),
                     ..CallEnd::default()
                 };
-                let unsettled = charge.and_then(|charge| {
-                    let cost = charge.cost(&end);
-                    charge.settle(store, now_unix_ms, cost).err().map(|_| cost)
-                });
-                Finished {
-                    steps: vec![draft.finish(end, now_unix_ms)],
-                    unsettled,
-                }
+                let mut finished = Finished::default();
+                call.finish(end, store, now_unix_ms, &mut finished);
+                finished
             }
             Unfinished::Stream { server, session } => {
                 let pending = PendingCalls {
                     store,
                     server: &server,
                 };
-                Finished {
-                    steps: pending.close(&session, now_unix_ms),
-                    unsettled: None,
-                }
+                pending.close(&session, now_unix_ms)
             }
         }
     }
-}
-
-/// What finishing an [`Unfinished`] gave.
-#[derive(Debug)]
-pub struct Finished {
-    /// The steps to ship.
-    pub steps: Vec<ToolStep>,
-    /// A cut-off call's cost (nano-USD) whose settlement lost every race for the ledgers:
-    /// its holds stay reserved.
-    pub unsettled: Option<u64>,
 }
 
 #[cfg(test)]
@@ -103,10 +80,10 @@ mod tests {
 
     #[test]
     fn survives_filter_state() {
-        let call = Unfinished::Call {
-            draft: Box::new(draft(PayloadCapture::Full)),
+        let call = Unfinished::Call(Box::new(OpenCall {
+            draft: draft(PayloadCapture::Full),
             charge: None,
-        };
+        }));
         assert_eq!(Unfinished::decode(call.encode().as_bytes()), Some(call));
         assert_eq!(Unfinished::decode(b""), None, "emptied once finished");
     }
@@ -116,10 +93,10 @@ mod tests {
         let store = MemoryStore::default();
         let draft = draft(PayloadCapture::Metadata);
         let started = draft.started_unix_ms;
-        let call = Unfinished::Call {
-            draft: Box::new(draft),
+        let call = Unfinished::Call(Box::new(OpenCall {
+            draft,
             charge: None,
-        };
+        }));
         let [left] = &call.clone().finish(200, None, &store, started + 30).steps[..] else {
             panic!()
         };
@@ -142,7 +119,11 @@ mod tests {
             server: "weather",
         };
         let draft = draft(PayloadCapture::Metadata);
-        pending.wait_for("s1", &json!(1), &draft, 0).unwrap();
+        let call = OpenCall {
+            draft,
+            charge: None,
+        };
+        pending.wait_for("s1", &json!(1), &call, 0).unwrap();
         let stream = Unfinished::Stream {
             server: "weather".into(),
             session: "s1".into(),
