@@ -441,17 +441,18 @@ async fn a_hanging_export_never_holds_up_ingest() {
         .await
         .expect("ingest waited on the hanging export");
 
-    let mut lines = 0;
+    // The file export counts a batch once it is written: wait for both.
+    let (mut lines, mut stats) = (0, Value::Null);
     for _ in 0..200 {
         lines = std::fs::read_to_string(&file).map_or(0, |t| t.lines().count());
-        if lines == 20 {
+        let (_, body) = send(&app, get_exports()).await;
+        stats = serde_json::from_str(&body).unwrap();
+        if lines == 20 && stats["exports"][1]["exported"] == 20 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(lines, 20, "the file export is not held up by the webhook's");
-    let (_, body) = send(&app, get_exports()).await;
-    let stats: Value = serde_json::from_str(&body).unwrap();
     let webhook = &stats["exports"][0];
     assert_eq!(webhook["export"], "0:webhook");
     assert_eq!(webhook["exported"], 0);
