@@ -149,8 +149,13 @@ impl McpFilter {
     fn answered(&mut self, outcome: MessageOutcome) {
         let now_ms = unix_millis(self.get_current_time());
         let server = &self.mcp.config.name;
-        // Tools pinned when first seen go to the control plane, which keeps their pins.
-        for (tool, definition) in take_first_pins(&SharedData, server) {
+        // Tools pinned when first seen (by a listing) go to the control plane, which keeps
+        // their pins.
+        let first_pins = match outcome.tool_lists {
+            0 => Vec::new(),
+            _ => take_first_pins(&SharedData, server),
+        };
+        for (tool, definition) in first_pins {
             let record = ToolPinnedRecord {
                 server,
                 tool: &tool,
@@ -312,11 +317,10 @@ impl McpFilter {
         result
     }
 
-    /// The request goes on to the server: its id is left for an answer Envoy may make up
-    /// in the server's place, and a call's step waits for its answer.
-    fn forwarding(&mut self, body: &[u8]) {
+    /// The request (of JSON-RPC `id`) goes on to the server: its id is left for an answer
+    /// Envoy may make up in the server's place, and a call's step waits for its answer.
+    fn forwarding(&mut self, id: Option<serde_json::Value>) {
         self.log();
-        let id = jsonrpc::request_id(body);
         if let Some(id) = &id {
             mcp_handoff::leave_request_id(self, id);
         }
@@ -454,13 +458,13 @@ impl HttpContext for McpFilter {
                     self.set_http_request_header("content-length", Some(&body.len().to_string()));
                     self.set_http_request_body(0, body_size, body);
                 }
-                let call = forward.body.unwrap_or(body);
                 if let Some(texts) = forward.callout_texts {
-                    if let Some(action) = self.check_arguments(texts, call.clone()) {
+                    let call = forward.body.unwrap_or(body);
+                    if let Some(action) = self.check_arguments(texts, call, forward.id.clone()) {
                         return action;
                     }
                 }
-                self.forwarding(&call);
+                self.forwarding(forward.id);
                 Action::Continue
             }
             Err(refusal) => {

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
+use serde_json::Value;
 use tollgate_core::guardrails::{denied_error, Asker, Callout, CalloutQueue, Stage};
 use tollgate_core::mcp::{HeldResult, JsonAnswer, MessageOutcome, Pushed, Refusal};
 
@@ -27,8 +28,8 @@ pub struct McpCallouts {
 /// What the callouts in flight hold back.
 enum Waiting {
     Nothing,
-    /// The call, as it would be forwarded.
-    Request(Vec<u8>),
+    /// The call, as it would be forwarded, and its JSON-RPC id.
+    Request(Vec<u8>, Option<Value>),
     /// A whole JSON answer carrying a result.
     Json(HeldResult),
     /// An event stream, from the held result on.
@@ -135,10 +136,15 @@ impl McpFilter {
 
     /// A call's arguments passed the rules: the input callouts read them before `body`
     /// goes on. `None` when they are through already and allowed it.
-    pub(super) fn check_arguments(&mut self, texts: Vec<String>, body: Vec<u8>) -> Option<Action> {
+    pub(super) fn check_arguments(
+        &mut self,
+        texts: Vec<String>,
+        body: Vec<u8>,
+        id: Option<Value>,
+    ) -> Option<Action> {
         match self.start_callouts(Stage::Input, texts) {
             Step::Waiting => {
-                self.set_waiting(Waiting::Request(body), MessageOutcome::default());
+                self.set_waiting(Waiting::Request(body, id), MessageOutcome::default());
                 Some(Action::Pause)
             }
             Step::Finished(Ok(())) => None,
@@ -312,10 +318,10 @@ impl McpFilter {
         let mut outcome = std::mem::take(&mut state.outcome);
         match waiting {
             Waiting::Nothing => {}
-            Waiting::Request(call) => {
+            Waiting::Request(call, id) => {
                 let action = match verdict {
                     Ok(()) => {
-                        self.forwarding(&call);
+                        self.forwarding(id);
                         Action::Continue
                     }
                     Err(message) => self.refused(&Refusal::guardrail_denied(&call, &message)),

@@ -128,15 +128,6 @@ pub fn upstream_failure(error: &GatewayError, id: Option<&Value>) -> Value {
     answer
 }
 
-/// The `id` of a JSON-RPC request body, without reading the rest into memory.
-pub fn request_id(body: &[u8]) -> Option<Value> {
-    #[derive(serde::Deserialize)]
-    struct Envelope {
-        id: Option<Value>,
-    }
-    serde_json::from_slice::<Envelope>(body).ok()?.id
-}
-
 /// The name of the request's target a `Mcp-Name` header carries: the tool or prompt name,
 /// or the resource URI; `None` for methods without one.
 pub fn target_param(method: &str) -> Option<&'static str> {
@@ -165,9 +156,7 @@ mod tests {
     #[test]
     fn envoys_own_failures_become_json_rpc_errors_to_the_request() {
         use crate::attempts::envoy_reply_error;
-        let id = request_id(br#"{"jsonrpc":"2.0","id":"r-7","method":"tools/call","params":{}}"#);
-        assert_eq!(id, Some(json!("r-7")));
-        let unreachable = upstream_failure(&envoy_reply_error(503), id.as_ref());
+        let unreachable = upstream_failure(&envoy_reply_error(503), Some(&json!("r-7")));
         assert_eq!(unreachable["id"], "r-7");
         assert_eq!(unreachable["error"]["code"], UPSTREAM_UNAVAILABLE);
         assert_eq!(
@@ -185,11 +174,6 @@ mod tests {
             upstream_failure(&envoy_reply_error(500), None)["error"]["code"],
             UPSTREAM_UNAVAILABLE
         );
-        assert_eq!(
-            request_id(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
-            None
-        );
-        assert_eq!(request_id(b"not json"), None);
     }
 
     #[test]

@@ -41,6 +41,9 @@ pub struct ClientRequest<'a> {
 /// A request that may go on.
 #[derive(Debug, Default, PartialEq)]
 pub struct Forward {
+    /// The request's id (`None` for a notification), for an answer made up in the
+    /// server's place.
+    pub id: Option<Value>,
     /// The body to send instead of the client's (a guardrail redacted an argument).
     pub body: Option<Vec<u8>>,
     pub method: Option<String>,
@@ -158,6 +161,7 @@ pub fn check_request(
     let (Some(method_name), Some(param)) = (method.as_deref(), target_param) else {
         // Notifications, responses to the server's requests, and methods without a target.
         return Ok(Forward {
+            id,
             body: None,
             method,
             target,
@@ -190,6 +194,7 @@ pub fn check_request(
         )));
     }
     let mut forward = Forward {
+        id: id.clone(),
         body: None,
         method: method.clone(),
         target: target.clone(),

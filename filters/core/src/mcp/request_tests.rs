@@ -67,10 +67,13 @@ fn allowed_calls_go_on_unchanged() {
         .unwrap();
     assert_eq!(forward.body, None);
     assert_eq!(forward.target.as_deref(), Some("read_file"));
-    let list = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
-    assert!(f.check(StatelessHeaders::default(), list).is_ok());
+    assert_eq!(forward.id, Some(json!(3)));
+    let list = br#"{"jsonrpc":"2.0","id":"l1","method":"tools/list"}"#;
+    let listed = f.check(StatelessHeaders::default(), list).unwrap();
+    assert_eq!(listed.id, Some(json!("l1")));
     let note = br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
-    assert!(f.check(StatelessHeaders::default(), note).is_ok());
+    let noted = f.check(StatelessHeaders::default(), note).unwrap();
+    assert_eq!(noted.id, None, "a notification has no id");
 }
 
 #[test]

@@ -42,6 +42,8 @@ pub struct ResponseContext<'a> {
 /// What rewriting an answer did, for the request log.
 #[derive(Debug, Default, PartialEq)]
 pub struct MessageOutcome {
+    /// Tool lists seen (each may have pinned tools first seen).
+    pub tool_lists: usize,
     /// Tools whose definition differs from their pin.
     pub pin_changes: Vec<PinChange>,
     /// List entries left out (not allowed for the key, or held by pinning).
@@ -160,6 +162,7 @@ impl ResponseContext<'_> {
             return rewritten;
         };
         if let Some(Value::Array(tools)) = result.get_mut("tools") {
+            outcome.tool_lists += 1;
             rewritten.changed |= self.filter_tools(tools, outcome);
         }
         for (list, field) in [

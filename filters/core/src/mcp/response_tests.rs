@@ -41,6 +41,23 @@ impl Fixture {
         }
     }
 
+    /// With a schema check (`shapes`) denying results whose `structuredContent` breaks
+    /// their tool's listed `outputSchema`.
+    fn denying_bad_structured_output() -> Fixture {
+        let policy = json!({ "guardrails": [
+            { "stages": ["output"], "check": { "schema": {
+                "name": "shapes", "action": "deny", "targets": ["structuredOutput"] } } }
+        ]});
+        let policy =
+            crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
+        let policy = policy.unwrap();
+        Fixture {
+            selection: Some(policy.select(Default::default())),
+            schema_policy: Some(policy),
+            ..Fixture::new()
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&ResponseContext) -> T) -> T {
         let pins = PinBook {
             store: &self.store,
@@ -95,7 +112,9 @@ fn tool_lists_are_filtered_to_the_scope() {
     let f = Fixture::new();
     let (out, outcome) = f.json(&tools_list());
     assert_eq!(names(&out.unwrap()), ["echo", "read_file"]);
-    assert_eq!(outcome.filtered, 1);
+    assert_eq!((outcome.filtered, outcome.tool_lists), (1, 1));
+    let ping = json!({"jsonrpc":"2.0","id":2,"result":{}});
+    assert_eq!(f.json(&ping).1.tool_lists, 0, "not a tool list");
     let everything = Fixture {
         access: access(&["*"], &[]),
         ..Fixture::new()
@@ -443,17 +462,7 @@ fn whole_json_results_are_held_and_other_answers_pass() {
 
 #[test]
 fn listed_output_schemas_check_the_structured_content_of_the_called_tool() {
-    let policy = json!({ "guardrails": [
-        { "stages": ["output"], "check": { "schema": {
-            "name": "shapes", "action": "deny", "targets": ["structuredOutput"] } } }
-    ]});
-    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
-    let policy = policy.unwrap();
-    let mut f = Fixture {
-        selection: Some(policy.select(Default::default())),
-        schema_policy: Some(policy),
-        ..Fixture::new()
-    };
+    let mut f = Fixture::denying_bad_structured_output();
     let listing = json!({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"echo",
         "inputSchema":{"type":"object"},
         "outputSchema":{"type":"object","required":["result"]}}]}});
@@ -578,18 +587,10 @@ fn a_legacy_stream_opens_its_sessions_waiting_calls() {
 
 #[test]
 fn a_legacy_result_is_checked_against_the_schema_of_the_call_waiting_for_it() {
-    let policy = json!({ "guardrails": [
-        { "stages": ["output"], "check": { "schema": {
-            "name": "shapes", "action": "deny", "targets": ["structuredOutput"] } } }
-    ]});
-    let policy = crate::guardrails::CompiledPolicy::new(serde_json::from_value(policy).unwrap());
-    let policy = policy.unwrap();
     let f = Fixture {
-        selection: Some(policy.select(Default::default())),
-        schema_policy: Some(policy),
         access: access(&["*"], &[]),
         legacy: true,
-        ..Fixture::new()
+        ..Fixture::denying_bad_structured_output()
     };
     let draft = crate::mcp::step::tests::draft(crate::capture::PayloadCapture::Metadata);
     let tool = draft.invocation.tool.clone();
