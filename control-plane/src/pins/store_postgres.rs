@@ -65,32 +65,27 @@ impl PinStore for PostgresPinStore {
 
     fn record_seen(&mut self, change: &SeenChange) -> Result<bool, StoreError> {
         let changes = json_text(change.changes);
+        // One binding for both statements: the same six values, by position.
+        let values: [&(dyn ::postgres::types::ToSql + Sync); 6] = [
+            &change.server,
+            &change.tool,
+            &change.pinned,
+            &change.seen,
+            &changes,
+            &change.now_unix_ms,
+        ];
         let mut transaction = self.connection.client()?.transaction()?;
         let inserted = transaction.execute(
             "INSERT INTO mcp_tool_pins
                 (server, tool, pinned_sha256, seen_sha256, changes, updated_unix_ms)
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (server, tool) DO NOTHING",
-            &[
-                &change.server,
-                &change.tool,
-                &change.pinned,
-                &change.seen,
-                &changes,
-                &change.now_unix_ms,
-            ],
+            &values,
         )?;
         if inserted == 0 {
             transaction.execute(
                 "UPDATE mcp_tool_pins SET seen_sha256 = $4, changes = $5, updated_unix_ms = $6
                  WHERE server = $1 AND tool = $2 AND pinned_sha256 = $3",
-                &[
-                    &change.server,
-                    &change.tool,
-                    &change.pinned,
-                    &change.seen,
-                    &changes,
-                    &change.now_unix_ms,
-                ],
+                &values,
             )?;
         }
         transaction.commit()?;

@@ -90,31 +90,27 @@ impl PinStore for SqlitePinStore {
 
     fn record_seen(&mut self, change: &SeenChange) -> Result<bool, StoreError> {
         let transaction = self.connection.transaction()?;
+        let changes = json_text(change.changes);
+        // One binding for both statements: the same six values, by position.
+        let values = params![
+            change.server,
+            change.tool,
+            change.pinned,
+            change.seen,
+            changes,
+            change.now_unix_ms
+        ];
         let inserted = transaction.execute(
             "INSERT INTO mcp_tool_pins
                 (server, tool, pinned_sha256, seen_sha256, changes, updated_unix_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (server, tool) DO NOTHING",
-            params![
-                change.server,
-                change.tool,
-                change.pinned,
-                change.seen,
-                json_text(change.changes),
-                change.now_unix_ms
-            ],
+            values,
         )?;
         if inserted == 0 {
             transaction.execute(
                 "UPDATE mcp_tool_pins SET seen_sha256 = ?4, changes = ?5, updated_unix_ms = ?6
                  WHERE server = ?1 AND tool = ?2 AND pinned_sha256 = ?3",
-                params![
-                    change.server,
-                    change.tool,
-                    change.pinned,
-                    change.seen,
-                    json_text(change.changes),
-                    change.now_unix_ms
-                ],
+                values,
             )?;
         }
         transaction.commit()?;

@@ -236,7 +236,7 @@ fn a_legacy_calls_price_is_settled_by_the_result_on_its_stream() {
         server: "old",
     };
     pending.open("s1");
-    let mut post = |id: u32| {
+    let post = |id: u32| {
         let charge = f.check(&call("search_web"), None).unwrap().unwrap();
         let mut draft = crate::mcp::step::tests::draft(PayloadCapture::Metadata);
         draft.price_nano_usd = Some(charge.price);
